@@ -1,0 +1,284 @@
+"""Load `org/` and `profiles/` into an :class:`Organization`, collecting every problem.
+
+Loading never stops at the first problem: a user fixing an org wants the whole
+list, each with file and line. :func:`load` returns what could be read plus the
+problems; :func:`load_valid` raises :class:`OrgDefinitionError` instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pydantic
+
+from aito.errors import OrgDefinitionError, Problem
+from aito.org import agents, organization, profiles, records, schedules, yamlfiles
+
+ORG_FILE = Path("org/org.yaml")
+AGENTS_DIR = Path("org/agents")
+DECISIONS_DIR = Path("org/decisions")
+TASKS_DIR = Path("org/tasks")
+
+Model = TypeVar("Model", bound=pydantic.BaseModel)
+
+
+@dataclasses.dataclass(frozen=True)
+class Organization:
+    """Everything in one governance repo, validated."""
+
+    root: Path
+    org: organization.OrgFile
+    agents: dict[str, agents.AgentSpec]
+    decisions: dict[str, records.Decision]
+    tasks: dict[str, records.Task]
+    profiles: dict[str, profiles.Profile]
+
+    def agent_file(self, agent_id: str) -> Path:
+        return self.root / AGENTS_DIR / f"{agent_id}.yaml"
+
+    def schedule(self, agent_id: str) -> schedules.Schedule | None:
+        loop = self.agents[agent_id].loop
+        return schedules.parse_schedule(loop.schedule) if loop else None
+
+    def model_of(self, agent_id: str) -> str:
+        return self.agents[agent_id].model or self.org.defaults.model
+
+    def container_of(self, agent_id: str) -> organization.ContainerLimits:
+        return self.agents[agent_id].container or self.org.defaults.container
+
+    def repos_of(self, agent_id: str) -> list[str]:
+        """The `owner/name` repositories the agent's git access covers."""
+        return resolve_repos(self.org, self.agents[agent_id].git.repo)
+
+    def by_layer(self, layer: agents.Layer) -> list[agents.AgentSpec]:
+        return [a for a in self.agents.values() if a.layer is layer]
+
+    def the(self, agent_type: str) -> agents.AgentSpec:
+        """The single agent of ``agent_type`` (``ceo`` or ``dao``)."""
+        return next(a for a in self.agents.values() if a.type == agent_type)
+
+
+def resolve_repos(org: organization.OrgFile, reference: str) -> list[str]:
+    """`owner/name` for a repo reference (a `repos` key, a full name, or `*`); [] if unknown."""
+    if reference == "*":
+        return sorted(set(org.repos.values()))
+    if reference in org.repos:
+        return [org.repos[reference]]
+    if reference in org.repos.values():
+        return [reference]
+    return []
+
+
+@dataclasses.dataclass
+class LoadResult:
+    """What :func:`load` could read, and every problem found."""
+
+    organization: Organization | None
+    problems: list[Problem]
+
+
+def load(root: Path) -> LoadResult:
+    """Read and validate the organization under ``root`` (schema and cross-references)."""
+    from aito.org import validating  # the cross-reference rules build on this module
+
+    root = root.resolve()
+    problems: list[Problem] = []
+    org_path = root / ORG_FILE
+    if not org_path.is_file():
+        problems.append(
+            Problem(org_path, 1, "no org/org.yaml here; run `aito init DIR` or pass --repo")
+        )
+        org_file = None
+    else:
+        org_file = _load_model(org_path, organization.OrgFile, problems)
+
+    agent_specs = _load_dir(root / AGENTS_DIR, agents.AgentSpec, problems)
+    decisions = _load_dir(root / DECISIONS_DIR, records.Decision, problems)
+    tasks = _load_dir(root / TASKS_DIR, records.Task, problems)
+    if org_file is None:
+        return LoadResult(None, sorted(problems))
+
+    loaded_profiles: dict[str, profiles.Profile] = {}
+    max_bytes = org_file.defaults.profile_max_bytes
+    for agent_id, spec in agent_specs.items():
+        profile = _load_profile(root, agent_id, spec, max_bytes, problems)
+        if profile is not None:
+            loaded_profiles[agent_id] = profile
+
+    org = Organization(
+        root=root,
+        org=org_file,
+        agents=agent_specs,
+        decisions=decisions,
+        tasks=tasks,
+        profiles=loaded_profiles,
+    )
+    problems.extend(validating.cross_check(org))
+    return LoadResult(org, sorted(set(problems)))
+
+
+def load_valid(root: Path) -> Organization:
+    """The organization under ``root``; raises :class:`OrgDefinitionError` if anything is wrong."""
+    result = load(root)
+    if result.problems or result.organization is None:
+        raise OrgDefinitionError(result.problems)
+    return result.organization
+
+
+def _load_dir(directory: Path, model: type[Model], problems: list[Problem]) -> dict[str, Model]:
+    loaded: dict[str, Model] = {}
+    if not directory.is_dir():
+        return loaded
+    for stray in sorted(directory.glob("*.yml")):
+        problems.append(Problem(stray, 1, "rename to .yaml: only *.yaml files are read here"))
+    for path in sorted(directory.glob("*.yaml")):
+        item = _load_model(path, model, problems)
+        if item is None:
+            continue
+        item_id = str(getattr(item, "id"))  # noqa: B009 - every record model has an id
+        if item_id != path.stem:
+            problems.append(
+                Problem(
+                    path,
+                    yamlfiles.locate(path, ["id"]),
+                    f"id {item_id!r} does not match the file name; rename the file to "
+                    f"{item_id}.yaml or set `id: {path.stem}` (ids must be unique)",
+                )
+            )
+            continue
+        loaded[item_id] = item
+    return loaded
+
+
+def _load_model(path: Path, model: type[Model], problems: list[Problem]) -> Model | None:
+    try:
+        data = yamlfiles.read_yaml(path)
+    except yamlfiles.YamlFileError as exc:
+        problems.append(exc.problem)
+        return None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        problems.append(Problem(path, 1, f"the file is {kind}; it must be a mapping of fields"))
+        return None
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems.extend(_problems_from_validation(path, model, exc))
+        return None
+
+
+def _problems_from_validation(
+    path: Path, model: type[pydantic.BaseModel], exc: pydantic.ValidationError
+) -> list[Problem]:
+    found = []
+    for error in exc.errors(include_url=False):
+        location = [step for step in error["loc"] if step != "[key]"]
+        found.append(_problem_for(path, model, location, error))
+    return found
+
+
+def _problem_for(
+    path: Path,
+    model: type[pydantic.BaseModel],
+    location: Sequence[str | int],
+    error: Any,
+) -> Problem:
+    dotted = ".".join(str(step) for step in location)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent = location[:-1]
+        allowed = _allowed_fields(model, parent)
+        where = f" in {'.'.join(map(str, parent))}" if parent else ""
+        hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
+        message = f"unknown field {location[-1]!r}{where}{hint}"
+        return Problem(path, yamlfiles.locate(path, location), message)
+    if kind == "missing":
+        parent = location[:-1]
+        where = f" in {'.'.join(map(str, parent))}" if parent else ""
+        message = f"missing required field {location[-1]!r}{where}"
+        return Problem(path, yamlfiles.locate(path, parent), message)
+    text = str(error["msg"]).removeprefix("Value error, ")
+    shown = error.get("input")
+    got = "" if isinstance(shown, dict | list) else f" (got {shown!r})"
+    prefix = f"{dotted}: " if dotted else ""
+    return Problem(path, yamlfiles.locate(path, location), f"{prefix}{text}{got}")
+
+
+def _allowed_fields(model: type[pydantic.BaseModel], location: Sequence[str | int]) -> list[str]:
+    """Field names of the model found at ``location`` inside ``model``, best effort."""
+    current: Any = model
+    for step in location:
+        current = _step_type(current, step)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
+        return [info.alias or name for name, info in current.model_fields.items()]
+    return []
+
+
+def _step_type(annotation: Any, step: str | int) -> Any:
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        field = annotation.model_fields.get(str(step))
+        return field.annotation if field else None
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is list and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(options[0]) if len(options) == 1 else annotation
+    return annotation
+
+
+def _load_profile(
+    root: Path,
+    agent_id: str,
+    spec: agents.AgentSpec,
+    max_bytes: int,
+    problems: list[Problem],
+) -> profiles.Profile | None:
+    agent_path = root / AGENTS_DIR / f"{agent_id}.yaml"
+    line: Callable[[], int] = lambda: yamlfiles.locate(agent_path, ["profile"])  # noqa: E731
+    relative = Path(spec.profile)
+    path = (root / relative).resolve()
+    if relative.is_absolute() or not path.is_relative_to(root):
+        problems.append(Problem(agent_path, line(), "profile must be a path inside the repo"))
+        return None
+    if not path.is_file():
+        problems.append(
+            Problem(
+                agent_path,
+                line(),
+                f"profile {spec.profile} does not exist; write it (see profiles/ceo.md "
+                "for the format) or fix the path",
+            )
+        )
+        return None
+    text = path.read_text(encoding="utf-8", errors="replace")
+    profile, found = profiles.parse_profile(path, text)
+    problems.extend(found)
+    if profile.size_bytes > max_bytes:
+        problems.append(
+            Problem(
+                path,
+                1,
+                f"profile is {profile.size_bytes} bytes, over the {max_bytes}-byte budget "
+                "(defaults.profile_max_bytes); long profiles slow and derail every loop: shorten it",
+            )
+        )
+    return profile

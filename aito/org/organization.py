@@ -1,0 +1,149 @@
+"""`org/org.yaml`: organization-wide settings."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+
+from aito.org.common import Duration, GitHubLogin, OrgModel, RepoName, Slug
+
+
+class Tier(enum.StrEnum):
+    """How much approval a decision needs, from none to a human maintainer's."""
+
+    OPERATIONAL = "operational"
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+
+class BotIdentity(OrgModel):
+    """The GitHub account an agent acts and votes as. Votes are matched on the numeric id."""
+
+    login: GitHubLogin
+    id: PositiveInt = Field(description="the account's numeric GitHub id (logins can be renamed)")
+
+
+class Maintainer(OrgModel):
+    """A human who breaks deadlocks and approves critical decisions."""
+
+    login: GitHubLogin
+    id: PositiveInt = Field(description="the account's numeric GitHub id")
+    name: str | None = None
+
+
+class GovernanceRepo(OrgModel):
+    """The repository that holds org/ and profiles/ (this one)."""
+
+    repo: RepoName
+    branch: str = Field("main", description="the base branch whose org/ judges every decision")
+
+
+class TierRule(OrgModel):
+    """Who must approve a decision of one tier, and how long each round may take."""
+
+    approvers: list[Slug] = Field(
+        default_factory=list, description="agents whose approval is required (round 1 voters)"
+    )
+    veto_by: list[Slug] = Field(
+        default_factory=list,
+        description="agents who may veto a lazy-consensus decision (minor tier)",
+    )
+    lazy_consensus: bool = Field(
+        False, description="merge at the deadline unless vetoed (silence passes only here)"
+    )
+    maintainer_required: bool = Field(
+        False, description="a human maintainer must approve even after the agents do"
+    )
+    deadline: Duration = Field("24h", description="how long one round may take")
+
+
+def _default_tiers() -> dict[Tier, TierRule]:
+    return {
+        Tier.OPERATIONAL: TierRule(deadline="1h"),
+        Tier.MINOR: TierRule(veto_by=["ceo"], lazy_consensus=True, deadline="4h"),
+        Tier.MAJOR: TierRule(approvers=["ceo", "dao"], deadline="24h"),
+        Tier.CRITICAL: TierRule(approvers=["ceo", "dao"], maintainer_required=True, deadline="48h"),
+    }
+
+
+class GovernanceRules(OrgModel):
+    """The decision/veto loop: tiers, rounds, advisors, voters, quorum."""
+
+    tiers: dict[Tier, TierRule] = Field(default_factory=_default_tiers)
+    max_rounds: Annotated[int, Field(ge=1, le=9)] = Field(
+        3, description="after this many rounds without a clear majority, humans decide"
+    )
+    advisors: list[Slug] | None = Field(
+        None, description="round-2 analysts; default: every c-level agent"
+    )
+    voters: list[Slug] | None = Field(
+        None, description="round-3 voters; default: the head agents and every c-level agent"
+    )
+    quorum: PositiveInt | None = Field(
+        None, description="votes that must be cast in round 3; default: more than half the voters"
+    )
+    majority: str = Field(
+        "strict", pattern="^strict$", description="round 3 needs more approvals than vetoes"
+    )
+
+    @model_validator(mode="after")
+    def _every_tier_defined(self) -> GovernanceRules:
+        missing = [tier.value for tier in Tier if tier not in self.tiers]
+        if missing:
+            raise ValueError(f"tiers must define every tier; missing: {', '.join(missing)}")
+        return self
+
+
+class ModelPrice(OrgModel):
+    """USD per million tokens, for cost accounting."""
+
+    input: Annotated[float, Field(ge=0)]
+    output: Annotated[float, Field(ge=0)]
+    cache_write: Annotated[float, Field(ge=0)] = 0.0
+    cache_read: Annotated[float, Field(ge=0)] = 0.0
+
+
+class OrgBudget(OrgModel):
+    """What the whole organization may spend on models."""
+
+    daily_usd: Annotated[float, Field(ge=0)]
+    monthly_usd: Annotated[float, Field(ge=0)]
+
+
+class ContainerLimits(OrgModel):
+    """Resources for one agent or worker container."""
+
+    memory: str = Field("512m", pattern=r"^[1-9][0-9]*[kmg]$", description="e.g. 256m, 1g")
+    cpu: PositiveFloat = Field(0.5, le=64, description="CPU cores, e.g. 0.5")
+
+
+class Defaults(OrgModel):
+    """Values agents inherit unless their own file says otherwise."""
+
+    model: str = "claude-sonnet-4-5"
+    runner_labels: list[str] = Field(default_factory=lambda: ["self-hosted", "aito"])
+    container: ContainerLimits = Field(default_factory=ContainerLimits)
+    timeout_minutes: Annotated[int, Field(ge=1, le=360)] = 30
+    profile_max_bytes: Annotated[int, Field(ge=500)] = Field(
+        8000, description="profiles larger than this fail validation (they slow every loop)"
+    )
+
+
+class OrgFile(OrgModel):
+    """`org/org.yaml`."""
+
+    name: str = Field(min_length=1)
+    github_org: str = Field(min_length=1, description="the GitHub organization or user")
+    governance_repo: GovernanceRepo
+    repos: dict[Slug, RepoName] = Field(
+        description="department repositories by key, e.g. `social: og-shibaclassic/shiba-social`"
+    )
+    bots: dict[Slug, BotIdentity] = Field(description="each agent's bot account, by agent id")
+    maintainers: list[Maintainer] = Field(min_length=1)
+    governance: GovernanceRules = Field(default_factory=GovernanceRules)
+    pricing: dict[str, ModelPrice] = Field(description="model prices by model name")
+    budget: OrgBudget
+    defaults: Defaults = Field(default_factory=Defaults)
