@@ -6,7 +6,7 @@
 | `AITO_DATA_DIR`   | where embedded services keep their data; default `<repo>/.aito`       |
 | `POSTGRES_URL`    | use this Postgres (needs the pgvector extension) instead of the embedded one |
 | `REDIS_URL`       | use this Redis instead of the embedded one                            |
-| `AITO_LOG_LEVEL`  | `DEBUG`, `INFO` (default `WARNING`)                                   |
+| `GITHUB_RUN_ID`   | set by GitHub Actions (and act): names the wake-up, so a re-run is recognised |
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class Settings(BaseModel):
     data_dir: Path
     postgres_url: SecretStr | None = None
     redis_url: SecretStr | None = None
-    log_level: str = "WARNING"
+    github_run_id: str | None = None
 
     @classmethod
     def from_env(
@@ -46,7 +46,7 @@ class Settings(BaseModel):
             data_dir=data_dir.resolve(),
             postgres_url=_secret(source.get("POSTGRES_URL")),
             redis_url=_secret(source.get("REDIS_URL")),
-            log_level=(source.get("AITO_LOG_LEVEL") or "WARNING").upper(),
+            github_run_id=source.get("GITHUB_RUN_ID") or None,
         )
 
 

@@ -8,6 +8,7 @@ problems; :func:`load_valid` raises :class:`OrgDefinitionError` instead.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -17,7 +18,8 @@ from typing import Any, TypeVar
 import pydantic
 
 from aito.errors import OrgDefinitionError, Problem
-from aito.org import agents, organization, profiles, records, schedules, yamlfiles
+from aito.org import agents as agent_models
+from aito.org import organization, profiles, records, schedules, yamlfiles
 
 ORG_FILE = Path("org/org.yaml")
 AGENTS_DIR = Path("org/agents")
@@ -33,7 +35,7 @@ class Organization:
 
     root: Path
     org: organization.OrgFile
-    agents: dict[str, agents.AgentSpec]
+    agents: dict[str, agent_models.AgentSpec]
     decisions: dict[str, records.Decision]
     tasks: dict[str, records.Task]
     profiles: dict[str, profiles.Profile]
@@ -55,10 +57,10 @@ class Organization:
         """The `owner/name` repositories the agent's git access covers."""
         return resolve_repos(self.org, self.agents[agent_id].git.repo)
 
-    def by_layer(self, layer: agents.Layer) -> list[agents.AgentSpec]:
+    def by_layer(self, layer: agent_models.Layer) -> list[agent_models.AgentSpec]:
         return [a for a in self.agents.values() if a.layer is layer]
 
-    def the(self, agent_type: str) -> agents.AgentSpec:
+    def the(self, agent_type: str) -> agent_models.AgentSpec:
         """The single agent of ``agent_type`` (``ceo`` or ``dao``)."""
         return next(a for a in self.agents.values() if a.type == agent_type)
 
@@ -97,7 +99,7 @@ def load(root: Path) -> LoadResult:
     else:
         org_file = _load_model(org_path, organization.OrgFile, problems)
 
-    agent_specs = _load_dir(root / AGENTS_DIR, agents.AgentSpec, problems)
+    agent_specs = _load_dir(root / AGENTS_DIR, agent_models.AgentSpec, problems)
     decisions = _load_dir(root / DECISIONS_DIR, records.Decision, problems)
     tasks = _load_dir(root / TASKS_DIR, records.Task, problems)
     if org_file is None:
@@ -118,7 +120,15 @@ def load(root: Path) -> LoadResult:
         tasks=tasks,
         profiles=loaded_profiles,
     )
-    problems.extend(validating.cross_check(org))
+    # Files that exist but could not be read already have their problem; references to
+    # their ids elsewhere are not reported again as unknown.
+    problems.extend(
+        validating.cross_check(
+            org,
+            unreadable_agents=_unreadable(root / AGENTS_DIR, agent_specs),
+            unreadable_decisions=_unreadable(root / DECISIONS_DIR, decisions),
+        )
+    )
     return LoadResult(org, sorted(set(problems)))
 
 
@@ -155,6 +165,17 @@ def _load_dir(directory: Path, model: type[Model], problems: list[Problem]) -> d
     return loaded
 
 
+def _unreadable(directory: Path, loaded: dict[str, Model]) -> frozenset[str]:
+    """Ids (file names) of the files in ``directory`` that could not be loaded."""
+    if not directory.is_dir():
+        return frozenset()
+    stems = {p.stem for pattern in ("*.yaml", "*.yml") for p in directory.glob(pattern)}
+    return frozenset(stems - loaded.keys())
+
+
+_KINDS = {list: "a list", str: "a single text value", int: "a number", float: "a number"}
+
+
 def _load_model(path: Path, model: type[Model], problems: list[Problem]) -> Model | None:
     try:
         data = yamlfiles.read_yaml(path)
@@ -162,7 +183,7 @@ def _load_model(path: Path, model: type[Model], problems: list[Problem]) -> Mode
         problems.append(exc.problem)
         return None
     if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {type(data).__name__}"
+        kind = "empty" if data is None else _KINDS.get(type(data), f"a {type(data).__name__}")
         problems.append(Problem(path, 1, f"the file is {kind}; it must be a mapping of fields"))
         return None
     try:
@@ -175,11 +196,28 @@ def _load_model(path: Path, model: type[Model], problems: list[Problem]) -> Mode
 def _problems_from_validation(
     path: Path, model: type[pydantic.BaseModel], exc: pydantic.ValidationError
 ) -> list[Problem]:
+    errors = exc.errors(include_url=False)
+    # A misspelt field is both unknown and missing; report it once, as the unknown one.
+    misspelt: set[tuple[tuple[str | int, ...], str]] = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            suggestion = _suggestion(model, error["loc"])
+            if suggestion is not None:
+                misspelt.add((tuple(error["loc"][:-1]), suggestion))
     found = []
-    for error in exc.errors(include_url=False):
+    for error in errors:
         location = [step for step in error["loc"] if step != "[key]"]
+        if error["type"] == "missing" and (tuple(location[:-1]), location[-1]) in misspelt:
+            continue
         found.append(_problem_for(path, model, location, error))
     return found
+
+
+def _suggestion(model: type[pydantic.BaseModel], location: Sequence[str | int]) -> str | None:
+    """The allowed field closest to the unknown one at ``location``, if one is close."""
+    allowed = _allowed_fields(model, location[:-1])
+    close = difflib.get_close_matches(str(location[-1]), allowed, n=1, cutoff=0.7)
+    return close[0] if close else None
 
 
 def _problem_for(
@@ -194,19 +232,38 @@ def _problem_for(
         parent = location[:-1]
         allowed = _allowed_fields(model, parent)
         where = f" in {'.'.join(map(str, parent))}" if parent else ""
-        hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
-        message = f"unknown field {location[-1]!r}{where}{hint}"
+        suggestion = _suggestion(model, location)
+        guess = f"; did you mean {suggestion!r}?" if suggestion else ""
+        hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
+        message = f"unknown field {location[-1]!r}{where}{guess}{hint}"
         return Problem(path, yamlfiles.locate(path, location), message)
     if kind == "missing":
         parent = location[:-1]
         where = f" in {'.'.join(map(str, parent))}" if parent else ""
         message = f"missing required field {location[-1]!r}{where}"
         return Problem(path, yamlfiles.locate(path, parent), message)
-    text = str(error["msg"]).removeprefix("Value error, ")
     shown = error.get("input")
+    if kind == "invalid_key":
+        # pydantic's location holds the key as a number (True is 1): use the key itself.
+        parent = location[:-1]
+        where = f" in {'.'.join(map(str, parent))}" if parent else ""
+        message = (
+            f"key {shown!r}{where} is a {_yaml_kind(shown)}, not text; quote it "
+            "(YAML reads yes, no, on, off, true, false and numbers as other types)"
+        )
+        return Problem(path, yamlfiles.locate(path, [*parent, shown]), message)
+    text = str(error["msg"]).removeprefix("Value error, ")
     got = "" if isinstance(shown, dict | list) else f" (got {shown!r})"
+    if kind == "string_type" and isinstance(shown, bool):
+        got += "; YAML reads yes, no, on, off, true and false as booleans: quote the value"
     prefix = f"{dotted}: " if dotted else ""
     return Problem(path, yamlfiles.locate(path, location), f"{prefix}{text}{got}")
+
+
+def _yaml_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return "boolean" if isinstance(value, bool) else _KINDS.get(type(value), "value").split()[-1]
 
 
 def _allowed_fields(model: type[pydantic.BaseModel], location: Sequence[str | int]) -> list[str]:
@@ -216,6 +273,7 @@ def _allowed_fields(model: type[pydantic.BaseModel], location: Sequence[str | in
         current = _step_type(current, step)
         if current is None:
             return []
+    current = _unwrap(current)  # e.g. `loop: Loop | None`
     if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
         return [info.alias or name for name, info in current.model_fields.items()]
     return []
@@ -248,28 +306,46 @@ def _unwrap(annotation: Any) -> Any:
 def _load_profile(
     root: Path,
     agent_id: str,
-    spec: agents.AgentSpec,
+    spec: agent_models.AgentSpec,
     max_bytes: int,
     problems: list[Problem],
 ) -> profiles.Profile | None:
     agent_path = root / AGENTS_DIR / f"{agent_id}.yaml"
     line: Callable[[], int] = lambda: yamlfiles.locate(agent_path, ["profile"])  # noqa: E731
     relative = Path(spec.profile)
-    path = (root / relative).resolve()
-    if relative.is_absolute() or not path.is_relative_to(root):
-        problems.append(Problem(agent_path, line(), "profile must be a path inside the repo"))
+    try:
+        path = (root / relative).resolve()
+    except (OSError, RuntimeError, ValueError):  # a NUL byte, a symlink loop
+        path = None
+    if path is None or relative.is_absolute() or not path.is_relative_to(root):
+        what = "is not a usable file path" if path is None else "must be a path inside the repo"
+        problems.append(
+            Problem(
+                agent_path, line(), f"profile {spec.profile!r} {what}, e.g. profiles/{agent_id}.md"
+            )
+        )
         return None
     if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
         problems.append(
             Problem(
                 agent_path,
                 line(),
-                f"profile {spec.profile} does not exist; write it (see profiles/ceo.md "
+                f"profile {spec.profile!r} {what}; write it (see profiles/ceo.md "
                 "for the format) or fix the path",
             )
         )
         return None
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(path, 1, f"cannot read file: {exc.strerror}"))
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(yamlfiles.not_utf8(path, data, exc))
+        return None
     profile, found = profiles.parse_profile(path, text)
     problems.extend(found)
     if profile.size_bytes > max_bytes:
@@ -278,7 +354,8 @@ def _load_profile(
                 path,
                 1,
                 f"profile is {profile.size_bytes} bytes, over the {max_bytes}-byte budget "
-                "(defaults.profile_max_bytes); long profiles slow and derail every loop: shorten it",
+                "(defaults.profile_max_bytes); long profiles slow and derail every loop: "
+                "shorten it",
             )
         )
     return profile

@@ -7,6 +7,7 @@ Integration are read as facts, so validation can compare them with the YAML.
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 
@@ -80,7 +81,8 @@ def parse_interval_text(text: str) -> int | None:
     match = _EVERY.match(cleaned)
     if not match:
         raise ValueError(
-            f"cannot read interval {text!r}; write e.g. 'Every 4 hours', 'Every hour' or 'On demand'"
+            f"cannot read interval {text!r}; "
+            "write e.g. 'Every 4 hours', 'Every hour' or 'On demand'"
         )
     return int(match["count"] or 1) * _UNIT_SECONDS[match["unit"].lower()]
 
@@ -99,8 +101,12 @@ def parse_profile(path: Path, text: str) -> tuple[Profile, list[Problem]]:
         name, line, body = current
         if name in sections:
             problems.append(
-                Problem(path, line, f"section '## {name}' appears twice (first on line "
-                        f"{sections[name].line}); merge them")
+                Problem(
+                    path,
+                    line,
+                    f"section '## {name}' appears twice (first on line "
+                    f"{sections[name].line}); merge them",
+                )
             )
             return
         sections[name] = _make_section(name, line, body)
@@ -123,13 +129,35 @@ def parse_profile(path: Path, text: str) -> tuple[Profile, list[Problem]]:
     close()
 
     if not title:
-        problems.append(Problem(path, 1, "a profile starts with a '# Title' line, e.g. '# Chief Marketing Officer (CMO)'"))
-    for name in REQUIRED_SECTIONS:
-        if name not in sections:
-            problems.append(
-                Problem(path, 1, f"missing section '## {name}'; a profile needs: "
-                        + ", ".join(REQUIRED_SECTIONS))
+        problems.append(
+            Problem(
+                path,
+                1,
+                "a profile starts with a '# Title' line, e.g. '# Chief Marketing Officer (CMO)'",
             )
+        )
+    needed = ", ".join(f"'## {name}'" for name in REQUIRED_SECTIONS)
+    if not sections:
+        problems.append(Problem(path, 1, f"no '## ' sections; a profile needs {needed}"))
+    # A heading that is not a required section but close to a missing one is a typo.
+    extra = {name.lower(): name for name in sections if name not in REQUIRED_SECTIONS}
+    for name in REQUIRED_SECTIONS if sections else ():
+        if name not in sections:
+            similar = difflib.get_close_matches(name.lower(), list(extra), n=1, cutoff=0.75)
+            if similar:
+                typo = sections[extra.pop(similar[0])]
+                problems.append(
+                    Problem(
+                        path,
+                        typo.line,
+                        f"section '## {typo.title}' is not a profile section; "
+                        f"did you mean '## {name}'?",
+                    )
+                )
+            else:
+                problems.append(
+                    Problem(path, 1, f"missing section '## {name}'; a profile needs {needed}")
+                )
         elif not sections[name].body.strip():
             problems.append(Problem(path, sections[name].line, f"section '## {name}' is empty"))
     profile = Profile(

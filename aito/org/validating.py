@@ -19,10 +19,21 @@ GROUP_TARGETS = ("all", "head", "clevel", "maintainers")
 
 
 class _Checker:
-    def __init__(self, org: loading.Organization) -> None:
+    def __init__(
+        self,
+        org: loading.Organization,
+        unreadable_agents: frozenset[str] = frozenset(),
+        unreadable_decisions: frozenset[str] = frozenset(),
+    ) -> None:
         self.org = org
         self.problems: list[Problem] = []
         self.known = sorted(org.agents)
+        self.unreadable_agents = unreadable_agents
+        self.unreadable_decisions = unreadable_decisions
+
+    def missing(self, agent_id: str) -> bool:
+        """True if ``agent_id`` is no agent, not even one whose file could not be read."""
+        return agent_id not in self.org.agents and agent_id not in self.unreadable_agents
 
     # -- reporting -----------------------------------------------------------------
     def at(self, path: Path, location: Sequence[str | int], message: str) -> None:
@@ -42,7 +53,7 @@ class _Checker:
     def check_org_file(self) -> None:
         org = self.org.org
         for agent_id in org.bots:
-            if agent_id not in self.org.agents:
+            if self.missing(agent_id):
                 self.at_org(["bots", agent_id], self.unknown("bot for", agent_id))
         self._unique(
             [("bots", k, "login") for k in org.bots],
@@ -70,23 +81,27 @@ class _Checker:
         for tier, rule in rules.tiers.items():
             for field in ("approvers", "veto_by"):
                 for index, agent_id in enumerate(getattr(rule, field)):
-                    if agent_id not in self.org.agents:
+                    if self.missing(agent_id):
                         self.at_org(
                             ["governance", "tiers", tier.value, field, index],
                             self.unknown(f"{tier.value} {field}", agent_id),
                         )
         for field in ("advisors", "voters"):
             for index, agent_id in enumerate(getattr(rules, field) or []):
-                if agent_id not in self.org.agents:
+                if self.missing(agent_id):
                     self.at_org(["governance", field, index], self.unknown(field, agent_id))
-                elif self.org.agents[agent_id].layer is Layer.WORKER:
+                elif agent_id in self.known and self.org.agents[agent_id].layer is Layer.WORKER:
                     self.at_org(
-                        ["governance", field, index], f"{agent_id!r} is a worker; workers never vote"
+                        ["governance", field, index],
+                        f"{agent_id!r} is a worker; workers never vote",
                     )
-        voters = rules.voters if rules.voters is not None else [
-            a.id for a in self.org.agents.values() if a.layer is not Layer.WORKER
-        ]
-        if rules.quorum is not None and rules.quorum > len(voters):
+        voters = (
+            rules.voters
+            if rules.voters is not None
+            else [a.id for a in self.org.agents.values() if a.layer is not Layer.WORKER]
+        )
+        counted = rules.voters is not None or not self.unreadable_agents
+        if rules.quorum is not None and counted and rules.quorum > len(voters):
             self.at_org(
                 ["governance", "quorum"],
                 f"quorum {rules.quorum} is more than the {len(voters)} round-3 voters",
@@ -99,7 +114,9 @@ class _Checker:
                 f"organization's daily_usd ${org.budget.daily_usd:g}; raise it or cut agents'",
             )
 
-    def _unique(self, locations: list[tuple[str | int, ...]], values: list[object], what: str) -> None:
+    def _unique(
+        self, locations: list[tuple[str | int, ...]], values: list[object], what: str
+    ) -> None:
         counts = Counter(values)
         for location, value in zip(locations, values, strict=True):
             if counts[value] > 1:
@@ -109,12 +126,18 @@ class _Checker:
     def check_agents(self) -> None:
         for agent_type in ("ceo", "dao"):
             holders = [a.id for a in self.org.agents.values() if a.type == agent_type]
+            if not holders and self.unreadable_agents:
+                continue  # it may be in a file that could not be read (already reported)
             if len(holders) != 1:
                 where = self.org.agent_file(holders[1]) if len(holders) > 1 else None
                 message = (
                     f"an organization has exactly one {agent_type.upper()} "
                     f"(type: {agent_type}); found {len(holders)}"
-                    + (f": {', '.join(holders)}" if holders else "")
+                    + (
+                        f": {', '.join(holders)}"
+                        if holders
+                        else f"; add org/agents/{agent_type}.yaml with `type: {agent_type}`"
+                    )
                 )
                 if where is not None:
                     self.at(where, ["type"], message)
@@ -126,19 +149,22 @@ class _Checker:
 
     def check_agent(self, spec: AgentSpec) -> None:
         org = self.org
-        if spec.reports_to is not None and spec.reports_to not in org.agents:
+        if spec.reports_to is not None and self.missing(spec.reports_to):
             self.at_agent(spec.id, ["reports_to"], self.unknown("reports_to", spec.reports_to))
         if spec.layer is Layer.HEAD and spec.reports_to is not None:
             self.at_agent(
-                spec.id, ["reports_to"],
+                spec.id,
+                ["reports_to"],
                 "head agents report to the human maintainers; remove reports_to",
             )
         if spec.layer is not Layer.HEAD and spec.reports_to is None:
             self.at_agent(spec.id, [], f"a {spec.layer.value} agent needs reports_to")
         for index, managed in enumerate(spec.manages):
-            if managed not in org.agents:
+            if self.missing(managed):
                 self.at_agent(spec.id, ["manages", index], self.unknown("manages", managed))
-            elif org.agents[managed].reports_to != spec.id:
+            elif managed not in org.agents:
+                continue
+            elif org.agents[managed].reports_to != spec.id and not self.dangling(managed):
                 self.at_agent(
                     spec.id,
                     ["manages", index],
@@ -146,13 +172,14 @@ class _Checker:
                     f"{org.agents[managed].reports_to!r}; make the two agree",
                 )
         for index, kind in enumerate(spec.workers):
-            if kind not in org.agents:
+            if self.missing(kind):
                 self.at_agent(spec.id, ["workers", index], self.unknown("worker kind", kind))
-            elif org.agents[kind].layer is not Layer.WORKER:
+            elif kind in org.agents and org.agents[kind].layer is not Layer.WORKER:
                 self.at_agent(spec.id, ["workers", index], f"{kind!r} is not a worker")
         if spec.layer is not Layer.WORKER and spec.id not in org.org.bots:
             self.at_agent(
-                spec.id, ["id"],
+                spec.id,
+                ["id"],
                 f"no bot account for {spec.id!r}: add `bots: {{{spec.id}: {{login: …, id: …}}}}` "
                 "to org/org.yaml (its votes and PRs are made as that account)",
             )
@@ -166,7 +193,8 @@ class _Checker:
                 spec.id,
                 ["git", "repo"],
                 f"repo {spec.git.repo!r} is not in org.yaml `repos`; use one of: "
-                + ", ".join(sorted(org.org.repos)) + " (or `*` for all)",
+                + ", ".join(sorted(org.org.repos))
+                + " (or `*` for all)",
             )
         for index, pattern in enumerate(spec.git.paths):
             reason = path_filter_problem(pattern)
@@ -175,23 +203,30 @@ class _Checker:
         model = org.model_of(spec.id)
         if model not in org.org.pricing:
             self.at_agent(
-                spec.id, ["model"] if spec.model else ["id"],
+                spec.id,
+                ["model"] if spec.model else ["id"],
                 f"model {model!r} has no price in org.yaml `pricing`; add it so cost is accounted",
             )
         if spec.budget.daily_usd > spec.budget.monthly_usd:
             self.at_agent(spec.id, ["budget", "daily_usd"], "daily_usd is more than monthly_usd")
         for index, rule in enumerate(spec.escalation):
             for target_index, target in enumerate(rule.notify):
-                if target not in org.agents and target not in GROUP_TARGETS:
+                if self.missing(target) and target not in GROUP_TARGETS:
                     self.at_agent(
                         spec.id,
                         ["escalation", index, "notify", target_index],
                         self.unknown("notify target", target)
-                        + "; or a group: " + ", ".join(GROUP_TARGETS),
+                        + "; or a group: "
+                        + ", ".join(GROUP_TARGETS),
                     )
         profile = org.profiles.get(spec.id)
         if profile is not None:
             self.check_profile(spec, profile)
+
+    def dangling(self, agent_id: str) -> bool:
+        """True if ``agent_id`` reports to an agent that does not exist (reported in its file)."""
+        boss = self.org.agents[agent_id].reports_to
+        return boss is not None and boss not in self.org.agents
 
     def check_cycles(self) -> None:
         reported: set[str] = set()
@@ -200,11 +235,13 @@ class _Checker:
             current = self.org.agents[start].reports_to
             while current is not None and current in self.org.agents:
                 if current in chain:
-                    cycle = chain[chain.index(current):] + [current]
+                    cycle = [*chain[chain.index(current) :], current]
                     if not reported.intersection(cycle):
                         self.at_agent(
-                            current, ["reports_to"],
-                            "reporting cycle: " + " → ".join(cycle)
+                            current,
+                            ["reports_to"],
+                            "reporting cycle: "
+                            + " → ".join(cycle)
                             + "; someone in it must report to a head agent",
                         )
                         reported.update(cycle)
@@ -227,7 +264,8 @@ class _Checker:
             if schedule is not None and schedule.cron is None and seconds != expected:
                 self.problems.append(
                     Problem(
-                        profile.path, line,
+                        profile.path,
+                        line,
                         f"the profile says {_say(seconds)} but org/agents/{spec.id}.yaml "
                         f"says loop.schedule {spec.loop.schedule if spec.loop else None!r}; "
                         "make them agree",
@@ -239,8 +277,11 @@ class _Checker:
                 )
             if spec.layer is not Layer.WORKER and seconds is None:
                 self.problems.append(
-                    Problem(profile.path, line, f"{spec.id} has a loop schedule; "
-                            "write its interval, e.g. 'Every 4 hours'")
+                    Problem(
+                        profile.path,
+                        line,
+                        f"{spec.id} has a loop schedule; write its interval, e.g. 'Every 4 hours'",
+                    )
                 )
         reports = profile.fact("Identity", "Reports To")
         if reports is not None and spec.reports_to in self.org.agents:
@@ -249,7 +290,8 @@ class _Checker:
             if boss.id.lower() not in words and boss.name.lower() not in reports[0].lower():
                 self.problems.append(
                     Problem(
-                        profile.path, reports[1],
+                        profile.path,
+                        reports[1],
                         f"the profile says Reports To {reports[0]!r} but the YAML says "
                         f"reports_to {boss.id!r} ({boss.name}); make them agree",
                     )
@@ -261,7 +303,8 @@ class _Checker:
             if named not in repos:
                 self.problems.append(
                     Problem(
-                        profile.path, repository[1],
+                        profile.path,
+                        repository[1],
                         f"the profile names repository {named!r} but the YAML gives "
                         f"git.repo {repos[0]!r}; make them agree",
                     )
@@ -273,22 +316,33 @@ class _Checker:
         max_rounds = org.org.governance.max_rounds
         for decision in org.decisions.values():
             path = org.root / loading.DECISIONS_DIR / f"{decision.id}.yaml"
-            if decision.proposed_by not in org.agents:
+            if self.missing(decision.proposed_by):
                 self.at(path, ["proposed_by"], self.unknown("proposed_by", decision.proposed_by))
             if decision.round > max_rounds:
                 self.at(path, ["round"], f"round {decision.round} is past max_rounds {max_rounds}")
             for index, record in enumerate(decision.rounds):
                 for voter in record.votes:
-                    if voter not in org.agents:
-                        self.at(path, ["rounds", index, "votes", voter], self.unknown("voter", voter))
+                    if self.missing(voter):
+                        self.at(
+                            path, ["rounds", index, "votes", voter], self.unknown("voter", voter)
+                        )
         for task in org.tasks.values():
             path = org.root / loading.TASKS_DIR / f"{task.id}.yaml"
             for field in ("assigned_to", "created_by"):
                 value = getattr(task, field)
-                if value not in org.agents:
+                if self.missing(value):
                     self.at(path, [field], self.unknown(field, value))
-            if task.decision is not None and task.decision not in org.decisions:
-                self.at(path, ["decision"], f"decision {task.decision!r} does not exist in org/decisions")
+            decision_id = task.decision
+            if (
+                decision_id is not None
+                and decision_id not in org.decisions
+                and decision_id not in self.unreadable_decisions
+            ):
+                self.at(
+                    path,
+                    ["decision"],
+                    f"decision {decision_id!r} does not exist in org/decisions",
+                )
 
 
 def _schedule_or_none(spec: AgentSpec) -> schedules.Schedule | None:
@@ -327,9 +381,19 @@ def path_filter_problem(pattern: str) -> str | None:
     return None
 
 
-def cross_check(org: loading.Organization) -> Iterator[Problem]:
-    """Every cross-reference problem in ``org``."""
-    checker = _Checker(org)
+def cross_check(
+    org: loading.Organization,
+    *,
+    unreadable_agents: frozenset[str] = frozenset(),
+    unreadable_decisions: frozenset[str] = frozenset(),
+) -> Iterator[Problem]:
+    """Every cross-reference problem in ``org``.
+
+    Ids in ``unreadable_agents`` and ``unreadable_decisions`` belong to files that exist
+    but could not be loaded (their problem is already reported): references to them are
+    not reported again as unknown.
+    """
+    checker = _Checker(org, unreadable_agents, unreadable_decisions)
     checker.check_org_file()
     checker.check_agents()
     checker.check_records()

@@ -56,20 +56,78 @@ class YamlFileError(Exception):
 def read_yaml(path: Path) -> Any:
     """The data in ``path``; raises :class:`YamlFileError` with file:line on bad syntax."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise YamlFileError(Problem(path, 1, f"not UTF-8 text ({exc.reason})")) from exc
+        data = path.read_bytes()
     except OSError as exc:
         raise YamlFileError(Problem(path, 1, f"cannot read file: {exc.strerror}")) from exc
     try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlFileError(not_utf8(path, data, exc)) from exc
+    try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        what = " ".join(part for part in (exc.context, exc.problem) if part)
-        raise YamlFileError(Problem(path, line, f"invalid YAML: {what}")) from exc
+        raise YamlFileError(_syntax_problem(path, text, exc)) from exc
+    except yaml.reader.ReaderError as exc:
+        # Its position counts bytes of the encoded text; find the character instead.
+        code = exc.character if isinstance(exc.character, int) else None
+        index = text.find(chr(code)) if code is not None else -1
+        line = text.count("\n", 0, index) + 1 if index >= 0 else 1
+        shown = f"character {code:#04x}" if code is not None else "a character"
+        message = f"invalid YAML: {shown} is not allowed ({exc.reason})"
+        raise YamlFileError(Problem(path, line, message)) from exc
     except yaml.YAMLError as exc:
         raise YamlFileError(Problem(path, 1, f"invalid YAML: {exc}")) from exc
+    except RecursionError as exc:
+        raise YamlFileError(Problem(path, 1, "invalid YAML: nested too deeply")) from exc
+
+
+def not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError) -> Problem:
+    """The problem for a file that is not UTF-8, at the line of the first bad byte."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    return Problem(
+        path, line, f"not UTF-8 text (byte {data[exc.start]:#04x}); save the file as UTF-8"
+    )
+
+
+# Errors whose context mark is where the broken construct opens: the line to fix. The
+# parser only notices later (often at the next key, or at the end of the file).
+_OPENERS = {
+    "while parsing a flow sequence": ("in the [ ] list", "is a ']' or a ',' missing?"),
+    "while parsing a flow mapping": ("in the { } mapping", "is a '}' or a ',' missing?"),
+    "while scanning a quoted scalar": ("in the quoted text", "is its closing quote missing?"),
+    "while scanning a simple key": ("after the key", "is its ':' missing?"),
+}
+
+
+def _syntax_problem(path: Path, text: str, exc: yaml.MarkedYAMLError) -> Problem:
+    """Where and why ``text`` is not YAML, pointing at the line a user should fix."""
+    problem = exc.problem or "cannot parse"
+    start, noticed = exc.context_mark, exc.problem_mark
+    if problem == "but found another document" and noticed is not None:
+        message = "a second YAML document starts here; this file holds one mapping: remove '---'"
+        return Problem(path, noticed.line + 1, f"invalid YAML: {message}")
+    opener = _OPENERS.get(exc.context or "")
+    if opener is not None and start is not None:
+        what, hint = opener
+        later = ""
+        if noticed is not None and noticed.line > start.line:
+            later = f" (the parser noticed on line {noticed.line + 1})"
+        message = f"{problem} {what} that starts on this line{later}; {hint}"
+        return Problem(path, start.line + 1, f"invalid YAML: {message}")
+    mark = noticed or start
+    line = mark.line + 1 if mark else 1
+    message = problem
+    if exc.context:
+        opened = ""
+        if start is not None and mark is not None and start.line != mark.line:
+            opened = f" on line {start.line + 1}"
+        message = f"{problem} ({exc.context}{opened})"
+    if problem == "did not find expected key":
+        message += "; check this line's indentation"
+    lines = text.splitlines()
+    if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
+        message += "; YAML indents with spaces, not tabs"
+    return Problem(path, line, f"invalid YAML: {message}")
 
 
 def locate(path: Path, location: Sequence[str | int]) -> int:
@@ -80,7 +138,7 @@ def locate(path: Path, location: Sequence[str | int]) -> int:
     """
     try:
         node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_BaseLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return 1
     if node is None:
         return 1
@@ -96,7 +154,7 @@ def locate(path: Path, location: Sequence[str | int]) -> int:
 def _child(node: yaml.Node, step: str | int) -> tuple[int, yaml.Node] | None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            if str(key_node.value) == str(step):
+            if str(key_node.value) == str(step) or _same_key(key_node, step):
                 # The key's own line: for block values it is where the field starts.
                 return key_node.start_mark.line, value_node
         return None
@@ -104,3 +162,14 @@ def _child(node: yaml.Node, step: str | int) -> tuple[int, yaml.Node] | None:
         item: yaml.Node = node.value[step]
         return item.start_mark.line, item
     return None
+
+
+def _same_key(key_node: yaml.Node, step: str | int) -> bool:
+    """True if a plain key such as `yes` or `3` reads as ``step`` (True, 3) in YAML."""
+    if isinstance(step, str) or not isinstance(key_node, yaml.ScalarNode) or key_node.style:
+        return False
+    try:
+        value = yaml.load(str(key_node.value), Loader=_BaseLoader)  # noqa: S506 - safe loader
+    except yaml.YAMLError:
+        return False
+    return type(value) is type(step) and bool(value == step)

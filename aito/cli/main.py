@@ -1,0 +1,102 @@
+"""`aito`: the command line, grouped by noun. Errors become messages here and only here.
+
+Exit codes: 0 ok · 1 the organization is invalid or workflows drifted · 2 usage error ·
+3 configuration error · 4 governance error · 5 permission denied · 6 a service
+(Postgres, Redis, GitHub …) failed · 70 a bug in AITO (with a traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from aito import __version__
+from aito.cli import agent_commands, org_commands, services_commands
+from aito.cli.context import CliState
+from aito.errors import AitoError, OrgDefinitionError
+
+EXIT_BUG = 70
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Exit codes: 0 ok, 1 invalid org or drift, 2 usage, 3 configuration, "
+    "4 governance, 5 permission denied, 6 service failure, 70 bug. "
+    "Docs: README.md; env vars: AITO_REPO, AITO_DATA_DIR, POSTGRES_URL, REDIS_URL.",
+)
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The governance repo (holds org/ and profiles/). Default: $AITO_REPO or the current "
+    "directory.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the embedded Postgres and Redis keep their data. Default: $AITO_DATA_DIR or "
+    "<repo>/.aito.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="aito")
+@click.pass_context
+def cli(ctx: click.Context, repo: Path | None, data_dir: Path | None, verbose: int) -> None:
+    """AITO runs an autonomous AI organization as code, governed through pull requests.
+
+    The organization lives in a git repo: agents in org/agents/*.yaml, profiles in
+    profiles/*.md, decisions and tasks in org/decisions/ and org/tasks/. Start with:
+
+    \b
+      aito up            start the embedded services, register the agents, print the org chart
+      aito validate      check org/ and profiles/, every problem with file:line
+      aito render        regenerate .github/workflows/ from org/
+      aito init DIR      scaffold your own organization
+    """
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = CliState(repo=repo, data_dir=data_dir)
+
+
+cli.add_command(org_commands.up)
+cli.add_command(org_commands.validate)
+cli.add_command(org_commands.render)
+cli.add_command(org_commands.schema)
+cli.add_command(org_commands.init)
+cli.add_command(org_commands.org)
+cli.add_command(services_commands.services)
+cli.add_command(agent_commands.agent)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the CLI and turn AitoError into a message and an exit code."""
+    try:
+        # Without standalone mode click returns ctx.exit()'s code instead of exiting.
+        code = cli.main(args=argv, prog_name="aito", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except OrgDefinitionError as exc:
+        for problem in exc.problems:
+            click.echo(problem.render(Path.cwd()), err=True)
+        click.echo(f"error: the organization has {len(exc.problems)} problem(s)", err=True)
+        sys.exit(exc.exit_code)
+    except AitoError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception:
+        traceback.print_exc()
+        click.echo("error: this is a bug in AITO; please report it with the traceback", err=True)
+        sys.exit(EXIT_BUG)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,234 @@
+"""Commands about the organization itself: up, validate, render, schema, init, org show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from aito import bootstrap, scaffolding
+from aito.bus import keys
+from aito.cli import charting
+from aito.cli.context import emit_json, progress, state
+from aito.errors import Problem
+from aito.memory import base
+from aito.org import loading, schemas
+from aito.services import managing
+from aito.workflows import rendering
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def up(ctx: click.Context, as_json: bool) -> None:
+    """Start the services, apply the schema, register the agents, print the org chart.
+
+    Without POSTGRES_URL / REDIS_URL this starts the embedded Postgres (with
+    pgvector) and Redis under the data directory, or reuses the running ones.
+    Running it twice changes nothing.
+    """
+    settings = state(ctx).settings()
+    progress(f"loading the organization in {settings.repo} …")
+    org = loading.load_valid(settings.repo)
+    progress("starting services (embedded unless POSTGRES_URL / REDIS_URL are set) …")
+    runtime = bootstrap.build(settings)
+    try:
+        applied = runtime.memory.migrate()
+        progress(
+            f"schema: applied {len(applied)} migration(s)" if applied else "schema: up to date"
+        )
+        rows = base.agent_rows(org)
+        registration = runtime.memory.register_agents(rows)
+        redis_changed = runtime.bus.register_agents({r.id: r.definition_hash for r in rows})
+        vector = runtime.memory.vector_version()
+    finally:
+        runtime.close()
+    endpoints = runtime.endpoints
+    if as_json:
+        emit_json(
+            {
+                "organization": org.org.name,
+                "postgres": {"url": managing.mask(endpoints.postgres_url),
+                             "embedded": endpoints.postgres_embedded, "pgvector": vector},
+                "redis": {"url": managing.mask(endpoints.redis_url),
+                          "embedded": endpoints.redis_embedded},
+                "migrations_applied": [m.version for m in applied],
+                "registered": {
+                    "inserted": registration.inserted,
+                    "updated": registration.updated,
+                    "retired": registration.retired,
+                    "unchanged": registration.unchanged,
+                    "redis_changed": redis_changed,
+                },
+                "agents": [charting.agent_summary(org, a) for a in
+                           sorted(org.agents.values(), key=lambda a: a.id)],
+            }
+        )
+        return
+    click.echo(
+        f"postgres: {managing.mask(endpoints.postgres_url)} "
+        f"({'embedded' if endpoints.postgres_embedded else 'external'}, pgvector {vector})"
+    )
+    click.echo(
+        f"redis:    {managing.mask(endpoints.redis_url)} "
+        f"({'embedded' if endpoints.redis_embedded else 'external'})"
+    )
+    changed = len(registration.inserted) + len(registration.updated)
+    click.echo(
+        f"agents:   {len(rows)} registered in Postgres and Redis ({keys.agent_status('<id>')}); "
+        f"{changed} new or changed, {len(registration.retired)} retired\n"
+    )
+    click.echo(charting.chart(org), nl=False)
+
+
+@click.command()
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "github", "json"]),
+    default="text",
+    show_default=True,
+    help="text: file:line: message · github: ::error annotations for Actions · json: a list.",
+)
+@click.pass_context
+def validate(ctx: click.Context, output: str) -> None:
+    """Check org/ and profiles/: schema, cross-references, profiles. Exit 1 on any problem."""
+    settings = state(ctx).settings()
+    result = loading.load(settings.repo)
+    problems = result.problems
+    root = settings.repo
+    if output == "json":
+        emit_json(
+            {
+                "valid": not problems,
+                "problems": [
+                    {"file": p.display_path(root), "line": p.line, "message": p.message}
+                    for p in problems
+                ],
+            }
+        )
+    elif output == "github":
+        for problem in problems:
+            click.echo(_annotation(problem, root))
+    else:
+        for problem in problems:
+            click.echo(problem.render(root))
+    if problems:
+        if output == "text":
+            click.echo(f"{len(problems)} problem(s) found", err=True)
+        ctx.exit(1)
+    if output == "text" and result.organization is not None:
+        org = result.organization
+        click.echo(
+            f"ok: {org.org.name}: {len(org.agents)} agents, {len(org.decisions)} decisions, "
+            f"{len(org.tasks)} tasks"
+        )
+
+
+def _annotation(problem: Problem, root: Path) -> str:
+    # GitHub workflow commands: properties escape % \r \n , and :; the message escapes % \r \n.
+    def prop(text: str) -> str:
+        return (
+            text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            .replace(":", "%3A").replace(",", "%2C")
+        )
+
+    message = problem.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return (
+        f"::error file={prop(problem.display_path(root))},line={problem.line},"
+        f"title={prop('aito validate')}::{message}"
+    )
+
+
+@click.command()
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 and show a diff on drift.")
+@click.pass_context
+def render(ctx: click.Context, check: bool) -> None:
+    """Regenerate .github/workflows/ from org/ (one workflow per agent, plus governance.yml)."""
+    settings = state(ctx).settings()
+    org = loading.load_valid(settings.repo)
+    if check:
+        drifts = rendering.check(org)
+        for drift in drifts:
+            click.echo(drift.diff, nl=False)
+        if drifts:
+            names = ", ".join(f"{d.path} ({d.kind})" for d in drifts)
+            click.echo(
+                f"error: workflows drifted from org/: {names}; run `aito render`", err=True
+            )
+            ctx.exit(1)
+        click.echo(f"ok: {len(rendering.render(org))} workflows match org/")
+        return
+    changed = rendering.write(org)
+    for path in changed:
+        click.echo(f"wrote {path}")
+    if not changed:
+        click.echo(f"ok: {len(rendering.render(org))} workflows already up to date")
+
+
+@click.command()
+@click.argument("name", required=False, type=click.Choice(sorted(schemas.FORMATS)))
+@click.option(
+    "--write",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write every schema as <name>.json into this directory instead of printing.",
+)
+def schema(name: str | None, directory: Path | None) -> None:
+    """Print the JSON Schema of a file format (org, agent, decision, task, message).
+
+    Editors validate YAML with these (e.g. a `# yaml-language-server: $schema=` line).
+    """
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for key in sorted(schemas.FORMATS):
+            (directory / f"{key}.json").write_text(schemas.dump(key), encoding="utf-8")
+            click.echo(f"wrote {directory / f'{key}.json'}")
+        return
+    if name is None:
+        for key, (_, where) in sorted(schemas.FORMATS.items()):
+            click.echo(f"{key:9} {where}")
+        click.echo("\nrun `aito schema NAME` for one schema, `--write DIR` for all")
+        return
+    click.echo(schemas.dump(name), nl=False)
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--example",
+    type=click.Choice(scaffolding.EXAMPLES),
+    default="minimal",
+    show_default=True,
+    help="minimal: CEO, DAO, CTO and one worker kind · shiba-classic: the full seed organization.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing org/ in DIRECTORY.")
+@click.option("--no-git", is_flag=True, help="Do not run `git init`.")
+def init(directory: Path, example: str, force: bool, no_git: bool) -> None:
+    """Scaffold a new governance repo in DIRECTORY: org/, profiles/, workflows, CODEOWNERS."""
+    written = scaffolding.init(directory, example=example, force=force, git=not no_git)
+    click.echo(f"created {len(written)} files in {directory} from the {example} example")
+    click.echo(
+        f"next: edit {directory}/org/org.yaml (maintainers, bots, repos), then "
+        f"`aito --repo {directory} validate` and `aito --repo {directory} up`"
+    )
+
+
+@click.group()
+def org() -> None:
+    """Look at the organization without starting services."""
+
+
+@org.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print the agents as JSON.")
+@click.pass_context
+def show(ctx: click.Context, as_json: bool) -> None:
+    """Print the org chart: reporting lines, schedules, budgets, repos and paths."""
+    organization = loading.load_valid(state(ctx).settings().repo)
+    if as_json:
+        emit_json(
+            [charting.agent_summary(organization, a)
+             for a in sorted(organization.agents.values(), key=lambda a: a.id)]
+        )
+        return
+    click.echo(charting.chart(organization), nl=False)

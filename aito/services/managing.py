@@ -1,0 +1,121 @@
+"""Bring the services up, report on them, take them down.
+
+`POSTGRES_URL` / `REDIS_URL` select external servers, which AITO only checks;
+without them AITO runs the embedded ones under the data directory and reuses a
+running instance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from aito.bus.redis import RedisBus
+from aito.errors import AdapterError, ConfigError
+from aito.memory.postgres import PostgresMemory
+from aito.services import postgres_server, redis_server
+from aito.services.base import ServiceStatus
+from aito.settings import Settings
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoints:
+    """Where the running services are."""
+
+    postgres_url: str
+    redis_url: str
+    postgres_embedded: bool
+    redis_embedded: bool
+
+
+def up(settings: Settings) -> Endpoints:
+    """Start what is embedded and not running; check what is external. Idempotent."""
+    if settings.postgres_url is not None:
+        postgres_url = settings.postgres_url.get_secret_value()
+        PostgresMemory(url=postgres_url).server_version()
+    else:
+        server = postgres_server.EmbeddedPostgres(data_dir=settings.data_dir)
+        PostgresMemory(url=server.start()).ensure_database(postgres_server.DATABASE)
+        found = server.url()
+        if found is None:
+            raise ConfigError(f"the embedded Postgres in {server.pgdata} stopped right after start")
+        postgres_url = found
+    if settings.redis_url is not None:
+        redis_url = settings.redis_url.get_secret_value()
+        _ping_redis(redis_url)
+    else:
+        redis_url = redis_server.EmbeddedRedis(data_dir=settings.data_dir).start(ping=_ping_redis)
+    return Endpoints(
+        postgres_url=postgres_url,
+        redis_url=redis_url,
+        postgres_embedded=settings.postgres_url is None,
+        redis_embedded=settings.redis_url is None,
+    )
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    """The state of both services, without starting anything."""
+    found: list[ServiceStatus] = []
+    if settings.postgres_url is not None:
+        found.append(_external_postgres(settings.postgres_url.get_secret_value()))
+    else:
+        embedded = postgres_server.EmbeddedPostgres(data_dir=settings.data_dir).status()
+        version = None
+        if embedded.running and embedded.url:
+            try:
+                version = PostgresMemory(url=embedded.url).server_version()
+            except AdapterError:
+                version = None
+        found.append(dataclasses.replace(embedded, version=version))
+    if settings.redis_url is not None:
+        found.append(_external_redis(settings.redis_url.get_secret_value()))
+    else:
+        embedded = redis_server.EmbeddedRedis(data_dir=settings.data_dir).status()
+        version = None
+        if embedded.running and embedded.url:
+            try:
+                version = _ping_redis(embedded.url)
+            except AdapterError:
+                version = None
+        found.append(dataclasses.replace(embedded, version=version))
+    return found
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop the embedded services (external ones are left alone); returns what was stopped."""
+    stopped = []
+    if settings.redis_url is None and redis_server.EmbeddedRedis(data_dir=settings.data_dir).stop():
+        stopped.append("redis")
+    if settings.postgres_url is None and postgres_server.EmbeddedPostgres(
+        data_dir=settings.data_dir
+    ).stop():
+        stopped.append("postgres")
+    return stopped
+
+
+def mask(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for output and logs)."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _ping_redis(url: str) -> str:
+    bus = RedisBus(url=url)
+    try:
+        return bus.ping()
+    finally:
+        bus.close()
+
+
+def _external_postgres(url: str) -> ServiceStatus:
+    try:
+        version = PostgresMemory(url=url, connect_timeout=5).server_version()
+        return ServiceStatus("postgres", False, True, mask(url), version=version)
+    except AdapterError as exc:
+        return ServiceStatus("postgres", False, False, mask(url), detail=str(exc))
+
+
+def _external_redis(url: str) -> ServiceStatus:
+    try:
+        return ServiceStatus("redis", False, True, mask(url), version=_ping_redis(url))
+    except AdapterError as exc:
+        return ServiceStatus("redis", False, False, mask(url), detail=str(exc))

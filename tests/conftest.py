@@ -1,0 +1,122 @@
+"""Shared fixtures: a copy of the example org, real embedded Postgres and Redis, the CLI.
+
+Tests never touch POSTGRES_URL / REDIS_URL (they may point at production); they run
+their own embedded servers in a temporary directory, or use AITO_TEST_POSTGRES_URL /
+AITO_TEST_REDIS_URL when those are set (servers the tests may freely write to).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from aito.bus.redis import RedisBus
+from aito.cli.main import main
+from aito.memory import postgres
+from aito.memory.postgres import PostgresMemory
+from aito.services import managing
+from aito.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("POSTGRES_URL", "REDIS_URL", "AITO_REPO", "AITO_DATA_DIR", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def example_repo(tmp_path: Path) -> Path:
+    """A private copy of the shipped Shiba Classic organization (org/, profiles/, workflows)."""
+    repo = tmp_path / "repo"
+    for part in ("org", "profiles", ".github"):
+        shutil.copytree(REPO_ROOT / part, repo / part)
+    return repo
+
+
+@dataclasses.dataclass(frozen=True)
+class Services:
+    postgres_admin_url: str
+    redis_url: str
+    data_dir: Path | None
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """One real Postgres (with pgvector) and one real Redis for the whole session."""
+    external_pg = os.environ.get("AITO_TEST_POSTGRES_URL")
+    external_redis = os.environ.get("AITO_TEST_REDIS_URL")
+    data_dir = tmp_path_factory.mktemp("services")
+    settings = Settings.from_env({
+        "AITO_REPO": str(data_dir),
+        "AITO_DATA_DIR": str(data_dir),
+        **({"POSTGRES_URL": external_pg} if external_pg else {}),
+        **({"REDIS_URL": external_redis} if external_redis else {}),
+    })
+    endpoints = managing.up(settings)
+    admin_url = psycopg.conninfo.make_conninfo(endpoints.postgres_url, dbname="postgres")
+    yield Services(admin_url, endpoints.redis_url, data_dir)
+    managing.down(settings)
+
+
+@pytest.fixture
+def postgres_url(services: Services) -> Iterator[str]:
+    """A fresh, empty database on the session's server (dropped afterwards)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    PostgresMemory(url=services.postgres_admin_url).ensure_database(name)
+    yield psycopg.conninfo.make_conninfo(services.postgres_admin_url, dbname=name)
+    postgres.drop_database(admin_url=services.postgres_admin_url, name=name)
+
+
+@pytest.fixture
+def memory(postgres_url: str) -> PostgresMemory:
+    return PostgresMemory(url=postgres_url)
+
+
+@pytest.fixture
+def redis_url(services: Services) -> str:
+    """The session's Redis, emptied for this test."""
+    client = redis.Redis.from_url(services.redis_url)
+    client.flushdb()
+    client.close()
+    return services.redis_url
+
+
+@pytest.fixture
+def bus(redis_url: str) -> Iterator[RedisBus]:
+    connection = RedisBus(url=redis_url)
+    yield connection
+    connection.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_aito(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run the real `aito` entry point in-process; returns exit code, stdout, stderr."""
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
