@@ -1,12 +1,10 @@
 """Settings from the environment: the only module that reads ``os.environ``.
 
-| variable          | meaning                                                               |
-| ----------------- | --------------------------------------------------------------------- |
-| `AITO_REPO`       | the governance repo (holds org/ and profiles/); default: the current directory |
-| `AITO_DATA_DIR`   | where embedded services keep their data; default `<repo>/.aito`       |
-| `POSTGRES_URL`    | use this Postgres (needs the pgvector extension) instead of the embedded one |
-| `REDIS_URL`       | use this Redis instead of the embedded one                            |
-| `GITHUB_RUN_ID`   | set by GitHub Actions (and act): names the wake-up, so a re-run is recognised |
+- `AITO_REPO`: the governance repo (holds org/ and profiles/); default: the current directory
+- `AITO_DATA_DIR`: where embedded services keep their data; default `<repo>/.aito`
+- `POSTGRES_URL`: use this Postgres (with the pgvector extension) instead of the embedded one
+- `REDIS_URL`: use this Redis instead of the embedded one
+- `GITHUB_RUN_ID`: set by GitHub Actions (and act); names a wake-up so a re-run is recognised
 """
 
 from __future__ import annotations

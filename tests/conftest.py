@@ -56,12 +56,14 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     external_pg = os.environ.get("AITO_TEST_POSTGRES_URL")
     external_redis = os.environ.get("AITO_TEST_REDIS_URL")
     data_dir = tmp_path_factory.mktemp("services")
-    settings = Settings.from_env({
-        "AITO_REPO": str(data_dir),
-        "AITO_DATA_DIR": str(data_dir),
-        **({"POSTGRES_URL": external_pg} if external_pg else {}),
-        **({"REDIS_URL": external_redis} if external_redis else {}),
-    })
+    settings = Settings.from_env(
+        {
+            "AITO_REPO": str(data_dir),
+            "AITO_DATA_DIR": str(data_dir),
+            **({"POSTGRES_URL": external_pg} if external_pg else {}),
+            **({"REDIS_URL": external_redis} if external_redis else {}),
+        }
+    )
     endpoints = managing.up(settings)
     admin_url = psycopg.conninfo.make_conninfo(endpoints.postgres_url, dbname="postgres")
     yield Services(admin_url, endpoints.redis_url, data_dir)

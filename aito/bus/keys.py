@@ -1,16 +1,16 @@
 """Every Redis key name AITO uses, in one place (the seed's key layout).
 
-    agent:status:{id}          hash: status, last_heartbeat, container_id, run_id
-    agents:registry            hash: agent id -> definition hash (who exists)
-    channel:broadcast          all agents
-    channel:head               CEO + DAO
-    channel:clevel             C-level agents
-    channel:agent:{id}         one agent
-    queue:tasks:{id}           an agent's pending tasks
-    queue:urgent               high-priority, cross-department
-    ratelimit:claude:{id}      model rate limit per agent
-    lock:decision:{id}         a decision being processed
-    lock:container:{id}        an agent's container being started or stopped
+agent:status:{id}          hash: status, last_heartbeat, container_id, run_id
+agents:registry            hash: agent id -> definition hash (who exists)
+channel:broadcast          all agents
+channel:head               CEO + DAO
+channel:clevel             C-level agents
+channel:agent:{id}         one agent
+queue:tasks:{id}           an agent's pending tasks
+queue:urgent               high-priority, cross-department
+ratelimit:claude:{id}      model rate limit per agent
+lock:decision:{id}         a decision being processed
+lock:container:{id}        an agent's container being started or stopped
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ class RedisBus:
             info = self._client.info("server")
         except redis.ConnectionError as exc:
             raise TemporaryAdapterError(
-                SERVICE, f"cannot reach Redis ({exc}); `aito services status` tells", retry_after=1.0
+                SERVICE,
+                f"cannot reach Redis ({exc}); `aito services status` tells",
+                retry_after=1.0,
             ) from exc
         except redis.RedisError as exc:
             raise PermanentAdapterError(SERVICE, str(exc)) from exc
@@ -50,7 +52,9 @@ class RedisBus:
         try:
             current = _texts(self._client.hgetall(registry))
             changed = sorted(
-                agent_id for agent_id, digest in definitions.items() if current.get(agent_id) != digest
+                agent_id
+                for agent_id, digest in definitions.items()
+                if current.get(agent_id) != digest
             )
             gone = sorted(set(current) - set(definitions))
             with self._client.pipeline(transaction=True) as pipe:

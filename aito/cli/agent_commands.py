@@ -69,7 +69,9 @@ def run(ctx: click.Context, agent_id: str, trigger: str, run_id: str | None, as_
     if agent_id not in org.agents:
         fail(f"no agent {agent_id!r}; agents: {', '.join(sorted(org.agents))}", code=2)
     if org.agents[agent_id].layer is Layer.WORKER:
-        fail(f"{agent_id} is a worker kind: workers are spawned by their C-level, not woken", code=2)
+        fail(
+            f"{agent_id} is a worker kind: workers are spawned by their C-level, not woken", code=2
+        )
     now = dt.datetime.now(dt.UTC)
     if run_id is None:
         run_id = (
@@ -81,7 +83,9 @@ def run(ctx: click.Context, agent_id: str, trigger: str, run_id: str | None, as_
     try:
         runtime.memory.migrate()
         runtime.memory.register_agents(base.agent_rows(org))
-        first = runtime.memory.record_wake(agent_id=agent_id, run_id=run_id, trigger=trigger, at=now)
+        first = runtime.memory.record_wake(
+            agent_id=agent_id, run_id=run_id, trigger=trigger, at=now
+        )
         schedule = org.schedule(agent_id)
         interval = schedule.interval_seconds if schedule and schedule.interval_seconds else 3600
         runtime.bus.heartbeat(
@@ -98,6 +102,8 @@ def run(ctx: click.Context, agent_id: str, trigger: str, run_id: str | None, as_
         emit_json(result)
         return
     if first:
-        click.echo(f"{agent_id} woke (trigger {trigger}, run {run_id}): wake-up and heartbeat recorded")
+        click.echo(
+            f"{agent_id} woke (trigger {trigger}, run {run_id}): wake-up and heartbeat recorded"
+        )
     else:
         click.echo(f"{agent_id}: run {run_id} was already recorded; nothing done twice")

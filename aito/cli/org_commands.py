@@ -48,10 +48,15 @@ def up(ctx: click.Context, as_json: bool) -> None:
         emit_json(
             {
                 "organization": org.org.name,
-                "postgres": {"url": managing.mask(endpoints.postgres_url),
-                             "embedded": endpoints.postgres_embedded, "pgvector": vector},
-                "redis": {"url": managing.mask(endpoints.redis_url),
-                          "embedded": endpoints.redis_embedded},
+                "postgres": {
+                    "url": managing.mask(endpoints.postgres_url),
+                    "embedded": endpoints.postgres_embedded,
+                    "pgvector": vector,
+                },
+                "redis": {
+                    "url": managing.mask(endpoints.redis_url),
+                    "embedded": endpoints.redis_embedded,
+                },
                 "migrations_applied": [m.version for m in applied],
                 "registered": {
                     "inserted": registration.inserted,
@@ -60,8 +65,10 @@ def up(ctx: click.Context, as_json: bool) -> None:
                     "unchanged": registration.unchanged,
                     "redis_changed": redis_changed,
                 },
-                "agents": [charting.agent_summary(org, a) for a in
-                           sorted(org.agents.values(), key=lambda a: a.id)],
+                "agents": [
+                    charting.agent_summary(org, a)
+                    for a in sorted(org.agents.values(), key=lambda a: a.id)
+                ],
             }
         )
         return
@@ -129,8 +136,11 @@ def _annotation(problem: Problem, root: Path) -> str:
     # GitHub workflow commands: properties escape % \r \n , and :; the message escapes % \r \n.
     def prop(text: str) -> str:
         return (
-            text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            .replace(":", "%3A").replace(",", "%2C")
+            text.replace("%", "%25")
+            .replace("\r", "%0D")
+            .replace("\n", "%0A")
+            .replace(":", "%3A")
+            .replace(",", "%2C")
         )
 
     message = problem.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -153,9 +163,7 @@ def render(ctx: click.Context, check: bool) -> None:
             click.echo(drift.diff, nl=False)
         if drifts:
             names = ", ".join(f"{d.path} ({d.kind})" for d in drifts)
-            click.echo(
-                f"error: workflows drifted from org/: {names}; run `aito render`", err=True
-            )
+            click.echo(f"error: workflows drifted from org/: {names}; run `aito render`", err=True)
             ctx.exit(1)
         click.echo(f"ok: {len(rendering.render(org))} workflows match org/")
         return
@@ -227,8 +235,10 @@ def show(ctx: click.Context, as_json: bool) -> None:
     organization = loading.load_valid(state(ctx).settings().repo)
     if as_json:
         emit_json(
-            [charting.agent_summary(organization, a)
-             for a in sorted(organization.agents.values(), key=lambda a: a.id)]
+            [
+                charting.agent_summary(organization, a)
+                for a in sorted(organization.agents.values(), key=lambda a: a.id)
+            ]
         )
         return
     click.echo(charting.chart(organization), nl=False)

@@ -27,8 +27,10 @@ def services_up(ctx: click.Context, as_json: bool) -> None:
     progress("starting services …")
     endpoints = managing.up(state(ctx).settings())
     data = {
-        "postgres": {"url": managing.mask(endpoints.postgres_url),
-                     "embedded": endpoints.postgres_embedded},
+        "postgres": {
+            "url": managing.mask(endpoints.postgres_url),
+            "embedded": endpoints.postgres_embedded,
+        },
         "redis": {"url": managing.mask(endpoints.redis_url), "embedded": endpoints.redis_embedded},
     }
     if as_json:

@@ -27,7 +27,5 @@ def shipped() -> list[Migration]:
     for entry in resources.files("aito.memory").joinpath("migrations").iterdir():
         match = _NAME.match(entry.name)
         if match:
-            found.append(
-                Migration(int(match["version"]), match["name"], entry.read_text("utf-8"))
-            )
+            found.append(Migration(int(match["version"]), match["name"], entry.read_text("utf-8")))
     return sorted(found, key=lambda m: m.version)

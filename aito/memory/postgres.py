@@ -51,8 +51,10 @@ class PostgresMemory:
                 yield conn
         except psycopg.OperationalError as exc:
             raise TemporaryAdapterError(
-                SERVICE, f"cannot reach Postgres ({_first_line(exc)}); is it running? "
-                "`aito services status` tells", retry_after=2.0,
+                SERVICE,
+                f"cannot reach Postgres ({_first_line(exc)}); is it running? "
+                "`aito services status` tells",
+                retry_after=2.0,
             ) from exc
         except psycopg.Error as exc:
             raise PermanentAdapterError(SERVICE, _first_line(exc)) from exc
@@ -120,7 +122,8 @@ class PostgresMemory:
                         continue
                     conn.execute(migration.sql.encode())
                     conn.execute(
-                        "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                        "INSERT INTO schema_migrations (version, name, checksum) "
+                        "VALUES (%s, %s, %s)",
                         (migration.version, migration.name, migration.checksum),
                     )
                     applied_now.append(migration)
@@ -145,12 +148,8 @@ class PostgresMemory:
         updated: list[str] = []
         unchanged: list[str] = []
         with self._connect() as conn, conn.transaction():
-            existing = dict(
-                conn.execute("SELECT id, definition_hash FROM agents").fetchall()
-            )
-            retired_rows = conn.execute(
-                "SELECT id FROM agents WHERE status = 'retired'"
-            ).fetchall()
+            existing = dict(conn.execute("SELECT id, definition_hash FROM agents").fetchall())
+            retired_rows = conn.execute("SELECT id FROM agents WHERE status = 'retired'").fetchall()
             already_retired = {r[0] for r in retired_rows}
             for row in rows:
                 if existing.get(row.id) == row.definition_hash and row.id not in already_retired:
@@ -192,9 +191,7 @@ class PostgresMemory:
             ).fetchone()
             if seen:
                 return False
-            conn.execute(
-                "UPDATE agents SET last_heartbeat = %s WHERE id = %s", (at, agent_id)
-            )
+            conn.execute("UPDATE agents SET last_heartbeat = %s WHERE id = %s", (at, agent_id))
             self._event(
                 conn,
                 event_type="agent.woke",

@@ -13,22 +13,14 @@ import re
 
 _DURATION = re.compile(r"^(?P<count>[1-9][0-9]*)(?P<unit>[smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 _CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
-    (
-        "month",
-        1,
-        12,
-        {
-            m: i + 1
-            for i, m in enumerate(
-                "jan feb mar apr may jun jul aug sep oct nov dec".split()
-            )
-        },
-    ),
-    ("day of week", 0, 6, {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}),
+    ("month", 1, 12, {m: i + 1 for i, m in enumerate(_MONTHS)}),
+    ("day of week", 0, 6, {d: i for i, d in enumerate(_WEEKDAYS)}),
 )
 
 
@@ -41,7 +33,8 @@ def parse_duration(text: str) -> int:
     match = _DURATION.match(text.strip())
     if not match:
         raise ScheduleError(
-            f"{text!r} is not a duration; write a number and a unit, e.g. 30m, 4h, 2d (units s m h d w)"
+            f"{text!r} is not a duration; write a number and a unit, "
+            "e.g. 30m, 4h, 2d (units s m h d w)"
         )
     return int(match["count"]) * _UNIT_SECONDS[match["unit"]]
 

@@ -36,8 +36,9 @@ class _Checker:
         return agent_id not in self.org.agents and agent_id not in self.unreadable_agents
 
     # -- reporting -----------------------------------------------------------------
-    def at(self, path: Path, location: Sequence[str | int], message: str) -> None:
-        self.problems.append(Problem(path, yamlfiles.locate(path, location), message))
+    def at(self, path: Path | _LazyPath, location: Sequence[str | int], message: str) -> None:
+        real = path.build() if isinstance(path, _LazyPath) else path
+        self.problems.append(Problem(real, yamlfiles.locate(real, location), message))
 
     def at_org(self, location: Sequence[str | int], message: str) -> None:
         self.at(self.org.root / loading.ORG_FILE, location, message)
@@ -314,8 +315,10 @@ class _Checker:
     def check_records(self) -> None:
         org = self.org
         max_rounds = org.org.governance.max_rounds
+        decisions_dir = org.root / loading.DECISIONS_DIR
+        tasks_dir = org.root / loading.TASKS_DIR
         for decision in org.decisions.values():
-            path = org.root / loading.DECISIONS_DIR / f"{decision.id}.yaml"
+            path = _LazyPath(decisions_dir, f"{decision.id}.yaml")
             if self.missing(decision.proposed_by):
                 self.at(path, ["proposed_by"], self.unknown("proposed_by", decision.proposed_by))
             if decision.round > max_rounds:
@@ -327,7 +330,7 @@ class _Checker:
                             path, ["rounds", index, "votes", voter], self.unknown("voter", voter)
                         )
         for task in org.tasks.values():
-            path = org.root / loading.TASKS_DIR / f"{task.id}.yaml"
+            path = _LazyPath(tasks_dir, f"{task.id}.yaml")
             for field in ("assigned_to", "created_by"):
                 value = getattr(task, field)
                 if self.missing(value):
@@ -343,6 +346,19 @@ class _Checker:
                     ["decision"],
                     f"decision {decision_id!r} does not exist in org/decisions",
                 )
+
+
+class _LazyPath:
+    """A file path built only when a problem needs it (10,000 records, few problems)."""
+
+    __slots__ = ("directory", "name")
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.directory = directory
+        self.name = name
+
+    def build(self) -> Path:
+        return self.directory / self.name
 
 
 def _schedule_or_none(spec: AgentSpec) -> schedules.Schedule | None:

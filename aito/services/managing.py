@@ -86,9 +86,10 @@ def down(settings: Settings) -> list[str]:
     stopped = []
     if settings.redis_url is None and redis_server.EmbeddedRedis(data_dir=settings.data_dir).stop():
         stopped.append("redis")
-    if settings.postgres_url is None and postgres_server.EmbeddedPostgres(
-        data_dir=settings.data_dir
-    ).stop():
+    if (
+        settings.postgres_url is None
+        and postgres_server.EmbeddedPostgres(data_dir=settings.data_dir).stop()
+    ):
         stopped.append("postgres")
     return stopped
 

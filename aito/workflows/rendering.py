@@ -52,9 +52,7 @@ def render(org: loading.Organization) -> dict[Path, str]:
         if spec.layer is Layer.WORKER or spec.loop is None:
             continue
         files[WORKFLOWS_DIR / f"agent-{spec.id}.yml"] = _render_agent(org, spec, labels)
-    files[WORKFLOWS_DIR / "governance.yml"] = _environment.get_template(
-        "governance.yml.j2"
-    ).render(
+    files[WORKFLOWS_DIR / "governance.yml"] = _environment.get_template("governance.yml.j2").render(
         runner_labels=labels,
         watched_paths=json.dumps(WATCHED_PATHS),
         branches=json.dumps([org.org.governance_repo.branch]),

@@ -34,7 +34,9 @@ def test_validate_prints_github_annotations(example_repo: Path, run_aito) -> Non
     line = _break_reports_to(example_repo)
     result = run_aito("--repo", str(example_repo), "validate", "--format", "github")
     assert result.code == 1
-    assert result.out.startswith(f"::error file=org/agents/cmo.yaml,line={line},title=aito validate::")
+    assert result.out.startswith(
+        f"::error file=org/agents/cmo.yaml,line={line},title=aito validate::"
+    )
     assert "reports_to 'ceoo'" in result.out
 
 
@@ -52,7 +54,11 @@ def test_render_check_fails_after_an_edit_until_render(example_repo: Path, run_a
     args = ("--repo", str(example_repo))
     assert run_aito(*args, "render", "--check").code == 0
     cto = example_repo / "org/agents/cto.yaml"
-    cto.write_text(cto.read_text().replace("loop:\n  schedule: 1h", "loop:\n  schedule: 1h\n  timeout_minutes: 45"))
+    cto.write_text(
+        cto.read_text().replace(
+            "loop:\n  schedule: 1h", "loop:\n  schedule: 1h\n  timeout_minutes: 45"
+        )
+    )
 
     drifted = run_aito(*args, "render", "--check")
     assert drifted.code == 1
@@ -78,7 +84,9 @@ def test_schema_lists_and_prints_formats(run_aito) -> None:  # type: ignore[no-u
 
 @pytest.mark.parametrize("example", ["minimal", "shiba-classic"])
 def test_init_scaffolds_a_repo_that_validates_and_renders_clean(
-    tmp_path: Path, example: str, run_aito  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    example: str,
+    run_aito,  # type: ignore[no-untyped-def]
 ) -> None:
     target = tmp_path / "my-org"
     created = run_aito("init", str(target), "--example", example)
@@ -109,7 +117,9 @@ def test_bad_input_gives_a_message_not_a_traceback(example_repo: Path) -> None:
     for command in (["validate"], ["render"], ["up"], ["org", "show"]):
         result = subprocess.run(
             [sys.executable, "-m", "aito", "--repo", str(example_repo), *command],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 1, (command, result.stderr)
         assert "Traceback" not in result.stderr + result.stdout

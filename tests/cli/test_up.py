@@ -8,11 +8,13 @@ from pathlib import Path
 import psycopg
 import redis
 
-from conftest import Services
-
 
 def test_up_twice_registers_once_and_prints_the_org_chart(
-    example_repo: Path, postgres_url: str, redis_url: str, monkeypatch, run_aito  # type: ignore[no-untyped-def]
+    example_repo: Path,
+    postgres_url: str,
+    redis_url: str,
+    monkeypatch,
+    run_aito,  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.setenv("POSTGRES_URL", postgres_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
@@ -20,8 +22,15 @@ def test_up_twice_registers_once_and_prints_the_org_chart(
     assert first.code == 0, first.err
     assert "11 registered" in first.out and "11 new or changed" in first.out
     assert "pgvector 0.8" in first.out
-    for expected in ("CEO  Chief Executive Officer", "├─ CMO", "every 4h", "$6/day",
-                     "og-shibaclassic/shiba-social", "content/**, campaigns/**", "[read, write]"):
+    for expected in (
+        "CEO  Chief Executive Officer",
+        "├─ CMO",
+        "every 4h",
+        "$6/day",
+        "og-shibaclassic/shiba-social",
+        "content/**, campaigns/**",
+        "[read, write]",
+    ):
         assert expected in first.out
 
     second = run_aito("--repo", str(example_repo), "up", "--json")
@@ -39,7 +48,9 @@ def test_up_twice_registers_once_and_prints_the_org_chart(
 
 
 def test_up_on_embedded_defaults_needs_nothing_but_a_data_dir(
-    example_repo: Path, tmp_path: Path, run_aito  # type: ignore[no-untyped-def]
+    example_repo: Path,
+    tmp_path: Path,
+    run_aito,  # type: ignore[no-untyped-def]
 ) -> None:
     data = tmp_path / "data"
     common = ("--repo", str(example_repo), "--data-dir", str(data))
@@ -55,7 +66,11 @@ def test_up_on_embedded_defaults_needs_nothing_but_a_data_dir(
 
 
 def test_agent_run_records_a_wake_up_once(
-    example_repo: Path, services: Services, postgres_url: str, redis_url: str, monkeypatch, run_aito  # type: ignore[no-untyped-def]
+    example_repo: Path,
+    postgres_url: str,
+    redis_url: str,
+    monkeypatch,
+    run_aito,  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.setenv("POSTGRES_URL", postgres_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
@@ -63,7 +78,10 @@ def test_agent_run_records_a_wake_up_once(
     args = ("--repo", str(example_repo), "agent", "run", "cto", "--trigger", "schedule")
     first = run_aito(*args, "--json")
     assert json.loads(first.out) == {
-        "agent": "cto", "run_id": "cto:gh-4242", "trigger": "schedule", "recorded": True
+        "agent": "cto",
+        "run_id": "cto:gh-4242",
+        "trigger": "schedule",
+        "recorded": True,
     }
     second = run_aito(*args)
     assert second.code == 0 and "already recorded" in second.out

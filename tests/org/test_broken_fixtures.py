@@ -174,13 +174,24 @@ CASES = [
     ),
     case(
         "yaml-boolean-key",
+        replace(CMO, "department: marketing\n", "department: marketing\ntrue: please\n"),
+        at(CMO, "true: please", "key True is a boolean, not text", "quote it"),
+    ),
+    case(
+        # YAML 1.2 (as GitHub reads it): `yes` is text, so it is just an unknown field.
+        "yaml-1.2-yes-is-text",
         replace(CMO, "department: marketing\n", "department: marketing\nyes: please\n"),
-        at(CMO, "yes: please", "key True is a boolean, not text", "quote it"),
+        at(CMO, "yes: please", "unknown field 'yes'"),
     ),
     case(
         "yaml-boolean-value",
-        replace(CMO, "department: marketing", "department: no"),
-        at(CMO, "department: no", "department: Input should be a valid string", "quote the value"),
+        replace(CMO, "department: marketing", "department: false"),
+        at(
+            CMO,
+            "department: false",
+            "department: Input should be a valid string",
+            "quote the value",
+        ),
     ),
     case("empty-file", write(CMO, ""), at(CMO, None, "the file is empty")),
     case(
@@ -671,3 +682,26 @@ def test_random_damage_never_crashes_the_loader(
         for problem in result.problems:
             assert problem.line >= 1
             assert problem.message.strip()
+
+
+def test_yaml_is_read_as_yaml_1_2_with_and_without_the_fast_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """yes/no/on/off are text and timestamps stay text, whichever parser reads the file."""
+    from aito.org import yamlfiles
+
+    path = tmp_path / "f.yaml"
+    path.write_text("a: no\nb: on\nc: true\nd: 2026-11-01\ne: ~\nf: 12\ng: 1.5\nh: '7'\n")
+    expected = {
+        "a": "no",
+        "b": "on",
+        "c": True,
+        "d": "2026-11-01",
+        "e": None,
+        "f": 12,
+        "g": 1.5,
+        "h": "7",
+    }
+    assert yamlfiles.read_yaml(path) == expected
+    monkeypatch.setattr(yamlfiles, "yaml_rs", None)
+    assert yamlfiles.read_yaml(path) == expected

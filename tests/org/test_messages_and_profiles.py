@@ -15,12 +15,19 @@ NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 
 
 def test_a_message_round_trips_with_the_seeds_field_names() -> None:
-    message = AgentMessage.model_validate({
-        "id": "msg-001", "type": "status_request", "from": "ceo", "to": "cmo",
-        "payload": {"include": ["metrics", "pending_tasks", "blockers"]},
-        "priority": "normal", "timestamp": NOW.isoformat(), "requires_response": True,
-        "response_deadline": (NOW + dt.timedelta(minutes=5)).isoformat(),
-    })
+    message = AgentMessage.model_validate(
+        {
+            "id": "msg-001",
+            "type": "status_request",
+            "from": "ceo",
+            "to": "cmo",
+            "payload": {"include": ["metrics", "pending_tasks", "blockers"]},
+            "priority": "normal",
+            "timestamp": NOW.isoformat(),
+            "requires_response": True,
+            "response_deadline": (NOW + dt.timedelta(minutes=5)).isoformat(),
+        }
+    )
     wire = message.to_wire()
     assert '"from":"ceo"' in wire
     assert AgentMessage.from_wire(wire) == message
@@ -40,7 +47,13 @@ def test_a_message_round_trips_with_the_seeds_field_names() -> None:
     ],
 )
 def test_malformed_messages_are_rejected(change: dict[str, object], message: str) -> None:
-    base = {"id": "m", "type": "direct", "from": "ceo", "to": "clevel", "timestamp": NOW.isoformat()}
+    base = {
+        "id": "m",
+        "type": "direct",
+        "from": "ceo",
+        "to": "clevel",
+        "timestamp": NOW.isoformat(),
+    }
     with pytest.raises(pydantic.ValidationError, match=message):
         AgentMessage.model_validate(base | change)
 
@@ -49,7 +62,9 @@ def test_a_profile_is_parsed_into_sections_and_facts() -> None:
     path = Path(__file__).resolve().parents[2] / "profiles" / "cmo.md"
     profile, problems = profiles.parse_profile(path, path.read_text())
     assert problems == []
-    assert list(profile.sections)[: len(profiles.REQUIRED_SECTIONS)] == list(profiles.REQUIRED_SECTIONS)
+    assert list(profile.sections)[: len(profiles.REQUIRED_SECTIONS)] == list(
+        profiles.REQUIRED_SECTIONS
+    )
     assert profile.fact("Identity", "Reports To") is not None
     interval = profile.interval_seconds()
     assert interval is not None and interval[0] == 4 * 3600
@@ -57,8 +72,14 @@ def test_a_profile_is_parsed_into_sections_and_facts() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("Every 4 hours", 14400), ("Every hour", 3600), ("Every 24 hours", 86400),
-     ("Daily", 86400), ("Every 30 minutes", 1800), ("On demand", None)],
+    [
+        ("Every 4 hours", 14400),
+        ("Every hour", 3600),
+        ("Every 24 hours", 86400),
+        ("Daily", 86400),
+        ("Every 30 minutes", 1800),
+        ("On demand", None),
+    ],
 )
 def test_interval_phrases(text: str, seconds: int | None) -> None:
     assert profiles.parse_interval_text(text) == seconds

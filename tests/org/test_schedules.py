@@ -8,7 +8,23 @@ from hypothesis import strategies as st
 
 from aito.org import schedules
 
-INTERVALS = ["5m", "10m", "15m", "20m", "30m", "1h", "2h", "3h", "4h", "6h", "8h", "12h", "24h", "1d", "1w"]
+INTERVALS = [
+    "5m",
+    "10m",
+    "15m",
+    "20m",
+    "30m",
+    "1h",
+    "2h",
+    "3h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "24h",
+    "1d",
+    "1w",
+]
 
 
 def _runs_per_week(cron: str) -> int:
@@ -28,7 +44,9 @@ def test_an_interval_becomes_a_valid_cron_with_the_same_frequency(text: str) -> 
     assert _runs_per_week(cron) == 7 * 86400 // schedule.interval_seconds
 
 
-@given(agent_id=st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True), text=st.sampled_from(INTERVALS))
+@given(
+    agent_id=st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True), text=st.sampled_from(INTERVALS)
+)
 def test_stagger_is_stable_and_avoids_the_top_of_the_hour(agent_id: str, text: str) -> None:
     schedule = schedules.parse_schedule(text)
     cron = schedule.to_cron(agent_id)

@@ -28,7 +28,9 @@ def test_services_start_reuse_report_and_stop(tmp_path: Path, run_aito) -> None:
 
         again = run_aito(*common, "services", "up", "--json")
         assert json.loads(again.out) == endpoints  # reused, not restarted
-        second = {s["name"]: s for s in json.loads(run_aito(*common, "services", "status", "--json").out)}
+        second = {
+            s["name"]: s for s in json.loads(run_aito(*common, "services", "status", "--json").out)
+        }
         assert second["postgres"]["pid"] == first["postgres"]["pid"]
         assert second["redis"]["pid"] == first["redis"]["pid"]
     finally:

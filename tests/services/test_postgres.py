@@ -43,8 +43,16 @@ def test_migrations_apply_once_and_a_second_run_changes_nothing(
         ).fetchall()
     assert tables_after == tables_before
     names = {row[0] for row in tables_after}
-    assert {"agents", "agent_state", "agent_history", "decisions", "tasks", "events",
-            "model_usage", "schema_migrations"} <= names
+    assert {
+        "agents",
+        "agent_state",
+        "agent_history",
+        "decisions",
+        "tasks",
+        "events",
+        "model_usage",
+        "schema_migrations",
+    } <= names
 
 
 def test_history_has_a_vector_column_with_an_hnsw_index(
@@ -111,18 +119,20 @@ def test_events_are_append_only(memory: PostgresMemory, postgres_url: str) -> No
     memory.migrate()
     with psycopg.connect(postgres_url) as conn:
         conn.execute("INSERT INTO events (event_type) VALUES ('test.appended')")
-    for statement in ("UPDATE events SET event_type = 'x'", "DELETE FROM events",
-                      "TRUNCATE events"):
-        with psycopg.connect(postgres_url) as conn, pytest.raises(
-            psycopg.errors.RaiseException, match="append-only"
+    for statement in (
+        "UPDATE events SET event_type = 'x'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+    ):
+        with (
+            psycopg.connect(postgres_url) as conn,
+            pytest.raises(psycopg.errors.RaiseException, match="append-only"),
         ):
             conn.execute(statement)
     assert [e["event_type"] for e in memory.events()] == ["test.appended"]
 
 
-def test_a_wake_up_is_recorded_once_per_run_id(
-    memory: PostgresMemory, example_repo: Path
-) -> None:
+def test_a_wake_up_is_recorded_once_per_run_id(memory: PostgresMemory, example_repo: Path) -> None:
     memory.migrate()
     memory.register_agents(base.agent_rows(loading.load_valid(example_repo)))
     at = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
@@ -136,6 +146,8 @@ def test_a_wake_up_is_recorded_once_per_run_id(
 
 
 def test_an_unreachable_server_is_a_temporary_error(tmp_path: Path) -> None:
-    unreachable = PostgresMemory(url=f"postgresql://postgres@/aito?host={tmp_path}", connect_timeout=2)
+    unreachable = PostgresMemory(
+        url=f"postgresql://postgres@/aito?host={tmp_path}", connect_timeout=2
+    )
     with pytest.raises(TemporaryAdapterError, match="cannot reach Postgres"):
         unreachable.server_version()

@@ -15,7 +15,9 @@ from aito.memory import base
 from aito.org import loading
 
 
-def test_registering_agents_is_idempotent(bus: RedisBus, redis_url: str, example_repo: Path) -> None:
+def test_registering_agents_is_idempotent(
+    bus: RedisBus, redis_url: str, example_repo: Path
+) -> None:
     rows = base.agent_rows(loading.load_valid(example_repo))
     definitions = {r.id: r.definition_hash for r in rows}
 
@@ -40,7 +42,11 @@ def test_a_heartbeat_is_readable_and_expires(bus: RedisBus, redis_url: str) -> N
 
     status = bus.statuses(["cto", "cfo"])
 
-    assert status["cto"] == {"status": "idle", "last_heartbeat": at.isoformat(), "run_id": "cto:gh-7"}
+    assert status["cto"] == {
+        "status": "idle",
+        "last_heartbeat": at.isoformat(),
+        "run_id": "cto:gh-7",
+    }
     assert status["cfo"] == {}
     raw = redis.Redis.from_url(redis_url)
     assert 0 < raw.ttl(keys.agent_status("cto")) <= 30
@@ -55,7 +61,9 @@ def test_key_names_follow_the_seed() -> None:
     assert keys.decision_lock("d-1") == "lock:decision:d-1"
     assert keys.container_lock("cmo") == "lock:container:cmo"
     assert keys.GROUP_CHANNELS == {
-        "all": "channel:broadcast", "head": "channel:head", "clevel": "channel:clevel"
+        "all": "channel:broadcast",
+        "head": "channel:head",
+        "clevel": "channel:clevel",
     }
 
 

@@ -11,8 +11,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import Services
-
 pytestmark = pytest.mark.act
 
 
@@ -23,28 +21,47 @@ def _act() -> str:
     return found
 
 
-def _run_act(repo: Path, workflow: str, event: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run_act(
+    repo: Path, workflow: str, event: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     subprocess.run(["git", "init", "--quiet", str(repo)], check=True)
     command = [
-        _act(), event, "-W", f".github/workflows/{workflow}",
-        "-P", "self-hosted=-self-hosted", "-P", "aito=-self-hosted",
-        "--env", f"AITO_REPO={repo}",
+        _act(),
+        event,
+        "-W",
+        f".github/workflows/{workflow}",
+        "-P",
+        "self-hosted=-self-hosted",
+        "-P",
+        "aito=-self-hosted",
+        "--env",
+        f"AITO_REPO={repo}",
     ]
     for key, value in env.items():
         command += ["--env", f"{key}={value}"]
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     return subprocess.run(
-        command, cwd=repo, capture_output=True, text=True, timeout=240,
+        command,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=240,
         env={**os.environ, "PATH": path, "HOME": str(repo.parent / "home")},
     )
 
 
 def test_act_runs_a_generated_agent_workflow_and_the_wake_up_is_recorded(
-    example_repo: Path, services: Services, postgres_url: str, redis_url: str
+    example_repo: Path, postgres_url: str, redis_url: str
 ) -> None:
     result = _run_act(
-        example_repo, "agent-cmo.yml", "workflow_dispatch",
-        {"POSTGRES_URL": postgres_url, "REDIS_URL": redis_url, "AITO_DATA_DIR": str(example_repo / ".aito")},
+        example_repo,
+        "agent-cmo.yml",
+        "workflow_dispatch",
+        {
+            "POSTGRES_URL": postgres_url,
+            "REDIS_URL": redis_url,
+            "AITO_DATA_DIR": str(example_repo / ".aito"),
+        },
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -56,7 +73,9 @@ def test_act_runs_a_generated_agent_workflow_and_the_wake_up_is_recorded(
     assert rows == [("cmo", "workflow_dispatch")]
 
 
-def test_act_runs_the_governance_workflow_and_it_fails_on_an_invalid_org(example_repo: Path) -> None:
+def test_act_runs_the_governance_workflow_and_it_fails_on_an_invalid_org(
+    example_repo: Path,
+) -> None:
     ok = _run_act(example_repo, "governance.yml", "workflow_dispatch", {})
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "workflows match org/" in ok.stdout + ok.stderr

@@ -31,7 +31,9 @@ def test_each_agent_with_a_loop_gets_a_scheduled_least_privilege_workflow(
     org = loading.load_valid(example_repo)
     files = rendering.render(org)
     agent_files = sorted(p.name for p in files if p.name.startswith("agent-"))
-    assert agent_files == [f"agent-{a}.yml" for a in ("cco", "ceo", "cfo", "cmo", "coo", "cto", "dao")]
+    assert agent_files == [
+        f"agent-{a}.yml" for a in ("cco", "ceo", "cfo", "cmo", "coo", "cto", "dao")
+    ]
     rendering.write(org)
     for agent_id in ("cmo", "cco"):
         path = example_repo / ".github/workflows" / f"agent-{agent_id}.yml"
@@ -99,7 +101,9 @@ def test_governance_workflow_validates_changes_to_the_org(example_repo: Path) ->
     workflow = _load(example_repo / ".github/workflows/governance.yml")
     assert workflow["permissions"] == {}
     assert set(workflow["on"]["pull_request"]["paths"]) == {
-        "org/**", "profiles/**", ".github/workflows/**"
+        "org/**",
+        "profiles/**",
+        ".github/workflows/**",
     }
     runs = [step.get("run", "") for step in workflow["jobs"]["validate"]["steps"]]
     assert any("validate --format github" in r for r in runs)
