@@ -4,7 +4,8 @@
 - `AITO_DATA_DIR`: where embedded services keep their data; default `<repo>/.aito`
 - `POSTGRES_URL`: use this Postgres (with the pgvector extension) instead of the embedded one
 - `REDIS_URL`: use this Redis instead of the embedded one
-- `GITHUB_RUN_ID`: set by GitHub Actions (and act); names a wake-up so a re-run is recognised
+- `GITHUB_RUN_ID`: set by GitHub Actions; names a wake-up so a re-run is recognised
+  (ignored under act, where `ACT` is set and every run is number 1)
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Settings(BaseModel):
             data_dir=data_dir.resolve(),
             postgres_url=_secret(source.get("POSTGRES_URL")),
             redis_url=_secret(source.get("REDIS_URL")),
-            github_run_id=source.get("GITHUB_RUN_ID") or None,
+            github_run_id=None if source.get("ACT") else source.get("GITHUB_RUN_ID") or None,
         )
 
 

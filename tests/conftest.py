@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("POSTGRES_URL", "REDIS_URL", "AITO_REPO", "AITO_DATA_DIR", "GITHUB_RUN_ID"):
+    for name in ("POSTGRES_URL", "REDIS_URL", "AITO_REPO", "AITO_DATA_DIR", "GITHUB_RUN_ID", "ACT"):
         monkeypatch.delenv(name, raising=False)
 
 
