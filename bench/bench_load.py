@@ -1,7 +1,9 @@
 """Time to load and validate a large organization: 1,000 agents, 10,000 decisions and tasks.
 
 Target (issue #2): under 2 s on a 2-core machine. Run: .venv/bin/python bench/bench_load.py
-Prints the figures; it is a measurement, not a pass/fail test.
+Prints the figures, and the same load with PyYAML only (the fallback when the yaml-rs
+accelerator is not installed) as a baseline in the same process, with the ratio.
+It is a measurement, not a pass/fail test.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from aito.org import loading
+from aito.org import loading, yamlfiles
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,35 +75,58 @@ def generate(root: Path, *, agents: int, decisions: int, tasks: int) -> None:
         )
 
 
+def measure(root: Path, repeat: int) -> tuple[list[float], loading.LoadResult]:
+    timings = []
+    result = None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = loading.load(root)
+        timings.append(time.perf_counter() - started)
+    assert result is not None and result.organization is not None, [
+        p.render() for p in (result.problems[:5] if result else [])
+    ]
+    return timings, result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--decisions", type=int, default=5000)
     parser.add_argument("--tasks", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the PyYAML-only run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         generate(root, agents=args.agents, decisions=args.decisions, tasks=args.tasks)
-        timings = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            result = loading.load(root)
-            timings.append(time.perf_counter() - started)
-        assert result.organization is not None, [p.render() for p in result.problems[:5]]
-        problems = len(result.problems)
-        org = result.organization
+        timings, result = measure(root, args.repeat)
+        baseline: list[float] = []
+        if not args.no_baseline and yamlfiles.yaml_rs is not None:
+            accelerator = yamlfiles.yaml_rs
+            yamlfiles.yaml_rs = None
+            try:
+                baseline, _ = measure(root, max(1, args.repeat // 2))
+            finally:
+                yamlfiles.yaml_rs = accelerator
+    org = result.organization
+    assert org is not None
     print(
         f"organization: {len(org.agents)} agents, {len(org.decisions)} decisions, "
-        f"{len(org.tasks)} tasks ({problems} problems)"
+        f"{len(org.tasks)} tasks ({len(result.problems)} problems)"
     )
+    parser_name = "yaml-rs" if yamlfiles.yaml_rs is not None else "PyYAML"
     print(
-        f"load + validate: best {min(timings):.3f} s, median {statistics.median(timings):.3f} s "
-        f"over {args.repeat} runs (target < 2 s)"
+        f"load + validate ({parser_name}): best {min(timings):.3f} s, median "
+        f"{statistics.median(timings):.3f} s over {args.repeat} runs (target < 2 s)"
     )
     files = len(org.agents) + len(org.decisions) + len(org.tasks)
     runs = ", ".join(f"{t:.2f}" for t in timings)
     print(f"per file: {min(timings) / files * 1e6:.0f} µs; all runs: {runs} s")
+    if baseline:
+        print(
+            f"baseline (PyYAML only): best {min(baseline):.3f} s; "
+            f"speed-up {min(baseline) / min(timings):.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 
 from aito.bus.redis import RedisBus
 from aito.errors import AdapterError, ConfigError
@@ -60,25 +61,26 @@ def status(settings: Settings) -> list[ServiceStatus]:
         found.append(_external_postgres(settings.postgres_url.get_secret_value()))
     else:
         embedded = postgres_server.EmbeddedPostgres(data_dir=settings.data_dir).status()
-        version = None
-        if embedded.running and embedded.url:
-            try:
-                version = PostgresMemory(url=embedded.url).server_version()
-            except AdapterError:
-                version = None
-        found.append(dataclasses.replace(embedded, version=version))
+        found.append(_with_version(embedded, _postgres_version))
     if settings.redis_url is not None:
         found.append(_external_redis(settings.redis_url.get_secret_value()))
     else:
         embedded = redis_server.EmbeddedRedis(data_dir=settings.data_dir).status()
-        version = None
-        if embedded.running and embedded.url:
-            try:
-                version = _ping_redis(embedded.url)
-            except AdapterError:
-                version = None
-        found.append(dataclasses.replace(embedded, version=version))
+        found.append(_with_version(embedded, _ping_redis))
     return found
+
+
+def _with_version(found: ServiceStatus, probe: Callable[[str], str]) -> ServiceStatus:
+    if not (found.running and found.url):
+        return found
+    try:
+        return dataclasses.replace(found, version=probe(found.url))
+    except AdapterError as exc:
+        return dataclasses.replace(found, detail=str(exc))
+
+
+def _postgres_version(url: str) -> str:
+    return PostgresMemory(url=url, connect_timeout=5).server_version()
 
 
 def down(settings: Settings) -> list[str]:
