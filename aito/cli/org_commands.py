@@ -144,10 +144,7 @@ def _annotation(problem: Problem, root: Path) -> str:
         )
 
     message = problem.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return (
-        f"::error file={prop(problem.display_path(root))},line={problem.line},"
-        f"title={prop('aito validate')}::{message}"
-    )
+    return f"::error file={prop(problem.display_path(root))},line={problem.line}::{message}"
 
 
 @click.command()

@@ -34,9 +34,7 @@ def test_validate_prints_github_annotations(example_repo: Path, run_aito) -> Non
     line = _break_reports_to(example_repo)
     result = run_aito("--repo", str(example_repo), "validate", "--format", "github")
     assert result.code == 1
-    assert result.out.startswith(
-        f"::error file=org/agents/cmo.yaml,line={line},title=aito validate::"
-    )
+    assert result.out.startswith(f"::error file=org/agents/cmo.yaml,line={line}::")
     assert "reports_to 'ceoo'" in result.out
 
 
