@@ -6,6 +6,12 @@
 - `REDIS_URL`: use this Redis instead of the embedded one
 - `GITHUB_RUN_ID`: set by GitHub Actions; names a wake-up so a re-run is recognised
   (ignored under act, where `ACT` is set and every run is number 1)
+- `AITO_FORGE`: `local` (default: the governance repo is a local git repo, PRs stored
+  beside it in `.aito/forge/`) or `github` (the governance repo on GitHub)
+- `AITO_GITHUB_API_URL`: the GitHub REST API (default `https://api.github.com`)
+- `AITO_GITHUB_TOKEN`: the token that tallies (labels, statuses, comments, merges)
+- `AITO_GITHUB_TOKEN_<AGENT>`: each agent's bot token (e.g. `AITO_GITHUB_TOKEN_CMO`);
+  reviews and pull requests are made with it, so votes come from the right account
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr
+
+from aito.errors import ConfigError
 
 
 class Settings(BaseModel):
@@ -27,6 +35,10 @@ class Settings(BaseModel):
     postgres_url: SecretStr | None = None
     redis_url: SecretStr | None = None
     github_run_id: str | None = None
+    forge: str = "local"
+    github_api_url: str = "https://api.github.com"
+    github_token: SecretStr | None = None
+    github_agent_tokens: dict[str, SecretStr] = {}
 
     @classmethod
     def from_env(
@@ -46,7 +58,25 @@ class Settings(BaseModel):
             postgres_url=_secret(source.get("POSTGRES_URL")),
             redis_url=_secret(source.get("REDIS_URL")),
             github_run_id=None if source.get("ACT") else source.get("GITHUB_RUN_ID") or None,
+            forge=_forge(source.get("AITO_FORGE")),
+            github_api_url=source.get("AITO_GITHUB_API_URL") or "https://api.github.com",
+            github_token=_secret(source.get("AITO_GITHUB_TOKEN")),
+            github_agent_tokens={
+                name.removeprefix(_AGENT_TOKEN).lower().replace("_", "-"): SecretStr(value)
+                for name, value in source.items()
+                if name.startswith(_AGENT_TOKEN) and value
+            },
         )
+
+
+_AGENT_TOKEN = "AITO_GITHUB_TOKEN_"  # noqa: S105 - an env var prefix, not a secret
+
+
+def _forge(value: str | None) -> str:
+    chosen = (value or "local").strip().lower()
+    if chosen not in ("local", "github"):
+        raise ConfigError(f"AITO_FORGE={value!r}: use `local` or `github`")
+    return chosen
 
 
 def _secret(value: str | None) -> SecretStr | None:

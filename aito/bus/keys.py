@@ -32,6 +32,10 @@ def agent_channel(agent_id: str) -> str:
     return f"channel:agent:{agent_id}"
 
 
+def agent_stream(agent_id: str) -> str:
+    return f"stream:agent:{agent_id}"
+
+
 def task_queue(agent_id: str) -> str:
     return f"queue:tasks:{agent_id}"
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import secrets
+import time
+from collections.abc import Iterable, Iterator, Mapping
 
 import redis
 
 from aito.bus import keys
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
+from aito.org.messages import AgentMessage
 
 SERVICE = "redis"
 
@@ -90,6 +94,53 @@ class RedisBus:
         except redis.ConnectionError as exc:
             raise TemporaryAdapterError(SERVICE, str(exc)) from exc
 
+    def deliver(self, message: AgentMessage) -> str:
+        """Append ``message`` to each recipient's inbox stream; returns the last stream id.
+
+        Group targets (`all`, `head`, `clevel`) must be expanded by the caller; this is
+        one agent's durable copy plus a pub/sub nudge.
+        """
+        if message.is_group:
+            raise ValueError("deliver() takes one recipient; expand groups first")
+        try:
+            with self._client.pipeline(transaction=True) as pipe:
+                pipe.xadd(self._key(keys.agent_stream(message.to)), {"message": message.to_wire()})
+                pipe.publish(self._key(keys.agent_channel(message.to)), message.id)
+                stream_id, _ = pipe.execute()
+        except redis.ConnectionError as exc:
+            raise TemporaryAdapterError(SERVICE, str(exc)) from exc
+        return str(stream_id)
+
+    def inbox(self, agent_id: str, *, count: int = 100) -> list[AgentMessage]:
+        """The newest messages in an agent's inbox stream (oldest first)."""
+        entries = self._client.xrevrange(self._key(keys.agent_stream(agent_id)), count=count) or []
+        return [
+            AgentMessage.from_wire(str(fields["message"]))
+            for _, fields in reversed(list(entries))
+            if fields
+        ]
+
+    @contextlib.contextmanager
+    def lock(
+        self, name: str, *, ttl_seconds: float = 60, wait_seconds: float = 30
+    ) -> Iterator[None]:
+        """Hold ``name`` (a key from `keys`) exclusively; it expires if the holder dies.
+
+        Only the owner (a random token) can release it.
+        """
+        key, token = self._key(name), secrets.token_hex(16)
+        deadline = time.monotonic() + wait_seconds
+        while not self._client.set(key, token, nx=True, px=int(ttl_seconds * 1000)):
+            if time.monotonic() > deadline:
+                raise TemporaryAdapterError(
+                    SERVICE, f"{name} is held by another process; try again", retry_after=1.0
+                )
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            self._client.eval(_RELEASE, 1, key, token)
+
     def statuses(self, agent_ids: Iterable[str]) -> dict[str, dict[str, str]]:
         """`agent:status:{id}` for each agent ({} when it never reported or expired)."""
         ids = list(agent_ids)
@@ -98,6 +149,13 @@ class RedisBus:
                 pipe.hgetall(self._key(keys.agent_status(agent_id)))
             results = pipe.execute()
         return {agent_id: _texts(result) for agent_id, result in zip(ids, results, strict=True)}
+
+
+# Delete the lock only if it still carries our token (it may have expired and been re-taken).
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 
 def _texts(mapping: Mapping[bytes | str, bytes | str]) -> dict[str, str]:

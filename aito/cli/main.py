@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from aito import __version__
-from aito.cli import agent_commands, org_commands, services_commands
+from aito.cli import agent_commands, decide_commands, org_commands, services_commands
 from aito.cli.context import CliState
 from aito.errors import AitoError, OrgDefinitionError
 
@@ -56,6 +56,7 @@ def cli(ctx: click.Context, repo: Path | None, data_dir: Path | None, verbose: i
       aito validate      check org/ and profiles/, every problem with file:line
       aito render        regenerate .github/workflows/ from org/
       aito init DIR      scaffold your own organization
+      aito decide …      decisions as pull requests, votes as reviews
     """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -70,6 +71,7 @@ cli.add_command(org_commands.init)
 cli.add_command(org_commands.org)
 cli.add_command(services_commands.services)
 cli.add_command(agent_commands.agent)
+cli.add_command(decide_commands.decide)
 
 
 def main(argv: list[str] | None = None) -> None:

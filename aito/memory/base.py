@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 from typing import Any
@@ -36,6 +37,30 @@ class AgentRow:
     def definition_hash(self) -> str:
         text = json.dumps(self.definition, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class DecisionRow:
+    """One row of the `decisions` table (the seed's columns plus rounds and the record)."""
+
+    id: str
+    title: str
+    description: str
+    proposed_by: str
+    tier: str
+    status: str
+    veto_round: int
+    ceo_vote: str | None
+    dao_vote: str | None
+    c_level_votes: dict[str, str]
+    rounds: list[dict[str, Any]]
+    human_decision: str | None
+    decided_by: str | None
+    pr_number: int | None
+    pr_url: str | None
+    due: dt.datetime | None
+    resolved_at: dt.datetime | None
+    record: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from aito.errors import AitoError, PermanentAdapterError, TemporaryAdapterError
 from aito.memory import migrations
-from aito.memory.base import AgentRow, Registration
+from aito.memory.base import AgentRow, DecisionRow, Registration
 
 SERVICE = "postgres"
 _MIGRATION_LOCK = 0x41_49_54_4F  # "AITO": one migrator at a time
@@ -213,6 +213,57 @@ class PostgresMemory:
             names = [d.name for d in cursor.description or []]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def upsert_decision(self, row: DecisionRow) -> str | None:
+        """Mirror a decision (the repo wins); returns the status it had before, if any."""
+        with self._connect() as conn, conn.transaction():
+            before = conn.execute(
+                "SELECT status FROM decisions WHERE id = %s FOR UPDATE", (row.id,)
+            ).fetchone()
+            conn.execute(_UPSERT_DECISION, _decision_params(row))
+            if before is None or before[0] != row.status:
+                self._event(
+                    conn,
+                    event_type="decision.status",
+                    source_agent=row.proposed_by,
+                    decision_id=row.id,
+                    payload={"status": row.status, "round": row.veto_round, "pr": row.pr_number},
+                )
+            return str(before[0]) if before else None
+
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        with self._connect() as conn:
+            cursor = conn.execute("SELECT * FROM decisions WHERE id = %s", (decision_id,))
+            row = cursor.fetchone()
+            names = [d.name for d in cursor.description or []]
+            return dict(zip(names, row, strict=True)) if row else None
+
+    def add_history(
+        self,
+        *,
+        agent_id: str,
+        action_type: str,
+        summary: str,
+        details: dict[str, Any],
+        run_id: str | None = None,
+    ) -> None:
+        """One entry of an agent's history (its embedding is filled in later)."""
+        with self._connect() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO agent_history (agent_id, run_id, action_type, summary, details) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (agent_id, run_id, action_type, summary, Jsonb(details)),
+            )
+
+    def history(self, agent_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            cursor = conn.execute(
+                "SELECT action_type, summary, details, run_id, created_at FROM agent_history "
+                "WHERE agent_id = %s ORDER BY created_at DESC LIMIT %s",
+                (agent_id, limit),
+            )
+            names = [d.name for d in cursor.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     @staticmethod
     def _event(
         conn: psycopg.Connection[tuple[Any, ...]],
@@ -221,12 +272,13 @@ class PostgresMemory:
         payload: dict[str, Any],
         source_agent: str | None = None,
         run_id: str | None = None,
+        decision_id: str | None = None,
         at: dt.datetime | None = None,
     ) -> None:
         conn.execute(
-            "INSERT INTO events (event_type, source_agent, run_id, payload, created_at) "
-            "VALUES (%s, %s, %s, %s, COALESCE(%s, now()))",
-            (event_type, source_agent, run_id, Jsonb(payload), at),
+            "INSERT INTO events (event_type, source_agent, run_id, decision_id, payload, "
+            "created_at) VALUES (%s, %s, %s, %s, %s, COALESCE(%s, now()))",
+            (event_type, source_agent, run_id, decision_id, Jsonb(payload), at),
         )
 
 
@@ -250,6 +302,32 @@ ON CONFLICT (id) DO UPDATE SET
     status = CASE WHEN agents.status = 'retired' THEN 'inactive' ELSE agents.status END,
     updated_at = now()
 """
+
+
+_UPSERT_DECISION = """
+INSERT INTO decisions (id, title, description, proposed_by, tier, status, veto_round, ceo_vote,
+                       dao_vote, c_level_votes, rounds, human_decision, decided_by, pr_number,
+                       pr_url, due, resolved_at, record)
+VALUES (%(id)s, %(title)s, %(description)s, %(proposed_by)s, %(tier)s, %(status)s,
+        %(veto_round)s, %(ceo_vote)s, %(dao_vote)s, %(c_level_votes)s, %(rounds)s,
+        %(human_decision)s, %(decided_by)s, %(pr_number)s, %(pr_url)s, %(due)s, %(resolved_at)s,
+        %(record)s)
+ON CONFLICT (id) DO UPDATE SET
+    title = EXCLUDED.title, description = EXCLUDED.description, tier = EXCLUDED.tier,
+    status = EXCLUDED.status, veto_round = EXCLUDED.veto_round, ceo_vote = EXCLUDED.ceo_vote,
+    dao_vote = EXCLUDED.dao_vote, c_level_votes = EXCLUDED.c_level_votes,
+    rounds = EXCLUDED.rounds, human_decision = EXCLUDED.human_decision,
+    decided_by = EXCLUDED.decided_by, pr_number = EXCLUDED.pr_number, pr_url = EXCLUDED.pr_url,
+    due = EXCLUDED.due, resolved_at = COALESCE(decisions.resolved_at, EXCLUDED.resolved_at),
+    record = EXCLUDED.record, updated_at = now()
+"""
+
+
+def _decision_params(row: DecisionRow) -> dict[str, Any]:
+    params = dataclasses.asdict(row)
+    for key in ("c_level_votes", "rounds", "record"):
+        params[key] = Jsonb(params[key])
+    return params
 
 
 def _agent_params(row: AgentRow) -> dict[str, Any]:

@@ -39,6 +39,11 @@ class GovernanceRepo(OrgModel):
 
     repo: RepoName
     branch: str = Field("main", description="the base branch whose org/ judges every decision")
+    bot: BotIdentity | None = Field(
+        None,
+        description="the account that applies verdicts (labels, tally comment, merge); "
+        "its tally comment is trusted, nobody else's",
+    )
 
 
 class TierRule(OrgModel):

@@ -71,6 +71,18 @@ class _Checker:
         )
         bot_logins = {b.login.lower() for b in org.bots.values()}
         bot_ids = {b.id for b in org.bots.values()}
+        governance_bot = org.governance_repo.bot
+        if governance_bot is not None and (
+            governance_bot.id in bot_ids or governance_bot.login.lower() in bot_logins
+        ):
+            self.at_org(
+                ["governance_repo", "bot"],
+                "the governance bot must be its own account, not an agent's bot "
+                "(it applies verdicts; agents vote)",
+            )
+        if governance_bot is not None:
+            bot_logins = bot_logins | {governance_bot.login.lower()}
+            bot_ids = bot_ids | {governance_bot.id}
         for index, person in enumerate(org.maintainers):
             if person.login.lower() in bot_logins or person.id in bot_ids:
                 self.at_org(

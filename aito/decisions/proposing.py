@@ -1,0 +1,141 @@
+"""`aito decide propose|review|hold|unhold`: the actions on a decision pull request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+
+import yaml
+
+from aito.decisions import reading
+from aito.errors import GovernanceError, PermissionDenied
+from aito.forge.base import Forge, Identity, PullRequest, ReviewState
+from aito.governance import authority, tallying
+from aito.org import loading
+from aito.org.agents import Layer
+from aito.org.organization import Tier
+from aito.org.records import Decision
+
+BRANCH_PREFIX = "aito/decision/"
+REVIEW_STATES = {
+    "approve": ReviewState.APPROVED,
+    "veto": ReviewState.CHANGES_REQUESTED,
+    "abstain": ReviewState.COMMENTED,
+    "comment": ReviewState.COMMENTED,
+}
+
+
+def identity_for(org: loading.Organization, name: str) -> Identity:
+    """The forge account of an agent id (its bot) or of a maintainer login."""
+    if name in org.org.bots:
+        bot = org.org.bots[name]
+        return Identity(bot.login, bot.id)
+    for maintainer in org.org.maintainers:
+        if maintainer.login.lower() == name.lower():
+            return Identity(maintainer.login, maintainer.id)
+    known = ", ".join([*sorted(org.org.bots), *(m.login for m in org.org.maintainers)])
+    raise PermissionDenied(
+        f"{name!r} is neither an agent with a bot nor a maintainer; use one of: {known}"
+    )
+
+
+def new_decision_id(
+    org: loading.Organization, forge: Forge, *, title: str, now: dt.datetime
+) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "decision"
+    stem = f"{now:%Y%m%d}-{slug}"
+    taken = set(org.decisions) | {
+        p.head_ref.removeprefix(BRANCH_PREFIX) for p in forge.pulls(state=None)
+    }
+    candidate, counter = stem, 2
+    while candidate in taken:
+        candidate, counter = f"{stem}-{counter}", counter + 1
+    return candidate
+
+
+def propose(
+    forge: Forge,
+    *,
+    org: loading.Organization,
+    proposer: str,
+    tier: Tier,
+    title: str,
+    body: str,
+    files: Mapping[str, bytes],
+    amount_usd: float,
+    now: dt.datetime,
+) -> tuple[Decision, PullRequest]:
+    """Open a pull request adding `org/decisions/<id>.yaml` and the files it authorises.
+
+    Refused (PermissionDenied) when ``tier`` is below what the proposer's authority
+    requires for these files and this amount.
+    """
+    spec = org.agents.get(proposer)
+    if spec is None or spec.layer is Layer.WORKER:
+        raise PermissionDenied(f"{proposer!r} cannot propose: only head and c-level agents can")
+    for path in files:
+        if path.startswith(reading.DECISIONS_PREFIX):
+            raise GovernanceError(
+                f"{path}: the decision record is written by `aito decide propose`"
+            )
+    requirement = authority.required_tier(
+        org, proposer=proposer, paths=files, amount_usd=amount_usd
+    )
+    if authority.TIER_ORDER.index(tier) < authority.TIER_ORDER.index(requirement.tier):
+        raise PermissionDenied(
+            f"{proposer} cannot file this as {tier.value}: it needs at least "
+            f"{requirement.tier.value} ({'; '.join(requirement.reasons)})"
+        )
+    decision_id = new_decision_id(org, forge, title=title, now=now)
+    decision = Decision(
+        id=decision_id,
+        title=title,
+        description=body,
+        proposed_by=proposer,
+        tier=tier,
+        round=1,
+        changes=sorted(files),
+        amount_usd=amount_usd,
+        created_at=now,
+    )
+    record = yaml.safe_dump(
+        decision.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True
+    ).encode()
+    author = identity_for(org, proposer)
+    branch = f"{BRANCH_PREFIX}{decision_id}"
+    forge.commit_files(
+        branch=branch,
+        base=forge.default_branch,
+        files={f"{reading.DECISIONS_PREFIX}{decision_id}.yaml": record, **files},
+        message=f"Propose {decision_id}: {title}",
+        author=author,
+    )
+    pull = forge.open_pull(
+        head=branch,
+        base=forge.default_branch,
+        title=f"Decision ({tier.value}): {title}",
+        body=f"{body}\n\n---\nProposed by `{proposer}` as **{tier.value}**"
+        + (f", committing ${amount_usd:g}" if amount_usd else "")
+        + ". Votes are reviews by the voters' bot accounts; `aito decide tally` counts them.",
+        author=author,
+    )
+    return decision, pull
+
+
+def review(forge: Forge, number: int, *, author: Identity, vote: str, body: str) -> None:
+    """Post a review as ``author`` on the pull request's current head."""
+    pull = forge.pull(number)
+    if vote not in REVIEW_STATES:
+        raise GovernanceError(f"unknown vote {vote!r}; use approve, veto, abstain or comment")
+    text = body
+    if vote == "abstain" and not body.lower().startswith("abstain"):
+        text = f"Abstain. {body}".strip()
+    forge.post_review(
+        number, author=author, state=REVIEW_STATES[vote], body=text, commit_id=pull.head_sha
+    )
+
+
+def hold(forge: Forge, number: int, *, on: bool) -> None:
+    label = [tallying.HOLD_LABEL]
+    forge.set_labels(number, add=label if on else [], remove=[] if on else label)

@@ -1,0 +1,184 @@
+"""The `Forge` port: what governance and agents need from a code forge.
+
+Everything is our own DTOs (never SDK objects). Two implementations sit beside
+this file: `local.py` (a real local git repo, PR data stored beside it) and
+`github.py` (PyGithub). Identities are numeric user ids, as GitHub has them;
+logins are for display only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """A forge account: a bot (agent) or a human."""
+
+    login: str
+    id: int
+
+
+class ReviewState(enum.StrEnum):
+    APPROVED = "APPROVED"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    COMMENTED = "COMMENTED"
+    DISMISSED = "DISMISSED"
+
+
+class PullState(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    MERGED = "merged"
+
+
+class Permission(enum.StrEnum):
+    NONE = "none"
+    READ = "read"
+    TRIAGE = "triage"
+    WRITE = "write"
+    MAINTAIN = "maintain"
+    ADMIN = "admin"
+
+
+class CheckState(enum.StrEnum):
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    ERROR = "error"
+
+
+@dataclasses.dataclass(frozen=True)
+class Review:
+    id: int
+    user: Identity
+    state: ReviewState
+    commit_id: str
+    submitted_at: dt.datetime
+    body: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Comment:
+    id: int
+    user: Identity
+    body: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Commit:
+    """A commit of a pull request, in order; ``pushed_at`` is when it became the head."""
+
+    sha: str
+    tree_sha: str
+    author: Identity | None
+    pushed_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class PullRequest:
+    number: int
+    title: str
+    body: str
+    state: PullState
+    author: Identity
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    labels: frozenset[str]
+    created_at: dt.datetime
+    merged_by: Identity | None = None
+    closed_by: Identity | None = None
+    merge_sha: str | None = None
+    url: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StatusCheck:
+    context: str
+    state: CheckState
+    description: str
+    sha: str
+
+
+class MergeConflict(Exception):
+    """The merge was refused: the head moved, checks fail, or the branches conflict."""
+
+
+class Forge(Protocol):
+    """A governance repo and its pull requests. Every method is keyword-only past the first."""
+
+    @property
+    def default_branch(self) -> str: ...
+
+    # -- content -------------------------------------------------------------------
+    def read_tree(self, ref: str, *, prefixes: Sequence[str]) -> dict[str, bytes]:
+        """Every file under ``prefixes`` at ``ref`` (a branch or a sha): path → content."""
+        ...
+
+    def commit_files(
+        self,
+        *,
+        branch: str,
+        base: str,
+        files: Mapping[str, bytes | None],
+        message: str,
+        author: Identity,
+    ) -> str:
+        """Commit ``files`` (None deletes) on ``branch``, creating it from ``base`` if new."""
+        ...
+
+    # -- pull requests -------------------------------------------------------------
+    def open_pull(
+        self, *, head: str, base: str, title: str, body: str, author: Identity
+    ) -> PullRequest: ...
+
+    def pull(self, number: int) -> PullRequest: ...
+
+    def pulls(self, *, state: PullState | None = PullState.OPEN) -> list[PullRequest]: ...
+
+    def commits(self, number: int) -> list[Commit]: ...
+
+    def changed_files(self, number: int) -> list[str]: ...
+
+    # -- conversation --------------------------------------------------------------
+    def reviews(self, number: int) -> list[Review]: ...
+
+    def post_review(
+        self, number: int, *, author: Identity, state: ReviewState, body: str, commit_id: str
+    ) -> Review: ...
+
+    def comments(self, number: int) -> list[Comment]: ...
+
+    def post_comment(self, number: int, *, author: Identity, body: str) -> Comment: ...
+
+    def edit_comment(self, number: int, *, comment_id: int, body: str) -> Comment: ...
+
+    # -- state ---------------------------------------------------------------------
+    def set_labels(self, number: int, *, add: Sequence[str], remove: Sequence[str]) -> None: ...
+
+    def set_status(
+        self, *, sha: str, context: str, state: CheckState, description: str
+    ) -> None: ...
+
+    def statuses(self, sha: str) -> list[StatusCheck]: ...
+
+    def request_reviewers(self, number: int, *, logins: Sequence[str]) -> None: ...
+
+    def requested_reviewers(self, number: int) -> list[str]: ...
+
+    def merge(self, number: int, *, sha: str, actor: Identity, message: str) -> str:
+        """Merge if the head is still ``sha`` (else :class:`MergeConflict`); the merge sha."""
+        ...
+
+    def close(self, number: int, *, actor: Identity) -> None: ...
+
+    def permission(self, user: Identity) -> Permission:
+        """The user's permission on the repo (maintainers are recognised by this)."""
+        ...

@@ -1,0 +1,494 @@
+"""`LocalForge`: the governance repo as a real local git repository (the embedded default).
+
+Branches, commits and merges are real git operations (plumbing, so the working
+tree is only touched when the branch it has checked out moves, and then by a
+fast-forward that refuses to overwrite local changes). Pull requests, reviews,
+comments, labels and statuses are JSON files beside it, one file per pull
+request under ``<store>/pulls/``, readable with any editor or `jq`.
+
+There is no authentication here: whoever runs `aito` on this machine may act as
+any identity of the organization, as the owner of a local repository can.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from aito.errors import ConfigError, PermanentAdapterError
+from aito.forge.base import (
+    CheckState,
+    Comment,
+    Commit,
+    Identity,
+    MergeConflict,
+    Permission,
+    PullRequest,
+    PullState,
+    Review,
+    ReviewState,
+    StatusCheck,
+)
+
+SERVICE = "local forge"
+Clock = Callable[[], dt.datetime]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class LocalForge:
+    """A local git repository with pull requests stored in ``store``."""
+
+    def __init__(
+        self,
+        *,
+        repo: Path,
+        store: Path,
+        base_branch: str = "main",
+        permissions: Mapping[int, Permission] | None = None,
+        clock: Clock = _utcnow,
+    ) -> None:
+        self.repo = repo
+        self.store = store
+        self._base = base_branch
+        self._permissions = dict(permissions or {})
+        self._clock = clock
+        if not (repo / ".git").exists():
+            raise ConfigError(
+                f"{repo} is not a git repository; run `git init -b {base_branch}` and commit "
+                "org/ and profiles/ (the local forge keeps decisions as branches there)"
+            )
+        (store / "pulls").mkdir(parents=True, exist_ok=True)
+
+    @property
+    def default_branch(self) -> str:
+        return self._base
+
+    # -- git -----------------------------------------------------------------------
+    def _git(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[bytes]:
+        result = subprocess.run(
+            ["git", "-C", str(self.repo), *args],
+            input=stdin,
+            capture_output=True,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise PermanentAdapterError(
+                SERVICE, f"git {' '.join(args[:2])} failed: {result.stderr.decode().strip()}"
+            )
+        return result
+
+    def _rev(self, ref: str) -> str | None:
+        found = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+        return found.stdout.decode().strip() or None if found.returncode == 0 else None
+
+    def _tree_of(self, sha: str) -> str:
+        return self._git("rev-parse", f"{sha}^{{tree}}").stdout.decode().strip()
+
+    def _checked_out_branch(self) -> str | None:
+        found = self._git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return found.stdout.decode().strip() or None if found.returncode == 0 else None
+
+    def _move_branch(self, branch: str, new: str, old: str | None) -> None:
+        """Point ``branch`` at ``new``; a checked-out branch is fast-forwarded with its files."""
+        if branch == self._checked_out_branch():
+            result = self._git("merge", "--ff-only", "--quiet", new, check=False)
+            if result.returncode != 0:
+                raise MergeConflict(
+                    f"{branch} is checked out in {self.repo} and could not be fast-forwarded "
+                    f"(local changes?): {result.stderr.decode().strip()}"
+                )
+            return
+        self._git("update-ref", f"refs/heads/{branch}", new, old or "")
+
+    def read_tree(self, ref: str, *, prefixes: Sequence[str]) -> dict[str, bytes]:
+        sha = self._rev(ref)
+        if sha is None:
+            raise PermanentAdapterError(SERVICE, f"no branch or commit {ref!r} in {self.repo}")
+        listing = self._git("ls-tree", "-r", "-z", "--full-tree", sha, "--", *prefixes).stdout
+        files: dict[str, bytes] = {}
+        for entry in filter(None, listing.split(b"\0")):
+            meta, _, path = entry.partition(b"\t")
+            _, kind, blob = meta.split()
+            if kind == b"blob":
+                files[path.decode()] = self._git("cat-file", "blob", blob.decode()).stdout
+        return files
+
+    def commit_files(
+        self,
+        *,
+        branch: str,
+        base: str,
+        files: Mapping[str, bytes | None],
+        message: str,
+        author: Identity,
+    ) -> str:
+        with self._locked():
+            old = self._rev(f"refs/heads/{branch}")
+            parent = old or self._rev(base)
+            if parent is None:
+                raise PermanentAdapterError(SERVICE, f"no branch {base!r} to start {branch!r} from")
+            with tempfile.TemporaryDirectory() as scratch:
+                env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), **_author_env(author)}
+                self._git("read-tree", parent, env=env)
+                for path, content in files.items():
+                    if content is None:
+                        self._git("update-index", "--force-remove", "--", path, env=env)
+                        continue
+                    blob = self._git("hash-object", "-w", "--stdin", stdin=content).stdout
+                    self._git(
+                        "update-index",
+                        "--add",
+                        "--cacheinfo",
+                        f"100644,{blob.decode().strip()},{path}",
+                        env=env,
+                    )
+                tree = self._git("write-tree", env=env).stdout.decode().strip()
+                sha = (
+                    self._git("commit-tree", tree, "-p", parent, "-m", message, env=env)
+                    .stdout.decode()
+                    .strip()
+                )
+            self._move_branch(branch, sha, old)
+            for record in self._records():
+                if record["head_ref"] == branch and record["state"] == "open":
+                    self._observe_push(record, sha, author.id)
+                    self._save(record)
+        return sha
+
+    # -- pull requests -------------------------------------------------------------
+    def open_pull(
+        self, *, head: str, base: str, title: str, body: str, author: Identity
+    ) -> PullRequest:
+        with self._locked():
+            sha = self._rev(f"refs/heads/{head}")
+            if sha is None or self._rev(f"refs/heads/{base}") is None:
+                raise PermanentAdapterError(SERVICE, f"both {head!r} and {base!r} must be branches")
+            for existing in self._records():
+                if existing["head_ref"] == head and existing["state"] == "open":
+                    raise PermanentAdapterError(
+                        SERVICE, f"pull request #{existing['number']} is already open for {head}"
+                    )
+            number = self._next_id("pull")
+            now = self._clock()
+            record: dict[str, Any] = {
+                "number": number,
+                "title": title,
+                "body": body,
+                "state": "open",
+                "author": _identity_json(author),
+                "head_ref": head,
+                "base_ref": base,
+                "created_at": now.isoformat(),
+                "labels": [],
+                "requested_reviewers": [],
+                "pushes": [],
+                "reviews": [],
+                "comments": [],
+                "merged_by": None,
+                "closed_by": None,
+                "merge_sha": None,
+            }
+            self._observe_push(record, sha, author.id)
+            self._save(record)
+        return self._to_pull(record)
+
+    def pull(self, number: int) -> PullRequest:
+        with self._locked():
+            record = self._load(number)
+            if record["state"] == "open" and self._sync_head(record):
+                self._save(record)
+        return self._to_pull(record)
+
+    def pulls(self, *, state: PullState | None = PullState.OPEN) -> list[PullRequest]:
+        found = [self.pull(int(r["number"])) for r in self._records()]
+        return [p for p in found if state is None or p.state is state]
+
+    def commits(self, number: int) -> list[Commit]:
+        record = self._load(number)
+        return [
+            Commit(
+                sha=push["sha"],
+                tree_sha=push["tree"],
+                author=None,
+                pushed_at=dt.datetime.fromisoformat(push["at"]),
+            )
+            for push in record["pushes"]
+        ]
+
+    def changed_files(self, number: int) -> list[str]:
+        pull = self.pull(number)
+        if pull.merge_sha is not None:
+            base = f"{pull.merge_sha}^1"  # the base as it was when merged
+        else:
+            base = self._rev(pull.base_ref) or pull.base_ref
+        names = self._git("diff", "--name-only", "-z", f"{base}...{pull.head_sha}").stdout
+        return sorted(name.decode() for name in filter(None, names.split(b"\0")))
+
+    # -- conversation --------------------------------------------------------------
+    def reviews(self, number: int) -> list[Review]:
+        return [
+            Review(
+                id=r["id"],
+                user=Identity(**r["user"]),
+                state=ReviewState(r["state"]),
+                commit_id=r["commit_id"],
+                submitted_at=dt.datetime.fromisoformat(r["submitted_at"]),
+                body=r["body"],
+            )
+            for r in self._load(number)["reviews"]
+        ]
+
+    def post_review(
+        self, number: int, *, author: Identity, state: ReviewState, body: str, commit_id: str
+    ) -> Review:
+        with self._locked():
+            record = self._load(number)
+            if record["state"] != "open":
+                raise PermanentAdapterError(SERVICE, f"pull request #{number} is {record['state']}")
+            review = {
+                "id": self._next_id("item"),
+                "user": _identity_json(author),
+                "state": state.value,
+                "commit_id": commit_id,
+                "submitted_at": self._clock().isoformat(),
+                "body": body,
+            }
+            record["reviews"].append(review)
+            self._save(record)
+        return self.reviews(number)[-1]
+
+    def comments(self, number: int) -> list[Comment]:
+        return [_to_comment(c) for c in self._load(number)["comments"]]
+
+    def post_comment(self, number: int, *, author: Identity, body: str) -> Comment:
+        with self._locked():
+            record = self._load(number)
+            now = self._clock().isoformat()
+            comment = {
+                "id": self._next_id("item"),
+                "user": _identity_json(author),
+                "body": body,
+                "created_at": now,
+                "updated_at": now,
+            }
+            record["comments"].append(comment)
+            self._save(record)
+        return _to_comment(comment)
+
+    def edit_comment(self, number: int, *, comment_id: int, body: str) -> Comment:
+        with self._locked():
+            record = self._load(number)
+            for comment in record["comments"]:
+                if comment["id"] == comment_id:
+                    comment["body"] = body
+                    comment["updated_at"] = self._clock().isoformat()
+                    self._save(record)
+                    return _to_comment(comment)
+        raise PermanentAdapterError(SERVICE, f"no comment {comment_id} on #{number}")
+
+    # -- state ---------------------------------------------------------------------
+    def set_labels(self, number: int, *, add: Sequence[str], remove: Sequence[str]) -> None:
+        with self._locked():
+            record = self._load(number)
+            labels = (set(record["labels"]) | set(add)) - set(remove)
+            record["labels"] = sorted(labels)
+            self._save(record)
+
+    def set_status(self, *, sha: str, context: str, state: CheckState, description: str) -> None:
+        with self._locked():
+            path = self.store / "statuses.json"
+            statuses = json.loads(path.read_text()) if path.exists() else {}
+            statuses.setdefault(sha, {})[context] = {
+                "state": state.value,
+                "description": description,
+            }
+            _write_json(path, statuses)
+
+    def statuses(self, sha: str) -> list[StatusCheck]:
+        path = self.store / "statuses.json"
+        found = json.loads(path.read_text()).get(sha, {}) if path.exists() else {}
+        return [
+            StatusCheck(context, CheckState(v["state"]), v["description"], sha)
+            for context, v in sorted(found.items())
+        ]
+
+    def request_reviewers(self, number: int, *, logins: Sequence[str]) -> None:
+        with self._locked():
+            record = self._load(number)
+            record["requested_reviewers"] = sorted(set(record["requested_reviewers"]) | set(logins))
+            self._save(record)
+
+    def requested_reviewers(self, number: int) -> list[str]:
+        return list(self._load(number)["requested_reviewers"])
+
+    def merge(self, number: int, *, sha: str, actor: Identity, message: str) -> str:
+        with self._locked():
+            record = self._load(number)
+            self._sync_head(record)
+            head = record["pushes"][-1]["sha"]
+            if record["state"] != "open":
+                raise MergeConflict(f"pull request #{number} is {record['state']}")
+            if head != sha:
+                raise MergeConflict(
+                    f"head of #{number} moved to {head[:12]}; not merging {sha[:12]}"
+                )
+            failing = [
+                s.context
+                for s in self.statuses(sha)
+                if s.state in (CheckState.FAILURE, CheckState.ERROR)
+            ]
+            if failing:
+                raise MergeConflict(f"checks fail on {sha[:12]}: {', '.join(failing)}")
+            base_ref = record["base_ref"]
+            base = self._rev(f"refs/heads/{base_ref}")
+            assert base is not None
+            merged_tree = self._git("merge-tree", "--write-tree", base, sha, check=False)
+            if merged_tree.returncode != 0:
+                raise MergeConflict(
+                    f"#{number} conflicts with {base_ref}; the proposer must rebase"
+                )
+            tree = merged_tree.stdout.decode().split()[0]
+            env = _author_env(actor)
+            merge_sha = (
+                self._git("commit-tree", tree, "-p", base, "-p", sha, "-m", message, env=env)
+                .stdout.decode()
+                .strip()
+            )
+            self._move_branch(base_ref, merge_sha, base)
+            record.update(
+                state="merged",
+                merged_by=_identity_json(actor),
+                merge_sha=merge_sha,
+                closed_at=self._clock().isoformat(),
+            )
+            self._save(record)
+        return merge_sha
+
+    def close(self, number: int, *, actor: Identity) -> None:
+        with self._locked():
+            record = self._load(number)
+            if record["state"] != "open":
+                return
+            record.update(
+                state="closed", closed_by=_identity_json(actor), closed_at=self._clock().isoformat()
+            )
+            self._save(record)
+
+    def permission(self, user: Identity) -> Permission:
+        return self._permissions.get(user.id, Permission.READ)
+
+    # -- storage -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with (self.store / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _path(self, number: int) -> Path:
+        return self.store / "pulls" / f"{number}.json"
+
+    def _load(self, number: int) -> dict[str, Any]:
+        path = self._path(number)
+        if not path.exists():
+            raise PermanentAdapterError(SERVICE, f"no pull request #{number} in {self.store}")
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
+    def _save(self, record: dict[str, Any]) -> None:
+        _write_json(self._path(int(record["number"])), record)
+
+    def _records(self) -> list[dict[str, Any]]:
+        paths = sorted((self.store / "pulls").glob("*.json"), key=lambda p: int(p.stem))
+        return [json.loads(p.read_text()) for p in paths]
+
+    def _next_id(self, kind: str) -> int:
+        path = self.store / "counters.json"
+        counters = json.loads(path.read_text()) if path.exists() else {}
+        counters[kind] = counters.get(kind, 0) + 1
+        _write_json(path, counters)
+        return int(counters[kind])
+
+    def _observe_push(self, record: dict[str, Any], sha: str, by: int | None) -> None:
+        if record["pushes"] and record["pushes"][-1]["sha"] == sha:
+            return
+        record["pushes"].append(
+            {"sha": sha, "tree": self._tree_of(sha), "at": self._clock().isoformat(), "by": by}
+        )
+
+    def _sync_head(self, record: dict[str, Any]) -> bool:
+        """Notice a head moved by plain git (outside this forge); True if it did."""
+        tip = self._rev(f"refs/heads/{record['head_ref']}")
+        if tip is None or (record["pushes"] and record["pushes"][-1]["sha"] == tip):
+            return False
+        self._observe_push(record, tip, None)
+        return True
+
+    def _to_pull(self, record: dict[str, Any]) -> PullRequest:
+        return PullRequest(
+            number=int(record["number"]),
+            title=record["title"],
+            body=record["body"],
+            state=PullState(record["state"]),
+            author=Identity(**record["author"]),
+            head_ref=record["head_ref"],
+            head_sha=record["pushes"][-1]["sha"],
+            base_ref=record["base_ref"],
+            labels=frozenset(record["labels"]),
+            created_at=dt.datetime.fromisoformat(record["created_at"]),
+            merged_by=Identity(**record["merged_by"]) if record["merged_by"] else None,
+            closed_by=Identity(**record["closed_by"]) if record["closed_by"] else None,
+            merge_sha=record["merge_sha"],
+            url=self._path(int(record["number"])).as_uri(),
+        )
+
+
+def _identity_json(identity: Identity) -> dict[str, Any]:
+    return {"login": identity.login, "id": identity.id}
+
+
+def _to_comment(comment: dict[str, Any]) -> Comment:
+    return Comment(
+        id=comment["id"],
+        user=Identity(**comment["user"]),
+        body=comment["body"],
+        created_at=dt.datetime.fromisoformat(comment["created_at"]),
+        updated_at=dt.datetime.fromisoformat(comment["updated_at"]),
+    )
+
+
+def _author_env(identity: Identity) -> dict[str, str]:
+    email = f"{identity.id}+{identity.login}@users.noreply.aito.local"
+    return {
+        "GIT_AUTHOR_NAME": identity.login,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": identity.login,
+        "GIT_COMMITTER_EMAIL": email,
+    }
+
+
+def _write_json(path: Path, data: Any) -> None:
+    # Write then rename: a crash never leaves half a file.
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    partial.replace(path)
