@@ -1,21 +1,21 @@
 """`GitHubForge`: the `Forge` port on GitHub, through PyGithub (the only module importing it).
 
 Two kinds of token are used. The governance token (``AITO_GITHUB_TOKEN``) reads, labels,
-sets statuses, comments for the tally, merges and closes. Each agent's bot token posts
-that agent's reviews, comments, commits and pull requests, so a vote comes from the
-voter's own account: ``agent_tokens`` maps the bot's numeric user id to its token, and an
-``author`` without a token of its own falls back to the governance token (GitHub then
-records the governance account as the author).
+sets statuses, edits the tally's comments, merges and closes. Each agent's bot token
+commits, opens pull requests, reviews and comments as that agent (`commit_files`,
+`open_pull`, `post_review`, `post_comment` act as their ``author``), so a vote comes
+from the voter's own account: ``agent_tokens`` maps a bot's numeric user id to its
+token. An ``author`` with no token of its own falls back to the governance token, and
+GitHub then records the governance account as the author.
 
 Errors are translated here: 5xx, timeouts and rate limits (403/429 with ``retry-after``
-or ``x-ratelimit-remaining: 0``) are retried with exponential backoff, then raised as
-:class:`~aito.errors.TemporaryAdapterError`; 401/403/404/422 raise
-:class:`~aito.errors.PermanentAdapterError` with what to check. PyGithub's own retry
-and throttling are off (``retry=None``) so they do not double ours. Tokens are never
-logged or put in messages.
+or ``x-ratelimit-remaining: 0``) are retried with exponential backoff and then raised as
+`TemporaryAdapterError`; 401/403/404/422 raise `PermanentAdapterError` saying what to
+check. PyGithub's own retry is off (``retry=None``) so it does not double ours. Tokens
+are never logged nor put in messages.
 
 GitHub's REST API tells no push time, so `Commit.pushed_at` is the commit's committer
-date (what a push of a fresh commit carries; a rebased or back-dated commit can lie).
+date (what a fresh commit carries when pushed; a rebased or back-dated one can differ).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import functools
 import re
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import NamedTuple, TypeVar
 
 import github
 from github import Auth, GithubException, InputGitTreeElement
@@ -43,34 +43,34 @@ from github.PullRequestReview import PullRequestReview
 from github.Repository import Repository
 from pydantic import SecretStr
 
-from aito.errors import PermanentAdapterError, TemporaryAdapterError
-from aito.forge.base import (
-    CheckState,
-    Comment,
-    Commit,
-    Identity,
-    MergeConflict,
-    Permission,
-    PullRequest,
-    PullState,
-    Review,
-    ReviewState,
-    StatusCheck,
-)
+from aito import errors
+from aito.forge import base as port
 
 T = TypeVar("T")
 SERVICE = "github"
-_GOVERNANCE = "the governance token"
+GOVERNANCE = "the governance token"
+GHOST = port.Identity(login="ghost", id=10137891)  # GitHub's stand-in for deleted accounts
 _SHA = re.compile(r"[0-9a-f]{40}")
 _EVENTS = {
-    ReviewState.APPROVED: "APPROVE",
-    ReviewState.CHANGES_REQUESTED: "REQUEST_CHANGES",
-    ReviewState.COMMENTED: "COMMENT",
+    port.ReviewState.APPROVED: "APPROVE",
+    port.ReviewState.CHANGES_REQUESTED: "REQUEST_CHANGES",
+    port.ReviewState.COMMENTED: "COMMENT",
 }
 
 
+class _Account(NamedTuple):
+    client: github.Github
+    repo: Repository
+    credential: str  # how messages name the token, e.g. "the token of ceo-bot"
+
+
 class GitHubForge:
-    """A governance repo on GitHub (or GitHub Enterprise: pass its ``api_url``)."""
+    """A governance repo on GitHub (or GitHub Enterprise: pass its ``api_url``).
+
+    ``max_wait``: a rate limit asking for a longer pause is raised at once (with its
+    ``retry_after``) instead of slept through. ``throttle`` keeps PyGithub's spacing of
+    requests and writes, which GitHub asks integrators for; tests turn it off.
+    """
 
     def __init__(
         self,
@@ -86,46 +86,41 @@ class GitHubForge:
         throttle: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """``max_wait``: a rate limit asking for a longer pause is raised at once
-        (TemporaryAdapterError with its ``retry_after``) rather than slept through.
-        ``throttle`` keeps PyGithub's spacing of writes GitHub asks integrators for."""
         self.repo_name = repo
-        self._api_url = api_url
+        self._api_url, self._timeout, self._throttle = api_url, timeout, throttle
         self._retries, self._backoff, self._max_wait = retries, backoff, max_wait
-        self._timeout, self._throttle, self._sleep = timeout, throttle, sleep
-        self._gov = self._connect(token)
+        self._sleep = sleep
+        self._gov = self._connect(token, GOVERNANCE)
         self._agent_tokens = dict(agent_tokens)
-        self._clients: dict[int, tuple[github.Github, Repository, str]] = {}
+        self._agents: dict[int, _Account] = {}
         self._default_branch: str | None = None
 
-    def _connect(self, token: SecretStr) -> tuple[github.Github, Repository, str]:
+    def _connect(self, token: SecretStr, credential: str) -> _Account:
         client = github.Github(
             auth=Auth.Token(token.get_secret_value()),
             base_url=self._api_url,
             timeout=self._timeout,
             per_page=100,
             retry=None,
-            lazy=True,
+            lazy=True,  # objects are fetched when read, so a write costs one request
             seconds_between_requests=0.25 if self._throttle else None,
             seconds_between_writes=1.0 if self._throttle else None,
         )
-        return client, client.get_repo(self.repo_name), _GOVERNANCE
+        return _Account(client, client.get_repo(self.repo_name), credential)
 
-    def _as(self, author: Identity) -> tuple[Repository, str]:
-        """The repo as seen with ``author``'s token (the governance token if it has none)."""
+    def _as(self, author: port.Identity) -> _Account:
+        """``author``'s own account, or the governance one when it has no token."""
         token = self._agent_tokens.get(author.id)
         if token is None:
-            return self._gov[1], self._gov[2]
-        if author.id not in self._clients:
-            client, repo, _ = self._connect(token)
-            self._clients[author.id] = (client, repo, f"the token of {author.login}")
-        _, repo, name = self._clients[author.id]
-        return repo, name
+            return self._gov
+        if author.id not in self._agents:
+            self._agents[author.id] = self._connect(token, f"the token of {author.login}")
+        return self._agents[author.id]
 
     def disconnect(self) -> None:
         """Close the HTTP sessions (one per token used); also on leaving a ``with`` block."""
-        for client, _, _ in (self._gov, *self._clients.values()):
-            client.close()
+        for account in (self._gov, *self._agents.values()):
+            account.client.close()
 
     def __enter__(self) -> GitHubForge:
         return self
@@ -139,90 +134,92 @@ class GitHubForge:
         what: str,
         fn: Callable[[], T],
         *,
-        credential: str = _GOVERNANCE,
-        conflict: Iterable[int] = (),
+        credential: str = GOVERNANCE,
+        conflict: Collection[int] = (),
     ) -> T:
         """Run ``fn`` (PyGithub calls), retrying temporary failures; translate errors."""
-        conflicts = set(conflict)
         attempt = 0
         while True:
             try:
                 return fn()
-            except GithubException as exc:
-                if exc.status in conflicts:
-                    raise MergeConflict(f"{what}: {_message(exc)}") from exc
-                error = self._translate(exc, what, credential, attempt)
-                self._give_up_or_wait(error, attempt, exc)
-            except OSError as exc:  # requests' ConnectionError and Timeout derive from OSError
-                where = f"{what} on {self.repo_name}: {type(exc).__name__}"
-                wait = self._backoff * 2**attempt
-                error = TemporaryAdapterError(SERVICE, where, retry_after=wait)
-                self._give_up_or_wait(error, attempt, exc)
+            except (GithubException, OSError) as exc:  # requests' errors are OSErrors
+                if isinstance(exc, GithubException) and exc.status in conflict:
+                    raise port.MergeConflict(f"{what}: {_message(exc)}") from exc
+                error = self._translate(exc, f"{what} on {self.repo_name}", credential, attempt)
+                if (
+                    isinstance(error, errors.PermanentAdapterError)
+                    or attempt >= self._retries
+                    or error.retry_after > self._max_wait
+                ):
+                    raise error from exc
+                self._sleep(error.retry_after)
             attempt += 1
 
-    def _give_up_or_wait(
-        self, error: TemporaryAdapterError | PermanentAdapterError, attempt: int, exc: Exception
-    ) -> None:
-        if isinstance(error, PermanentAdapterError) or attempt >= self._retries:
-            raise error from exc
-        if error.retry_after > self._max_wait:
-            raise error from exc
-        self._sleep(error.retry_after)
+    def _maybe(self, what: str, fn: Callable[[], T], *, credential: str = GOVERNANCE) -> T | None:
+        """Like :meth:`_call`, but None where GitHub answers 404."""
+        try:
+            return self._call(what, fn, credential=credential)
+        except errors.PermanentAdapterError as exc:
+            if _status(exc) == 404:
+                return None
+            raise
 
     def _translate(
-        self, exc: GithubException, what: str, token: str, attempt: int
-    ) -> TemporaryAdapterError | PermanentAdapterError:
+        self, exc: GithubException | OSError, where: str, credential: str, attempt: int
+    ) -> errors.TemporaryAdapterError | errors.PermanentAdapterError:
+        wait = self._backoff * 2**attempt
+        if isinstance(exc, OSError):  # timeouts, refused or reset connections
+            return errors.TemporaryAdapterError(
+                SERVICE, f"{where}: {type(exc).__name__}", retry_after=wait
+            )
         status, message = exc.status, _message(exc)
         headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-        where = f"{what} on {self.repo_name}"
-        wait = self._backoff * 2**attempt
-        limited = headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers
-        if status in (403, 429) and (limited or "rate limit" in message.lower()):
+        spent = headers.get("x-ratelimit-remaining") == "0"
+        if status in (403, 429) and (
+            "retry-after" in headers or spent or "rate limit" in message.lower()
+        ):
             if "retry-after" in headers:
-                wait = _number(headers["retry-after"], wait)
-            elif headers.get("x-ratelimit-remaining") == "0":
-                reset = _number(headers.get("x-ratelimit-reset", ""), 0.0)
-                wait = max(reset - time.time(), wait)
-            return TemporaryAdapterError(
-                SERVICE, f"{where}: rate limited ({status}: {message})", retry_after=wait
-            )
-        if status >= 500 or status in (408, 429):
-            return TemporaryAdapterError(
-                SERVICE, f"{where}: GitHub answered {status} ({message})", retry_after=wait
-            )
+                wait = _seconds(headers["retry-after"], wait)
+            elif spent:
+                wait = max(_seconds(headers.get("x-ratelimit-reset", ""), 0) - time.time(), wait)
+            else:
+                wait = max(wait, 60.0)  # GitHub: wait a minute after a secondary rate limit
+            limited = f"{where}: rate limited ({status}: {message})"
+            return errors.TemporaryAdapterError(SERVICE, limited, retry_after=wait)
+        if status >= 500:
+            failed = f"{where}: GitHub answered {status} ({message})"
+            return errors.TemporaryAdapterError(SERVICE, failed, retry_after=wait)
         hint = {
-            401: f"{token} was rejected (401 {message}); check that it is set, valid and "
-            "not expired",
-            403: f"forbidden (403: {message}); check that {token} has the needed scopes "
-            "(contents, pull requests and statuses: write) and access to the repository",
-            404: f"not found (404); check that the repository, branch or pull request exists "
-            f"and that {token} can see it (GitHub answers 404 to tokens without access)",
-            422: f"GitHub rejected the request (422: {message})",
-        }.get(status, f"GitHub answered {status} ({message})")
-        return PermanentAdapterError(SERVICE, f"{where}: {hint}")
+            401: f"{credential} was rejected (401 {message}); check that it is set, valid "
+            "and not expired",
+            403: f"forbidden (403: {message}); check that {credential} has the scopes it needs "
+            "(contents, pull requests, issues and statuses: write) and access to the repo",
+            404: "not found (404); check that the repository, branch or pull request exists "
+            f"and that {credential} can see it (GitHub answers 404 to tokens without access)",
+        }.get(status, f"GitHub refused the request ({status}: {message})")
+        return errors.PermanentAdapterError(SERVICE, f"{where}: {hint}")
 
     # -- content ---------------------------------------------------------------------
     @property
     def default_branch(self) -> str:
         if self._default_branch is None:
-            repo = self._gov[1]
+            repo = self._gov.repo
             self._default_branch = self._call("read the repository", lambda: repo.default_branch)
         return self._default_branch
 
     def read_tree(self, ref: str, *, prefixes: Sequence[str]) -> dict[str, bytes]:
-        repo = self._gov[1]
+        """One recursive tree read, then one read per distinct blob under ``prefixes``."""
+        repo = self._gov.repo
         tree = self._call(f"read tree {ref}", lambda: repo.get_git_tree(ref, recursive=True))
         if tree.truncated:
-            raise PermanentAdapterError(
-                SERVICE, f"read tree {ref} on {self.repo_name}: GitHub truncated the tree"
-            )
+            where = f"read tree {ref} on {self.repo_name}"
+            raise errors.PermanentAdapterError(SERVICE, f"{where}: GitHub truncated the tree")
         wanted = [e for e in tree.tree if e.type == "blob" and _under(e.path, prefixes)]
         blobs: dict[str, bytes] = {}
         for entry in wanted:
             if entry.sha not in blobs:
-                blob = self._call(
-                    f"read {entry.path}", functools.partial(repo.get_git_blob, entry.sha)
-                )
+                read = functools.partial(repo.get_git_blob, entry.sha)
+                blob = self._call(f"read {entry.path} at {ref}", read)
                 raw = blob.content.encode()
                 blobs[entry.sha] = base64.b64decode(raw) if blob.encoding == "base64" else raw
         return {entry.path: blobs[entry.sha] for entry in wanted}
@@ -234,205 +231,177 @@ class GitHubForge:
         base: str,
         files: Mapping[str, bytes | None],
         message: str,
-        author: Identity,
+        author: port.Identity,
     ) -> str:
-        """One commit on ``branch`` through the git data API (blobs, tree, commit, ref).
-
-        Nothing is committed when the files are already so; the head's sha is returned."""
-        repo, token = self._as(author)
+        """One commit through the git data API (blobs, a tree, a commit, the ref), as
+        ``author``. Nothing is committed when the files already are so; returns the head."""
+        account = self._as(author)
+        repo = account.repo
 
         def call(what: str, fn: Callable[[], T]) -> T:
-            return self._call(f"{what} (commit to {branch})", fn, credential=token)
+            return self._call(f"{what} (commit to {branch})", fn, credential=account.credential)
 
-        ref = self._ref(repo, branch, token)
-        head = None if ref is None else ref.object.sha
-        if head is None and not _SHA.fullmatch(base):
-            base_ref = self._ref(repo, base, token)
-            base = "" if base_ref is None else base_ref.object.sha
-        parent_sha = head or base
-        if not parent_sha:
-            raise PermanentAdapterError(
-                SERVICE, f"commit to {branch} on {self.repo_name}: its base does not exist"
-            )
+        ref = self._ref(account, branch)
+        parent_sha = ref[1] if ref else base if _SHA.fullmatch(base) else None
+        if parent_sha is None and (base_ref := self._ref(account, base)):
+            parent_sha = base_ref[1]
+        if parent_sha is None:
+            where = f"commit to {branch} on {self.repo_name}"
+            raise errors.PermanentAdapterError(SERVICE, f"{where}: base {base} does not exist")
         parent = call("read the parent commit", lambda: repo.get_git_commit(parent_sha))
         elements = []
         for path, content in files.items():
-            if content is None:
-                elements.append(InputGitTreeElement(path, "100644", "blob", sha=None))
-                continue
-            encoded = base64.b64encode(content).decode()
-            blob = call(
-                f"upload {path}", functools.partial(repo.create_git_blob, encoded, "base64")
-            )
-            elements.append(InputGitTreeElement(path, "100644", "blob", sha=blob.sha))
+            blob_sha = None  # deletes the path
+            if content is not None:
+                upload = functools.partial(
+                    repo.create_git_blob, base64.b64encode(content).decode(), "base64"
+                )
+                blob_sha = call(f"upload {path}", upload).sha
+            elements.append(InputGitTreeElement(path, "100644", "blob", sha=blob_sha))
         tree = call("write the tree", lambda: repo.create_git_tree(elements, parent.tree))
         sha = parent_sha
         if tree.sha != parent.tree.sha:
-            commit = call(
-                "write the commit", lambda: repo.create_git_commit(message, tree, [parent])
-            )
-            sha = commit.sha
+            write = functools.partial(repo.create_git_commit, message, tree, [parent])
+            sha = call("write the commit", write).sha
         if ref is None:
             call("create the branch", lambda: repo.create_git_ref(f"refs/heads/{branch}", sha))
-        elif sha != head:
-            call("move the branch", lambda: ref.edit(sha))
+        elif sha != ref[1]:
+            call("move the branch", lambda: ref[0].edit(sha))
         return sha
 
-    def _ref(self, repo: Repository, branch: str, token: str) -> GitRef | None:
-        """The branch's ref, read (a lazy one would PATCH the wrong URL); None if absent."""
-        ref = repo.get_git_ref(f"heads/{branch}")
-        try:
-            self._call(f"read branch {branch}", lambda: ref.object.sha, credential=token)
-            return ref
-        except PermanentAdapterError as exc:
-            if _status(exc) == 404:
-                return None
-            raise
+    def _ref(self, account: _Account, branch: str) -> tuple[GitRef, str] | None:
+        """The branch's ref, read (a lazy one would PATCH the wrong URL), and its sha."""
+        ref = account.repo.get_git_ref(f"heads/{branch}")
+        what = f"read branch {branch}"
+        sha = self._maybe(what, lambda: ref.object.sha, credential=account.credential)
+        return None if sha is None else (ref, sha)
 
     # -- pull requests ---------------------------------------------------------------
     def open_pull(
-        self, *, head: str, base: str, title: str, body: str, author: Identity
-    ) -> PullRequest:
-        """Open a pull request as ``author``; an open one for ``head`` already there is
-        returned instead (so a re-run never opens a second one)."""
-        repo, token = self._as(author)
+        self, *, head: str, base: str, title: str, body: str, author: port.Identity
+    ) -> port.PullRequest:
+        """Open a pull request as ``author``; if one from ``head`` is already open, that one
+        is returned (so a re-run never opens a second)."""
+        account = self._as(author)
+        what = f"open a pull request from {head}"
+        create = functools.partial(account.repo.create_pull, base, head, title=title, body=body)
         try:
-            pull = self._call(
-                f"open a pull request from {head}",
-                lambda: repo.create_pull(base=base, head=head, title=title, body=body),
-                credential=token,
-            )
-        except PermanentAdapterError as exc:
+            pull = self._call(what, create, credential=account.credential)
+        except errors.PermanentAdapterError as exc:
             if _status(exc) != 422 or "already exists" not in str(exc.__cause__):
                 raise
-            owner = self.repo_name.split("/")[0]
-            found = self._call(
-                f"find the pull request from {head}",
-                lambda: list(repo.get_pulls(state="open", head=f"{owner}:{head}", base=base)),
-            )
+            head_label = f"{self.repo_name.split('/')[0]}:{head}"
+            listing = account.repo.get_pulls(state="open", head=head_label, base=base)
+            found = self._call(f"find the pull request from {head}", lambda: list(listing))
             if not found:
                 raise
             pull = found[0]
-        return self._call(f"read pull request from {head}", lambda: _pull(pull))
+        return self._call(f"read the pull request from {head}", lambda: _pull(pull))
 
-    def pull(self, number: int) -> PullRequest:
+    def pull(self, number: int) -> port.PullRequest:
         """The pull request; for a closed, unmerged one ``closed_by`` costs one more call."""
-        repo = self._gov[1]
-        pr = repo.get_pull(number)
+        pr, issue = self._gov.repo.get_pull(number), self._gov.repo.get_issue(number)
         dto = self._call(f"read pull request #{number}", lambda: _pull(pr))
-        if dto.state is PullState.CLOSED:
-            issue = repo.get_issue(number)
+        if dto.state is port.PullState.CLOSED:
             closer = self._call(f"read issue #{number}", lambda: issue.closed_by)
             dto = dataclasses.replace(dto, closed_by=_identity(closer))
         return dto
 
-    def pulls(self, *, state: PullState | None = PullState.OPEN) -> list[PullRequest]:
-        """Pull requests in ``state`` (None: all), oldest first. One call per 100 open
-        ones; each closed or merged one is read like :meth:`pull` (for who closed it)."""
-        repo = self._gov[1]
-        wanted = {PullState.OPEN: "open", None: "all"}.get(state, "closed")
-        listing = repo.get_pulls(state=wanted, sort="created", direction="asc")
+    def pulls(
+        self, *, state: port.PullState | None = port.PullState.OPEN
+    ) -> list[port.PullRequest]:
+        """Pull requests in ``state`` (None: all), oldest first: one call per 100 open ones,
+        and each closed or merged one is read like :meth:`pull` (to know who closed it)."""
+        wanted = {port.PullState.OPEN: "open", None: "all"}.get(state, "closed")
+        listing = self._gov.repo.get_pulls(state=wanted, sort="created", direction="asc")
         found = self._call(
             "list pull requests",
             lambda: [(p.number, _pull(p) if p.state == "open" else None) for p in listing],
         )
-        out = [dto or self.pull(number) for number, dto in found]
-        return [p for p in out if state is None or p.state is state]
+        every = [dto or self.pull(number) for number, dto in found]
+        return [p for p in every if state is None or p.state is state]
 
-    def commits(self, number: int) -> list[Commit]:
-        pr = self._gov[1].get_pull(number)
-        return self._call(
-            f"list commits of pull request #{number}",
-            lambda: [
-                Commit(
-                    sha=c.sha,
-                    tree_sha=c.commit.tree.sha,
-                    author=_identity(c.author),
-                    pushed_at=c.commit.committer.date,
-                )
-                for c in pr.get_commits()
-            ],
-        )
+    def commits(self, number: int) -> list[port.Commit]:
+        pr = self._gov.repo.get_pull(number)
+        what = f"list commits of pull request #{number}"
+        return self._call(what, lambda: [_commit(c) for c in pr.get_commits()])
 
     def changed_files(self, number: int) -> list[str]:
-        pr = self._gov[1].get_pull(number)
-        return self._call(
-            f"list files of pull request #{number}", lambda: [f.filename for f in pr.get_files()]
-        )
+        pr = self._gov.repo.get_pull(number)
+        what = f"list files of pull request #{number}"
+        return self._call(what, lambda: [f.filename for f in pr.get_files()])
 
     # -- conversation ----------------------------------------------------------------
-    def reviews(self, number: int) -> list[Review]:
-        """Submitted reviews, oldest first (pending drafts and deleted users are left out)."""
-        pr = self._gov[1].get_pull(number)
-        return self._call(
-            f"list reviews of pull request #{number}",
-            lambda: [r for r in map(_review, pr.get_reviews()) if r is not None],
-        )
+    def reviews(self, number: int) -> list[port.Review]:
+        """Submitted reviews, oldest first (drafts and deleted users are left out)."""
+        pr = self._gov.repo.get_pull(number)
+        what = f"list reviews of pull request #{number}"
+        return self._call(what, lambda: [r for r in map(_review, pr.get_reviews()) if r])
 
     def post_review(
-        self, number: int, *, author: Identity, state: ReviewState, body: str, commit_id: str
-    ) -> Review:
+        self,
+        number: int,
+        *,
+        author: port.Identity,
+        state: port.ReviewState,
+        body: str,
+        commit_id: str,
+    ) -> port.Review:
         if state not in _EVENTS:
-            raise ValueError(f"cannot post a review in state {state}")
-        repo, token = self._as(author)
-        pr = repo.get_pull(number)
-        commit = GhCommit(repo.requester, attributes={"sha": commit_id}, completed=True)
+            raise ValueError(f"a review cannot be posted as {state}")
+        account = self._as(author)
+        pr = account.repo.get_pull(number)
+        commit = GhCommit(account.repo.requester, attributes={"sha": commit_id}, completed=True)
         posted = self._call(
             f"review pull request #{number} as {author.login}",
             lambda: pr.create_review(commit=commit, body=body, event=_EVENTS[state]),
-            credential=token,
+            credential=account.credential,
         )
         review = _review(posted)
         if review is None:
-            raise PermanentAdapterError(SERVICE, f"review of #{number} was not submitted")
+            where = f"review pull request #{number} on {self.repo_name}"
+            raise errors.PermanentAdapterError(SERVICE, f"{where}: GitHub kept it as a draft")
         return review
 
-    def comments(self, number: int) -> list[Comment]:
-        pr = self._gov[1].get_pull(number)
-        return self._call(
-            f"list comments of pull request #{number}",
-            lambda: [_comment(c) for c in pr.get_issue_comments()],
-        )
+    def comments(self, number: int) -> list[port.Comment]:
+        pr = self._gov.repo.get_pull(number)
+        what = f"list comments of pull request #{number}"
+        return self._call(what, lambda: [_comment(c) for c in pr.get_issue_comments()])
 
-    def post_comment(self, number: int, *, author: Identity, body: str) -> Comment:
-        repo, token = self._as(author)
-        issue = repo.get_issue(number)
+    def post_comment(self, number: int, *, author: port.Identity, body: str) -> port.Comment:
+        account = self._as(author)
+        issue = account.repo.get_issue(number)
         return self._call(
             f"comment on pull request #{number} as {author.login}",
             lambda: _comment(issue.create_comment(body)),
-            credential=token,
+            credential=account.credential,
         )
 
-    def edit_comment(self, number: int, *, comment_id: int, body: str) -> Comment:
-        """Edit with the governance token (which must own the comment or administer the repo)."""
-        repo = self._gov[1]
-        url = f"{repo.url}/issues/comments/{comment_id}"
-        comment = IssueComment(repo.requester, url=url)
+    def edit_comment(self, number: int, *, comment_id: int, body: str) -> port.Comment:
+        """Edit with the governance token (it must own the comment or administer the repo)."""
+        repo = self._gov.repo
+        comment = IssueComment(repo.requester, url=f"{repo.url}/issues/comments/{comment_id}")
 
-        def edit() -> Comment:
+        def edit() -> port.Comment:
             comment.edit(body)
             return _comment(comment)
 
-        return self._call(f"edit comment {comment_id} on #{number}", edit)
+        return self._call(f"edit comment {comment_id} on pull request #{number}", edit)
 
     # -- state -----------------------------------------------------------------------
     def set_labels(self, number: int, *, add: Sequence[str], remove: Sequence[str]) -> None:
-        """Add and remove labels (GitHub creates missing labels); removing an absent one is fine."""
-        issue = self._gov[1].get_issue(number)
+        """Add (GitHub creates missing labels) and remove (an absent one is no error)."""
+        issue = self._gov.repo.get_issue(number)
         if add:
             self._call(f"label pull request #{number}", lambda: issue.add_to_labels(*add))
         for name in remove:
-            try:
-                self._call(
-                    f"unlabel pull request #{number}",
-                    functools.partial(issue.remove_from_labels, name),
-                )
-            except PermanentAdapterError as exc:
-                if _status(exc) != 404:
-                    raise
+            unlabel = functools.partial(issue.remove_from_labels, name)
+            self._maybe(f"remove label {name} from pull request #{number}", unlabel)
 
-    def set_status(self, *, sha: str, context: str, state: CheckState, description: str) -> None:
-        repo = self._gov[1]
+    def set_status(
+        self, *, sha: str, context: str, state: port.CheckState, description: str
+    ) -> None:
+        repo = self._gov.repo
         payload = {"state": state.value, "context": context, "description": description[:140]}
         self._call(
             f"set status {context} on {sha[:12]}",
@@ -441,87 +410,68 @@ class GitHubForge:
             ),
         )
 
-    def statuses(self, sha: str) -> list[StatusCheck]:
-        """The latest status per context (GitHub lists them newest first)."""
-        repo = self._gov[1]
+    def statuses(self, sha: str) -> list[port.StatusCheck]:
+        """The latest status of each context, by context (GitHub lists newest first)."""
+        repo = self._gov.repo
         url = f"{repo.url}/commits/{sha}/statuses"
         listing = PaginatedList(CommitStatus, repo.requester, url, None)
-        latest: dict[str, StatusCheck] = {}
+        latest: dict[str, port.StatusCheck] = {}
         for status in self._call(f"list statuses of {sha[:12]}", lambda: list(listing)):
-            latest.setdefault(
-                status.context,
-                StatusCheck(
-                    context=status.context,
-                    state=CheckState(status.state),
-                    description=status.description or "",
-                    sha=sha,
-                ),
-            )
-        return sorted(latest.values(), key=lambda s: s.context)
+            state = port.CheckState(status.state)
+            check = port.StatusCheck(status.context, state, status.description or "", sha)
+            latest.setdefault(status.context, check)
+        return sorted(latest.values(), key=lambda check: check.context)
 
     def request_reviewers(self, number: int, *, logins: Sequence[str]) -> None:
         if logins:
-            pr = self._gov[1].get_pull(number)
-            self._call(
-                f"request reviewers on #{number}",
-                lambda: pr.create_review_request(reviewers=list(logins)),
-            )
+            pr = self._gov.repo.get_pull(number)
+            request = functools.partial(pr.create_review_request, reviewers=list(logins))
+            self._call(f"request reviewers on pull request #{number}", request)
 
     def requested_reviewers(self, number: int) -> list[str]:
-        pr = self._gov[1].get_pull(number)
-        return self._call(
-            f"read pull request #{number}", lambda: [u.login for u in pr.requested_reviewers]
-        )
+        pr = self._gov.repo.get_pull(number)
+        what = f"read pull request #{number}"
+        return self._call(what, lambda: [user.login for user in pr.requested_reviewers])
 
-    def merge(self, number: int, *, sha: str, actor: Identity, message: str) -> str:
-        """Merge with the governance token (``actor`` is for the record; GitHub names the
-        token's account). GitHub refuses when the head is no longer ``sha``."""
-        pr = self._gov[1].get_pull(number)
+    def merge(self, number: int, *, sha: str, actor: port.Identity, message: str) -> str:
+        """Merge with the governance token (GitHub records its account; ``actor`` is for our
+        records). GitHub refuses (409) when the head is no longer ``sha``: MergeConflict."""
+        pr = self._gov.repo.get_pull(number)
         result = self._call(
             f"merge pull request #{number}",
             lambda: pr.merge(commit_message=message, sha=sha, merge_method="merge"),
             conflict=(405, 409),
         )
         if not result.merged:
-            raise MergeConflict(f"merge pull request #{number}: {result.message}")
+            raise port.MergeConflict(f"merge pull request #{number}: {result.message}")
         return result.sha
 
-    def close(self, number: int, *, actor: Identity) -> None:
-        pr = self._gov[1].get_pull(number)
+    def close(self, number: int, *, actor: port.Identity) -> None:
+        pr = self._gov.repo.get_pull(number)
         self._call(f"close pull request #{number}", lambda: pr.edit(state="closed"))
 
-    def permission(self, user: Identity) -> Permission:
-        """The user's role on the repo (``role_name``, else the legacy ``permission``);
-        NONE for an unknown user."""
-        repo = self._gov[1]
-        url = f"{repo.url}/collaborators/{urllib.parse.quote(user.login, safe='')}/permission"
-        try:
-            _, data = self._call(
-                f"read the permission of {user.login}",
-                lambda: repo.requester.requestJsonAndCheck("GET", url),
-            )
-        except PermanentAdapterError as exc:
-            if _status(exc) == 404:
-                return Permission.NONE
-            raise
+    def permission(self, user: port.Identity) -> port.Permission:
+        """The user's role (``role_name``, else the legacy ``permission``); NONE if unknown."""
+        repo = self._gov.repo
+        login = urllib.parse.quote(user.login, safe="")
+        url = f"{repo.url}/collaborators/{login}/permission"
+        read = functools.partial(repo.requester.requestJsonAndCheck, "GET", url)
+        found = self._maybe(f"read the permission of {user.login}", read)
+        data = found[1] if found else {}
         for key in ("role_name", "permission"):
-            try:
-                return Permission(str(data.get(key, "")))
-            except ValueError:
-                continue
-        return Permission.NONE
-
-
-_GHOST = Identity(login="ghost", id=10137891)  # GitHub's stand-in for deleted accounts
+            if data.get(key) in port.Permission.__members__.values():
+                return port.Permission(data[key])
+        return port.Permission.NONE
 
 
 def _message(exc: GithubException) -> str:
     data = exc.data if isinstance(exc.data, dict) else {}
-    text = str(data.get("message") or exc.message or "no message")
-    details = [
-        e.get("message") or e.get("code") for e in data.get("errors") or [] if isinstance(e, dict)
-    ]
-    return "; ".join([text, *(str(d) for d in details if d)])
+    texts = [data.get("message") or exc.message or "no message"]
+    for error in data.get("errors") or []:
+        texts.append(
+            error.get("message") or error.get("code") if isinstance(error, dict) else error
+        )
+    return "; ".join(str(text) for text in texts if text)
 
 
 def _status(exc: Exception) -> int | None:
@@ -529,7 +479,7 @@ def _status(exc: Exception) -> int | None:
     return cause.status if isinstance(cause, GithubException) else None
 
 
-def _number(text: str, default: float) -> float:
+def _seconds(text: str, default: float) -> float:
     try:
         return float(text)
     except ValueError:
@@ -537,26 +487,23 @@ def _number(text: str, default: float) -> float:
 
 
 def _under(path: str, prefixes: Sequence[str]) -> bool:
-    for prefix in prefixes:
-        stem = prefix.strip("/")
-        if not stem or path == stem or path.startswith(f"{stem}/"):
-            return True
-    return False
+    stems = [prefix.strip("/") for prefix in prefixes]
+    return any(not stem or path == stem or path.startswith(f"{stem}/") for stem in stems)
 
 
-def _identity(user: NamedUser | Organization | None) -> Identity | None:
-    return None if user is None else Identity(login=user.login, id=user.id)
+def _identity(user: NamedUser | Organization | None) -> port.Identity | None:
+    return None if user is None else port.Identity(login=user.login, id=user.id)
 
 
-def _pull(pr: GhPull) -> PullRequest:
+def _pull(pr: GhPull) -> port.PullRequest:
     merged = pr.merged_at is not None
-    merged_by = _identity(pr.merged_by) if merged else None
-    return PullRequest(
+    merged_by = _identity(pr.merged_by) if merged else None  # merging closes it too
+    return port.PullRequest(
         number=pr.number,
         title=pr.title,
         body=pr.body or "",
-        state=PullState.MERGED if merged else PullState(pr.state),
-        author=_identity(pr.user) or _GHOST,
+        state=port.PullState.MERGED if merged else port.PullState(pr.state),
+        author=_identity(pr.user) or GHOST,
         head_ref=pr.head.ref,
         head_sha=pr.head.sha,
         base_ref=pr.base.ref,
@@ -569,24 +516,25 @@ def _pull(pr: GhPull) -> PullRequest:
     )
 
 
-def _review(review: PullRequestReview) -> Review | None:
-    if review.state not in ReviewState.__members__ or review.user is None:
-        return None  # PENDING (a draft) has no submitted_at; a deleted user votes for nobody
-    return Review(
+def _commit(commit: GhCommit) -> port.Commit:
+    git = commit.commit
+    pushed_at = git.committer.date  # GitHub tells no push time (see the module docstring)
+    return port.Commit(commit.sha, git.tree.sha, _identity(commit.author), pushed_at)
+
+
+def _review(review: PullRequestReview) -> port.Review | None:
+    if review.state not in port.ReviewState.__members__ or review.user is None:
+        return None  # a PENDING draft (no submitted_at yet), or a deleted account
+    return port.Review(
         id=review.id,
-        user=Identity(login=review.user.login, id=review.user.id),
-        state=ReviewState(review.state),
+        user=port.Identity(login=review.user.login, id=review.user.id),
+        state=port.ReviewState(review.state),
         commit_id=review.commit_id or "",
         submitted_at=review.submitted_at,
         body=review.body or "",
     )
 
 
-def _comment(comment: IssueComment) -> Comment:
-    return Comment(
-        id=comment.id,
-        user=_identity(comment.user) or _GHOST,
-        body=comment.body,
-        created_at=comment.created_at,
-        updated_at=comment.updated_at,
-    )
+def _comment(comment: IssueComment) -> port.Comment:
+    user = _identity(comment.user) or GHOST
+    return port.Comment(comment.id, user, comment.body, comment.created_at, comment.updated_at)

@@ -511,6 +511,10 @@ def _verdict(
         missing = [a for a in advisors if a not in state.answered]
     if stage in (Stage.MAINTAINER, Stage.ESCALATED):
         missing = [MAINTAINERS]
+    if not voters and stage is not Stage.ANALYSIS:
+        # Decided or with the humans: show the votes of the last round that had any.
+        voted = [r for r in state.rounds if r.votes]
+        votes = dict(voted[-1].votes) if voted else {}
     open_stage = stage in (Stage.LAZY, Stage.VOTE, Stage.ANALYSIS, Stage.FINAL)
     deadline = (
         state.round_start + dt.timedelta(seconds=policy.deadline_seconds) if open_stage else None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from aito.org import loading
+from aito.org import loading, schedules
 from aito.org.agents import AgentSpec, Layer
 
 WORKFLOWS_DIR = Path(".github/workflows")
@@ -56,6 +56,8 @@ def render(org: loading.Organization) -> dict[Path, str]:
         runner_labels=labels,
         watched_paths=json.dumps(WATCHED_PATHS),
         branches=json.dumps([org.org.governance_repo.branch]),
+        tally_cron=schedules.parse_schedule("15m").to_cron("governance-tally"),
+        base_branch=org.org.governance_repo.branch,
     )
     return files
 

@@ -388,7 +388,9 @@ class FakeGitHub:
         self._http.daemon_threads = True
         self._http.fake = self  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     # -- configuration -------------------------------------------------------------
@@ -442,7 +444,7 @@ class FakeGitHub:
         delay: float = 0.0,
     ) -> None:
         """Answer the next ``times`` matching requests with ``status`` (None: normally,
-        after ``delay`` seconds). ``path`` is an OpenAPI template, e.g. ``/repos/{owner}/{repo}``."""
+        after ``delay`` seconds); ``path`` is an OpenAPI template (``/repos/{owner}/{repo}``)."""
         fault = Fault(status, times, message, dict(headers or {}), method, path, delay)
         with self.lock:
             self.faults.append(fault)
@@ -1454,6 +1456,7 @@ def _list_statuses(gh: FakeGitHub, c: Context) -> Response:
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
     server_version = "GitHub.com"
     sys_version = ""
 

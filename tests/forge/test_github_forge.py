@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -223,22 +224,18 @@ def test_not_found_is_permanent_and_says_what_to_check(
     with pytest.raises(PermanentAdapterError) as caught:
         forge.pull(404)
     assert "#404" in str(caught.value) and REPO in str(caught.value)
-    with make_github_forge(server, repo="acme/missing", governance=("gov", 1), agents={}) as lost:
-        with pytest.raises(PermanentAdapterError, match=r"acme/missing.*404.*exists"):
-            _ = lost.default_branch
+    lost = make_github_forge(server, repo="acme/missing", governance=("gov", 1), agents={})
+    with lost, pytest.raises(PermanentAdapterError, match=r"acme/missing.*404.*exists"):
+        _ = lost.default_branch
     assert server.calls[f"GET {PULL}"] == 1  # not retried
 
 
 def test_a_bad_token_is_permanent_and_names_the_token(server: FakeGitHub) -> None:
-    with GitHubForge(
-        repo=REPO,
-        api_url=server.url,
-        token=SecretStr("ghp_revoked"),
-        agent_tokens={},
-        throttle=False,
-    ) as forge:
-        with pytest.raises(PermanentAdapterError, match="governance token was rejected") as caught:
-            forge.pull(1)
+    forge = GitHubForge(
+        repo=REPO, api_url=server.url, token=SecretStr("ghp_revoked"), agent_tokens={}
+    )
+    with forge, pytest.raises(PermanentAdapterError, match="governance token was") as caught:
+        forge.pull(1)
     assert "ghp_revoked" not in str(caught.value)
     assert server.calls[f"GET {PULL}"] == 1
 
@@ -317,3 +314,16 @@ def test_permission_of_maintainers_and_strangers(server: FakeGitHub, forge: GitH
     assert forge.permission(CTO) is Permission.MAINTAIN
     assert forge.permission(DAO) is Permission.NONE  # a user without access
     assert forge.permission(Identity("no-such-user", 1)) is Permission.NONE  # 404
+
+
+def test_tokens_never_reach_the_log_or_errors(
+    server: FakeGitHub, forge: GitHubForge, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    number, sha = propose(forge, CEO, "secret")
+    forge.post_review(number, author=DAO, state=ReviewState.APPROVED, body="", commit_id=sha)
+    with pytest.raises(PermanentAdapterError) as caught:
+        forge.pull(999)
+    assert "github" in caplog.text  # PyGithub did log its requests …
+    for token in server.users_by_token:
+        assert token not in caplog.text and token not in str(caught.value)  # … masked

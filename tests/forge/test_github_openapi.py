@@ -217,3 +217,26 @@ def test_every_response_of_a_session_matches_the_description(
             where = "/".join(str(p) for p in error.absolute_path)
             problems.append(f"{key} at {where or '<root>'}: {error.message[:300]}")
     assert not problems, "\n".join(problems[:30])
+
+
+def test_the_check_catches_a_payload_github_would_not_send(description: dict[str, Any]) -> None:
+    schema = response_schema(
+        description, "GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", 200
+    )
+    assert schema is not None
+    review = {
+        "id": "17",  # GitHub's ids are numbers
+        "node_id": "PRR_1",
+        "user": None,  # nullable: fine
+        "body": "",
+        "state": "APPROVED",
+        "commit_id": "0" * 40,
+        "html_url": "https://github.com/o/r/pull/1#pullrequestreview-17",
+        "pull_request_url": "https://api.github.com/repos/o/r/pulls/1",
+        "_links": {"html": {"href": "h"}, "pull_request": {"href": "p"}},
+    }  # and author_association is missing
+    errors = list(jsonschema.Draft4Validator(schema).iter_errors([review]))
+    assert sorted(e.message for e in errors) == [
+        "'17' is not of type 'integer'",
+        "'author_association' is a required property",
+    ]

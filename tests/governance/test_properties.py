@@ -7,7 +7,7 @@ import datetime as dt
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scenarios import BOTS, GOVERNANCE_BOT, MAINTAINER, OUTSIDER, T0, policy
+from support.histories import BOTS, GOVERNANCE_BOT, MAINTAINER, OUTSIDER, T0, policy
 
 from aito.governance import tallying
 from aito.governance.history import (
@@ -40,25 +40,45 @@ def histories(draw: st.DrawFn) -> tuple[Tier, PullFacts]:
     for number in range(draw(st.integers(0, 30))):
         kind = draw(st.sampled_from(list(ReviewKind)))
         body = draw(st.sampled_from(["", "abstain", "LGTM"]))
-        reviews.append(ReviewEvent(draw(minutes), number + 1, draw(st.sampled_from(USERS)), kind,
-                                   draw(st.sampled_from([p.sha for p in pushes])), body))
-    comments = [CommentEvent(draw(minutes), 1000 + n, draw(st.sampled_from(USERS)))
-                for n in range(draw(st.integers(0, 8)))]
+        reviews.append(
+            ReviewEvent(
+                draw(minutes),
+                number + 1,
+                draw(st.sampled_from(USERS)),
+                kind,
+                draw(st.sampled_from([p.sha for p in pushes])),
+                body,
+            )
+        )
+    comments = [
+        CommentEvent(draw(minutes), 1000 + n, draw(st.sampled_from(USERS)))
+        for n in range(draw(st.integers(0, 8)))
+    ]
     labels = draw(st.sampled_from([frozenset(), frozenset({"aito/hold"})]))
-    facts = PullFacts(number=1, opened_at=T0, author=author, status=PullStatus.OPEN,
-                      pushes=tuple(pushes), reviews=tuple(reviews), comments=tuple(comments),
-                      labels=labels)
+    facts = PullFacts(
+        number=1,
+        opened_at=T0,
+        author=author,
+        status=PullStatus.OPEN,
+        pushes=tuple(pushes),
+        reviews=tuple(reviews),
+        comments=tuple(comments),
+        labels=labels,
+    )
     return tier, facts
 
 
 def judge(tier: Tier, facts: PullFacts, now: dt.datetime = NOW) -> tallying.Verdict:
-    return tallying.evaluate(decision=DecisionFacts("d", tier, "cmo"), policy=policy(tier),
-                             facts=facts, now=now)
+    return tallying.evaluate(
+        decision=DecisionFacts("d", tier, "cmo"), policy=policy(tier), facts=facts, now=now
+    )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(history=histories(), data=st.data())
-def test_order_and_duplicates_do_not_matter(history: tuple[Tier, PullFacts], data: st.DataObject) -> None:
+def test_order_and_duplicates_do_not_matter(
+    history: tuple[Tier, PullFacts], data: st.DataObject
+) -> None:
     tier, facts = history
     shuffled = dataclasses.replace(
         facts,
@@ -69,14 +89,14 @@ def test_order_and_duplicates_do_not_matter(history: tuple[Tier, PullFacts], dat
     assert judge(tier, shuffled) == judge(tier, facts)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(history=histories())
 def test_the_round_never_exceeds_the_maximum(history: tuple[Tier, PullFacts]) -> None:
     tier, facts = history
     assert 1 <= judge(tier, facts).round <= policy(tier).max_rounds
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(history=histories())
 def test_no_approval_without_approving_reviews_of_the_current_content(
     history: tuple[Tier, PullFacts],
@@ -89,7 +109,8 @@ def test_no_approval_without_approving_reviews_of_the_current_content(
     assert result.approved_sha == head.sha
     trees = {p.sha: p.tree for p in facts.pushes}
     approving = {
-        r.user for r in facts.reviews
+        r.user
+        for r in facts.reviews
         if r.kind is ReviewKind.APPROVED and trees[r.commit] == head.tree and r.user != facts.author
     }
     if result.human_decision is not None:
@@ -101,7 +122,7 @@ def test_no_approval_without_approving_reviews_of_the_current_content(
         assert MAINTAINER in approving  # a human always approves a critical decision
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(history=histories())
 def test_silence_never_passes_a_major_decision(history: tuple[Tier, PullFacts]) -> None:
     tier, facts = history
@@ -112,7 +133,7 @@ def test_silence_never_passes_a_major_decision(history: tuple[Tier, PullFacts]) 
         assert judge(tier, silent).status is not DecisionStatus.APPROVED
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(history=histories(), cut=minutes)
 def test_a_rejection_is_final(history: tuple[Tier, PullFacts], cut: dt.datetime) -> None:
     tier, facts = history
@@ -126,14 +147,18 @@ def test_a_rejection_is_final(history: tuple[Tier, PullFacts], cut: dt.datetime)
         assert judge(tier, facts).status is DecisionStatus.REJECTED
 
 
-@settings(max_examples=300, deadline=None)
-@given(history=histories(), extra=st.lists(st.tuples(minutes, st.sampled_from(list(ReviewKind))),
-                                           max_size=10))
+@settings(max_examples=150, deadline=None)
+@given(
+    history=histories(),
+    extra=st.lists(st.tuples(minutes, st.sampled_from(list(ReviewKind))), max_size=10),
+)
 def test_reviews_from_unknown_accounts_change_nothing(
     history: tuple[Tier, PullFacts], extra: list[tuple[dt.datetime, ReviewKind]]
 ) -> None:
     tier, facts = history
-    outsiders = tuple(ReviewEvent(at, 5000 + n, OUTSIDER + 1 + n, kind, facts.head.sha)
-                      for n, (at, kind) in enumerate(extra))
+    outsiders = tuple(
+        ReviewEvent(at, 5000 + n, OUTSIDER + 1 + n, kind, facts.head.sha)
+        for n, (at, kind) in enumerate(extra)
+    )
     noisy = dataclasses.replace(facts, reviews=facts.reviews + outsiders)
     assert judge(tier, noisy) == judge(tier, facts)

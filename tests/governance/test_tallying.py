@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import pytest
-from scenarios import MAINTAINER, OUTSIDER, History, policy, verdict
+from support.histories import MAINTAINER, OUTSIDER, History, policy, verdict
 
 from aito.governance.tallying import ActionKind, Stage
 from aito.org.organization import Tier
 from aito.org.records import DecisionStatus, HumanDecision, Vote
 
 APPROVED, REJECTED, PENDING, ESCALATED, WITHDRAWN = (
-    DecisionStatus.APPROVED, DecisionStatus.REJECTED, DecisionStatus.PENDING,
-    DecisionStatus.ESCALATED, DecisionStatus.WITHDRAWN,
+    DecisionStatus.APPROVED,
+    DecisionStatus.REJECTED,
+    DecisionStatus.PENDING,
+    DecisionStatus.ESCALATED,
+    DecisionStatus.WITHDRAWN,
 )
-ALL_C_LEVEL_ANSWER = {"cmo": "comment", "cto": "comment", "cfo": "comment", "coo": "comment",
-                      "cco": "comment"}
+ALL_C_LEVEL_ANSWER = {
+    "cmo": "comment",
+    "cto": "comment",
+    "cfo": "comment",
+    "coo": "comment",
+    "cco": "comment",
+}
 
 
 def split_then_analysis(history: History) -> History:
@@ -27,80 +35,239 @@ def split_then_analysis(history: History) -> History:
 
 CASES = [
     # id, history, now, expected status, stage, round
-    ("both-approve", lambda: History().votes(1, ceo="approve", dao="approve"), 2, APPROVED,
-     Stage.DONE, 1),
+    (
+        "both-approve",
+        lambda: History().votes(1, ceo="approve", dao="approve"),
+        2,
+        APPROVED,
+        Stage.DONE,
+        1,
+    ),
     ("both-veto", lambda: History().votes(1, ceo="veto", dao="veto"), 2, REJECTED, Stage.DONE, 1),
     ("one-vote-waits", lambda: History().votes(1, ceo="approve"), 2, PENDING, Stage.VOTE, 1),
-    ("split-goes-to-round-2", lambda: History().votes(1, ceo="approve", dao="veto"), 2, PENDING,
-     Stage.ANALYSIS, 2),
-    ("approve-and-abstain-is-a-split", lambda: History().votes(1, ceo="approve", dao="abstain"), 2,
-     PENDING, Stage.ANALYSIS, 2),
-    ("silence-at-deadline-is-abstention", lambda: History().votes(1, ceo="approve"), 25, PENDING,
-     Stage.ANALYSIS, 2),
-    ("analysis-complete-opens-final-vote", lambda: split_then_analysis(History()), 4, PENDING,
-     Stage.FINAL, 3),
-    ("analysis-deadline-opens-final-vote",
-     lambda: History().votes(1, ceo="approve", dao="veto").comment(2, "cmo"), 26, PENDING,
-     Stage.FINAL, 3),
-    ("round-3-majority-approves",
-     lambda: split_then_analysis(History()).votes(5, ceo="approve", dao="veto", cto="approve",
-                                                  cfo="approve", coo="approve", cco="veto"),
-     6, APPROVED, Stage.DONE, 3),
-    ("round-3-majority-rejects",
-     lambda: split_then_analysis(History()).votes(5, ceo="approve", dao="veto", cto="veto",
-                                                  cfo="veto", coo="veto", cco="approve"),
-     6, REJECTED, Stage.DONE, 3),
-    ("round-3-tie-escalates",
-     lambda: split_then_analysis(History()).votes(5, ceo="approve", dao="veto", cto="approve",
-                                                  cfo="veto", coo="abstain", cco="abstain"),
-     30, ESCALATED, Stage.ESCALATED, 3),
-    ("round-3-no-quorum-at-deadline-escalates",
-     lambda: split_then_analysis(History()).votes(5, ceo="approve", dao="veto"), 28, ESCALATED,
-     Stage.ESCALATED, 3),
-    ("escalated-maintainer-approves",
-     lambda: split_then_analysis(History()).votes(5, ceo="approve", dao="veto").review(
-         29, MAINTAINER, "approve"), 30, APPROVED, Stage.DONE, 3),
-    ("escalated-maintainer-rejects",
-     lambda: split_then_analysis(History()).votes(5, ceo="approve", dao="veto").review(
-         29, MAINTAINER, "veto"), 30, REJECTED, Stage.DONE, 3),
-    ("stale-vote-after-push",
-     lambda: History().votes(1, ceo="approve").push(2).votes(3, dao="approve"), 4, PENDING,
-     Stage.ANALYSIS, 2),
-    ("push-before-any-vote-keeps-round-1",
-     lambda: History().push(2).votes(3, ceo="approve", dao="approve"), 4, APPROVED, Stage.DONE, 1),
-    ("push-with-same-content-keeps-votes",
-     lambda: History().votes(1, ceo="approve").push(2, same_content=True).votes(3, dao="approve"),
-     4, APPROVED, Stage.DONE, 1),
-    ("vote-on-old-commit-does-not-count",
-     lambda: History().push(1).review(2, "ceo", "approve", commit="c1").votes(2, dao="approve"),
-     3, PENDING, Stage.VOTE, 1),
-    ("proposers-own-review-never-counts",
-     lambda: History(proposer="ceo").votes(1, ceo="approve", dao="approve"), 2, PENDING,
-     Stage.VOTE, 1),
-    ("outsider-review-never-counts",
-     lambda: History().review(1, OUTSIDER, "approve").votes(1, dao="approve"), 2, PENDING,
-     Stage.VOTE, 1),
-    ("dismissed-review-withdraws-the-vote",
-     lambda: History().votes(1, ceo="approve").review(2, "ceo", "dismissed").votes(3, dao="approve"),
-     4, PENDING, Stage.VOTE, 1),
-    ("latest-review-counts",
-     lambda: History().votes(1, ceo="veto").votes(2, ceo="approve", dao="approve"), 3, APPROVED,
-     Stage.DONE, 1),
-    ("plain-comment-review-does-not-change-a-vote",
-     lambda: History().votes(1, ceo="approve").review(2, "ceo", "comment", body="approve!")
-     .votes(3, dao="approve"), 4, APPROVED, Stage.DONE, 1),
-    ("maintainer-rejects-at-any-time", lambda: History().review(1, MAINTAINER, "veto"), 2,
-     REJECTED, Stage.DONE, 1),
-    ("maintainer-approval-alone-does-not-pass-major",
-     lambda: History().review(1, MAINTAINER, "approve"), 2, PENDING, Stage.VOTE, 1),
-    ("pushes-past-the-last-round-escalate",
-     lambda: History().votes(1, ceo="approve").push(2).comment(3, "cto").push(4).votes(
-         5, ceo="approve").push(6), 7, ESCALATED, Stage.ESCALATED, 3),
+    (
+        "split-goes-to-round-2",
+        lambda: History().votes(1, ceo="approve", dao="veto"),
+        2,
+        PENDING,
+        Stage.ANALYSIS,
+        2,
+    ),
+    (
+        "approve-and-abstain-is-a-split",
+        lambda: History().votes(1, ceo="approve", dao="abstain"),
+        2,
+        PENDING,
+        Stage.ANALYSIS,
+        2,
+    ),
+    (
+        "silence-at-deadline-is-abstention",
+        lambda: History().votes(1, ceo="approve"),
+        25,
+        PENDING,
+        Stage.ANALYSIS,
+        2,
+    ),
+    (
+        "analysis-complete-opens-final-vote",
+        lambda: split_then_analysis(History()),
+        4,
+        PENDING,
+        Stage.FINAL,
+        3,
+    ),
+    (
+        "analysis-deadline-opens-final-vote",
+        lambda: History().votes(1, ceo="approve", dao="veto").comment(2, "cmo"),
+        26,
+        PENDING,
+        Stage.FINAL,
+        3,
+    ),
+    (
+        "round-3-majority-approves",
+        lambda: split_then_analysis(History()).votes(
+            5, ceo="approve", dao="veto", cto="approve", cfo="approve", coo="approve", cco="veto"
+        ),
+        6,
+        APPROVED,
+        Stage.DONE,
+        3,
+    ),
+    (
+        "round-3-majority-rejects",
+        lambda: split_then_analysis(History()).votes(
+            5, ceo="approve", dao="veto", cto="veto", cfo="veto", coo="veto", cco="approve"
+        ),
+        6,
+        REJECTED,
+        Stage.DONE,
+        3,
+    ),
+    (
+        "round-3-tie-escalates",
+        lambda: split_then_analysis(History()).votes(
+            5, ceo="approve", dao="veto", cto="approve", cfo="veto", coo="abstain", cco="abstain"
+        ),
+        30,
+        ESCALATED,
+        Stage.ESCALATED,
+        3,
+    ),
+    (
+        "round-3-no-quorum-at-deadline-escalates",
+        lambda: split_then_analysis(History()).votes(5, ceo="approve", dao="veto"),
+        28,
+        ESCALATED,
+        Stage.ESCALATED,
+        3,
+    ),
+    (
+        "escalated-maintainer-approves",
+        lambda: (
+            split_then_analysis(History())
+            .votes(5, ceo="approve", dao="veto")
+            .review(29, MAINTAINER, "approve")
+        ),
+        30,
+        APPROVED,
+        Stage.DONE,
+        3,
+    ),
+    (
+        "escalated-maintainer-rejects",
+        lambda: (
+            split_then_analysis(History())
+            .votes(5, ceo="approve", dao="veto")
+            .review(29, MAINTAINER, "veto")
+        ),
+        30,
+        REJECTED,
+        Stage.DONE,
+        3,
+    ),
+    (
+        "stale-vote-after-push",
+        lambda: History().votes(1, ceo="approve").push(2).votes(3, dao="approve"),
+        4,
+        PENDING,
+        Stage.ANALYSIS,
+        2,
+    ),
+    (
+        "push-before-any-vote-keeps-round-1",
+        lambda: History().push(2).votes(3, ceo="approve", dao="approve"),
+        4,
+        APPROVED,
+        Stage.DONE,
+        1,
+    ),
+    (
+        "push-with-same-content-keeps-votes",
+        lambda: (
+            History().votes(1, ceo="approve").push(2, same_content=True).votes(3, dao="approve")
+        ),
+        4,
+        APPROVED,
+        Stage.DONE,
+        1,
+    ),
+    (
+        "vote-on-old-commit-does-not-count",
+        lambda: History().push(1).review(2, "ceo", "approve", commit="c1").votes(2, dao="approve"),
+        3,
+        PENDING,
+        Stage.VOTE,
+        1,
+    ),
+    (
+        "proposers-own-review-never-counts",
+        lambda: History(proposer="ceo").votes(1, ceo="approve", dao="approve"),
+        2,
+        PENDING,
+        Stage.VOTE,
+        1,
+    ),
+    (
+        "outsider-review-never-counts",
+        lambda: History().review(1, OUTSIDER, "approve").votes(1, dao="approve"),
+        2,
+        PENDING,
+        Stage.VOTE,
+        1,
+    ),
+    (
+        "dismissed-review-withdraws-the-vote",
+        lambda: (
+            History().votes(1, ceo="approve").review(2, "ceo", "dismissed").votes(3, dao="approve")
+        ),
+        4,
+        PENDING,
+        Stage.VOTE,
+        1,
+    ),
+    (
+        "latest-review-counts",
+        lambda: History().votes(1, ceo="veto").votes(2, ceo="approve", dao="approve"),
+        3,
+        APPROVED,
+        Stage.DONE,
+        1,
+    ),
+    (
+        "plain-comment-review-does-not-change-a-vote",
+        lambda: (
+            History()
+            .votes(1, ceo="approve")
+            .review(2, "ceo", "comment", body="approve!")
+            .votes(3, dao="approve")
+        ),
+        4,
+        APPROVED,
+        Stage.DONE,
+        1,
+    ),
+    (
+        "maintainer-rejects-at-any-time",
+        lambda: History().review(1, MAINTAINER, "veto"),
+        2,
+        REJECTED,
+        Stage.DONE,
+        1,
+    ),
+    (
+        "maintainer-approval-alone-does-not-pass-major",
+        lambda: History().review(1, MAINTAINER, "approve"),
+        2,
+        PENDING,
+        Stage.VOTE,
+        1,
+    ),
+    (
+        "pushes-past-the-last-round-escalate",
+        lambda: (
+            History()
+            .votes(1, ceo="approve")
+            .push(2)
+            .comment(3, "cto")
+            .push(4)
+            .votes(5, ceo="approve")
+            .push(6)
+        ),
+        7,
+        ESCALATED,
+        Stage.ESCALATED,
+        3,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("history", "now", "status", "stage", "round_"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("history", "now", "status", "stage", "round_"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
 def test_major_decision_rules(history, now, status, stage, round_) -> None:  # type: ignore[no-untyped-def]
     result = verdict(history(), now=now)
     assert (result.status, result.stage, result.round) == (status, stage, round_), result.reason
@@ -122,8 +289,9 @@ def test_a_push_after_approval_reopens_the_decision() -> None:
 
 
 def test_rejection_closes_and_is_final() -> None:
-    history = History().votes(1, ceo="veto", dao="veto").push(2).votes(3, ceo="approve",
-                                                                        dao="approve")
+    history = (
+        History().votes(1, ceo="veto", dao="veto").push(2).votes(3, ceo="approve", dao="approve")
+    )
     result = verdict(history, now=4)
     assert result.status is REJECTED and [a.kind for a in result.actions] == [ActionKind.CLOSE]
     assert result.check_state == "failure" and "aito/rejected" in result.labels
@@ -171,11 +339,15 @@ def test_votes_and_missing_are_reported_for_the_current_round() -> None:
 
 
 def test_rounds_are_recorded_for_the_decision_file() -> None:
-    history = split_then_analysis(History()).votes(5, ceo="approve", dao="veto", cto="approve",
-                                                   cfo="approve", coo="approve", cco="veto")
+    history = split_then_analysis(History()).votes(
+        5, ceo="approve", dao="veto", cto="approve", cfo="approve", coo="approve", cco="veto"
+    )
     rounds = verdict(history, now=6).rounds
-    assert [(r.round, r.stage) for r in rounds] == [(1, Stage.VOTE), (2, Stage.ANALYSIS),
-                                                    (3, Stage.FINAL)]
+    assert [(r.round, r.stage) for r in rounds] == [
+        (1, Stage.VOTE),
+        (2, Stage.ANALYSIS),
+        (3, Stage.FINAL),
+    ]
     assert rounds[0].votes == {"ceo": Vote.APPROVE, "dao": Vote.VETO}
     assert rounds[1].analysis == ("cco", "cfo", "coo", "cto")  # not cmo: the proposer
 
@@ -189,8 +361,13 @@ def test_rounds_are_recorded_for_the_decision_file() -> None:
         (lambda: History().votes(1, ceo="veto"), 5, REJECTED),
         (lambda: History().votes(1, dao="veto"), 5, APPROVED),  # only the CEO can veto minor
     ],
-    ids=["minor-waits", "minor-lazy-consensus", "minor-ceo-approves", "minor-ceo-vetoes",
-         "minor-others-cannot-veto"],
+    ids=[
+        "minor-waits",
+        "minor-lazy-consensus",
+        "minor-ceo-approves",
+        "minor-ceo-vetoes",
+        "minor-others-cannot-veto",
+    ],
 )
 def test_minor_decisions(build, now, status) -> None:  # type: ignore[no-untyped-def]
     assert verdict(build(), now=now, tier=Tier.MINOR).status is status

@@ -82,9 +82,13 @@ class History:
         self, hours: float, who: str | int, kind: str, *, commit: str | None = None, body: str = ""
     ) -> History:
         user = who if isinstance(who, int) else BOTS[who]
-        kinds = {"approve": ReviewKind.APPROVED, "veto": ReviewKind.CHANGES_REQUESTED,
-                 "comment": ReviewKind.COMMENTED, "dismissed": ReviewKind.DISMISSED,
-                 "abstain": ReviewKind.COMMENTED}
+        kinds = {
+            "approve": ReviewKind.APPROVED,
+            "veto": ReviewKind.CHANGES_REQUESTED,
+            "comment": ReviewKind.COMMENTED,
+            "dismissed": ReviewKind.DISMISSED,
+            "abstain": ReviewKind.COMMENTED,
+        }
         text = "Abstain: not my area" if kind == "abstain" else body
         self.reviews.append(
             ReviewEvent(at(hours), next(self._ids), user, kinds[kind], commit or self.head, text)
