@@ -10,7 +10,6 @@ the proposer and the voters, once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -92,18 +91,30 @@ def tally(
     ``lock(decision_id)`` (e.g. Redis `lock:decision:{id}`) keeps two tallies of the
     same decision from interleaving.
     """
-    decision = reading.decision_of(forge, forge.pull(number))
-    with lock(decision.id) if lock and apply else contextlib.nullcontext():
-        return _tally(forge, number, now=now, apply=apply, recorder=recorder)
+    pull = forge.pull(number)
+    changed = forge.changed_files(number)
+    decision = reading.decision_of(forge, pull, changed)
+    if not (lock and apply):
+        return _tally(forge, pull, decision, changed, now=now, apply=apply, recorder=recorder)
+    with lock(decision.id):
+        # Another tally may have acted while we waited for the lock: read again.
+        pull = forge.pull(number)
+        return _tally(forge, pull, decision, changed, now=now, apply=apply, recorder=recorder)
 
 
 def _tally(
-    forge: Forge, number: int, *, now: dt.datetime, apply: bool, recorder: Recorder | None
+    forge: Forge,
+    pull: PullRequest,
+    decision: Decision,
+    changed: list[str],
+    *,
+    now: dt.datetime,
+    apply: bool,
+    recorder: Recorder | None,
 ) -> Tally:
-    pull = forge.pull(number)
+    number = pull.number
     base = reading.base_organization(forge, pull.base_ref)
     governance = reading.governance_identity(base)
-    decision = reading.decision_of(forge, pull)
     comments = forge.comments(number)
     found = reading.tally_comment(comments, governance)
     policies = found.policies if found else reading.freeze(base)
@@ -112,12 +123,12 @@ def _tally(
     requirement = authority.required_tier(
         base,
         proposer=decision.proposed_by,
-        paths=[p for p in forge.changed_files(number) if not p.startswith("org/decisions/")],
+        paths=[p for p in changed if not p.startswith(reading.DECISIONS_PREFIX)],
         amount_usd=decision.amount_usd,
     )
     tier = authority.higher(decision.tier, requirement.tier)
     policy = policies[tier]
-    facts = reading.facts_of(forge, pull, policy)
+    facts = reading.facts_of(forge, pull, policy, comments)
     problems: list[str] = []
     if tier is not decision.tier:
         problems.append(

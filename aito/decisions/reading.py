@@ -64,12 +64,12 @@ def governance_identity(org: loading.Organization) -> Identity:
     return Identity(bot.login, bot.id) if bot else Identity("github-actions[bot]", 41898282)
 
 
-def decision_of(forge: Forge, pull: PullRequest) -> Decision:
+def decision_of(forge: Forge, pull: PullRequest, changed: list[str] | None = None) -> Decision:
     """The decision record the pull request adds (exactly one `org/decisions/*.yaml`)."""
+    if changed is None:
+        changed = forge.changed_files(pull.number)
     records = [
-        path
-        for path in forge.changed_files(pull.number)
-        if path.startswith(DECISIONS_PREFIX) and path.endswith(".yaml")
+        path for path in changed if path.startswith(DECISIONS_PREFIX) and path.endswith(".yaml")
     ]
     if len(records) != 1:
         raise GovernanceError(
@@ -128,7 +128,7 @@ def freeze(org: loading.Organization) -> dict[Tier, Policy]:
     return {tier: policy_for(org, tier) for tier in Tier}
 
 
-def facts_of(forge: Forge, pull: PullRequest, policy: Policy) -> PullFacts:
+def facts_of(forge: Forge, pull: PullRequest, policy: Policy, comments: list[Comment]) -> PullFacts:
     """The pull request's history as plain facts for the engine."""
     pushes: list[Push] = []
     last: dt.datetime | None = None
@@ -142,7 +142,6 @@ def facts_of(forge: Forge, pull: PullRequest, policy: Policy) -> PullFacts:
     if not pushes or pushes[-1].sha != pull.head_sha:
         pushes.append(Push(last or pull.created_at, pull.head_sha, pull.head_sha, None))
     reviews = forge.reviews(pull.number)
-    comments = forge.comments(pull.number)
     logins = {r.user.id: r.user.login for r in reviews}
     people = {r.user for r in reviews} | {i for i in (pull.merged_by, pull.closed_by) if i}
     bots = set(policy.bots.values()) | ({policy.governance_bot} if policy.governance_bot else set())

@@ -520,10 +520,8 @@ def _verdict(
         state.round_start + dt.timedelta(seconds=policy.deadline_seconds) if open_stage else None
     )
     waiting = _waiting_reason(stage, missing)
-    if waiting and state.reason:
-        reason = f"{waiting} ({state.reason})"
-    else:
-        reason = waiting or state.reason
+    both = waiting and state.reason
+    reason = f"{waiting} ({state.reason})" if both else waiting or state.reason
     labels = _labels(state, held)
     check_state, description = _check(state, held, missing, facts)
     actions: list[Action] = []

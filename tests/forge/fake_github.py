@@ -378,6 +378,7 @@ class FakeGitHub:
         for token, (login, user_id) in users.items():
             self.add_user(token=token, login=login, id=user_id)
         self.repos: dict[str, Repo] = {}
+        self.roles: dict[str, str] = {}  # login -> role on every repo
         self.calls: collections.Counter[str] = collections.Counter()
         self.responses: list[RecordedResponse] = []
         self.faults: list[Fault] = []
@@ -424,13 +425,20 @@ class FakeGitHub:
         return repo
 
     def set_permission(self, login: str, role: str, *, repo: str | None = None) -> None:
-        """Give ``login`` a role (read, triage, write, maintain, admin) on one or every repo."""
+        """Give ``login`` a role (read, triage, write, maintain, admin or none) on ``repo``,
+        or on every repo, also those created later (a repo's own setting wins)."""
         if role not in (*_ROLES, "none"):
             raise ValueError(f"unknown role {role!r}")
         with self.lock:
-            for full_name, target in self.repos.items():
-                if repo in (None, full_name):
-                    target.permissions[login] = role
+            if repo is None:
+                self.roles[login] = role
+            else:
+                self.repos[repo].permissions[login] = role
+
+    def role(self, repo: Repo, login: str) -> str:
+        if login == repo.owner.login:
+            return "admin"
+        return repo.permissions.get(login) or self.roles.get(login) or "none"
 
     def fail_next(
         self,
@@ -669,7 +677,7 @@ class FakeGitHub:
     def association(self, repo: Repo, user: User) -> str:
         if user.login == repo.owner.login:
             return "OWNER"
-        if repo.permissions.get(user.login, "none") != "none":
+        if self.role(repo, user.login) != "none":
             return "COLLABORATOR"
         return "NONE"
 
@@ -977,8 +985,7 @@ def _get_permission(gh: FakeGitHub, c: Context) -> Response:
     user = gh.users.get(c.params["username"])
     if user is None:
         raise _not_found()
-    role = "admin" if user.login == c.repo.owner.login else c.repo.permissions.get(user.login)
-    role = role or "none"
+    role = gh.role(c.repo, user.login)
     collaborator = gh.user_json(user) | {"role_name": role}
     return (
         200,
