@@ -11,9 +11,15 @@ Git objects live in memory and get git's own sha1 ids (``blob <n>\\0…``), so t
 commits and merges behave like git's. Tokens map to users (``Authorization: token …``
 or ``Bearer …``); an unknown token gets 401, an unknown repo or pull request 404.
 
-Test hooks: :meth:`FakeGitHub.fail_next` (e.g. two 502s), :meth:`FakeGitHub.rate_limit_next`
-(secondary rate limit with ``retry-after``), ``calls`` (requests per ``METHOD template``)
-and ``responses`` (every JSON body served, for the OpenAPI check).
+Each login may make ``rate_limit`` requests (5000, then 403 with
+``x-ratelimit-remaining: 0``). Not modelled: access control past authentication (every
+known token may read and write every repo; ``set_permission`` feeds the permission
+endpoint and ``author_association``), issues that are not pull requests, teams.
+
+Test hooks: :meth:`FakeGitHub.fail_next` (e.g. two 502s, or a slow answer),
+:meth:`FakeGitHub.rate_limit_next` (secondary rate limit with ``retry-after``), ``calls``
+(requests per ``METHOD template``, for a benchmark's API calls per operation) and
+``responses`` (every JSON body served, for the OpenAPI check).
 """
 
 from __future__ import annotations
@@ -382,7 +388,8 @@ class FakeGitHub:
         self.calls: collections.Counter[str] = collections.Counter()
         self.responses: list[RecordedResponse] = []
         self.faults: list[Fault] = []
-        self.used: collections.Counter[str] = collections.Counter()  # rate-limit use per login
+        self.used: collections.Counter[str] = collections.Counter()  # requests per login
+        self.rate_limit = 5000  # per login, as GitHub's for a personal token; then 403
         self.lock = threading.RLock()
         self._ids = itertools.count(1_000_001)
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _RequestHandler)
@@ -516,6 +523,8 @@ class FakeGitHub:
                 raise ApiError(fault.status, fault.message)
             if user is None:
                 raise ApiError(401, "Requires authentication" if not auth else "Bad credentials")
+            if self.used[user.login] > self.rate_limit:
+                raise ApiError(403, f"API rate limit exceeded for user ID {user.id}.")
             if found is None:
                 raise _not_found()
             _, match, handler = found
@@ -552,7 +561,7 @@ class FakeGitHub:
             key = user.login if user else "-"
             self.used[key] += 1
             used = self.used[key]
-        limit = 5000 if user else 60
+        limit = self.rate_limit if user else 60
         reset = (int(time.time()) // 3600 + 1) * 3600
         return {
             "x-ratelimit-limit": str(limit),

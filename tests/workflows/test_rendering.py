@@ -97,14 +97,23 @@ def test_a_removed_agents_generated_workflow_is_stale_and_deleted(example_repo: 
     assert rendering.check(org) == []
 
 
-def test_governance_workflow_validates_changes_to_the_org(example_repo: Path) -> None:
+def test_governance_workflow_validates_and_tallies(example_repo: Path) -> None:
     workflow = _load(example_repo / ".github/workflows/governance.yml")
     assert workflow["permissions"] == {}
-    assert set(workflow["on"]["pull_request"]["paths"]) == {
-        "org/**",
-        "profiles/**",
-        ".github/workflows/**",
-    }
-    runs = [step.get("run", "") for step in workflow["jobs"]["validate"]["steps"]]
+    triggers = workflow["on"]
+    assert set(triggers["pull_request"]["types"]) >= {"opened", "synchronize", "labeled"}
+    assert set(triggers["pull_request_review"]["types"]) == {"submitted", "dismissed"}
+    assert triggers["schedule"][0]["cron"]
+    assert "pull_request_target" not in triggers  # PR code never runs with secrets
+    validate = workflow["jobs"]["validate"]
+    runs = [step.get("run", "") for step in validate["steps"]]
     assert any("validate --format github" in r for r in runs)
     assert any("render --check" in r for r in runs)
+    assert validate["permissions"] == {"contents": "read"}
+    tally = workflow["jobs"]["tally"]
+    assert tally["permissions"] == {"contents": "read"}
+    assert "pull_request.number" in tally["concurrency"]["group"]
+    steps = tally["steps"]
+    assert all("uses" not in step for step in steps)  # no action fetched, no PR checkout
+    assert "--branch main" in steps[0]["run"]
+    assert "decide tally" in steps[-1]["run"]

