@@ -119,27 +119,46 @@ def bench_calls(history_lengths: list[int]) -> None:
             for part in ("org", "profiles"):
                 shutil.copytree(REPO_ROOT / part, repo / part)
             (repo / ".gitignore").write_text(".aito/\n")
-            for args in (["init", "-q", "-b", "main"], ["add", "-A"],
-                         ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "org"]):
+            for args in (
+                ["init", "-q", "-b", "main"],
+                ["add", "-A"],
+                ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "org"],
+            ):
                 subprocess.run(["git", "-C", str(repo), *args], check=True)
             org = loading.load_valid(repo)
-            inner = LocalForge(repo=repo, store=repo / ".aito/forge",
-                               permissions={m.id: Permission.ADMIN for m in org.org.maintainers})
+            inner = LocalForge(
+                repo=repo,
+                store=repo / ".aito/forge",
+                permissions={m.id: Permission.ADMIN for m in org.org.maintainers},
+            )
             now = dt.datetime.now(dt.UTC)
             _, pull = proposing.propose(
-                inner, org=org, proposer="cmo", tier=Tier.MAJOR, title="Bench", body="b",
-                files={"content/b.md": b"b"}, amount_usd=0, now=now,
+                inner,
+                org=org,
+                proposer="cmo",
+                tier=Tier.MAJOR,
+                title="Bench",
+                body="b",
+                files={"content/b.md": b"b"},
+                amount_usd=0,
+                now=now,
             )
             voters = ["cto", "cfo", "coo", "cco"]
             for n in range(length):
                 who = proposing.identity_for(org, voters[n % len(voters)])
-                inner.post_review(pull.number, author=who, state=ReviewState.COMMENTED,
-                                  body="note", commit_id=pull.head_sha)
+                inner.post_review(
+                    pull.number,
+                    author=who,
+                    state=ReviewState.COMMENTED,
+                    body="note",
+                    commit_id=pull.head_sha,
+                )
             applying.tally(inner, pull.number, now=now)  # first tally freezes the policy
             forge = CountingForge(inner)
             applying.tally(forge, pull.number, now=now)  # type: ignore[arg-type]
             total = sum(forge.calls.values())
-            print(f"tally with {length:>4} reviews: {total} forge calls {dict(sorted(forge.calls.items()))}")
+            calls = dict(sorted(forge.calls.items()))
+            print(f"tally with {length:>4} reviews: {total} forge calls {calls}")
 
 
 def main() -> None:

@@ -128,9 +128,11 @@ def review(forge: Forge, number: int, *, author: Identity, vote: str, body: str)
     pull = forge.pull(number)
     if vote not in REVIEW_STATES:
         raise GovernanceError(f"unknown vote {vote!r}; use approve, veto, abstain or comment")
-    text = body
-    if vote == "abstain" and not body.lower().startswith("abstain"):
-        text = f"Abstain. {body}".strip()
+    text = body.strip()
+    if vote == "abstain" and not text.lower().startswith("abstain"):
+        text = f"Abstain. {text}".strip()
+    # GitHub requires a body for request-changes and comment reviews.
+    text = text or {"approve": "", "veto": "Veto.", "comment": "No comment."}.get(vote, "")
     forge.post_review(
         number, author=author, state=REVIEW_STATES[vote], body=text, commit_id=pull.head_sha
     )

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from fake_github import FakeGitHub, make_github_forge, start_fake_github
 from pydantic import SecretStr
+from support.fake_github import FakeGitHub, make_github_forge, start_fake_github
 
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
 from aito.forge.base import (

@@ -1,7 +1,7 @@
 """The fake GitHub stays honest: every body it serves matches GitHub's published description.
 
 The description is the npm package ``@octokit/openapi`` (GitHub's own OpenAPI 3.0 file
-with Octokit extensions), installed by ``scripts/fetch-github-openapi`` into
+with Octokit extensions), installed by ``scripts/fetch-github-specs`` into
 ``.aito/cache/npm``. Its ``generated/api.github.com.deref.json`` has every ``$ref``
 inlined, so an operation's response schema is read straight from
 ``paths[template][method].responses[status].content["application/json"].schema``; the
@@ -20,8 +20,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-from fake_github import _ROUTES, FakeGitHub, make_github_forge, start_fake_github
 from pydantic import SecretStr
+from support.fake_github import _ROUTES, FakeGitHub, make_github_forge, start_fake_github
 
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
 from aito.forge.base import CheckState, Identity, MergeConflict, PullState, ReviewState
@@ -41,7 +41,7 @@ def description() -> dict[str, Any]:
     if not DESCRIPTION.exists():
         reason = (
             f"GitHub's OpenAPI description is missing ({DESCRIPTION.relative_to(ROOT)}); "
-            "run scripts/fetch-github-openapi (needs npm)"
+            "run scripts/fetch-github-specs (needs npm)"
         )
         if os.environ.get("CI"):
             pytest.fail(reason)

@@ -1,0 +1,70 @@
+"""The same end-to-end decision scenario on every forge: LocalForge (a real git repo) and
+GitHubForge driven through PyGithub against a local server speaking GitHub's REST API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.decision_scenario import run_full_scenario
+from support.fake_github import make_github_forge, start_fake_github
+from support.local_repo import git
+
+from aito.forge.base import Forge, Permission
+from aito.forge.local import LocalForge
+from aito.org import loading
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture(params=["local", "github"])
+def forge_and_org(
+    request: pytest.FixtureRequest, example_repo: Path
+) -> Iterator[tuple[Forge, loading.Organization]]:
+    org = loading.load_valid(example_repo)
+    if request.param == "local":
+        (example_repo / ".gitignore").write_text(".aito/\n")
+        git(example_repo, "init", "-q", "-b", "main")
+        git(example_repo, "add", "-A")
+        git(example_repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "org")
+        yield (
+            LocalForge(
+                repo=example_repo,
+                store=example_repo / ".aito" / "forge",
+                permissions={m.id: Permission.ADMIN for m in org.org.maintainers},
+            ),
+            org,
+        )
+        return
+    server = start_fake_github(users={})
+    try:
+        files = {
+            str(path.relative_to(example_repo)): path.read_bytes()
+            for path in example_repo.rglob("*")
+            if path.is_file() and path.relative_to(example_repo).parts[0] in ("org", "profiles")
+        }
+        repo = org.org.governance_repo.repo
+        server.create_repo(repo, files=files)
+        governance = org.org.governance_repo.bot
+        assert governance is not None
+        people = {a: (b.login, b.id) for a, b in org.org.bots.items()} | {
+            m.login: (m.login, m.id) for m in org.org.maintainers
+        }
+        for maintainer in org.org.maintainers:
+            server.set_permission(maintainer.login, "admin")
+        forge = make_github_forge(
+            server, repo=repo, governance=(governance.login, governance.id), agents=people
+        )
+        with forge:
+            yield forge, org
+    finally:
+        server.stop()
+
+
+def test_the_full_decision_scenario(forge_and_org: tuple[Forge, loading.Organization]) -> None:
+    forge, org = forge_and_org
+    run_full_scenario(forge, org, now=_now)
