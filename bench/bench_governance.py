@@ -161,6 +161,64 @@ def bench_calls(history_lengths: list[int]) -> None:
             print(f"tally with {length:>4} reviews: {total} forge calls {calls}")
 
 
+def bench_github_calls(history_lengths: list[int]) -> None:
+    """HTTP requests of one tally through PyGithub against the local GitHub stand-in."""
+    from support.fake_github import make_github_forge, start_fake_github
+
+    org = loading.load_valid(REPO_ROOT)
+    governance = org.org.governance_repo.bot
+    assert governance is not None
+    files = {
+        str(p.relative_to(REPO_ROOT)): p.read_bytes()
+        for part in ("org", "profiles")
+        for p in (REPO_ROOT / part).rglob("*")
+        if p.is_file()
+    }
+    people = {a: (b.login, b.id) for a, b in org.org.bots.items()}
+    for length in history_lengths:
+        server = start_fake_github(users={})
+        server.rate_limit = 1_000_000
+        try:
+            server.create_repo(org.org.governance_repo.repo, files=files)
+            forge = make_github_forge(
+                server,
+                repo=org.org.governance_repo.repo,
+                governance=(governance.login, governance.id),
+                agents=people,
+            )
+            with forge:
+                now = dt.datetime.now(dt.UTC)
+                _, pull = proposing.propose(
+                    forge,
+                    org=org,
+                    proposer="cmo",
+                    tier=Tier.MAJOR,
+                    title="Bench",
+                    body="b",
+                    files={"content/b.md": b"b"},
+                    amount_usd=0,
+                    now=now,
+                )
+                head = forge.pull(pull.number).head_sha
+                voters = ["cto", "cfo", "coo", "cco"]
+                for n in range(length):
+                    who = proposing.identity_for(org, voters[n % len(voters)])
+                    forge.post_review(
+                        pull.number,
+                        author=who,
+                        state=ReviewState.COMMENTED,
+                        body="note",
+                        commit_id=head,
+                    )
+                applying.tally(forge, pull.number, now=now)
+                server.reset_counts()
+                applying.tally(forge, pull.number, now=now)
+                total = sum(server.calls.values())
+                print(f"GitHub: tally with {length:>4} reviews: {total} HTTP requests")
+        finally:
+            server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--decisions", type=int, default=10_000)
@@ -168,6 +226,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_engine(args.decisions, args.reviews)
     bench_calls([5, 50, 500])
+    bench_github_calls([5, 50, 500])
 
 
 if __name__ == "__main__":
