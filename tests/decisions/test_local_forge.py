@@ -214,3 +214,29 @@ def test_a_forged_tally_comment_is_ignored(
     local_forge.post_comment(pull.number, author=proposing.identity_for(org, "cmo"), body=fake)
     again = applying.tally(local_forge, pull.number, now=clock())
     assert again.verdict == first.verdict
+
+
+def test_the_policy_is_frozen_when_the_proposal_opens(
+    local_forge: LocalForge, governance_repo: Path, clock: Clock
+) -> None:
+    org = loading.load_valid(governance_repo)
+    _, pull = _propose(local_forge, org, clock)
+    applying.tally(local_forge, pull.number, now=clock())  # freezes voters, quorum, deadlines
+    # Later, the base branch changes the rules: major decisions would need only the CEO.
+    org_yaml = (governance_repo / "org/org.yaml").read_text()
+    relaxed = org_yaml.replace(
+        "approvers: [ceo, dao]\n      deadline: 24h", "approvers: [ceo]\n      deadline: 24h"
+    )
+    assert relaxed != org_yaml
+    local_forge.commit_files(
+        branch="main",
+        base="main",
+        files={"org/org.yaml": relaxed.encode()},
+        message="relax",
+        author=proposing.identity_for(org, "ceo"),
+    )
+    proposing.review(
+        local_forge, pull.number, author=proposing.identity_for(org, "ceo"), vote="approve", body=""
+    )
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.status.value == "pending" and result.verdict.missing == ("dao",)
