@@ -158,7 +158,8 @@ def _tally(
         changes.extend(_record_final(forge, pull, decision, verdict, governance, now))
     if recorder is not None:
         recorder.record(decision=decision, verdict=verdict, now=now)
-        if final and (found is None or found.state != verdict.status.value):
+        escalated = verdict.status is DecisionStatus.ESCALATED
+        if (final or escalated) and (found is None or found.state != verdict.status.value):
             recipients = sorted({decision.proposed_by, *policy.approvers, *policy.voters})
             recorder.announce(decision=decision, verdict=verdict, recipients=recipients, now=now)
     return Tally(verdict, decision, tuple(changes), tuple(problems))
@@ -233,7 +234,8 @@ def _apply(
             changes.append("closed")
             is_open = False
     final = verdict.status in TERMINAL and not is_open
-    state_mark = verdict.status.value if final else "open"
+    escalated = verdict.status is DecisionStatus.ESCALATED and is_open
+    state_mark = verdict.status.value if final or escalated else "open"
     body = _tally_body(verdict, problems, policy_mark, state_mark)
     if found is None:
         forge.post_comment(number, author=governance, body=body)
