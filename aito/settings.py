@@ -10,6 +10,9 @@
   beside it in `.aito/forge/`) or `github` (the governance repo on GitHub)
 - `AITO_GITHUB_API_URL`: the GitHub REST API (default `https://api.github.com`)
 - `AITO_GITHUB_TOKEN`: the token that tallies (labels, statuses, comments, merges)
+- `AITO_EMBEDDINGS`: `offline` (default: a pretrained model shipped in a PyPI package, on
+  the CPU) or `http` (an OpenAI-compatible `/embeddings` endpoint)
+- `AITO_EMBEDDINGS_URL`, `AITO_EMBEDDINGS_MODEL`, `AITO_EMBEDDINGS_API_KEY`: that endpoint
 - `AITO_GITHUB_TOKEN_<AGENT>`: each agent's bot token (e.g. `AITO_GITHUB_TOKEN_CMO`);
   reviews and pull requests are made with it, so votes come from the right account
 """
@@ -39,6 +42,10 @@ class Settings(BaseModel):
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr | None = None
     github_agent_tokens: dict[str, SecretStr] = {}
+    embeddings: str = "offline"
+    embeddings_url: str | None = None
+    embeddings_model: str | None = None
+    embeddings_api_key: SecretStr | None = None
 
     @classmethod
     def from_env(
@@ -58,7 +65,13 @@ class Settings(BaseModel):
             postgres_url=_secret(source.get("POSTGRES_URL")),
             redis_url=_secret(source.get("REDIS_URL")),
             github_run_id=None if source.get("ACT") else source.get("GITHUB_RUN_ID") or None,
-            forge=_forge(source.get("AITO_FORGE")),
+            forge=_choice("AITO_FORGE", source.get("AITO_FORGE"), ("local", "github")),
+            embeddings=_choice(
+                "AITO_EMBEDDINGS", source.get("AITO_EMBEDDINGS"), ("offline", "http")
+            ),
+            embeddings_url=source.get("AITO_EMBEDDINGS_URL") or None,
+            embeddings_model=source.get("AITO_EMBEDDINGS_MODEL") or None,
+            embeddings_api_key=_secret(source.get("AITO_EMBEDDINGS_API_KEY")),
             github_api_url=source.get("AITO_GITHUB_API_URL") or "https://api.github.com",
             github_token=_secret(source.get("AITO_GITHUB_TOKEN")),
             github_agent_tokens={
@@ -72,10 +85,10 @@ class Settings(BaseModel):
 _AGENT_TOKEN = "AITO_GITHUB_TOKEN_"  # noqa: S105 - an env var prefix, not a secret
 
 
-def _forge(value: str | None) -> str:
-    chosen = (value or "local").strip().lower()
-    if chosen not in ("local", "github"):
-        raise ConfigError(f"AITO_FORGE={value!r}: use `local` or `github`")
+def _choice(name: str, value: str | None, options: tuple[str, ...]) -> str:
+    chosen = (value or options[0]).strip().lower()
+    if chosen not in options:
+        raise ConfigError(f"{name}={value!r}: use one of {', '.join(options)}")
     return chosen
 
 
