@@ -8,6 +8,7 @@ it into a one-line message with a fix and an exit code (anything else is a bug):
      ├─ OrgDefinitionError     org/ or profiles/ is invalid; carries file:line problems
      ├─ GovernanceError        illegal transition, unknown decision
      ├─ PermissionDenied       an agent tried what its definition does not allow
+     ├─ ConflictError          someone else changed it first (optimistic concurrency)
      └─ AdapterError(service)
          ├─ TemporaryAdapterError(retry_after)   rate limits, 5xx, timeouts: retry with backoff
          └─ PermanentAdapterError                auth, not found, bad request: do not retry
@@ -75,6 +76,12 @@ class PermissionDenied(AitoError):
     """An agent tried something its definition does not allow."""
 
     exit_code = 5
+
+
+class ConflictError(AitoError):
+    """The value changed since it was read (another run wrote first): read again, retry."""
+
+    exit_code = 7
 
 
 class AdapterError(AitoError):

