@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import uuid
 import json
+import uuid
 from typing import Any
 
 from aito.org import loading

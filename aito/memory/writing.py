@@ -163,10 +163,10 @@ class HistoryWriter:
 
 
 class FillsEmbeddings(Protocol):
-    def unembedded(self, *, limit: int = 256) -> list[tuple[object, str]]: ...
+    def unembedded(self, *, limit: int = 256) -> list[tuple[uuid.UUID, str]]: ...
 
     def set_embeddings(
-        self, items: Sequence[tuple[object, Sequence[float]]], *, model: str
+        self, items: Sequence[tuple[uuid.UUID, Sequence[float]]], *, model: str
     ) -> None: ...
 
 

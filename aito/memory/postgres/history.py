@@ -165,8 +165,8 @@ class HistoryStore(Connector):
             similar = (
                 rows(
                     conn.execute(
-                        f"SELECT {columns}, 1 - (embedding <=> %(query)s) AS score FROM agent_history "  # noqa: S608 - clause is ours
-                        f"WHERE {clause} AND embedding IS NOT NULL "
+                        f"SELECT {columns}, 1 - (embedding <=> %(query)s) AS score "  # noqa: S608 - our clause
+                        f"FROM agent_history WHERE {clause} AND embedding IS NOT NULL "
                         "ORDER BY embedding <=> %(query)s LIMIT %(k)s",
                         params,
                     )

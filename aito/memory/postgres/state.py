@@ -13,7 +13,8 @@ class StateStore(Connector):
     def get_state(self, agent_id: str, key: str) -> StateValue | None:
         with self._connect() as conn:
             row = conn.execute(
-                "SELECT state_value, version FROM agent_state WHERE agent_id = %s AND state_key = %s",
+                "SELECT state_value, version FROM agent_state "
+                "WHERE agent_id = %s AND state_key = %s",
                 (agent_id, key),
             ).fetchone()
         return StateValue(row[0], int(row[1])) if row else None
@@ -38,8 +39,9 @@ class StateStore(Connector):
         with self._connect() as conn, conn.transaction():
             if expected_version is None:
                 row = conn.execute(
-                    "INSERT INTO agent_state (agent_id, state_key, state_value) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (agent_id, state_key) DO NOTHING RETURNING version",
+                    "INSERT INTO agent_state (agent_id, state_key, state_value) "
+                    "VALUES (%s, %s, %s) ON CONFLICT (agent_id, state_key) DO NOTHING "
+                    "RETURNING version",
                     (agent_id, key, jsonb(value)),
                 ).fetchone()
             else:
