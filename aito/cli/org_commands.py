@@ -40,6 +40,9 @@ def up(ctx: click.Context, as_json: bool) -> None:
         rows = base.agent_rows(org)
         registration = runtime.memory.register_agents(rows)
         redis_changed = runtime.bus.register_agents({r.id: r.definition_hash for r in rows})
+        synced = runtime.memory.sync_records(
+            decisions=base.decision_rows(org), tasks=base.task_rows(org)
+        )
         vector = runtime.memory.vector_version()
     finally:
         runtime.close()
@@ -83,7 +86,11 @@ def up(ctx: click.Context, as_json: bool) -> None:
     changed = len(registration.inserted) + len(registration.updated)
     click.echo(
         f"agents:   {len(rows)} registered in Postgres and Redis ({keys.agent_status('<id>')}); "
-        f"{changed} new or changed, {len(registration.retired)} retired\n"
+        f"{changed} new or changed, {len(registration.retired)} retired"
+    )
+    click.echo(
+        f"records:  {len(org.decisions)} decisions, {len(org.tasks)} tasks mirrored in Postgres "
+        f"({len(synced['decisions']) + len(synced['tasks'])} changed)\n"
     )
     click.echo(charting.chart(org), nl=False)
 

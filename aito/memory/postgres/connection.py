@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
 
@@ -16,17 +17,53 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 
 
 class Connector:
-    """Opens a connection per operation; failures become our own errors."""
+    """Connections for each operation; failures become our own errors.
 
-    def __init__(self, *, url: str, connect_timeout: float = 10.0) -> None:
+    With ``pool_size`` (long-lived processes: agents, the orchestrator, benchmarks)
+    connections are pooled and checked before use, so a restarted server is
+    reconnected to transparently; without it (one-shot commands) each operation
+    opens its own. Call :meth:`close` when done with a pooled one.
+    """
+
+    def __init__(self, *, url: str, connect_timeout: float = 10.0, pool_size: int = 0) -> None:
         self._url = url
         self._timeout = connect_timeout
+        self._pool: ConnectionPool[Connection] | None = None
+        if pool_size:
+            self._pool = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=pool_size,
+                kwargs={"connect_timeout": int(connect_timeout)},
+                check=ConnectionPool.check_connection,
+                timeout=connect_timeout,
+                open=False,
+                name="aito",
+            )
+            self._pool.open(wait=False)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[Connection]:
+        if self._pool is None:
+            with psycopg.connect(self._url, connect_timeout=int(self._timeout)) as conn:
+                yield conn
+        else:
+            with self._pool.connection() as conn:
+                yield conn
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[Connection]:
         try:
-            with psycopg.connect(self._url, connect_timeout=int(self._timeout)) as conn:
+            with self._open() as conn:
                 yield conn
+        except PoolTimeout as exc:
+            raise TemporaryAdapterError(
+                SERVICE, "no Postgres connection available (is it running?)", retry_after=2.0
+            ) from exc
         except psycopg.OperationalError as exc:
             raise TemporaryAdapterError(
                 SERVICE,

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from pgvector import Vector
-from pgvector.psycopg import register_vector
 
 from aito.memory.base import HistoryEntry, RecallItem
 from aito.memory.postgres.connection import Connection, Connector, jsonb, rows
@@ -16,9 +15,12 @@ from aito.memory.postgres.connection import Connection, Connector, jsonb, rows
 # pgvector 0.8: keep scanning the HNSW index until enough rows pass the filters.
 _ITERATIVE = (
     "SET LOCAL hnsw.iterative_scan = relaxed_order",
-    "SET LOCAL hnsw.ef_search = 100",
-    "SET LOCAL hnsw.max_scan_tuples = 40000",
+    "SET LOCAL hnsw.ef_search = 200",
+    "SET LOCAL hnsw.max_scan_tuples = 50000",
 )
+_EXACT: tuple[str, ...] = ()  # the OFFSET 0 fence keeps the planner off the HNSW index
+# Up to this many candidate rows an exact scan is as fast as the index, and exact.
+EXACT_LIMIT = 5_000
 
 
 class HistoryStore(Connector):
@@ -38,13 +40,12 @@ class HistoryStore(Connector):
         if not entries:
             return 0
         with self._connect() as conn, conn.transaction():
-            register_vector(conn)
             before = _count(conn, [e.id for e in entries])
             with conn.cursor() as cursor:
                 cursor.executemany(
                     "INSERT INTO agent_history (id, agent_id, run_id, action_type, summary, "
                     "details, embedding, embedding_model, pr_number, created_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, COALESCE(%s, now())) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s::vector, %s, %s, COALESCE(%s, now())) "
                     "ON CONFLICT (id) DO NOTHING",
                     [
                         (
@@ -77,14 +78,12 @@ class HistoryStore(Connector):
     def set_embeddings(
         self, items: Sequence[tuple[uuid.UUID, Sequence[float]]], *, model: str
     ) -> None:
-        with self._connect() as conn, conn.transaction():
-            register_vector(conn)
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    "UPDATE agent_history SET embedding = %s, embedding_model = %s "
-                    "WHERE id = %s AND embedding IS NULL",
-                    [(_vector(vector), model, row_id) for row_id, vector in items],
-                )
+        with self._connect() as conn, conn.transaction(), conn.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE agent_history SET embedding = %s::vector, embedding_model = %s "
+                "WHERE id = %s AND embedding IS NULL",
+                [(_vector(vector), model, row_id) for row_id, vector in items],
+            )
 
     def history(self, agent_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
         """The newest entries of an agent, newest first."""
@@ -159,21 +158,26 @@ class HistoryStore(Connector):
         clause = " AND ".join(where)
         columns = "id, agent_id, action_type, summary, details, created_at, run_id, pr_number"
         with self._connect() as conn, conn.transaction():
-            register_vector(conn)
-            for setting in ("SET LOCAL enable_indexscan = off",) if exact else _ITERATIVE:
-                conn.execute(setting)
-            similar = (
-                rows(
+            similar: list[dict[str, Any]] = []
+            if k > 0:
+                small = exact or _at_most(conn, clause, params, EXACT_LIMIT)
+                for setting in _EXACT if small else _ITERATIVE:
+                    conn.execute(setting)
+                # A small candidate set is searched exactly (recall 1.0, a few ms); a large
+                # one through the HNSW index with pgvector's iterative scan.
+                source = (
+                    f"(SELECT * FROM agent_history WHERE {clause} AND embedding IS NOT NULL "  # noqa: S608 - our clause
+                    "OFFSET 0) AS candidates"
+                    if small
+                    else f"agent_history WHERE {clause} AND embedding IS NOT NULL"
+                )
+                similar = rows(
                     conn.execute(
-                        f"SELECT {columns}, 1 - (embedding <=> %(query)s) AS score "  # noqa: S608 - our clause
-                        f"FROM agent_history WHERE {clause} AND embedding IS NOT NULL "
-                        "ORDER BY embedding <=> %(query)s LIMIT %(k)s",
+                        f"SELECT {columns}, 1 - (embedding <=> %(query)s::vector) AS score "  # noqa: S608 - our clause
+                        f"FROM {source} ORDER BY embedding <=> %(query)s::vector LIMIT %(k)s",
                         params,
                     )
                 )
-                if k > 0
-                else []
-            )
             latest = (
                 rows(
                     conn.execute(
@@ -216,10 +220,21 @@ def _item(row: dict[str, Any], source: str) -> RecallItem:
     )
 
 
+def _at_most(conn: Connection, clause: str, params: dict[str, Any], limit: int) -> bool:
+    """Whether at most ``limit`` rows match (counts no further than that, via the indexes)."""
+    row = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM agent_history WHERE {clause} "  # noqa: S608 - our clause
+        "AND embedding IS NOT NULL LIMIT %(probe)s) AS probe",
+        {**params, "probe": limit + 1},
+    ).fetchone()
+    return bool(row and int(row[0]) <= limit)
+
+
 def _count(conn: Connection, ids: list[uuid.UUID]) -> int:
     row = conn.execute("SELECT count(*) FROM agent_history WHERE id = ANY(%s)", (ids,)).fetchone()
     return int(row[0]) if row else 0
 
 
-def _vector(values: Sequence[float] | None) -> Vector | None:
-    return None if values is None else Vector(list(values))
+def _vector(values: Sequence[float] | None) -> str | None:
+    # Sent as text with an explicit ::vector cast: no type registration per connection.
+    return None if values is None else str(Vector(list(values)).to_text())
