@@ -15,7 +15,7 @@ from aito.memory.postgres.connection import Connection, Connector, jsonb, rows
 # pgvector 0.8: keep scanning the HNSW index until enough rows pass the filters.
 _ITERATIVE = (
     "SET LOCAL hnsw.iterative_scan = relaxed_order",
-    "SET LOCAL hnsw.ef_search = 200",
+    "SET LOCAL hnsw.ef_search = 100",
     "SET LOCAL hnsw.max_scan_tuples = 50000",
 )
 _EXACT: tuple[str, ...] = ()  # the OFFSET 0 fence keeps the planner off the HNSW index
@@ -221,13 +221,16 @@ def _item(row: dict[str, Any], source: str) -> RecallItem:
 
 
 def _at_most(conn: Connection, clause: str, params: dict[str, Any], limit: int) -> bool:
-    """Whether at most ``limit`` rows match (counts no further than that, via the indexes)."""
+    """Whether the planner expects at most ``limit`` rows to match (no rows are read)."""
     row = conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM agent_history WHERE {clause} "  # noqa: S608 - our clause
-        "AND embedding IS NOT NULL LIMIT %(probe)s) AS probe",
-        {**params, "probe": limit + 1},
+        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM agent_history WHERE {clause} "  # noqa: S608 - our clause
+        "AND embedding IS NOT NULL",
+        params,
     ).fetchone()
-    return bool(row and int(row[0]) <= limit)
+    if not row:
+        return False
+    plan = row[0][0]["Plan"] if isinstance(row[0], list) else row[0]["Plan"]
+    return bool(plan.get("Plan Rows", limit + 1) <= limit)
 
 
 def _count(conn: Connection, ids: list[uuid.UUID]) -> int:
