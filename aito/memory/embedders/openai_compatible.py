@@ -100,9 +100,11 @@ class HttpEmbedder:
         return self._model
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of texts, not one str")
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self._batch_size):
-            # OpenAI rejects an empty string; a space embeds as "nothing" everywhere.
+            # OpenAI rejects an empty string; a single space says the same.
             batch = [text or " " for text in texts[start : start + self._batch_size]]
             vectors.extend(self._embed_batch(batch))
         return vectors
@@ -118,8 +120,9 @@ class HttpEmbedder:
                 if wait is None:
                     wait = self._backoff * 2 ** (attempt - 1)
                 if attempt >= self._attempts or wait > self._max_wait:
+                    tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
                     raise TemporaryAdapterError(
-                        SERVICE, f"{exc} (gave up after {attempt} attempts)", retry_after=wait
+                        SERVICE, f"{exc} (gave up after {tries})", retry_after=wait
                     ) from exc
                 log.info("embeddings: %s; retrying in %.2f s", exc, wait)
                 self._sleep(wait)
@@ -195,7 +198,7 @@ class HttpEmbedder:
     def _detail(self, error: urllib.error.HTTPError) -> str:
         """The server's own error message, short, with the API key masked."""
         try:
-            text = error.read().decode("utf-8", "replace")
+            text = error.read(65536).decode("utf-8", "replace")
         except (OSError, http.client.HTTPException):
             return ""
         try:
