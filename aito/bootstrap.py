@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 from aito.bus.redis import RedisBus
 from aito.errors import ConfigError
@@ -15,6 +17,28 @@ from aito.services import managing
 from aito.settings import Settings
 
 
+class EventLog:
+    """The bus's `EventSink`: audit events go to the append-only Postgres `events` table."""
+
+    def __init__(self, memory: PostgresMemory) -> None:
+        self._memory = memory
+
+    def append(
+        self,
+        event_type: str,
+        payload: Mapping[str, Any],
+        *,
+        source_agent: str | None = None,
+        target_agent: str | None = None,
+    ) -> None:
+        self._memory.append_event(
+            event_type=event_type,
+            payload=dict(payload),
+            source_agent=source_agent,
+            target_agent=target_agent,
+        )
+
+
 @dataclasses.dataclass
 class Runtime:
     """The wired adapters a command works with."""
@@ -23,6 +47,10 @@ class Runtime:
     endpoints: managing.Endpoints
     memory: PostgresMemory
     bus: RedisBus
+
+    @property
+    def events(self) -> EventLog:
+        return EventLog(self.memory)
 
     def close(self) -> None:
         self.bus.close()

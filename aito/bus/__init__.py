@@ -1,0 +1,14 @@
+"""AITO's fast bus on Redis (key names in `keys`; redis-py only in `redis`).
+
+redis.RedisBus        the front: registry, heartbeats, alive(), deliver(), locks;
+                      its `.connection` is what the modules below talk through
+streams.Messenger     send / send_many (direct and group fan-out), listen,
+                      request / request_all / reply, expire_requests
+consuming.Consumer    poll / run / reclaim: at-least-once, handled once per id,
+                      dead consumers' messages reclaimed, malformed ones dead-lettered
+queues.TaskQueues     priority queues with visibility timeouts and results
+ratelimits.RateLimiter  requests and tokens per minute per agent (Lua token buckets)
+inspecting            tail, pending, dead_letters (read-only; the CLI uses them)
+retrying.Policy       jittered exponential backoff within a time budget
+base.EventSink        where audit events go (wired to Postgres by the caller)
+"""

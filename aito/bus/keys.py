@@ -1,14 +1,23 @@
 """Every Redis key name AITO uses, in one place (the seed's key layout).
 
-agent:status:{id}          hash: status, last_heartbeat, container_id, run_id
+agent:status:{id}          hash: status, last_heartbeat, container_id, run_id (expires)
 agents:registry            hash: agent id -> definition hash (who exists)
-channel:broadcast          all agents
-channel:head               CEO + DAO
-channel:clevel             C-level agents
-channel:agent:{id}         one agent
-queue:tasks:{id}           an agent's pending tasks
-queue:urgent               high-priority, cross-department
-ratelimit:claude:{id}      model rate limit per agent
+channel:broadcast          pub/sub nudge: a message for all agents
+channel:head               pub/sub nudge: CEO + DAO
+channel:clevel             pub/sub nudge: C-level agents
+channel:agent:{id}         pub/sub nudge: one agent
+stream:agent:{id}          an agent's durable inbox (stream, consumer group `aito`)
+stream:agent:{id}:done     zset: message id -> when it was handled (ms); the consumer's
+                           dedupe window, written with the acknowledgement
+stream:dead-letters        entries no consumer could read (reason + raw data)
+requests:deadlines         zset: `{request id}|{recipient}` -> response deadline (epoch s)
+requests:pending           hash: same member -> the request's sender, recipient, deadline
+queue:tasks:{id}           zset: an agent's queued tasks, by priority then due date
+queue:urgent               zset: high-priority tasks any agent may claim (cross-department)
+queue:inflight             zset: claimed task id -> visibility deadline (epoch s)
+queue:task:{task id}       hash: one task's record (task, state, attempts, claim, result)
+queue:claim:{token}        the task a claim token took (makes a retried claim idempotent)
+ratelimit:claude:{id}      hash: model rate limit per agent (token buckets)
 lock:decision:{id}         a decision being processed
 lock:container:{id}        an agent's container being started or stopped
 """
@@ -22,6 +31,14 @@ CHANNEL_BROADCAST = "channel:broadcast"
 CHANNEL_HEAD = "channel:head"
 CHANNEL_CLEVEL = "channel:clevel"
 QUEUE_URGENT = "queue:urgent"
+TASKS_INFLIGHT = "queue:inflight"
+TASK_RECORD_PREFIX = "queue:task:"
+DEAD_LETTERS = "stream:dead-letters"
+REQUEST_DEADLINES = "requests:deadlines"
+REQUESTS_PENDING = "requests:pending"
+
+CONSUMER_GROUP = "aito"
+"""The consumer group every agent stream is read through (one group per stream)."""
 
 
 def agent_status(agent_id: str) -> str:
@@ -36,8 +53,20 @@ def agent_stream(agent_id: str) -> str:
     return f"stream:agent:{agent_id}"
 
 
+def handled_messages(agent_id: str) -> str:
+    return f"stream:agent:{agent_id}:done"
+
+
 def task_queue(agent_id: str) -> str:
     return f"queue:tasks:{agent_id}"
+
+
+def task_record(task_id: str) -> str:
+    return TASK_RECORD_PREFIX + task_id
+
+
+def task_claim(token: str) -> str:
+    return f"queue:claim:{token}"
 
 
 def rate_limit(agent_id: str) -> str:
@@ -50,6 +79,11 @@ def decision_lock(decision_id: str) -> str:
 
 def container_lock(agent_id: str) -> str:
     return f"lock:container:{agent_id}"
+
+
+def request_member(request_id: str, recipient: str) -> str:
+    """A pending request in `requests:*` (agent ids never contain `|`)."""
+    return f"{request_id}|{recipient}"
 
 
 GROUP_CHANNELS = {"all": CHANNEL_BROADCAST, "head": CHANNEL_HEAD, "clevel": CHANNEL_CLEVEL}

@@ -1,49 +1,232 @@
-"""The Redis adapter: agent registry and status (heartbeats). The only module importing redis."""
+"""The Redis adapter: the only module that imports redis-py.
+
+:class:`Connection` is the thin wrapper every bus module talks through: it owns the
+redis-py client, reconnects when the server's URL changes (an embedded Redis
+restarted on a new port), runs Lua scripts by SHA, and translates redis-py's errors
+into ours at this boundary — connection losses, timeouts and ``LOADING`` into
+:class:`TemporaryAdapterError` (retried with backoff by :mod:`aito.bus.retrying`),
+everything else into :class:`PermanentAdapterError`.
+
+:class:`RedisBus` is the bus's front: agent registry, heartbeats and status, a
+one-recipient ``deliver``, locks. Sending (`streams`, `deadlines`), reading
+(`consuming`, `inspecting`), task queues (`queues`) and rate limits (`ratelimits`)
+live beside it and take a RedisBus.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import secrets
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from typing import Any, TypeAlias, TypeVar
 
 import redis
+import redis.backoff
+import redis.client
+import redis.exceptions
+import redis.retry
 
-from aito.bus import keys
+from aito.bus import base, keys, models, retrying
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
 from aito.org.messages import AgentMessage
 
 SERVICE = "redis"
+Client: TypeAlias = "redis.Redis"
+Pipeline: TypeAlias = "redis.client.Pipeline"
+T = TypeVar("T")
+
+# Replies that mean "the server is there but not ready yet": worth a retry.
+_TEMPORARY_REPLIES = ("LOADING", "READONLY", "TRYAGAIN", "MASTERDOWN", "BUSY ")
+
+
+class Script:
+    """A Lua script run by SHA; loaded on first use and again after a restart."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+    def __call__(self, client: Client, *, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            client.script_load(self.source)
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+
+    def queue(self, pipe: Pipeline, *, keys: Sequence[str], args: Sequence[Any] = ()) -> None:
+        """Add a run to a pipeline (with its source: nothing to load first, even after a
+        restart; the server compiles it once and keeps it by its SHA)."""
+        pipe.eval(self.source, len(keys), *keys, *args)
+
+
+class Subscription:
+    """Live pub/sub notifications (a nudge only: the streams hold the messages)."""
+
+    def __init__(self, pubsub: redis.client.PubSub, prefix: str) -> None:
+        self._pubsub = pubsub
+        self._prefix = prefix
+
+    def get(self, *, timeout: float) -> tuple[str, str] | None:
+        """The next ``(channel, data)`` within ``timeout`` seconds, or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            try:
+                found = self._pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                raise TemporaryAdapterError(
+                    SERVICE, f"pub/sub lost ({exc})", retry_after=0.1
+                ) from exc
+            if found and found.get("type") == "message":
+                return str(found["channel"]).removeprefix(self._prefix), str(found["data"])
+            if remaining <= 0:
+                return None
+
+    def close(self) -> None:
+        self._pubsub.close()
+
+
+class Connection:
+    """One redis-py client, errors translated, retries and reconnection included.
+
+    ``url`` is a URL or a function returning the current one; it is asked again
+    after a connection failure, so a server that came back on a new port is found.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str | Callable[[], str],
+        prefix: str = "",
+        policy: retrying.Policy | None = None,
+        socket_timeout: float = 10.0,
+    ) -> None:
+        self._source = url
+        self.prefix = prefix
+        self.policy = policy if policy is not None else retrying.Policy()
+        self._socket_timeout = socket_timeout
+        self._url = url() if callable(url) else url
+        self._client = self._connect(self._url)
+        self._stale = False
+
+    def _connect(self, url: str) -> Client:
+        return redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=5,
+            socket_timeout=self._socket_timeout,
+            # Retries are ours (aito.bus.retrying): one place, one budget, visible errors.
+            retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0),
+        )
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def strip(self, key: str) -> str:
+        return key.removeprefix(self.prefix)
+
+    def run(self, fn: Callable[[Client], T], *, op: str, retry: bool = True) -> T:
+        """``fn(client)`` with errors translated; retried per the policy unless ``retry=False``.
+
+        Retried operations must be safe to repeat: every bus write is (message ids are
+        deduplicated by the consumer, scripts check before they change anything).
+        """
+        if not retry:
+            return self._once(fn, op)
+        return retrying.call(lambda: self._once(fn, op), policy=self.policy)
+
+    def _once(self, fn: Callable[[Client], T], op: str) -> T:
+        client = self._current()
+        try:
+            return fn(client)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._stale = True
+            raise TemporaryAdapterError(
+                SERVICE,
+                f"{op}: cannot reach Redis ({exc}); `aito services status` tells",
+                retry_after=0.0,
+            ) from exc
+        except redis.ResponseError as exc:
+            if str(exc).startswith(_TEMPORARY_REPLIES):
+                raise TemporaryAdapterError(SERVICE, f"{op}: {exc}", retry_after=0.1) from exc
+            raise PermanentAdapterError(SERVICE, f"{op}: {exc}") from exc
+        except redis.RedisError as exc:
+            raise PermanentAdapterError(SERVICE, f"{op}: {exc}") from exc
+
+    def _current(self) -> Client:
+        if self._stale and callable(self._source):
+            url = self._source()
+            if url != self._url:
+                self._client.close()
+                self._url, self._client = url, self._connect(url)
+            self._stale = False
+        return self._client
+
+    def transaction(self, build: Callable[[Pipeline], None], *, op: str) -> list[Any]:
+        """Commands queued by ``build`` run as one MULTI/EXEC (one round trip), retried."""
+
+        def execute(client: Client) -> list[Any]:
+            with client.pipeline(transaction=True) as pipe:
+                build(pipe)
+                return list(pipe.execute())
+
+        return self.run(execute, op=op)
+
+    def batch(self, build: Callable[[Pipeline], None], *, op: str) -> list[Any]:
+        """Commands queued by ``build`` in one round trip, not atomic; retried."""
+
+        def execute(client: Client) -> list[Any]:
+            with client.pipeline(transaction=False) as pipe:
+                build(pipe)
+                return list(pipe.execute())
+
+        return self.run(execute, op=op)
+
+    def subscribe(self, channels: Sequence[str]) -> Subscription:
+        """Listen on ``channels`` (names from `keys`, unprefixed)."""
+
+        def open_pubsub(client: Client) -> redis.client.PubSub:
+            pubsub: redis.client.PubSub = client.pubsub(  # type: ignore[no-untyped-call]
+                ignore_subscribe_messages=True
+            )
+            pubsub.subscribe(*(self.key(c) for c in channels))
+            return pubsub
+
+        return Subscription(self.run(open_pubsub, op="subscribe"), self.prefix)
+
+    def close(self) -> None:
+        self._client.close()
 
 
 class RedisBus:
-    """AITO's fast bus. ``prefix`` namespaces every key (for tests on a shared server)."""
+    """AITO's fast bus. ``prefix`` namespaces every key (for tests on a shared server).
 
-    def __init__(self, *, url: str, prefix: str = "") -> None:
-        self._client = redis.Redis.from_url(
-            url, decode_responses=True, socket_connect_timeout=5, socket_timeout=10
-        )
+    ``url`` may be a function returning the current URL (see :class:`Connection`);
+    ``retry`` bounds how long an operation keeps retrying while Redis is away.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str | Callable[[], str],
+        prefix: str = "",
+        retry: retrying.Policy | None = None,
+    ) -> None:
+        self.connection = Connection(url=url, prefix=prefix, policy=retry)
         self._prefix = prefix
 
     def _key(self, name: str) -> str:
         return self._prefix + name
 
     def close(self) -> None:
-        self._client.close()
+        self.connection.close()
 
     def ping(self) -> str:
-        """The server's version; raises TemporaryAdapterError when unreachable."""
-        try:
-            info = self._client.info("server")
-        except redis.ConnectionError as exc:
-            raise TemporaryAdapterError(
-                SERVICE,
-                f"cannot reach Redis ({exc}); `aito services status` tells",
-                retry_after=1.0,
-            ) from exc
-        except redis.RedisError as exc:
-            raise PermanentAdapterError(SERVICE, str(exc)) from exc
+        """The server's version; raises TemporaryAdapterError at once when unreachable."""
+        info = self.connection.run(lambda r: r.info("server"), op="ping", retry=False)
         return str(info.get("redis_version", "unknown"))
 
     def register_agents(self, definitions: dict[str, str]) -> list[str]:
@@ -53,72 +236,132 @@ class RedisBus:
         created for new agents (status ``inactive``) and never overwritten here.
         """
         registry = self._key(keys.AGENTS_REGISTRY)
-        try:
-            current = _texts(self._client.hgetall(registry))
-            changed = sorted(
-                agent_id
-                for agent_id, digest in definitions.items()
-                if current.get(agent_id) != digest
-            )
-            gone = sorted(set(current) - set(definitions))
-            with self._client.pipeline(transaction=True) as pipe:
-                if changed:
-                    pipe.hset(registry, mapping={a: definitions[a] for a in changed})
-                if gone:
-                    pipe.hdel(registry, *gone)
-                for agent_id in definitions:
-                    pipe.hsetnx(self._key(keys.agent_status(agent_id)), "status", "inactive")
-                pipe.execute()
-        except redis.ConnectionError as exc:
-            raise TemporaryAdapterError(SERVICE, str(exc)) from exc
-        except redis.RedisError as exc:
-            raise PermanentAdapterError(SERVICE, str(exc)) from exc
+        current = self.registered()
+        changed = sorted(a for a, digest in definitions.items() if current.get(a) != digest)
+        gone = sorted(set(current) - set(definitions))
+
+        def build(pipe: Pipeline) -> None:
+            if changed:
+                pipe.hset(registry, mapping={a: definitions[a] for a in changed})
+            if gone:
+                pipe.hdel(registry, *gone)
+            for agent_id in definitions:
+                pipe.hsetnx(self._key(keys.agent_status(agent_id)), "status", "inactive")
+
+        self.connection.transaction(build, op="register agents")
         return changed + gone
 
     def registered(self) -> dict[str, str]:
-        return _texts(self._client.hgetall(self._key(keys.AGENTS_REGISTRY)))
+        registry = self._key(keys.AGENTS_REGISTRY)
+        return _texts(self.connection.run(lambda r: r.hgetall(registry), op="read registry"))
 
     def heartbeat(
-        self, *, agent_id: str, status: str, run_id: str, at: dt.datetime, ttl_seconds: int
+        self,
+        *,
+        agent_id: str,
+        status: str,
+        run_id: str,
+        at: dt.datetime,
+        ttl_seconds: int,
+        container_id: str | None = None,
     ) -> None:
         """Mark the agent alive; the status hash expires if no heartbeat follows in time."""
         key = self._key(keys.agent_status(agent_id))
-        try:
-            with self._client.pipeline(transaction=True) as pipe:
-                pipe.hset(
-                    key,
-                    mapping={"status": status, "last_heartbeat": at.isoformat(), "run_id": run_id},
-                )
-                pipe.expire(key, ttl_seconds)
-                pipe.execute()
-        except redis.ConnectionError as exc:
-            raise TemporaryAdapterError(SERVICE, str(exc)) from exc
+        fields: dict[Any, Any] = {
+            "status": status,
+            "last_heartbeat": at.isoformat(),
+            "run_id": run_id,
+        }
+
+        def build(pipe: Pipeline) -> None:
+            if container_id is None:
+                pipe.hdel(key, "container_id")
+            else:
+                fields["container_id"] = container_id
+            pipe.hset(key, mapping=fields)
+            pipe.expire(key, ttl_seconds)
+
+        self.connection.transaction(build, op="heartbeat")
+
+    def statuses(self, agent_ids: Collection[str]) -> dict[str, dict[str, str]]:
+        """`agent:status:{id}` for each agent ({} when it never reported or expired)."""
+        ids = list(agent_ids)
+
+        def build(pipe: Pipeline) -> None:
+            for agent_id in ids:
+                pipe.hgetall(self._key(keys.agent_status(agent_id)))
+
+        results = self.connection.batch(build, op="read statuses")
+        return {agent_id: _texts(result) for agent_id, result in zip(ids, results, strict=True)}
+
+    def alive(self, agent_ids: Collection[str] | None = None) -> dict[str, models.AgentStatus]:
+        """The agents whose heartbeat has not expired, with their status (one round trip).
+
+        Without ``agent_ids``, every registered agent is looked at.
+        """
+        if isinstance(agent_ids, str):
+            raise TypeError("alive() takes a collection of agent ids, not one string")
+        prefix = self._key(keys.agent_status(""))
+        args = [prefix, *(agent_ids or ())]
+        registry = [self._key(keys.AGENTS_REGISTRY)] if agent_ids is None else []
+        reply = self.connection.run(
+            lambda r: _ALIVE(r, keys=registry, args=args), op="read heartbeats"
+        )
+        found: dict[str, models.AgentStatus] = {}
+        for agent_id, flat in zip(reply[::2], reply[1::2], strict=True):
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            found[str(agent_id)] = models.AgentStatus.model_validate(fields)
+        return found
 
     def deliver(self, message: AgentMessage) -> str:
-        """Append ``message`` to each recipient's inbox stream; returns the last stream id.
+        """Append ``message`` to its one recipient's inbox stream; returns the stream id.
 
-        Group targets (`all`, `head`, `clevel`) must be expanded by the caller; this is
-        one agent's durable copy plus a pub/sub nudge.
+        Group targets (`all`, `head`, `clevel`), requests with deadlines and batches
+        go through :class:`aito.bus.streams.Messenger`; this is one agent's durable
+        copy plus a pub/sub nudge. A retry after a lost reply may append a second
+        copy (the consumer handles it once); `Messenger.send` checks first.
         """
         if message.is_group:
             raise ValueError("deliver() takes one recipient; expand groups first")
-        try:
-            with self._client.pipeline(transaction=True) as pipe:
-                pipe.xadd(self._key(keys.agent_stream(message.to)), {"message": message.to_wire()})
-                pipe.publish(self._key(keys.agent_channel(message.to)), message.id)
-                stream_id, _ = pipe.execute()
-        except redis.ConnectionError as exc:
-            raise TemporaryAdapterError(SERVICE, str(exc)) from exc
+        stream = self._key(keys.agent_stream(message.to))
+        channel = self._key(keys.agent_channel(message.to))
+
+        def build(pipe: Pipeline) -> None:
+            pipe.xadd(stream, base.entry_fields(message))  # type: ignore[arg-type]
+            pipe.publish(channel, message.id)
+
+        stream_id, _ = self.connection.transaction(build, op="deliver")
         return str(stream_id)
 
     def inbox(self, agent_id: str, *, count: int = 100) -> list[AgentMessage]:
-        """The newest messages in an agent's inbox stream (oldest first)."""
-        entries = self._client.xrevrange(self._key(keys.agent_stream(agent_id)), count=count) or []
-        return [
-            AgentMessage.from_wire(str(fields["message"]))
-            for _, fields in reversed(list(entries))
-            if fields
-        ]
+        """The newest messages in an agent's inbox stream (oldest first, unreadable skipped)."""
+        stream = self._key(keys.agent_stream(agent_id))
+        entries = self.connection.run(lambda r: r.xrevrange(stream, count=count), op="read inbox")
+        found = []
+        for _, fields in reversed(list(entries or [])):
+            with contextlib.suppress(ValueError):
+                found.append(AgentMessage.from_wire(str((fields or {})[base.MESSAGE_FIELD])))
+        return found
+
+    def try_lock(self, name: str, *, ttl_seconds: float, token: str | None = None) -> str | None:
+        """Take ``name`` (a key from `keys`) now if free: returns the owner token, or None.
+
+        Pass the same ``token`` again to renew a lock you hold (the TTL restarts).
+        """
+        token = token or secrets.token_hex(16)
+        key, ms = self._key(name), max(1, int(ttl_seconds * 1000))
+        taken = self.connection.run(
+            lambda r: _ACQUIRE(r, keys=[key], args=[token, ms]), op=f"lock {name}"
+        )
+        return token if int(taken) == 1 else None
+
+    def unlock(self, name: str, token: str) -> bool:
+        """Release ``name`` if ``token`` still owns it; False if it expired or is another's."""
+        key = self._key(name)
+        released = self.connection.run(
+            lambda r: _RELEASE(r, keys=[key], args=[token]), op=f"unlock {name}"
+        )
+        return int(released) == 1
 
     @contextlib.contextmanager
     def lock(
@@ -128,9 +371,9 @@ class RedisBus:
 
         Only the owner (a random token) can release it.
         """
-        key, token = self._key(name), secrets.token_hex(16)
+        token = secrets.token_hex(16)
         deadline = time.monotonic() + wait_seconds
-        while not self._client.set(key, token, nx=True, px=int(ttl_seconds * 1000)):
+        while self.try_lock(name, ttl_seconds=ttl_seconds, token=token) is None:
             if time.monotonic() > deadline:
                 raise TemporaryAdapterError(
                     SERVICE, f"{name} is held by another process; try again", retry_after=1.0
@@ -139,23 +382,40 @@ class RedisBus:
         try:
             yield
         finally:
-            self._client.eval(_RELEASE, 1, key, token)
+            self.unlock(name, token)
 
-    def statuses(self, agent_ids: Iterable[str]) -> dict[str, dict[str, str]]:
-        """`agent:status:{id}` for each agent ({} when it never reported or expired)."""
-        ids = list(agent_ids)
-        with self._client.pipeline(transaction=False) as pipe:
-            for agent_id in ids:
-                pipe.hgetall(self._key(keys.agent_status(agent_id)))
-            results = pipe.execute()
-        return {agent_id: _texts(result) for agent_id, result in zip(ids, results, strict=True)}
 
+# Take the lock, or renew it if this token already holds it (a retried call).
+_ACQUIRE = Script("""
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+""")
 
 # Delete the lock only if it still carries our token (it may have expired and been re-taken).
-_RELEASE = """
+_RELEASE = Script("""
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
-"""
+""")
+
+# ARGV[1] = the status key prefix, ARGV[2..] = agent ids; or KEYS[1] = the registry.
+_ALIVE = Script("""
+local ids = {}
+if #KEYS == 1 then ids = redis.call('hkeys', KEYS[1])
+else for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end end
+local out = {}
+for _, id in ipairs(ids) do
+  local key = ARGV[1] .. id
+  if redis.call('hexists', key, 'last_heartbeat') == 1 then
+    out[#out + 1] = id
+    out[#out + 1] = redis.call('hgetall', key)
+  end
+end
+return out
+""")
 
 
 def _texts(mapping: Mapping[bytes | str, bytes | str]) -> dict[str, str]:

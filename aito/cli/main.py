@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok · 1 the organization is invalid or workflows drifted · 2 usage error ·
 3 configuration error · 4 governance error · 5 permission denied · 6 a service
-(Postgres, Redis, GitHub …) failed · 70 a bug in AITO (with a traceback).
+(Postgres, Redis, GitHub …) failed · 7 conflict (changed by someone else first) ·
+70 a bug in AITO (with a traceback).
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from pathlib import Path
 import click
 
 from aito import __version__
-from aito.cli import agent_commands, decide_commands, org_commands, services_commands
+from aito.cli import (
+    agent_commands,
+    bus_commands,
+    decide_commands,
+    memory_commands,
+    org_commands,
+    services_commands,
+)
 from aito.cli.context import CliState
 from aito.errors import AitoError, OrgDefinitionError
 
@@ -25,7 +33,7 @@ EXIT_BUG = 70
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Exit codes: 0 ok, 1 invalid org or drift, 2 usage, 3 configuration, "
-    "4 governance, 5 permission denied, 6 service failure, 70 bug. "
+    "4 governance, 5 permission denied, 6 service failure, 7 conflict, 70 bug. "
     "Docs: README.md; env vars: AITO_REPO, AITO_DATA_DIR, POSTGRES_URL, REDIS_URL.",
 )
 @click.option(
@@ -72,6 +80,8 @@ cli.add_command(org_commands.org)
 cli.add_command(services_commands.services)
 cli.add_command(agent_commands.agent)
 cli.add_command(decide_commands.decide)
+cli.add_command(memory_commands.memory)
+cli.add_command(bus_commands.bus)
 
 
 def main(argv: list[str] | None = None) -> None:
