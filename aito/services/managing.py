@@ -80,7 +80,7 @@ def _with_version(found: ServiceStatus, probe: Callable[[str], str]) -> ServiceS
 
 
 def _postgres_version(url: str) -> str:
-    return PostgresMemory(url=url, connect_timeout=5).server_version()
+    return PostgresMemory(url=url, connect_timeout=5, retry_seconds=0).server_version()
 
 
 def down(settings: Settings) -> list[str]:
@@ -111,7 +111,7 @@ def _ping_redis(url: str) -> str:
 
 def _external_postgres(url: str) -> ServiceStatus:
     try:
-        version = PostgresMemory(url=url, connect_timeout=5).server_version()
+        version = PostgresMemory(url=url, connect_timeout=5, retry_seconds=0).server_version()
         return ServiceStatus("postgres", False, True, mask(url), version=version)
     except AdapterError as exc:
         return ServiceStatus("postgres", False, False, mask(url), detail=str(exc))

@@ -50,7 +50,7 @@ def test_history_survives_a_crash_and_restart_of_postgres(
         server.stop(mode="immediate")  # a crash: no checkpoint, recovery on the next start
         down_errors = 0
         try:
-            store.history_count()
+            PostgresMemory(url=url, connect_timeout=1, retry_seconds=0).history_count()
         except TemporaryAdapterError:
             down_errors += 1
         time.sleep(0.5)
@@ -63,5 +63,23 @@ def test_history_survives_a_crash_and_restart_of_postgres(
         assert len(ids) == len(entries) == len({row[0] for row in ids})  # all, exactly once
         assert {row[0] for row in ids} == {e.id for e in entries}
         assert writer.rejected == []
+    finally:
+        server.stop()
+
+
+def test_an_operation_waits_out_a_short_outage(tmp_path: Path, example_repo: Path) -> None:
+    server = EmbeddedPostgres(data_dir=tmp_path)
+    admin = server.start()
+    try:
+        PostgresMemory(url=admin).ensure_database("aito")
+        url = server.url()
+        assert url is not None
+        store = PostgresMemory(url=url, connect_timeout=1, retry_seconds=20)
+        store.migrate()
+        server.stop(mode="immediate")
+        restart = threading.Timer(1.0, server.start)
+        restart.start()
+        assert store.vector_version() is not None  # retried until the server was back
+        restart.join()
     finally:
         server.stop()

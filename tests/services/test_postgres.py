@@ -147,7 +147,7 @@ def test_a_wake_up_is_recorded_once_per_run_id(memory: PostgresMemory, example_r
 
 def test_an_unreachable_server_is_a_temporary_error(tmp_path: Path) -> None:
     unreachable = PostgresMemory(
-        url=f"postgresql://postgres@/aito?host={tmp_path}", connect_timeout=2
+        url=f"postgresql://postgres@/aito?host={tmp_path}", connect_timeout=2, retry_seconds=0.5
     )
     with pytest.raises(TemporaryAdapterError, match="cannot reach Postgres"):
         unreachable.server_version()

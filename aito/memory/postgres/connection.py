@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import random
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,9 +27,17 @@ class Connector:
     opens its own. Call :meth:`close` when done with a pooled one.
     """
 
-    def __init__(self, *, url: str, connect_timeout: float = 10.0, pool_size: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        url: str,
+        connect_timeout: float = 10.0,
+        pool_size: int = 0,
+        retry_seconds: float = 10.0,
+    ) -> None:
         self._url = url
         self._timeout = connect_timeout
+        self._retry_seconds = retry_seconds
         self._pool: ConnectionPool[Connection] | None = None
         if pool_size:
             self._pool = ConnectionPool(
@@ -49,11 +59,28 @@ class Connector:
     @contextlib.contextmanager
     def _open(self) -> Iterator[Connection]:
         if self._pool is None:
-            with psycopg.connect(self._url, connect_timeout=int(self._timeout)) as conn:
+            with self._connect_with_retries() as conn:
                 yield conn
         else:
             with self._pool.connection() as conn:
                 yield conn
+
+    def _connect_with_retries(self) -> Connection:
+        """A new connection; an unreachable server is retried with backoff for a while.
+
+        Only connecting is retried here: a statement that failed half-way is the
+        caller's to retry (history writes are, idempotently).
+        """
+        deadline = time.monotonic() + self._retry_seconds
+        delay = 0.1
+        while True:
+            try:
+                return psycopg.connect(self._url, connect_timeout=int(self._timeout))
+            except psycopg.OperationalError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 2.0)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[Connection]:
