@@ -18,7 +18,6 @@ _ITERATIVE = (
     "SET LOCAL hnsw.ef_search = 100",
     "SET LOCAL hnsw.max_scan_tuples = 50000",
 )
-_EXACT: tuple[str, ...] = ()  # the OFFSET 0 fence keeps the planner off the HNSW index
 # Up to this many candidate rows an exact scan is as fast as the index, and exact.
 EXACT_LIMIT = 5_000
 
@@ -161,8 +160,8 @@ class HistoryStore(Connector):
             similar: list[dict[str, Any]] = []
             if k > 0:
                 small = exact or _at_most(conn, clause, params, EXACT_LIMIT)
-                for setting in _EXACT if small else _ITERATIVE:
-                    conn.execute(setting)
+                if not small:
+                    conn.execute("; ".join(_ITERATIVE))  # one round trip for all settings
                 # A small candidate set is searched exactly (recall 1.0, a few ms); a large
                 # one through the HNSW index with pgvector's iterative scan.
                 source = (
