@@ -15,7 +15,7 @@ from aito.memory.postgres.connection import Connection, Connector, jsonb, rows
 # pgvector 0.8: keep scanning the HNSW index until enough rows pass the filters.
 _ITERATIVE = (
     "SET LOCAL hnsw.iterative_scan = relaxed_order",
-    "SET LOCAL hnsw.ef_search = 100",
+    "SET LOCAL hnsw.ef_search = 40",
     "SET LOCAL hnsw.max_scan_tuples = 50000",
 )
 # Up to this many candidate rows an exact scan is as fast as the index, and exact.
