@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from support.local_repo import git
 
 from aito.bus.redis import RedisBus
 from aito.cli.main import main
@@ -41,6 +42,16 @@ def example_repo(tmp_path: Path) -> Path:
     for part in ("org", "profiles", ".github"):
         shutil.copytree(REPO_ROOT / part, repo / part)
     return repo
+
+
+@pytest.fixture
+def governance_repo(example_repo: Path) -> Path:
+    """The example organization as a git repository (the local forge's governance repo)."""
+    (example_repo / ".gitignore").write_text(".aito/\n")
+    git(example_repo, "init", "-q", "-b", "main")
+    git(example_repo, "add", "-A")
+    git(example_repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "org")
+    return example_repo
 
 
 @dataclasses.dataclass(frozen=True)

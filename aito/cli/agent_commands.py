@@ -9,7 +9,6 @@ import click
 from aito import bootstrap
 from aito.cli import charting
 from aito.cli.context import emit_json, fail, state
-from aito.memory import base
 from aito.org import loading
 from aito.org.agents import Layer
 
@@ -79,10 +78,8 @@ def run(ctx: click.Context, agent_id: str, trigger: str, run_id: str | None, as_
             if settings.github_run_id
             else f"{agent_id}:{trigger}:{now:%Y%m%dT%H%M}"
         )
-    runtime = bootstrap.build(settings)
+    runtime = bootstrap.build(settings, org=org)  # schema and agents in place
     try:
-        runtime.memory.migrate()
-        runtime.memory.register_agents(base.agent_rows(org))
         first = runtime.memory.record_wake(
             agent_id=agent_id, run_id=run_id, trigger=trigger, at=now
         )

@@ -199,12 +199,10 @@ def tally(
     now = _now(now_text)
     with _session(ctx) as (settings, org, forge):
         numbers = [pr] if pr is not None else _decision_pulls(forge)
-        results = []
-        for number in numbers:
-            if dry_run:
-                results.append(applying.tally(forge, number, now=now, apply=False))
-            else:
-                results.append(_tally(settings, org, forge, number, now=now))
+        if dry_run:
+            results = [applying.tally(forge, n, now=now, apply=False) for n in numbers]
+        else:
+            results = _tally_many(settings, org, forge, numbers, now=now)
     if as_json:
         emit_json(results[0].as_json() if pr is not None else [r.as_json() for r in results])
         return
@@ -264,17 +262,36 @@ def _decision_pulls(forge: Forge) -> list[int]:
 def _tally(
     settings: Settings, org: loading.Organization, forge: Forge, number: int, *, now: dt.datetime
 ) -> applying.Tally:
-    progress(f"tallying #{number} …")
+    return _tally_many(settings, org, forge, [number], now=now)[0]
+
+
+def _tally_many(
+    settings: Settings,
+    org: loading.Organization,
+    forge: Forge,
+    numbers: list[int],
+    *,
+    now: dt.datetime,
+) -> list[applying.Tally]:
+    """Tally and apply each pull request; the services are brought up once for all."""
+    if not numbers:
+        return []
     runtime = bootstrap.build(settings, org=org)
     try:
         recorder = recording.ServicesRecorder(memory=runtime.memory, bus=runtime.bus)
-        return applying.tally(
-            forge,
-            number,
-            now=now,
-            recorder=recorder,
-            lock=lambda decision_id: runtime.bus.lock(keys.decision_lock(decision_id)),
-        )
+        results = []
+        for number in numbers:
+            progress(f"tallying #{number} …")
+            results.append(
+                applying.tally(
+                    forge,
+                    number,
+                    now=now,
+                    recorder=recorder,
+                    lock=lambda decision_id: runtime.bus.lock(keys.decision_lock(decision_id)),
+                )
+            )
+        return results
     finally:
         runtime.close()
 

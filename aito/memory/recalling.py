@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from aito.memory.base import RecallItem
-from aito.memory.writing import Embeds
+from aito.memory.embedding import Embedder
 
 RECENT = 50
 
@@ -30,7 +30,7 @@ class SearchesHistory(Protocol):
 
 def recall(
     store: SearchesHistory,
-    embedder: Embeds,
+    embedder: Embedder,
     *,
     agent_id: str,
     query: str,

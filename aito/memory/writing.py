@@ -20,17 +20,9 @@ from typing import Protocol
 
 from aito.errors import AdapterError, PermanentAdapterError, TemporaryAdapterError
 from aito.memory.base import HistoryEntry
+from aito.memory.embedding import Embedder
 
 _log = logging.getLogger(__name__)
-
-
-class Embeds(Protocol):
-    """What the writer needs of an embedder (see `aito.memory.embedding`)."""
-
-    @property
-    def model(self) -> str: ...
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
 class WritesHistory(Protocol):
@@ -50,7 +42,7 @@ class HistoryWriter:
         self,
         *,
         store: WritesHistory,
-        embedder: Embeds | None,
+        embedder: Embedder | None,
         batch_size: int = 64,
         linger_seconds: float = 0.2,
         max_backoff_seconds: float = 5.0,
@@ -170,7 +162,7 @@ class FillsEmbeddings(Protocol):
     ) -> None: ...
 
 
-def backfill(store: FillsEmbeddings, embedder: Embeds, *, batch: int = 256) -> int:
+def backfill(store: FillsEmbeddings, embedder: Embedder, *, batch: int = 256) -> int:
     """Embed rows written without an embedding; returns how many were filled."""
     filled = 0
     while True:

@@ -5,20 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.local_repo import Clock, git
+from support.local_repo import Clock
 
 from aito.forge.base import Permission
 from aito.forge.local import LocalForge
 from aito.org import loading
-
-
-@pytest.fixture
-def governance_repo(example_repo: Path) -> Path:
-    (example_repo / ".gitignore").write_text(".aito/\n")
-    git(example_repo, "init", "-q", "-b", "main")
-    git(example_repo, "add", "-A")
-    git(example_repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "org")
-    return example_repo
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from support.decision_scenario import run_full_scenario
 from support.fake_github import make_github_forge, start_fake_github
-from support.local_repo import git
 
 from aito.forge.base import Forge, Permission
 from aito.forge.local import LocalForge
@@ -27,10 +26,7 @@ def forge_and_org(
 ) -> Iterator[tuple[Forge, loading.Organization]]:
     org = loading.load_valid(example_repo)
     if request.param == "local":
-        (example_repo / ".gitignore").write_text(".aito/\n")
-        git(example_repo, "init", "-q", "-b", "main")
-        git(example_repo, "add", "-A")
-        git(example_repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "org")
+        request.getfixturevalue("governance_repo")  # the example org committed to git
         yield (
             LocalForge(
                 repo=example_repo,

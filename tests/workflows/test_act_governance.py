@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from support.act import npm_package, run_act
-from support.local_repo import git
 
 from aito.decisions import proposing
 from aito.forge.base import Permission, PullState
@@ -33,12 +32,9 @@ def _review_event(number: int, tmp_path: Path) -> Path:
 
 
 def test_a_review_event_runs_the_tally_and_applies_the_verdict(
-    example_repo: Path, postgres_url: str, redis_url: str, tmp_path: Path
+    governance_repo: Path, postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    (example_repo / ".gitignore").write_text(".aito/\n")
-    git(example_repo, "init", "-q", "-b", "main")
-    git(example_repo, "add", "-A")
-    git(example_repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "org")
+    example_repo = governance_repo
     org = loading.load_valid(example_repo)
     forge = LocalForge(
         repo=example_repo,
