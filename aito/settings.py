@@ -13,6 +13,9 @@
 - `AITO_EMBEDDINGS`: `offline` (default: a pretrained model shipped in a PyPI package, on
   the CPU) or `http` (an OpenAI-compatible `/embeddings` endpoint)
 - `AITO_EMBEDDINGS_URL`, `AITO_EMBEDDINGS_MODEL`, `AITO_EMBEDDINGS_API_KEY`: that endpoint
+- `AITO_MODEL`: `auto` (default: Anthropic when `ANTHROPIC_API_KEY` is set, else the
+  offline model), `anthropic` or `offline` (the deterministic, rule-driven stand-in)
+- `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`: the Anthropic Messages API and its key
 - `AITO_GITHUB_TOKEN_<AGENT>`: each agent's bot token (e.g. `AITO_GITHUB_TOKEN_CMO`);
   reviews and pull requests are made with it, so votes come from the right account
 """
@@ -46,6 +49,9 @@ class Settings(BaseModel):
     embeddings_url: str | None = None
     embeddings_model: str | None = None
     embeddings_api_key: SecretStr | None = None
+    model_provider: str = "offline"
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
 
     @classmethod
     def from_env(
@@ -74,6 +80,9 @@ class Settings(BaseModel):
             embeddings_api_key=_secret(source.get("AITO_EMBEDDINGS_API_KEY")),
             github_api_url=source.get("AITO_GITHUB_API_URL") or "https://api.github.com",
             github_token=_secret(source.get("AITO_GITHUB_TOKEN")),
+            model_provider=_model_provider(source),
+            anthropic_api_key=_secret(source.get("ANTHROPIC_API_KEY")),
+            anthropic_base_url=source.get("ANTHROPIC_BASE_URL") or None,
             github_agent_tokens={
                 name.removeprefix(_AGENT_TOKEN).lower().replace("_", "-"): SecretStr(value)
                 for name, value in source.items()
@@ -83,6 +92,17 @@ class Settings(BaseModel):
 
 
 _AGENT_TOKEN = "AITO_GITHUB_TOKEN_"  # noqa: S105 - an env var prefix, not a secret
+
+
+def _model_provider(source: Mapping[str, str]) -> str:
+    chosen = _choice("AITO_MODEL", source.get("AITO_MODEL"), ("auto", "anthropic", "offline"))
+    if chosen == "auto":
+        return "anthropic" if source.get("ANTHROPIC_API_KEY") else "offline"
+    if chosen == "anthropic" and not source.get("ANTHROPIC_API_KEY"):
+        raise ConfigError(
+            "AITO_MODEL=anthropic needs ANTHROPIC_API_KEY (or use AITO_MODEL=offline)"
+        )
+    return chosen
 
 
 def _choice(name: str, value: str | None, options: tuple[str, ...]) -> str:

@@ -1,0 +1,1 @@
+"""The agent loop: context → prompt → model → actions checked in code → execution → memory."""

@@ -1,0 +1,1 @@
+"""`aito demo`: a simulated day of the example organization on the embedded defaults."""

@@ -1,0 +1,1 @@
+"""Models the agents think with: Anthropic (real), offline (rule-driven), replay (recorded)."""

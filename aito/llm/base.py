@@ -1,0 +1,146 @@
+"""The model port: one request in, tool calls and usage out; our own DTOs only.
+
+Three implementations sit beside this file: `anthropic.py` (the Messages API through
+the `anthropic` SDK), `offline.py` (a deterministic, rule-driven stand-in that needs
+no key) and `replay.py` (answers from a recorded run). A request carries both the
+rendered prompt (what a real model reads) and the structured context it was
+rendered from (what the offline model reasons over); providers use what they need.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aito.org.organization import ModelPrice
+
+CHARS_PER_TOKEN = 4
+"""Rough size of a token, for worst-case estimates before a call (never for billing)."""
+
+
+class Dto(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Usage(Dto):
+    """Tokens of one call, as the provider counted them."""
+
+    input_tokens: int = Field(0, ge=0)
+    output_tokens: int = Field(0, ge=0)
+    cache_write_tokens: int = Field(0, ge=0)
+    cache_read_tokens: int = Field(0, ge=0)
+
+    @property
+    def total(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_write_tokens
+            + self.cache_read_tokens
+        )
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+        )
+
+
+class ToolSpec(Dto):
+    """One tool the model may call: an action type and the JSON Schema of its input."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+class ToolCall(Dto):
+    """One tool use in a model's answer; ``name`` is the action type."""
+
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+class ModelRequest(Dto):
+    """What one call asks.
+
+    ``system`` is the stable, cacheable prefix (organization, profile, action
+    reference); ``prompt`` the small dynamic part of this wake-up. ``feedback`` is
+    set on a retry: why the previous answer was rejected.
+    """
+
+    agent_id: str
+    run_id: str
+    model: str
+    system: str
+    prompt: str
+    tools: list[ToolSpec]
+    max_tokens: int = Field(4096, ge=1)
+    feedback: str | None = None
+    previous: list[ToolCall] = Field(
+        default_factory=list, description="the rejected answer, on a retry"
+    )
+    context: dict[str, Any] = Field(
+        default_factory=dict, description="the structured context the prompt was rendered from"
+    )
+    seed: int = 0
+
+
+class ModelResponse(Dto):
+    """What one call answered."""
+
+    provider: str
+    model: str
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    text: str = ""
+    stop_reason: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: int = Field(0, ge=0)
+
+
+class Exchange(Dto):
+    """One call as recorded for replay: the request, and the response or the error."""
+
+    request: ModelRequest
+    response: ModelResponse | None = None
+    error: str | None = None
+
+
+class Model(Protocol):
+    """A model provider. ``complete`` raises TemporaryAdapterError (retried by the
+    caller's policy) or PermanentAdapterError; it never returns a half answer."""
+
+    @property
+    def provider(self) -> str: ...
+
+    def complete(self, request: ModelRequest) -> ModelResponse: ...
+
+
+def cost_usd(usage: Usage, price: ModelPrice) -> float:
+    """USD for ``usage`` at ``price`` (USD per million tokens of each kind)."""
+    return (
+        usage.input_tokens * price.input
+        + usage.output_tokens * price.output
+        + usage.cache_write_tokens * price.cache_write
+        + usage.cache_read_tokens * price.cache_read
+    ) / 1_000_000
+
+
+def estimate_tokens(text: str) -> int:
+    return len(text) // CHARS_PER_TOKEN + 1
+
+
+def worst_case(request: ModelRequest, price: ModelPrice) -> tuple[float, int]:
+    """The most a call can cost (USD, tokens): all input billed at the dearer of the
+    input and cache-write prices, and the full ``max_tokens`` of output."""
+    text = request.system + request.prompt + (request.feedback or "")
+    schemas = sum(len(str(tool.input_schema)) + len(tool.description) for tool in request.tools)
+    tokens_in = estimate_tokens(text) + estimate_tokens("x" * schemas)
+    usd = (
+        tokens_in * max(price.input, price.cache_write) + request.max_tokens * price.output
+    ) / 1_000_000
+    return usd, tokens_in + request.max_tokens
