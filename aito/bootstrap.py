@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import datetime as dt
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+from aito.agent.ports import LoopPorts
 from aito.bus.redis import RedisBus
 from aito.errors import ConfigError
 from aito.forge.base import Forge, Permission
 from aito.forge.local import LocalForge
-from aito.memory import base
+from aito.llm import offline
+from aito.llm.base import Model
+from aito.memory import base, embedding
+from aito.memory.embedding import Embedder
 from aito.memory.postgres import PostgresMemory
 from aito.org import loading
 from aito.services import managing
@@ -54,9 +62,12 @@ class Runtime:
 
     def close(self) -> None:
         self.bus.close()
+        self.memory.close()
 
 
-def build(settings: Settings, *, org: loading.Organization | None = None) -> Runtime:
+def build(
+    settings: Settings, *, org: loading.Organization | None = None, pool_size: int = 0
+) -> Runtime:
     """Bring the services up (embedded unless URLs are set) and connect to them.
 
     With ``org``, the schema is migrated and the agents registered (both idempotent),
@@ -66,7 +77,7 @@ def build(settings: Settings, *, org: loading.Organization | None = None) -> Run
     runtime = Runtime(
         settings=settings,
         endpoints=endpoints,
-        memory=PostgresMemory(url=endpoints.postgres_url),
+        memory=PostgresMemory(url=endpoints.postgres_url, pool_size=pool_size),
         bus=RedisBus(url=endpoints.redis_url),
     )
     if org is not None:
@@ -77,7 +88,12 @@ def build(settings: Settings, *, org: loading.Organization | None = None) -> Run
     return runtime
 
 
-def forge(settings: Settings, org: loading.Organization) -> Forge:
+def forge(
+    settings: Settings,
+    org: loading.Organization,
+    *,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> Forge:
     """The governance repo's forge: a local git repo (default) or GitHub (`AITO_FORGE=github`)."""
     if settings.forge == "github":
         from aito.forge import github  # PyGithub is needed only when GitHub is used
@@ -104,9 +120,128 @@ def forge(settings: Settings, org: loading.Organization) -> Forge:
     permissions = {bot.id: Permission.WRITE for bot in org.org.bots.values()} | {
         m.id: Permission.ADMIN for m in org.org.maintainers
     }
+    extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
     return LocalForge(
         repo=settings.repo,
         store=settings.data_dir / "forge",
         base_branch=org.org.governance_repo.branch,
         permissions=permissions,
+        **extra,
     )
+
+
+def model(settings: Settings, *, seed: int = 0) -> Model:
+    """Anthropic when configured (`AITO_MODEL`, `ANTHROPIC_API_KEY`), else the offline model."""
+    if settings.model_provider == "anthropic":
+        from aito.llm import anthropic  # the SDK is loaded only when it is used
+
+        if settings.anthropic_api_key is None:
+            raise ConfigError("AITO_MODEL=anthropic needs ANTHROPIC_API_KEY")
+        return anthropic.AnthropicModel(
+            api_key=settings.anthropic_api_key, base_url=settings.anthropic_base_url
+        )
+    return offline.OfflineModel(seed=seed)
+
+
+def department_forge(
+    settings: Settings,
+    org: loading.Organization,
+    repo_key: str,
+    *,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> Forge:
+    """The forge of a department repository (a `repos` key of org.yaml).
+
+    Locally each department repo is a git repository of its own under
+    `<data dir>/repos/<key>` (created on first use, with one initial commit), so
+    agents' pull requests are real branches and merges there.
+    """
+    if repo_key not in org.org.repos:
+        raise ConfigError(f"{repo_key!r} is not a repos key of org.yaml")
+    if settings.forge == "github":
+        from aito.forge import github
+
+        token = settings.github_token
+        if token is None:
+            raise ConfigError("AITO_FORGE=github needs AITO_GITHUB_TOKEN")
+        identities = {a: b.id for a, b in org.org.bots.items()}
+        tokens = {
+            identities[name]: value
+            for name, value in settings.github_agent_tokens.items()
+            if name in identities
+        }
+        return github.GitHubForge(
+            repo=org.org.repos[repo_key],
+            api_url=settings.github_api_url,
+            token=token,
+            agent_tokens=tokens,
+        )
+    root = settings.data_dir / "repos" / repo_key
+    if not (root / ".git").exists():
+        _init_repo(root, title=f"{org.org.repos[repo_key]} (local copy for AITO)")
+    permissions = {bot.id: Permission.WRITE for bot in org.org.bots.values()} | {
+        m.id: Permission.ADMIN for m in org.org.maintainers
+    }
+    extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    return LocalForge(
+        repo=root,
+        store=settings.data_dir / "repos" / f"{repo_key}.forge",
+        base_branch="main",
+        permissions=permissions,
+        **extra,
+    )
+
+
+def loop_ports(
+    settings: Settings,
+    runtime: Runtime,
+    org: loading.Organization,
+    *,
+    llm: Model | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    embedder: Embedder | bool | None = True,
+) -> LoopPorts:
+    """Everything an agent loop needs, on the embedded defaults unless settings say otherwise."""
+    now = clock or (lambda: dt.datetime.now(dt.UTC))
+    forges: dict[str, Forge] = {}
+
+    def repo_forge(key: str) -> Forge:
+        if key not in forges:
+            forges[key] = department_forge(settings, org, key, clock=clock)
+        return forges[key]
+
+    governance = forge(settings, org, clock=clock)
+    chosen: Embedder | None
+    if embedder is True:
+        chosen = embedding.embedder_for(settings)
+    elif embedder is False:
+        chosen = None
+    else:
+        chosen = embedder
+    return LoopPorts(
+        memory=runtime.memory,
+        bus=runtime.bus,
+        governance=governance,
+        repo_forge=repo_forge,
+        model=llm or model(settings),
+        embedder=chosen,
+        clock=now,
+    )
+
+
+def _init_repo(root: Path, *, title: str) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "aito",
+        "GIT_AUTHOR_EMAIL": "aito@localhost",
+        "GIT_COMMITTER_NAME": "aito",
+        "GIT_COMMITTER_EMAIL": "aito@localhost",
+    }
+    (root / "README.md").write_text(f"# {title}\n", encoding="utf-8")
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "README.md"],
+        ["commit", "-q", "-m", "Initial commit"],
+    ):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)

@@ -17,7 +17,16 @@ and the consumer acknowledged it. The guarantees, and how they are kept:
 * **Dead consumers.** :meth:`Consumer.reclaim` (run on the first poll and then every
   ``reclaim_every_seconds``) takes over entries idle longer than
   ``claim_idle_seconds`` with XAUTOCLAIM and hands them to the handler again. An
-  entry delivered more than ``max_deliveries`` times is dead-lettered.
+  entry delivered more than ``max_deliveries`` times is dead-lettered. Then
+  :meth:`Consumer.tidy` removes the group's consumers that hold no pending entry
+  and were idle longer than ``forget_consumers_after_seconds`` (a live one that
+  was removed is created again by its next read, and it had nothing to lose).
+* **A bounded stream.** The same pass trims the stream (XTRIM MINID) below the
+  oldest entry any consumer group still needs: the oldest pending one and the
+  group's last-delivered id, whichever is older. Pending and undelivered entries
+  are never trimmed; acknowledged ones are kept ``keep_acknowledged_seconds``
+  (for :func:`aito.bus.inspecting.tail`, a retried send's look-back and a
+  requester reading its own inbox for answers).
 * **Malformed entries** (no id, not an AgentMessage, id mismatch, extra fields) go
   to `stream:dead-letters` with the reason and raw fields and are acknowledged, in
   one script; the consumer carries on.
@@ -36,6 +45,7 @@ one script that marks and acknowledges — the cost is per batch, not per messag
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -65,6 +75,14 @@ Read = tuple[str, Mapping[str, str]]
 """A stream entry as read: (entry id, fields)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Tidied:
+    """What :meth:`Consumer.tidy` did: entries trimmed, idle consumers removed."""
+
+    trimmed: int = 0
+    removed: list[str] = dataclasses.field(default_factory=list)
+
+
 def consumer_name(agent_id: str) -> str:
     """Unique per process: host, pid and a random suffix."""
     return f"{agent_id}@{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -84,6 +102,8 @@ class Consumer:
         reclaim_every_seconds: float | None = None,
         max_deliveries: int = 5,
         dedupe_ttl_seconds: int = 24 * 3600,
+        keep_acknowledged_seconds: float = 300.0,
+        forget_consumers_after_seconds: float = 24 * 3600.0,
         sink: base.EventSink | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -99,6 +119,8 @@ class Consumer:
         )
         self.max_deliveries = max_deliveries
         self.dedupe_ttl_ms = dedupe_ttl_seconds * 1000
+        self.keep_acknowledged_ms = max(0, int(keep_acknowledged_seconds * 1000))
+        self.forget_consumers_ms = max(0, int(forget_consumers_after_seconds * 1000))
         self._sink = sink if sink is not None else base.NullSink()
         self._monotonic = monotonic
         self._stream = self._conn.key(keys.agent_stream(agent_id))
@@ -227,7 +249,25 @@ class Consumer:
             if self._reclaim_cursor in ("0-0", "0"):
                 self._reclaim_cursor = "0-0"
                 break
+        self.tidy()
         return result
+
+    def tidy(self) -> Tidied:
+        """Remove idle consumers without pending entries, and trim what every group is
+        done with (see the module's docstring); one script, safe to repeat."""
+        if not self._group_ready:
+            self.ensure_group()
+        args = [
+            keys.CONSUMER_GROUP,
+            self.name,
+            self.forget_consumers_ms,
+            self.keep_acknowledged_ms,
+        ]
+        reply: Any = self._conn.run(lambda r: _TIDY(r, keys=[self._stream], args=args), op="tidy")
+        tidied = Tidied(trimmed=int(reply[0]), removed=[str(n) for n in reply[1:]])
+        for name in tidied.removed:
+            log.info("%s: removed idle consumer %s (nothing pending)", self.name, name)
+        return tidied
 
     def _autoclaim(self, start: str) -> Any:
         if not self._group_ready:
@@ -536,6 +576,55 @@ ack(copies)
 redis.call('zremrangebyscore', KEYS[2], '-inf', now - tonumber(ARGV[2]))
 redis.call('pexpire', KEYS[2], ARGV[2])
 return twice
+""")
+
+# KEYS[1] stream. ARGV[1] our group, [2] this consumer, [3] idle ms after which a
+# consumer of our group with nothing pending is removed, [4] ms an acknowledged entry
+# is kept. Trims (MINID, exact) below the oldest entry any group may still need: its
+# oldest pending entry, or its last-delivered one. Returns {trimmed,
+# removed consumer, ...}.
+_TIDY = adapter.Script("""
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function older(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am < bm or (am == bm and as < bs)
+end
+if redis.call('exists', KEYS[1]) == 0 then return {0} end
+local groups = {}
+for _, flat in ipairs(redis.call('xinfo', 'groups', KEYS[1])) do
+  local info = {}
+  for i = 1, #flat, 2 do info[flat[i]] = flat[i + 1] end
+  groups[#groups + 1] = info
+end
+local removed = {}
+for _, group in ipairs(groups) do
+  if group['name'] == ARGV[1] then
+    for _, flat in ipairs(redis.call('xinfo', 'consumers', KEYS[1], ARGV[1])) do
+      local info = {}
+      for i = 1, #flat, 2 do info[flat[i]] = flat[i + 1] end
+      if info['name'] ~= ARGV[2] and tonumber(info['pending']) == 0
+         and tonumber(info['idle']) > tonumber(ARGV[3]) then
+        redis.call('xgroup', 'delconsumer', KEYS[1], ARGV[1], info['name'])
+        removed[#removed + 1] = info['name']
+      end
+    end
+  end
+end
+if #groups == 0 then return {0, unpack(removed)} end
+local t = redis.call('time')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local floor = string.format('%.0f', math.max(0, now - tonumber(ARGV[4]))) .. '-0'
+for _, group in ipairs(groups) do
+  if older(group['last-delivered-id'], floor) then floor = group['last-delivered-id'] end
+  local summary = redis.call('xpending', KEYS[1], group['name'])
+  if summary[2] and older(summary[2], floor) then floor = summary[2] end
+end
+local trimmed = redis.call('xtrim', KEYS[1], 'minid', floor)
+return {trimmed, unpack(removed)}
 """)
 
 # KEYS[1] stream, [2] dead letters. ARGV[1] group, [2] consumer, [3] maxlen, [4] source,

@@ -107,3 +107,37 @@ def dead_letters(bus: adapter.RedisBus, *, count: int = 20) -> list[models.DeadL
                 )
             )
     return found
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsumerView:
+    """One consumer of an inbox's group: its pending entries and idle time."""
+
+    name: str
+    pending: int
+    idle_ms: int
+
+
+def consumers(bus: adapter.RedisBus, agent_id: str) -> list[ConsumerView]:
+    """The consumers of ``agent_id``'s stream group (none before the group exists)."""
+    stream = bus.connection.key(keys.agent_stream(agent_id))
+
+    def read(client: adapter.Client) -> Any:
+        if not client.exists(stream):
+            return []
+        groups = client.xinfo_groups(stream)
+        if not any(str(g["name"]) == keys.CONSUMER_GROUP for g in groups):
+            return []
+        return client.xinfo_consumers(stream, keys.CONSUMER_GROUP)
+
+    rows: Any = bus.connection.run(read, op="read consumers")
+    return [
+        ConsumerView(name=str(row["name"]), pending=int(row["pending"]), idle_ms=int(row["idle"]))
+        for row in rows
+    ]
+
+
+def length(bus: adapter.RedisBus, agent_id: str) -> int:
+    """How many entries `stream:agent:{agent_id}` holds (acknowledged ones included)."""
+    stream = bus.connection.key(keys.agent_stream(agent_id))
+    return int(bus.connection.run(lambda r: r.xlen(stream), op="read inbox"))

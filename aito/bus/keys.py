@@ -18,6 +18,11 @@ queue:inflight             zset: claimed task id -> visibility deadline (epoch s
 queue:task:{task id}       hash: one task's record (task, state, attempts, claim, result)
 queue:claim:{token}        the task a claim token took (makes a retried claim idempotent)
 ratelimit:claude:{id}      hash: model rate limit per agent (token buckets)
+budget:{scope}:{period}    hash: model spend of `org` or `agent:{id}` in one UTC day
+                           (`2026-11-21`) or month (`2026-11`): usd_spent, usd_reserved
+                           (integer micro-dollars), tokens_spent, tokens_reserved
+budget:reservations        zset: reservation id -> when it expires (epoch s) unless settled
+budget:reservation:{id}    hash: one reservation (state, amounts, the period keys it holds)
 lock:decision:{id}         a decision being processed
 lock:container:{id}        an agent's container being started or stopped
 """
@@ -87,3 +92,17 @@ def request_member(request_id: str, recipient: str) -> str:
 
 
 GROUP_CHANNELS = {"all": CHANNEL_BROADCAST, "head": CHANNEL_HEAD, "clevel": CHANNEL_CLEVEL}
+
+
+def budget_period(scope: str, period_key: str) -> str:
+    """Spend of ``scope`` (`org` or `agent:{id}`) in one period (`YYYY-MM-DD` or `YYYY-MM`)."""
+    return f"budget:{scope}:{period_key}"
+
+
+def budget_reservations() -> str:
+    """Open model-spend reservations by expiry; expired ones give their amounts back."""
+    return "budget:reservations"
+
+
+def budget_reservation(reservation_id: str) -> str:
+    return f"budget:reservation:{reservation_id}"

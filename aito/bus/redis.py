@@ -343,6 +343,26 @@ class RedisBus:
                 found.append(AgentMessage.from_wire(str((fields or {})[base.MESSAGE_FIELD])))
         return found
 
+    def has_unread(self, agent_id: str) -> bool:
+        """Whether the agent's stream holds entries its consumer group has not read yet
+        (or still pending ones): one cheap look, for waking agents on messages."""
+        stream = self._key(keys.agent_stream(agent_id))
+
+        def look(client: Client) -> bool:
+            try:
+                groups = client.xinfo_groups(stream)
+            except redis.ResponseError:  # no stream yet
+                return False
+            group = next((g for g in groups if g["name"] == keys.CONSUMER_GROUP), None)
+            if group is None:
+                return bool(client.xlen(stream))
+            if int(group["pending"]):
+                return True
+            after = f"({group['last-delivered-id']}"
+            return bool(client.xrange(stream, min=after, max="+", count=1))
+
+        return self.connection.run(look, op="look for unread messages")
+
     def try_lock(self, name: str, *, ttl_seconds: float, token: str | None = None) -> str | None:
         """Take ``name`` (a key from `keys`) now if free: returns the owner token, or None.
 

@@ -79,7 +79,8 @@ class Messenger:
         return self.send_many([message])[message.id]
 
     def send_many(self, messages: Sequence[AgentMessage]) -> dict[str, list[str]]:
-        """Deliver a batch atomically in one round trip; returns each message id's recipients.
+        """Deliver a batch atomically in one round trip (one script: one command to send
+        and one reply to read, however many messages); returns each message id's recipients.
 
         Safe to retry: when an attempt failed without an answer (Redis went away
         mid-call), the next one first looks at what each stream got since shortly
@@ -109,33 +110,33 @@ class Messenger:
             )
             nudges[channel] = message.id
         attempts, started = 0, time.time()  # Redis's clock, not the injected one
+        answered_once = sorted(set(answered))
 
         def send(client: adapter.Client) -> None:
             nonlocal attempts
             attempts += 1
             todo = inboxes if attempts == 1 else self._not_yet_sent(client, inboxes, since=started)
-            with client.pipeline(transaction=True) as pipe:
-                self._append(pipe, todo)
-                if requests:
-                    due = {member: at for member, (at, _) in requests.items()}
-                    pipe.zadd(self._conn.key(keys.REQUEST_DEADLINES), due)
-                    records = {member: record for member, (_, record) in requests.items()}
-                    pipe.hset(self._conn.key(keys.REQUESTS_PENDING), mapping=records)  # type: ignore[arg-type]
-                if answered:
-                    pipe.zrem(self._conn.key(keys.REQUEST_DEADLINES), *answered)
-                    pipe.hdel(self._conn.key(keys.REQUESTS_PENDING), *answered)
-                for channel, message_id in nudges.items():
-                    pipe.publish(self._conn.key(channel), message_id)
-                pipe.execute()
+            streams_keys = [self._conn.key(keys.agent_stream(agent)) for agent in todo]
+            args: list[Any] = [base.ID_FIELD, base.MESSAGE_FIELD, len(todo)]
+            args += [len(entries) for entries in todo.values()]
+            for entries in todo.values():
+                for entry in entries:
+                    args += entry
+            args.append(len(requests))
+            for member, (deadline, record) in requests.items():
+                args += (member, repr(deadline), record)
+            args.append(len(answered_once))
+            args += answered_once
+            for channel, message_id in nudges.items():
+                args += (self._conn.key(channel), message_id)
+            bookkeeping = [
+                self._conn.key(keys.REQUEST_DEADLINES),
+                self._conn.key(keys.REQUESTS_PENDING),
+            ]
+            _SEND(client, keys=[*streams_keys, *bookkeeping], args=args)
 
         self._conn.run(send, op="send messages")
         return {message.id: recipients for message, recipients in plan}
-
-    def _append(self, pipe: adapter.Pipeline, inboxes: Mapping[str, list[tuple[str, str]]]) -> None:
-        for agent, entries in inboxes.items():
-            stream = self._conn.key(keys.agent_stream(agent))
-            for message_id, wire in entries:
-                pipe.xadd(stream, {base.ID_FIELD: message_id, base.MESSAGE_FIELD: wire})
 
     def _not_yet_sent(
         self,
@@ -315,3 +316,37 @@ def _parse(fields: Mapping[str, str] | None) -> AgentMessage | None:
         return AgentMessage.from_wire((fields or {})[base.MESSAGE_FIELD])
     except (KeyError, ValueError):
         return None
+
+
+# KEYS[1..n] the recipients' streams, [n+1] request deadlines, [n+2] pending requests.
+# ARGV[1] id field, [2] message field, [3] n, then each stream's entry count, then each
+# stream's entries as (message id, JSON) pairs; then the request count and (member,
+# deadline, record) triples; the answered count and members; then (channel, message
+# id) nudges to publish. All of it at once, like MULTI/EXEC, in one command.
+_SEND = adapter.Script("""
+local n = tonumber(ARGV[3])
+local i = 4 + n
+for s = 1, n do
+  for _ = 1, tonumber(ARGV[3 + s]) do
+    redis.call('xadd', KEYS[s], '*', ARGV[1], ARGV[i], ARGV[2], ARGV[i + 1])
+    i = i + 2
+  end
+end
+for _ = 1, tonumber(ARGV[i]) do
+  redis.call('zadd', KEYS[n + 1], ARGV[i + 2], ARGV[i + 1])
+  redis.call('hset', KEYS[n + 2], ARGV[i + 1], ARGV[i + 3])
+  i = i + 3
+end
+i = i + 1
+for _ = 1, tonumber(ARGV[i]) do
+  redis.call('zrem', KEYS[n + 1], ARGV[i + 1])
+  redis.call('hdel', KEYS[n + 2], ARGV[i + 1])
+  i = i + 1
+end
+i = i + 1
+while i < #ARGV do
+  redis.call('publish', ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+return 1
+""")

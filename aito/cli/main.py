@@ -18,6 +18,7 @@ import click
 from aito import __version__
 from aito.cli import (
     agent_commands,
+    budget_commands,
     bus_commands,
     decide_commands,
     memory_commands,
@@ -82,6 +83,7 @@ cli.add_command(agent_commands.agent)
 cli.add_command(decide_commands.decide)
 cli.add_command(memory_commands.memory)
 cli.add_command(bus_commands.bus)
+cli.add_command(budget_commands.budget)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import re
 import tempfile
@@ -41,8 +42,19 @@ DECISIONS_PREFIX = "org/decisions/"
 
 
 def base_organization(forge: Forge, ref: str) -> loading.Organization:
-    """The organization on ``ref`` (the base branch), validated."""
+    """The organization on ``ref`` (the base branch), validated.
+
+    Loaded once per distinct content (a small cache), so tallies and agent runs that
+    read the same base branch again do not parse it again. Treat the result as
+    read-only: it is shared.
+    """
     files = forge.read_tree(ref, prefixes=["org/", "profiles/"])
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
+    key = digest.hexdigest()
+    if key in _LOADED:
+        return _LOADED[key]
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         for path, content in files.items():
@@ -50,12 +62,20 @@ def base_organization(forge: Forge, ref: str) -> loading.Organization:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         try:
-            return loading.load_valid(root)
+            org = loading.load_valid(root)
         except OrgDefinitionError as exc:
             raise GovernanceError(
                 f"the organization on {ref!r} is invalid, so no decision can be judged: "
                 f"{exc.problems[0].message if exc.problems else exc}"
             ) from exc
+    if len(_LOADED) >= _CACHE_SIZE:
+        _LOADED.pop(next(iter(_LOADED)))
+    _LOADED[key] = org
+    return org
+
+
+_CACHE_SIZE = 16
+_LOADED: dict[str, loading.Organization] = {}
 
 
 def governance_identity(org: loading.Organization) -> Identity:

@@ -107,6 +107,26 @@ class StatusCheck:
     sha: str
 
 
+@dataclasses.dataclass(frozen=True)
+class Issue:
+    """An issue (never a pull request): how agents ask humans to act and raise alerts.
+
+    Issues and pull requests share one number sequence, as on GitHub. ``state`` is
+    ``"open"`` or ``"closed"``."""
+
+    number: int
+    title: str
+    body: str
+    state: str
+    author: Identity
+    labels: frozenset[str]
+    created_at: dt.datetime
+    url: str | None = None
+
+
+ISSUE_STATES = ("open", "closed")
+
+
 class MergeConflict(Exception):
     """The merge was refused: the head moved, checks fail, or the branches conflict."""
 
@@ -181,4 +201,20 @@ class Forge(Protocol):
 
     def permission(self, user: Identity) -> Permission:
         """The user's permission on the repo (maintainers are recognised by this)."""
+        ...
+
+    # -- issues --------------------------------------------------------------------
+    def open_issue(
+        self, *, title: str, body: str, labels: Sequence[str], author: Identity
+    ) -> Issue:
+        """Open an issue as ``author`` (mentions in ``body`` are how GitHub notifies people)."""
+        ...
+
+    def issues(self, *, state: str | None = "open", labels: Sequence[str] = ()) -> list[Issue]:
+        """Issues (never pull requests) in ``state`` (None: all) carrying every one of
+        ``labels``, oldest first."""
+        ...
+
+    def close_issue(self, number: int, *, actor: Identity) -> None:
+        """Close the issue (closing a closed one is no error; a pull request number is)."""
         ...

@@ -2,8 +2,9 @@
 
 Two kinds of token are used. The governance token (``AITO_GITHUB_TOKEN``) reads, labels,
 sets statuses, edits the tally's comments, merges and closes. Each agent's bot token
-commits, opens pull requests, reviews and comments as that agent (`commit_files`,
-`open_pull`, `post_review`, `post_comment` act as their ``author``), so a vote comes
+commits, opens pull requests and issues, reviews and comments as that agent
+(`commit_files`, `open_pull`, `post_review`, `post_comment`, `open_issue` act as their
+``author``), so a vote comes
 from the voter's own account: ``agent_tokens`` maps a bot's numeric user id to its
 token. An ``author`` with no token of its own falls back to the governance token, and
 GitHub then records the governance account as the author.
@@ -33,7 +34,9 @@ import github
 from github import Auth, GithubException, InputGitTreeElement
 from github.Commit import Commit as GhCommit
 from github.CommitStatus import CommitStatus
+from github.GithubObject import NotSet
 from github.GitRef import GitRef
+from github.Issue import Issue as GhIssue
 from github.IssueComment import IssueComment
 from github.NamedUser import NamedUser
 from github.Organization import Organization
@@ -450,6 +453,51 @@ class GitHubForge:
         pr = self._gov.repo.get_pull(number)
         self._call(f"close pull request #{number}", lambda: pr.edit(state="closed"))
 
+    # -- issues ----------------------------------------------------------------------
+    def open_issue(
+        self, *, title: str, body: str, labels: Sequence[str], author: port.Identity
+    ) -> port.Issue:
+        """Open an issue as ``author`` (GitHub creates missing labels; it silently drops
+        them when the token has no push access)."""
+        account = self._as(author)
+        create = functools.partial(
+            account.repo.create_issue, title=title, body=body, labels=list(labels)
+        )
+        return self._call(
+            f"open issue {title!r} as {author.login}",
+            lambda: _issue(create()),
+            credential=account.credential,
+        )
+
+    def issues(self, *, state: str | None = "open", labels: Sequence[str] = ()) -> list[port.Issue]:
+        """One call per 100 issues; GitHub lists pull requests among issues, left out here
+        (a label filter applies to those too, so it keeps the pages short)."""
+        if state is not None and state not in port.ISSUE_STATES:
+            raise ValueError(f"an issue is open or closed, not {state!r}")
+        listing = self._gov.repo.get_issues(
+            state=state or "all",
+            labels=list(labels) if labels else NotSet,
+            sort="created",
+            direction="asc",
+        )
+        return self._call(
+            "list issues",
+            lambda: [_issue(issue) for issue in listing if issue.pull_request is None],
+        )
+
+    def close_issue(self, number: int, *, actor: port.Identity) -> None:
+        """Close with the governance token (``actor`` is for our records, as in
+        :meth:`close`): one read (a pull request number is refused, a closed issue left
+        alone), then one write."""
+        issue = self._gov.repo.get_issue(number)
+        found = self._call(f"read issue #{number}", lambda: (issue.pull_request, issue.state))
+        if found[0] is not None:
+            where = f"close issue #{number} on {self.repo_name}"
+            raise errors.PermanentAdapterError(SERVICE, f"{where}: #{number} is a pull request")
+        if found[1] != "open":
+            return
+        self._call(f"close issue #{number}", lambda: issue.edit(state="closed"))
+
     def permission(self, user: port.Identity) -> port.Permission:
         """The user's role (``role_name``, else the legacy ``permission``); NONE if unknown."""
         repo = self._gov.repo
@@ -513,6 +561,19 @@ def _pull(pr: GhPull) -> port.PullRequest:
         closed_by=merged_by,
         merge_sha=pr.merge_commit_sha if merged else None,
         url=pr.html_url,
+    )
+
+
+def _issue(issue: GhIssue) -> port.Issue:
+    return port.Issue(
+        number=issue.number,
+        title=issue.title,
+        body=issue.body or "",
+        state=issue.state,
+        author=_identity(issue.user) or GHOST,
+        labels=frozenset(label.name for label in issue.labels),
+        created_at=issue.created_at,
+        url=issue.html_url,
     )
 
 

@@ -4,7 +4,9 @@ Branches, commits and merges are real git operations (plumbing, so the working
 tree is only touched when the branch it has checked out moves, and then by a
 fast-forward that refuses to overwrite local changes). Pull requests, reviews,
 comments, labels and statuses are JSON files beside it, one file per pull
-request under ``<store>/pulls/``, readable with any editor or `jq`.
+request under ``<store>/pulls/`` and one per issue under ``<store>/issues/``,
+readable with any editor or `jq`. Issues and pull requests share one number
+sequence, as on GitHub, so ``#7`` names one thing.
 
 There is no authentication here: whoever runs `aito` on this machine may act as
 any identity of the organization, as the owner of a local repository can.
@@ -25,10 +27,12 @@ from typing import Any
 
 from aito.errors import ConfigError, PermanentAdapterError
 from aito.forge.base import (
+    ISSUE_STATES,
     CheckState,
     Comment,
     Commit,
     Identity,
+    Issue,
     MergeConflict,
     Permission,
     PullRequest,
@@ -69,6 +73,9 @@ class LocalForge:
                 "org/ and profiles/ (the local forge keeps decisions as branches there)"
             )
         (store / "pulls").mkdir(parents=True, exist_ok=True)
+        self._listings: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}
+        self._blobs: dict[str, bytes] = {}
+        (store / "issues").mkdir(parents=True, exist_ok=True)
 
     @property
     def default_branch(self) -> str:
@@ -122,14 +129,35 @@ class LocalForge:
         sha = self._rev(ref)
         if sha is None:
             raise PermanentAdapterError(SERVICE, f"no branch or commit {ref!r} in {self.repo}")
-        listing = self._git("ls-tree", "-r", "-z", "--full-tree", sha, "--", *prefixes).stdout
-        files: dict[str, bytes] = {}
-        for entry in filter(None, listing.split(b"\0")):
-            meta, _, path = entry.partition(b"\t")
-            _, kind, blob = meta.split()
-            if kind == b"blob":
-                files[path.decode()] = self._git("cat-file", "blob", blob.decode()).stdout
-        return files
+        # Commits and blobs are immutable: a listing per (commit, prefixes) and each blob
+        # are read once per forge object, and the blobs of a listing in one git call.
+        key = (sha, tuple(prefixes))
+        listing = self._listings.get(key)
+        if listing is None:
+            raw = self._git("ls-tree", "-r", "-z", "--full-tree", sha, "--", *prefixes).stdout
+            listing = []
+            for entry in filter(None, raw.split(b"\0")):
+                meta, _, path = entry.partition(b"\t")
+                _, kind, blob = meta.split()
+                if kind == b"blob":
+                    listing.append((path.decode(), blob.decode()))
+            self._listings[key] = listing
+        missing = [blob for _, blob in listing if blob not in self._blobs]
+        if missing:
+            self._read_blobs(missing)
+        return {path: self._blobs[blob] for path, blob in listing}
+
+    def _read_blobs(self, shas: list[str]) -> None:
+        out = self._git(
+            "cat-file", "--batch", stdin="".join(f"{s}\n" for s in shas).encode()
+        ).stdout
+        at = 0
+        for sha in shas:
+            header_end = out.index(b"\n", at)
+            _, _, size = out[at:header_end].split()
+            start = header_end + 1
+            self._blobs[sha] = out[start : start + int(size)]
+            at = start + int(size) + 1  # the content is followed by a newline
 
     def commit_files(
         self,
@@ -186,7 +214,7 @@ class LocalForge:
                     raise PermanentAdapterError(
                         SERVICE, f"pull request #{existing['number']} is already open for {head}"
                     )
-            number = self._next_id("pull")
+            number = self._next_number()
             now = self._clock()
             record: dict[str, Any] = {
                 "number": number,
@@ -395,6 +423,66 @@ class LocalForge:
     def permission(self, user: Identity) -> Permission:
         return self._permissions.get(user.id, Permission.READ)
 
+    # -- issues --------------------------------------------------------------------
+    def open_issue(
+        self, *, title: str, body: str, labels: Sequence[str], author: Identity
+    ) -> Issue:
+        with self._locked():
+            record: dict[str, Any] = {
+                "number": self._next_number(),
+                "title": title,
+                "body": body,
+                "state": "open",
+                "author": _identity_json(author),
+                "labels": sorted(set(labels)),
+                "created_at": self._clock().isoformat(),
+                "closed_by": None,
+                "closed_at": None,
+            }
+            _write_json(self._issue_path(int(record["number"])), record)
+        return self._to_issue(record)
+
+    def issues(self, *, state: str | None = "open", labels: Sequence[str] = ()) -> list[Issue]:
+        if state is not None and state not in ISSUE_STATES:
+            raise ValueError(f"an issue is open or closed, not {state!r}")
+        paths = sorted((self.store / "issues").glob("*.json"), key=lambda p: int(p.stem))
+        found = [self._to_issue(json.loads(path.read_text())) for path in paths]
+        wanted = set(labels)
+        return [
+            issue
+            for issue in found
+            if (state is None or issue.state == state) and wanted <= issue.labels
+        ]
+
+    def close_issue(self, number: int, *, actor: Identity) -> None:
+        with self._locked():
+            path = self._issue_path(number)
+            if not path.exists():
+                raise PermanentAdapterError(SERVICE, f"no issue #{number} in {self.store}")
+            record: dict[str, Any] = json.loads(path.read_text())
+            if record["state"] != "open":
+                return
+            record.update(
+                state="closed", closed_by=_identity_json(actor), closed_at=self._clock().isoformat()
+            )
+            _write_json(path, record)
+
+    def _issue_path(self, number: int) -> Path:
+        return self.store / "issues" / f"{number}.json"
+
+    def _to_issue(self, record: dict[str, Any]) -> Issue:
+        number = int(record["number"])
+        return Issue(
+            number=number,
+            title=record["title"],
+            body=record["body"],
+            state=record["state"],
+            author=Identity(**record["author"]),
+            labels=frozenset(record["labels"]),
+            created_at=dt.datetime.fromisoformat(record["created_at"]),
+            url=self._issue_path(number).as_uri(),
+        )
+
     # -- storage -------------------------------------------------------------------
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -428,6 +516,11 @@ class LocalForge:
         counters[kind] = counters.get(kind, 0) + 1
         _write_json(path, counters)
         return int(counters[kind])
+
+    def _next_number(self) -> int:
+        """The next issue or pull request number: one sequence for both, as on GitHub.
+        (The counter keeps its first name, "pull", so existing stores number on.)"""
+        return self._next_id("pull")
 
     def _observe_push(self, record: dict[str, Any], sha: str, by: int | None) -> None:
         if record["pushes"] and record["pushes"][-1]["sha"] == sha:

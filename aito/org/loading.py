@@ -62,6 +62,15 @@ class Organization:
     def by_layer(self, layer: agent_models.Layer) -> list[agent_models.AgentSpec]:
         return [a for a in self.agents.values() if a.layer is layer]
 
+    def groups(self) -> dict[str, list[str]]:
+        """Message groups: `all` (every non-worker agent), `head` and `clevel`."""
+        layers = agent_models.Layer
+        return {
+            "all": sorted(a.id for a in self.agents.values() if a.layer is not layers.WORKER),
+            "head": sorted(a.id for a in self.by_layer(layers.HEAD)),
+            "clevel": sorted(a.id for a in self.by_layer(layers.C_LEVEL)),
+        }
+
     def the(self, agent_type: str) -> agent_models.AgentSpec:
         """The single agent of ``agent_type`` (``ceo`` or ``dao``)."""
         return next(a for a in self.agents.values() if a.type == agent_type)

@@ -8,6 +8,7 @@ delays and drops runs at the top of the hour).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import re
 
@@ -60,6 +61,29 @@ class Schedule:
         if self.interval_seconds is not None:
             return f"every {format_duration(self.interval_seconds)}"
         return f"cron {self.cron}"
+
+    def last_slot(self, now: dt.datetime, *, stagger_key: str) -> dt.datetime:
+        """The latest time at or before ``now`` when this schedule fires (UTC, minute precision).
+
+        Intervals fire on the same staggered cron as their generated workflow, so a
+        wake-up named after its slot is the same wake-up wherever it is started from.
+        """
+        fields = [
+            _cron_values(part, *spec)
+            for part, spec in zip(self.to_cron(stagger_key).split(), _CRON_FIELDS, strict=True)
+        ]
+        minute = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+        for _ in range(8 * 24 * 60):  # every schedule fires within a week and a day
+            if (
+                minute.minute in fields[0]
+                and minute.hour in fields[1]
+                and minute.day in fields[2]
+                and minute.month in fields[3]
+                and (minute.isoweekday() % 7) in fields[4]
+            ):
+                return minute
+            minute -= dt.timedelta(minutes=1)
+        raise ScheduleError(f"schedule {self.text!r} never fires")
 
     def to_cron(self, stagger_key: str) -> str:
         """A GitHub Actions cron line; intervals get a stable offset from ``stagger_key``."""
@@ -142,6 +166,24 @@ def _check_cron_part(part: str, *, name: str, low: int, high: int, names: dict[s
             raise ScheduleError(f"cron {name} {number} is out of range {low}-{high}")
     if len(numbers) == 2 and numbers[0] > numbers[1]:
         raise ScheduleError(f"cron {name} range {base!r} runs backwards")
+
+
+def _cron_values(part: str, name: str, low: int, high: int, names: dict[str, int]) -> set[int]:
+    values: set[int] = set()
+    for item in part.split(","):
+        base, _, step_text = item.partition("/")
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            first, last = low, high
+        else:
+            bounds = [_cron_number(b, name=name, names=names) for b in base.split("-")]
+            first, last = bounds[0], bounds[-1] if len(bounds) == 2 or step_text else bounds[0]
+            if step_text and len(bounds) == 1:
+                last = high
+        values.update(range(first, last + 1, step))
+    if name == "day-of-week" and 7 in values:
+        values.add(0)  # 7 is Sunday too
+    return values
 
 
 def _cron_number(text: str, *, name: str, names: dict[str, int]) -> int:

@@ -160,6 +160,11 @@ def run_representative_session(server: FakeGitHub, forge: GitHubForge) -> None:
     second = forge.open_pull(head="cto/x", base="main", title="x", body="x", author=CTO)
     assert second.head_sha == other
     forge.close(second.number, actor=GOVERNANCE)
+    ask = forge.open_issue(
+        title="Rotate the key", body="@alice please", labels=["human-action-required"], author=CEO
+    )
+    assert [i.number for i in forge.issues(state=None)] == [ask.number]  # no pull requests
+    forge.close_issue(ask.number, actor=GOVERNANCE)
     states = {p.number: p.state for p in forge.pulls(state=None)}
     assert states == {pr.number: PullState.MERGED, second.number: PullState.CLOSED}
     with pytest.raises(PermanentAdapterError):  # 404

@@ -14,7 +14,10 @@ or ``Bearer …``); an unknown token gets 401, an unknown repo or pull request 4
 Each login may make ``rate_limit`` requests (5000, then 403 with
 ``x-ratelimit-remaining: 0``). Not modelled: access control past authentication (every
 known token may read and write every repo; ``set_permission`` feeds the permission
-endpoint and ``author_association``), issues that are not pull requests, teams.
+endpoint and ``author_association``), teams, assignees, milestones.
+
+Issues and pull requests share one number sequence, as on GitHub; a pull request is
+also an issue (the ``/issues`` endpoints serve it with a ``pull_request`` key).
 
 Test hooks: :meth:`FakeGitHub.fail_next` (e.g. two 502s, or a slow answer),
 :meth:`FakeGitHub.rate_limit_next` (secondary rate limit with ``retry-after``), ``calls``
@@ -146,6 +149,24 @@ class Pull:
 
 
 @dataclasses.dataclass
+class Issue:
+    """An issue that is not a pull request (a pull request is a :class:`Pull`)."""
+
+    number: int
+    id: int
+    user: User
+    title: str
+    body: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    state: str = "open"
+    state_reason: str | None = None
+    closed_at: dt.datetime | None = None
+    closed_by: User | None = None
+    labels: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
 class Review:
     id: int
     number: int
@@ -191,6 +212,7 @@ class Repo:
     commits: dict[str, GitCommit] = dataclasses.field(default_factory=dict)
     refs: dict[str, str] = dataclasses.field(default_factory=dict)  # "heads/main" -> sha
     pulls: dict[int, Pull] = dataclasses.field(default_factory=dict)
+    issues: dict[int, Issue] = dataclasses.field(default_factory=dict)  # not pull requests
     reviews: list[Review] = dataclasses.field(default_factory=list)
     comments: dict[int, IssueComment] = dataclasses.field(default_factory=dict)
     statuses: list[Status] = dataclasses.field(default_factory=list)
@@ -281,6 +303,14 @@ class Repo:
                 seen.add(current)
                 queue.extend(self.commits[current].parents)
         return None
+
+    def items(self) -> list[Pull | Issue]:
+        """Pull requests and issues: what GitHub's ``/issues`` endpoints list."""
+        return [*self.pulls.values(), *self.issues.values()]
+
+    def next_number(self) -> int:
+        """The next issue or pull request number (one sequence for both, as on GitHub)."""
+        return max((*self.pulls, *self.issues), default=0) + 1
 
     # -- pulls ---------------------------------------------------------------------
     def sync(self, pull: Pull) -> Pull:
@@ -636,7 +666,7 @@ class FakeGitHub:
             "trees": "/git/trees{/sha}",
         }
         html = f"{self.url}/{repo.full_name}"
-        open_pulls = sum(1 for p in repo.pulls.values() if p.state == "open")
+        open_pulls = sum(1 for item in repo.items() if item.state == "open")
         created = _iso(repo.created_at)
         return {
             "id": repo.id,
@@ -664,7 +694,7 @@ class FakeGitHub:
             "forks": 0,
             "forks_count": 0,
             "network_count": 0,
-            "open_issues": open_pulls,
+            "open_issues": open_pulls,  # GitHub counts pull requests among issues
             "open_issues_count": open_pulls,
             "stargazers_count": 0,
             "subscribers_count": 0,
@@ -807,13 +837,67 @@ class FakeGitHub:
             data["submitted_at"] = _iso(review.submitted_at)
         return data
 
+    def issue_json(self, repo: Repo, item: Pull | Issue, *, full: bool = True) -> Json:
+        """An issue, or a pull request as the ``/issues`` endpoints show it (with a
+        ``pull_request`` key); ``closed_by`` only when ``full`` (a single issue's read)."""
+        api = f"{self.url}/repos/{repo.full_name}"
+        url = f"{api}/issues/{item.number}"
+        data: dict[str, Json] = {
+            "id": item.id,
+            "node_id": _node_id("Issue", item.id),
+            "url": url,
+            "repository_url": api,
+            "labels_url": f"{url}/labels{{/name}}",
+            "comments_url": f"{url}/comments",
+            "events_url": f"{url}/events",
+            "html_url": f"{self.url}/{repo.full_name}/issues/{item.number}",
+            "number": item.number,
+            "state": item.state,
+            "title": item.title,
+            "body": item.body,
+            "user": self.user_json(item.user),
+            "labels": [self.label_json(repo, name) for name in item.labels],
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "locked": False,
+            "active_lock_reason": None,
+            "comments": sum(1 for m in repo.comments.values() if m.number == item.number),
+            "created_at": _iso(item.created_at),
+            "updated_at": _iso(item.updated_at),
+            "closed_at": _iso(item.closed_at),
+            "author_association": self.association(repo, item.user),
+        }
+        if isinstance(item, Issue):
+            data["state_reason"] = item.state_reason
+        else:
+            pull = self.pull_json(repo, item, full=False)
+            data |= {
+                "node_id": pull["node_id"],
+                "html_url": pull["html_url"],
+                "state_reason": None
+                if item.state == "open"
+                else ("completed" if item.merged_at else "not_planned"),
+                "pull_request": {
+                    "url": pull["url"],
+                    "html_url": pull["html_url"],
+                    "diff_url": pull["diff_url"],
+                    "patch_url": pull["patch_url"],
+                    "merged_at": pull["merged_at"],
+                },
+            }
+        if full:
+            data["closed_by"] = self.user_json(item.closed_by) if item.closed_by else None
+        return data
+
     def comment_json(self, repo: Repo, comment: IssueComment) -> Json:
         api = f"{self.url}/repos/{repo.full_name}/issues"
+        kind = "pull" if comment.number in repo.pulls else "issues"
         return {
             "id": comment.id,
             "node_id": _node_id("IssueComment", comment.id),
             "url": f"{api}/comments/{comment.id}",
-            "html_url": f"{self.url}/{repo.full_name}/pull/{comment.number}"
+            "html_url": f"{self.url}/{repo.full_name}/{kind}/{comment.number}"
             f"#issuecomment-{comment.id}",
             "issue_url": f"{api}/{comment.number}",
             "body": comment.body,
@@ -974,6 +1058,25 @@ def _pull(c: Context, key: str = "pull_number") -> Pull:
     if pull is None:
         raise _not_found()
     return pull
+
+
+def _item(c: Context) -> Pull | Issue:
+    """The issue or pull request ``{issue_number}`` names (they share numbers)."""
+    number = int(c.params["issue_number"])
+    item = c.repo.pulls.get(number) or c.repo.issues.get(number)
+    if item is None:
+        raise _not_found()
+    return item
+
+
+def _label_names(value: Json) -> list[str]:
+    """Label names from a request's ``labels`` (names or ``{"name": …}`` objects)."""
+    if not isinstance(value, list | None):
+        raise _invalid("Label", "labels")
+    names = [v.get("name") if isinstance(v, dict) else v for v in value or []]
+    if not all(isinstance(n, str) and n for n in names):
+        raise _invalid("Label", "labels")
+    return list(dict.fromkeys(str(n) for n in names))
 
 
 def _commit_for(c: Context, ref: str) -> GitCommit:
@@ -1164,7 +1267,7 @@ def _create_pull(gh: FakeGitHub, c: Context) -> Response:
     if head_sha in c.repo.ancestors(c.repo.refs[f"heads/{base}"]):
         raise _invalid("PullRequest", "head", "custom", f"No commits between {base} and {head}")
     now = _now()
-    number = max(c.repo.pulls, default=0) + 1
+    number = c.repo.next_number()
     pull = Pull(
         number, gh.next_id(), c.user, str(title), body.get("body"), head, head_sha, base, now, now
     )
@@ -1182,7 +1285,12 @@ def _update_pull(gh: FakeGitHub, c: Context) -> Response:
     pull, body = c.repo.sync(_pull(c)), c.body or {}
     pull.title = body.get("title", pull.title)
     pull.body = body.get("body", pull.body)
-    state = body.get("state")
+    _set_pull_state(c, pull, body.get("state"))
+    pull.updated_at = _now()
+    return 200, gh.pull_json(c.repo, pull), {}
+
+
+def _set_pull_state(c: Context, pull: Pull, state: Json) -> None:
     if state == "closed" and pull.state == "open":
         pull.state, pull.closed_at, pull.closed_by = "closed", _now(), c.user
         pull.base_tip = c.repo.refs[f"heads/{pull.base_ref}"]
@@ -1192,8 +1300,6 @@ def _update_pull(gh: FakeGitHub, c: Context) -> Response:
         pull.state, pull.closed_at, pull.closed_by, pull.base_tip = "open", None, None, None
     elif state not in (None, "open", "closed"):
         raise _invalid("PullRequest", "state")
-    pull.updated_at = _now()
-    return 200, gh.pull_json(c.repo, pull), {}
 
 
 @route("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/commits")
@@ -1336,68 +1442,93 @@ def _merge(gh: FakeGitHub, c: Context) -> Response:
 
 
 # -- issues (a pull request is an issue) -------------------------------------------------
+_REASONS = ("completed", "not_planned", "duplicate", "reopened")
+
+
+@route("GET", "/repos/{owner}/{repo}/issues")
+def _list_issues(gh: FakeGitHub, c: Context) -> Response:
+    """Issues and pull requests, newest first unless ``direction=asc``; ``labels`` (comma
+    separated) keeps those carrying every one."""
+    state = c.query.get("state", "open")
+    if state not in ("open", "closed", "all"):
+        raise _invalid("Issue", "state")
+    wanted = {name for name in c.query.get("labels", "").split(",") if name}
+    items = [
+        item
+        for item in c.repo.items()
+        if state in ("all", item.state) and wanted <= set(item.labels)
+    ]
+    key = "updated_at" if c.query.get("sort") == "updated" else "created_at"
+    items.sort(key=lambda i: (getattr(i, key), i.number), reverse=c.query.get("direction") != "asc")
+    return gh.page(c, [gh.issue_json(c.repo, item, full=False) for item in items])
+
+
+@route("POST", "/repos/{owner}/{repo}/issues")
+def _create_issue(gh: FakeGitHub, c: Context) -> Response:
+    body = c.body or {}
+    title = body.get("title")
+    if isinstance(title, int) and not isinstance(title, bool):
+        title = str(title)  # GitHub takes a number as a title
+    if not isinstance(title, str) or not title:
+        raise _invalid("Issue", "title", "missing_field")
+    text = body.get("body")
+    if text is not None and not isinstance(text, str):
+        raise _invalid("Issue", "body")
+    now = _now()
+    issue = Issue(c.repo.next_number(), gh.next_id(), c.user, title, text, now, now)
+    issue.labels = _label_names(body.get("labels"))
+    c.repo.issues[issue.number] = issue
+    return 201, gh.issue_json(c.repo, issue), {}
+
+
 @route("GET", "/repos/{owner}/{repo}/issues/{issue_number}")
 def _get_issue(gh: FakeGitHub, c: Context) -> Response:
-    pull = _pull(c, "issue_number")
-    data = gh.pull_json(c.repo, pull, full=False)
-    api = f"{gh.url}/repos/{c.repo.full_name}"
-    return (
-        200,
-        {
-            key: data[key]
-            for key in (
-                "id",
-                "node_id",
-                "number",
-                "title",
-                "user",
-                "labels",
-                "state",
-                "locked",
-                "assignee",
-                "assignees",
-                "milestone",
-                "created_at",
-                "updated_at",
-                "closed_at",
-                "body",
-                "author_association",
-                "html_url",
-                "comments_url",
-            )
-        }
-        | {
-            "url": data["issue_url"],
-            "repository_url": api,
-            "labels_url": f"{data['issue_url']}/labels{{/name}}",
-            "events_url": f"{data['issue_url']}/events",
-            "comments": sum(1 for m in c.repo.comments.values() if m.number == pull.number),
-            "state_reason": None
-            if pull.state == "open"
-            else ("completed" if pull.merged_at else "not_planned"),
-            "closed_by": gh.user_json(pull.closed_by) if pull.closed_by else None,
-            "pull_request": {
-                "url": data["url"],
-                "html_url": data["html_url"],
-                "diff_url": data["diff_url"],
-                "patch_url": data["patch_url"],
-                "merged_at": data["merged_at"],
-            },
-        },
-        {},
-    )
+    item = _item(c)
+    if isinstance(item, Pull):
+        c.repo.sync(item)
+    return 200, gh.issue_json(c.repo, item), {}
+
+
+@route("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}")
+def _update_issue(gh: FakeGitHub, c: Context) -> Response:
+    """Title, body, labels (replaced) and state; a pull request closes and reopens too."""
+    item, body = _item(c), c.body or {}
+    state, reason = body.get("state"), body.get("state_reason")
+    if state not in (None, "open", "closed"):
+        raise _invalid("Issue", "state")
+    if reason not in (None, *_REASONS):
+        raise _invalid("Issue", "state_reason")
+    title = body.get("title", item.title)
+    if not isinstance(title, str) or not title:
+        raise _invalid("Issue", "title")
+    text = body.get("body", item.body)
+    if text is not None and not isinstance(text, str):
+        raise _invalid("Issue", "body")
+    item.title, item.body = title, text
+    if "labels" in body:
+        item.labels = _label_names(body["labels"])
+    if isinstance(item, Pull):
+        _set_pull_state(c, c.repo.sync(item), state)
+    elif state == "closed" and item.state == "open":
+        item.state, item.closed_at, item.closed_by = "closed", _now(), c.user
+        item.state_reason = reason or "completed"
+    elif state == "open" and item.state == "closed":
+        item.state, item.state_reason = "open", "reopened"
+        item.closed_at = item.closed_by = None
+    item.updated_at = _now()
+    return 200, gh.issue_json(c.repo, item), {}
 
 
 @route("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments")
 def _list_comments(gh: FakeGitHub, c: Context) -> Response:
-    number = _pull(c, "issue_number").number
+    number = _item(c).number
     comments = [m for m in c.repo.comments.values() if m.number == number]
     return gh.page(c, [gh.comment_json(c.repo, m) for m in comments])
 
 
 @route("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments")
 def _create_comment(gh: FakeGitHub, c: Context) -> Response:
-    number = _pull(c, "issue_number").number
+    number = _item(c).number
     text = (c.body or {}).get("body")
     if not isinstance(text, str) or not text:
         raise _invalid("IssueComment", "body", "missing_field")
@@ -1421,22 +1552,22 @@ def _update_comment(gh: FakeGitHub, c: Context) -> Response:
 
 @route("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels")
 def _add_labels(gh: FakeGitHub, c: Context) -> Response:
-    pull = _pull(c, "issue_number")
+    item = _item(c)
     body = c.body
     names = body.get("labels") if isinstance(body, dict) else body
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
         raise _invalid("Label", "labels")
-    pull.labels += [n for n in dict.fromkeys(names) if n not in pull.labels]
-    return 200, [gh.label_json(c.repo, n) for n in pull.labels], {}
+    item.labels += [n for n in dict.fromkeys(names) if n not in item.labels]
+    return 200, [gh.label_json(c.repo, n) for n in item.labels], {}
 
 
 @route("DELETE", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}")
 def _remove_label(gh: FakeGitHub, c: Context) -> Response:
-    pull = _pull(c, "issue_number")
-    if c.params["name"] not in pull.labels:
+    item = _item(c)
+    if c.params["name"] not in item.labels:
         raise ApiError(404, "Label does not exist")
-    pull.labels.remove(c.params["name"])
-    return 200, [gh.label_json(c.repo, n) for n in pull.labels], {}
+    item.labels.remove(c.params["name"])
+    return 200, [gh.label_json(c.repo, n) for n in item.labels], {}
 
 
 # -- commit statuses ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aito.memory.postgres.history import HistoryStore
 from aito.memory.postgres.organization import OrganizationStore
+from aito.memory.postgres.runs import RunStore
 from aito.memory.postgres.schema import (
     AppliedMigration,
     MigrationDrift,
@@ -21,5 +22,8 @@ from aito.memory.postgres.usage import UsageStore
 __all__ = ["AppliedMigration", "MigrationDrift", "PostgresMemory", "drop_database"]
 
 
-class PostgresMemory(SchemaStore, OrganizationStore, StateStore, HistoryStore, UsageStore):
-    """State, history (with pgvector recall), the audit log, decisions, tasks and usage."""
+class PostgresMemory(
+    SchemaStore, OrganizationStore, StateStore, HistoryStore, UsageStore, RunStore
+):
+    """State, history (with pgvector recall), the audit log, decisions, tasks, usage and the
+    agent loop's runs, actions, outcomes, inbox and open items."""

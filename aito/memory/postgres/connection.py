@@ -1,12 +1,19 @@
-"""Connections to Postgres and the translation of its errors (the adapter's boundary)."""
+"""Connections to Postgres and the translation of its errors (the adapter's boundary).
+
+Postgres away (not running, restarting, a connection cut mid-statement) surfaces as
+:class:`TemporaryAdapterError`. :meth:`Connector._run` retries an operation through
+it with jittered exponential backoff for at most ``retry_seconds`` in all, on a new
+connection each time; only operations that are safe to repeat after a lost reply go
+through it (reads; writes that are idempotent or checked, see each store).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import random
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -16,6 +23,34 @@ from aito.errors import PermanentAdapterError, TemporaryAdapterError
 
 SERVICE = "postgres"
 Connection = psycopg.Connection[tuple[Any, ...]]
+T = TypeVar("T")
+
+FIRST_DELAY = 0.1
+MAX_DELAY = 2.0
+
+
+def with_backoff(
+    fn: Callable[[], T],
+    *,
+    seconds: float,
+    retry_on: type[Exception] | tuple[type[Exception], ...],
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """``fn()``, retried on ``retry_on`` with jittered exponential backoff (0.1 s doubling
+    up to 2 s, each wait 0.5-1.5 times that) while the next try starts within ``seconds``
+    of the first; then the last error is raised. ``seconds=0``: one try."""
+    deadline = clock() + seconds
+    delay = FIRST_DELAY
+    while True:
+        try:
+            return fn()
+        except retry_on:
+            pause = delay * (0.5 + random.random())
+            if clock() + pause > deadline:
+                raise
+            sleep(pause)
+            delay = min(delay * 2, MAX_DELAY)
 
 
 class Connector:
@@ -25,6 +60,9 @@ class Connector:
     connections are pooled and checked before use, so a restarted server is
     reconnected to transparently; without it (one-shot commands) each operation
     opens its own. Call :meth:`close` when done with a pooled one.
+
+    ``retry_seconds`` bounds how long one operation keeps trying while Postgres is
+    away (0: fail at once).
     """
 
     def __init__(
@@ -33,7 +71,7 @@ class Connector:
         url: str,
         connect_timeout: float = 10.0,
         pool_size: int = 0,
-        retry_seconds: float = 10.0,
+        retry_seconds: float = 30.0,
     ) -> None:
         self._url = url
         self._timeout = connect_timeout
@@ -56,41 +94,58 @@ class Connector:
         if self._pool is not None:
             self._pool.close()
 
+    def _run(self, fn: Callable[[Connection], T]) -> T:
+        """``fn(conn)`` on a connection of its own, retried through TemporaryAdapterError
+        (Postgres away, a serialization failure) within ``retry_seconds`` in all.
+
+        ``fn`` must be safe to run again after an attempt whose reply was lost: its
+        transaction may have committed. A statement's own errors are not retried.
+        Retries connect directly rather than wait for the pool, whose own reconnection
+        backs off for longer and longer while the server is away.
+        """
+        attempts = 0
+
+        def attempt() -> T:
+            nonlocal attempts
+            attempts += 1
+            with self._connect(retry=False, pooled=attempts == 1) as conn:
+                return fn(conn)
+
+        return with_backoff(attempt, seconds=self._retry_seconds, retry_on=TemporaryAdapterError)
+
     @contextlib.contextmanager
-    def _open(self) -> Iterator[Connection]:
-        if self._pool is None:
-            with self._connect_with_retries() as conn:
+    def _open(self, *, retry: bool, pooled: bool) -> Iterator[Connection]:
+        if self._pool is None or not pooled:
+            with self._connect_with_retries(self._retry_seconds if retry else 0.0) as conn:
                 yield conn
         else:
             with self._pool.connection() as conn:
                 yield conn
 
-    def _connect_with_retries(self) -> Connection:
-        """A new connection; an unreachable server is retried with backoff for a while.
+    def _connect_with_retries(self, seconds: float) -> Connection:
+        """A new connection; an unreachable server is retried with backoff for ``seconds``.
 
-        Only connecting is retried here: a statement that failed half-way is the
-        caller's to retry (history writes are, idempotently).
+        Only connecting is retried here; whole operations are, by :meth:`_run`.
         """
-        deadline = time.monotonic() + self._retry_seconds
-        delay = 0.1
-        while True:
-            try:
-                return psycopg.connect(self._url, connect_timeout=int(self._timeout))
-            except psycopg.OperationalError:
-                if time.monotonic() + delay > deadline:
-                    raise
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 2.0)
+        return with_backoff(
+            lambda: psycopg.connect(self._url, connect_timeout=int(self._timeout)),
+            seconds=seconds,
+            retry_on=psycopg.OperationalError,
+        )
 
     @contextlib.contextmanager
-    def _connect(self) -> Iterator[Connection]:
+    def _connect(self, *, retry: bool = True, pooled: bool = True) -> Iterator[Connection]:
+        """A connection, from the pool if there is one and ``pooled``; ``retry``: a new
+        connection is retried within ``retry_seconds``."""
         try:
-            with self._open() as conn:
+            with self._open(retry=retry, pooled=pooled) as conn:
                 yield conn
         except PoolTimeout as exc:
             raise TemporaryAdapterError(
                 SERVICE, "no Postgres connection available (is it running?)", retry_after=2.0
             ) from exc
+        except psycopg.errors.TransactionRollback as exc:  # serialization, deadlock
+            raise TemporaryAdapterError(SERVICE, first_line(exc), retry_after=0.1) from exc
         except psycopg.OperationalError as exc:
             raise TemporaryAdapterError(
                 SERVICE,
@@ -98,8 +153,6 @@ class Connector:
                 "`aito services status` tells",
                 retry_after=2.0,
             ) from exc
-        except psycopg.errors.SerializationFailure as exc:
-            raise TemporaryAdapterError(SERVICE, first_line(exc), retry_after=0.1) from exc
         except psycopg.Error as exc:
             raise PermanentAdapterError(SERVICE, first_line(exc)) from exc
 

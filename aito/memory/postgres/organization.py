@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
 from typing import Any
 
 from aito.memory.base import AgentRow, DecisionRow, Registration, TaskRow
@@ -12,12 +13,19 @@ from aito.memory.postgres.connection import Connection, Connector, jsonb, rows
 
 class OrganizationStore(Connector):
     def register_agents(self, agent_rows: list[AgentRow]) -> Registration:
-        """Upsert the agents; agents gone from org/ are marked retired. Idempotent."""
+        """Upsert the agents; agents gone from org/ are marked retired. Idempotent, so
+        retried while Postgres is away (a repeat after a lost reply finds nothing to do
+        and reports the agents unchanged)."""
+        return self._run(lambda conn: self._register(conn, agent_rows))
+
+    def _register(self, conn: Connection, agent_rows: list[AgentRow]) -> Registration:
         inserted: list[str] = []
         updated: list[str] = []
         unchanged: list[str] = []
-        with self._connect() as conn, conn.transaction():
-            existing = dict(conn.execute("SELECT id, definition_hash FROM agents").fetchall())
+        with conn.transaction():
+            existing: dict[str, Any] = dict(
+                conn.execute("SELECT id, definition_hash FROM agents").fetchall()
+            )
             retired_rows = conn.execute("SELECT id FROM agents WHERE status = 'retired'").fetchall()
             already_retired = {r[0] for r in retired_rows}
             for row in agent_rows:
@@ -43,65 +51,94 @@ class OrganizationStore(Connector):
         return result
 
     def agents(self) -> list[dict[str, Any]]:
-        with self._connect() as conn:
-            cursor = conn.execute(
-                "SELECT id, type, layer, status, last_heartbeat, definition_hash FROM agents "
-                "ORDER BY id"
+        return self._run(
+            lambda conn: rows(
+                conn.execute(
+                    "SELECT id, type, layer, status, last_heartbeat, definition_hash FROM agents "
+                    "ORDER BY id"
+                )
             )
-            return rows(cursor)
+        )
 
     def record_wake(self, *, agent_id: str, run_id: str, trigger: str, at: dt.datetime) -> bool:
-        """Record one wake-up (event + heartbeat); False if this run id was already recorded."""
-        with self._connect() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"wake:{run_id}",))
-            seen = conn.execute(
-                "SELECT 1 FROM events WHERE event_type = 'agent.woke' AND run_id = %s", (run_id,)
-            ).fetchone()
-            if seen:
-                return False
-            conn.execute("UPDATE agents SET last_heartbeat = %s WHERE id = %s", (at, agent_id))
-            self._event(
-                conn,
-                event_type="agent.woke",
-                source_agent=agent_id,
-                run_id=run_id,
-                payload={"trigger": trigger},
-                at=at,
-            )
-            return True
+        """Record one wake-up (event + heartbeat); False if this run id was already recorded.
 
-    def events(self, *, event_type: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        with self._connect() as conn:
-            cursor = conn.execute(
-                "SELECT event_type, source_agent, target_agent, run_id, decision_id, payload, "
-                "created_at FROM events WHERE (%(t)s::text IS NULL OR event_type = %(t)s) "
-                "ORDER BY created_at DESC LIMIT %(n)s",
-                {"t": event_type, "n": limit},
-            )
-            return rows(cursor)
+        Retried while Postgres is away; a repeat after a lost reply finds its own event
+        (same run id, same event id) and still answers True.
+        """
+        event_id = uuid.uuid4()
 
-    def upsert_decision(self, row: DecisionRow) -> str | None:
-        """Mirror a decision (the repo wins); returns the status it had before, if any."""
-        with self._connect() as conn, conn.transaction():
-            before = conn.execute(
-                "SELECT status FROM decisions WHERE id = %s FOR UPDATE", (row.id,)
-            ).fetchone()
-            conn.execute(_UPSERT_DECISION, _decision_params(row))
-            if before is None or before[0] != row.status:
+        def record(conn: Connection) -> bool:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"wake:{run_id}",))
+                seen = conn.execute(
+                    "SELECT id FROM events WHERE event_type = 'agent.woke' AND run_id = %s",
+                    (run_id,),
+                ).fetchone()
+                if seen:
+                    return bool(seen[0] == event_id)
+                conn.execute("UPDATE agents SET last_heartbeat = %s WHERE id = %s", (at, agent_id))
                 self._event(
                     conn,
-                    event_type="decision.status",
-                    source_agent=row.proposed_by,
-                    decision_id=row.id,
-                    payload={"status": row.status, "round": row.veto_round, "pr": row.pr_number},
+                    event_type="agent.woke",
+                    source_agent=agent_id,
+                    run_id=run_id,
+                    payload={"trigger": trigger},
+                    at=at,
+                    event_id=event_id,
                 )
-            return str(before[0]) if before else None
+                return True
+
+        return self._run(record)
+
+    def events(self, *, event_type: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self._run(
+            lambda conn: rows(
+                conn.execute(
+                    "SELECT event_type, source_agent, target_agent, run_id, decision_id, "
+                    "payload, created_at FROM events "
+                    "WHERE (%(t)s::text IS NULL OR event_type = %(t)s) "
+                    "ORDER BY created_at DESC LIMIT %(n)s",
+                    {"t": event_type, "n": limit},
+                )
+            )
+        )
+
+    def upsert_decision(self, row: DecisionRow) -> str | None:
+        """Mirror a decision (the repo wins); returns the status it had before, if any.
+
+        Retried while Postgres is away: the upsert is idempotent and the status event
+        is written only on a change, so a repeat after a lost reply adds nothing (and
+        returns the status it finds, the new one).
+        """
+
+        def upsert(conn: Connection) -> str | None:
+            with conn.transaction():
+                before = conn.execute(
+                    "SELECT status FROM decisions WHERE id = %s FOR UPDATE", (row.id,)
+                ).fetchone()
+                conn.execute(_UPSERT_DECISION, _decision_params(row))
+                if before is None or before[0] != row.status:
+                    self._event(
+                        conn,
+                        event_type="decision.status",
+                        source_agent=row.proposed_by,
+                        decision_id=row.id,
+                        payload={
+                            "status": row.status,
+                            "round": row.veto_round,
+                            "pr": row.pr_number,
+                        },
+                    )
+                return str(before[0]) if before else None
+
+        return self._run(upsert)
 
     def decision(self, decision_id: str) -> dict[str, Any] | None:
-        with self._connect() as conn:
-            cursor = conn.execute("SELECT * FROM decisions WHERE id = %s", (decision_id,))
-            found = rows(cursor)
-            return found[0] if found else None
+        found = self._run(
+            lambda conn: rows(conn.execute("SELECT * FROM decisions WHERE id = %s", (decision_id,)))
+        )
+        return found[0] if found else None
 
     def append_event(
         self,
@@ -113,17 +150,27 @@ class OrganizationStore(Connector):
         run_id: str | None = None,
         decision_id: str | None = None,
     ) -> None:
-        """Append to the audit log (nothing ever updates or deletes it)."""
-        with self._connect() as conn, conn.transaction():
-            self._event(
-                conn,
-                event_type=event_type,
-                payload=payload,
-                source_agent=source_agent,
-                target_agent=target_agent,
-                run_id=run_id,
-                decision_id=decision_id,
-            )
+        """Append to the audit log (nothing ever updates or deletes it).
+
+        Retried while Postgres is away without ever appending twice: the event's id is
+        chosen here, once, and a repeat after a lost reply finds it written already.
+        """
+        event_id = uuid.uuid4()
+
+        def append(conn: Connection) -> None:
+            with conn.transaction():
+                self._event(
+                    conn,
+                    event_type=event_type,
+                    payload=payload,
+                    source_agent=source_agent,
+                    target_agent=target_agent,
+                    run_id=run_id,
+                    decision_id=decision_id,
+                    event_id=event_id,
+                )
+
+        self._run(append)
 
     def sync_records(
         self, *, decisions: list[DecisionRow], tasks: list[TaskRow]
@@ -132,10 +179,20 @@ class OrganizationStore(Connector):
 
         Rows the repo no longer has are reported, not deleted: an open decision lives
         on its pull request's branch until it is merged, and history keeps the rest.
+        Retried while Postgres is away (idempotent: a repeat finds nothing changed).
         """
-        with self._connect() as conn, conn.transaction():
-            before = dict(conn.execute("SELECT id, record FROM decisions").fetchall())
-            task_before = dict(conn.execute("SELECT id, record FROM tasks").fetchall())
+        return self._run(lambda conn: self._sync(conn, decisions=decisions, tasks=tasks))
+
+    def _sync(
+        self, conn: Connection, *, decisions: list[DecisionRow], tasks: list[TaskRow]
+    ) -> dict[str, list[str]]:
+        with conn.transaction():
+            before: dict[str, Any] = dict(
+                conn.execute("SELECT id, record FROM decisions").fetchall()
+            )
+            task_before: dict[str, Any] = dict(
+                conn.execute("SELECT id, record FROM tasks").fetchall()
+            )
             changed_decisions = []
             for row in decisions:
                 if before.get(row.id) != row.record:
@@ -160,14 +217,16 @@ class OrganizationStore(Connector):
         }
 
     def tasks(self, *, assigned_to: str | None = None) -> list[dict[str, Any]]:
-        with self._connect() as conn:
-            cursor = conn.execute(
-                "SELECT id, title, assigned_to, created_by, status, priority, due_date, "
-                "decision_id FROM tasks WHERE (%(a)s::text IS NULL OR assigned_to = %(a)s) "
-                "ORDER BY priority, due_date NULLS LAST, id",
-                {"a": assigned_to},
+        return self._run(
+            lambda conn: rows(
+                conn.execute(
+                    "SELECT id, title, assigned_to, created_by, status, priority, due_date, "
+                    "decision_id FROM tasks WHERE (%(a)s::text IS NULL OR assigned_to = %(a)s) "
+                    "ORDER BY priority, due_date NULLS LAST, id",
+                    {"a": assigned_to},
+                )
             )
-            return rows(cursor)
+        )
 
     @staticmethod
     def _event(
@@ -180,11 +239,25 @@ class OrganizationStore(Connector):
         run_id: str | None = None,
         decision_id: str | None = None,
         at: dt.datetime | None = None,
+        event_id: uuid.UUID | None = None,
     ) -> None:
+        """One event; with ``event_id`` given, an event already written under it is kept
+        (a retried append writes nothing twice)."""
         conn.execute(
-            "INSERT INTO events (event_type, source_agent, target_agent, run_id, decision_id, "
-            "payload, created_at) VALUES (%s, %s, %s, %s, %s, %s, COALESCE(%s, now()))",
-            (event_type, source_agent, target_agent, run_id, decision_id, jsonb(payload), at),
+            "INSERT INTO events (id, event_type, source_agent, target_agent, run_id, "
+            "decision_id, payload, created_at) "
+            "VALUES (COALESCE(%s, gen_random_uuid()), %s, %s, %s, %s, %s, %s, "
+            "COALESCE(%s, now())) ON CONFLICT (id) DO NOTHING",
+            (
+                event_id,
+                event_type,
+                source_agent,
+                target_agent,
+                run_id,
+                decision_id,
+                jsonb(payload),
+                at,
+            ),
         )
 
 

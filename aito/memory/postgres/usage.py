@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from aito.memory.base import UsageRow
-from aito.memory.postgres.connection import Connector
+from aito.memory.postgres.connection import Connector, rows
 
 
 class UsageStore(Connector):
@@ -39,3 +40,41 @@ class UsageStore(Connector):
                 {"since": since, "a": agent_id},
             ).fetchone()
         return (float(row[0]), int(row[1])) if row else (0.0, 0)
+
+    def usage_summary(
+        self,
+        *,
+        since: dt.datetime,
+        until: dt.datetime | None = None,
+        agent_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Model calls in [since, until) by agent, UTC day and model, oldest day first.
+
+        Each row: agent_id, day (a date), model, calls, input_tokens, output_tokens,
+        cache_write_tokens, cache_read_tokens, tokens (all four), cost_usd (float)
+        and latency_p50_ms (None when no call recorded a latency).
+        """
+        with self._connect() as conn:
+            cursor = conn.execute(
+                "SELECT agent_id, (created_at AT TIME ZONE 'UTC')::date AS day, model, "
+                "count(*) AS calls, sum(input_tokens) AS input_tokens, "
+                "sum(output_tokens) AS output_tokens, "
+                "sum(cache_write_tokens) AS cache_write_tokens, "
+                "sum(cache_read_tokens) AS cache_read_tokens, sum(cost_usd) AS cost_usd, "
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS latency_p50_ms "
+                "FROM model_usage WHERE created_at >= %(since)s "
+                "AND (%(until)s::timestamptz IS NULL OR created_at < %(until)s) "
+                "AND (%(a)s::text IS NULL OR agent_id = %(a)s) "
+                "GROUP BY 1, 2, 3 ORDER BY 2, 1, 3",
+                {"since": since, "until": until, "a": agent_id},
+            )
+            found = rows(cursor)
+        for row in found:
+            tokens = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
+            for name in ("calls", *tokens):
+                row[name] = int(row[name])
+            row["tokens"] = sum(row[name] for name in tokens)
+            row["cost_usd"] = float(row["cost_usd"])
+            p50 = row["latency_p50_ms"]
+            row["latency_p50_ms"] = None if p50 is None else float(p50)
+        return found

@@ -1,0 +1,87 @@
+"""Prompts from Jinja2 templates: a stable, cacheable prefix and a small dynamic turn.
+
+The prefix (organization, profile, the action reference generated from the action
+schema, the rules) is the same on every wake-up of an agent until its definition
+changes, so the provider's prompt cache serves it; the turn carries this wake-up.
+Both have a size budget (`defaults.prompt_max_bytes` for the prefix, and
+:data:`TURN_MAX_BYTES`): a prefix over budget is an `aito validate` problem, a turn
+over budget is trimmed (oldest history first) rather than sent whole.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jinja2
+
+from aito.agent import actions
+from aito.agent.context import AgentCard, Context, Permissions
+from aito.llm.base import ToolSpec
+
+TURN_MAX_BYTES = 24_000
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("aito.agent", "templates"),
+    autoescape=False,  # noqa: S701 - Markdown for a model, not HTML
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=False,
+)
+
+
+def system_prompt(
+    *,
+    agent: AgentCard,
+    organization: str,
+    agents: list[AgentCard],
+    profile: str,
+    permissions: Permissions,
+) -> str:
+    """The stable prefix: identical across wake-ups while the organization is unchanged."""
+    return _ENV.get_template("system.md.j2").render(
+        agent=agent,
+        organization=organization,
+        agents=agents,
+        profile=profile.strip(),
+        permissions=permissions,
+        reference=action_reference(),
+    )
+
+
+def system_for(context: Context) -> str:
+    return system_prompt(
+        agent=context.agent,
+        organization=context.organization,
+        agents=context.agents,
+        profile=context.profile,
+        permissions=context.permissions,
+    )
+
+
+def turn_prompt(context: Context) -> str:
+    """The dynamic part; history is dropped oldest-first until it fits the budget."""
+    trimmed = context
+    while True:
+        text = _ENV.get_template("turn.md.j2").render(**dict(trimmed))
+        if len(text.encode()) <= TURN_MAX_BYTES or not (trimmed.history or trimmed.recalled):
+            return text
+        if trimmed.recalled:
+            trimmed = trimmed.model_copy(update={"recalled": trimmed.recalled[:-1]})
+        else:
+            trimmed = trimmed.model_copy(update={"history": trimmed.history[:-1]})
+
+
+@functools.cache
+def action_reference() -> str:
+    return actions.reference()
+
+
+@functools.cache
+def tools() -> list[ToolSpec]:
+    """One tool per action type, its input schema generated from the action model."""
+    return [
+        ToolSpec(
+            name=name, description=actions.describe(cls), input_schema=actions.input_schema(cls)
+        )
+        for name, cls in actions.ACTION_TYPES.items()
+    ]

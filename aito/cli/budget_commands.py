@@ -1,0 +1,186 @@
+"""`aito budget`: model spend per agent, day and model, against the hard limits in org/."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from aito import bootstrap
+from aito.bus import budgets
+from aito.cli.context import emit_json, fail, state
+from aito.org import agents, loading, organization
+
+
+@click.command()
+@click.option(
+    "--days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(1, 366),
+    help="Show spend for the last N UTC days, today included.",
+)
+@click.option("--agent", "agent_id", default=None, help="Only this agent (and the org's budget).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
+@click.pass_context
+def budget(ctx: click.Context, days: int, agent_id: str | None, as_json: bool) -> None:
+    """Show model spend per agent, day and model, and what is left of each budget.
+
+    Budgets are hard limits on what models may cost, per UTC day and month:
+    org/org.yaml sets the whole organization's (`budget: daily_usd, monthly_usd`),
+    each org/agents/<id>.yaml the agent's own (`budget: daily_usd, monthly_usd`,
+    optionally `daily_tokens`). Before every model call the agent reserves the
+    call's estimated cost against its own limits and the org's, atomically in
+    Redis and shared by every process: if any limit would be exceeded, the call is
+    not made. After the call the real cost replaces the reservation; a reservation
+    left by a crashed process is given back after 15 minutes.
+
+    Spend comes from Postgres (`model_usage`, one row per model call: the durable
+    record); RESERVED is what calls in flight hold right now in Redis.
+
+    \b
+      aito budget                    last 7 days, every agent, and all budgets
+      aito budget --agent cmo        one agent (with the org's budget it shares)
+      aito budget --days 30 --json   for scripts
+    """
+    settings = state(ctx).settings()
+    org = loading.load_valid(settings.repo)
+    if agent_id is not None and agent_id not in org.agents:
+        fail(f"no agent {agent_id!r}; agents: {', '.join(sorted(org.agents))}", code=2)
+    now = dt.datetime.now(dt.UTC)
+    today = now.date()
+    first_day = today - dt.timedelta(days=days - 1)
+    since = min(first_day, today.replace(day=1))
+    runtime = bootstrap.build(settings, org=org)
+    try:
+        rows = runtime.memory.usage_summary(since=dt.datetime.combine(since, dt.time(), dt.UTC))
+        ledger = budgets.BudgetLedger(runtime.bus)
+        ledger.expire(now=now)  # what a crashed process still held is given back first
+        agent_ids = [agent_id] if agent_id else sorted(org.agents)
+        table = [_scope_budget(org, None, rows, ledger, now)]
+        table += [_scope_budget(org, a, rows, ledger, now) for a in agent_ids]
+    finally:
+        runtime.close()
+    usage = [
+        _usage_json(row)
+        for row in rows
+        if row["day"] >= first_day and agent_id in (None, row["agent_id"])
+    ]
+    if as_json:
+        emit_json(
+            {
+                "now": now.isoformat(),
+                "days": days,
+                "since": first_day.isoformat(),
+                "agent": agent_id,
+                "usage": usage,
+                "budgets": table,
+            }
+        )
+        return
+    _print_usage(usage, first_day=first_day, today=today)
+    click.echo()
+    _print_budgets(table, now=now)
+
+
+def _scope_budget(
+    org: loading.Organization,
+    agent_id: str | None,
+    rows: Sequence[dict[str, Any]],
+    ledger: budgets.BudgetLedger,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """One scope's spend today and this month against its limits, and what it holds."""
+    own: organization.OrgBudget | agents.AgentBudget = org.org.budget
+    scope, daily_tokens = budgets.ORG_SCOPE, None
+    if agent_id is not None:
+        own = org.agents[agent_id].budget
+        scope, daily_tokens = budgets.agent_scope(agent_id), own.daily_tokens
+    mine = [r for r in rows if agent_id in (None, r["agent_id"])]
+    today, month = now.date(), now.date().replace(day=1)
+    periods = {
+        "day": (budgets.period_key("day", now), today, own.daily_usd, daily_tokens),
+        "month": (budgets.period_key("month", now), month, own.monthly_usd, None),
+    }
+    found: dict[str, Any] = {"scope": scope, "agent_id": agent_id}
+    for name, (key, start, limit_usd, limit_tokens) in periods.items():
+        spent = [r for r in mine if r["day"] >= start]
+        _, _, reserved_usd, reserved_tokens = ledger.spent(scope, key)
+        found[name] = {
+            "period": key,
+            "spent_usd": round(sum(r["cost_usd"] for r in spent), 6),
+            "spent_tokens": sum(r["tokens"] for r in spent),
+            "limit_usd": limit_usd,
+            "limit_tokens": limit_tokens,
+            "reserved_usd": reserved_usd,
+            "reserved_tokens": reserved_tokens,
+        }
+    return found
+
+
+def _usage_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "agent_id": row["agent_id"],
+        "day": row["day"].isoformat(),
+        "model": row["model"],
+        "calls": row["calls"],
+        "input_tokens": row["input_tokens"],
+        "output_tokens": row["output_tokens"],
+        "cache_write_tokens": row["cache_write_tokens"],
+        "cache_read_tokens": row["cache_read_tokens"],
+        "tokens": row["tokens"],
+        "cost_usd": round(row["cost_usd"], 6),
+        "latency_p50_ms": row["latency_p50_ms"],
+    }
+
+
+def _print_usage(usage: Sequence[dict[str, Any]], *, first_day: dt.date, today: dt.date) -> None:
+    click.echo(f"Model spend {first_day} … {today} (UTC days), from Postgres model_usage:")
+    if not usage:
+        click.echo("  no model calls recorded")
+        return
+    aw = max(len(u["agent_id"]) for u in [*usage, {"agent_id": "AGENT"}])
+    mw = max(len(u["model"]) for u in [*usage, {"model": "MODEL"}])
+    click.echo(
+        f"{'DAY':10}  {'AGENT':{aw}}  {'MODEL':{mw}}  {'CALLS':>5} {'INPUT':>10} {'OUTPUT':>9} "
+        f"{'CACHED':>10} {'COST':>10} {'P50':>7}"
+    )
+    for u in usage:
+        cached = u["cache_write_tokens"] + u["cache_read_tokens"]
+        p50 = u["latency_p50_ms"]
+        latency = "—" if p50 is None else f"{p50 / 1000:.1f}s"
+        click.echo(
+            f"{u['day']:10}  {u['agent_id']:{aw}}  {u['model']:{mw}}  {u['calls']:5} "
+            f"{u['input_tokens']:10,} {u['output_tokens']:9,} {cached:10,} "
+            f"{budgets.money(u['cost_usd']):>10} {latency:>7}"
+        )
+    total = sum(u["cost_usd"] for u in usage)
+    calls = sum(u["calls"] for u in usage)
+    click.echo(f"{'':10}  {'total':{aw}}  {'':{mw}}  {calls:5} {'':31} {budgets.money(total):>10}")
+
+
+def _print_budgets(table: Sequence[dict[str, Any]], *, now: dt.datetime) -> None:
+    click.echo(
+        f"Budgets today ({budgets.period_key('day', now)}) and this month "
+        f"({budgets.period_key('month', now)}), hard limits checked before each model call:"
+    )
+    names = ["org" if r["agent_id"] is None else f"agent {r['agent_id']}" for r in table]
+    width = max(len(n) for n in [*names, "SCOPE"])
+    click.echo(f"{'SCOPE':{width}}  {'TODAY':28} {'MONTH':30} {'RESERVED':>10}  TOKENS TODAY")
+    for who, row in zip(names, table, strict=True):
+        day, month = row["day"], row["month"]
+        tokens = f"{day['spent_tokens']:,}"
+        if day["limit_tokens"] is not None:
+            tokens += f" of {day['limit_tokens']:,}"
+        click.echo(
+            f"{who:{width}}  {_against(day):28} {_against(month):30} "
+            f"{budgets.money(day['reserved_usd']):>10}  {tokens}"
+        )
+
+
+def _against(period: dict[str, Any]) -> str:
+    spent, limit = period["spent_usd"], period["limit_usd"]
+    share = f" ({spent / limit:.0%})" if limit else ""
+    return f"{budgets.money(spent)} of {budgets.money(limit)}{share}"

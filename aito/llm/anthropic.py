@@ -1,0 +1,229 @@
+"""The Anthropic Messages API as a :class:`~aito.llm.base.Model`, through the official SDK.
+
+The only module that imports ``anthropic``. A request becomes one ``messages.create``
+call: the system prompt and the tool list are marked as the cacheable prefix
+(``cache_control: ephemeral`` on the system block and on the last tool), the model
+must answer with tool calls (``tool_choice: any``), and a retry after a rejected
+answer replays that answer as ``tool_use`` blocks followed by ``tool_result`` blocks
+carrying the feedback (``is_error: true``).
+
+Transient failures (429, 408/409, 5xx including 529 overloaded, timeouts, lost
+connections) are retried by the SDK itself, which backs off and honours
+``retry-after`` / ``retry-after-ms``. Once its retries are spent the failure is
+translated here, at the boundary: :class:`~aito.errors.TemporaryAdapterError` with the
+server's ``retry-after`` (else 30 s), or :class:`~aito.errors.PermanentAdapterError`
+with a message that says what to fix. The API key never appears in a message or log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import anthropic
+from anthropic import types
+from pydantic import SecretStr
+
+from aito.errors import AdapterError, PermanentAdapterError, TemporaryAdapterError
+from aito.llm.base import ModelRequest, ModelResponse, ToolCall, Usage
+
+SERVICE = "anthropic"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_RETRY_AFTER = 30.0
+"""Seconds to wait after a transient failure when the server did not say."""
+
+_EPHEMERAL: types.CacheControlEphemeralParam = {"type": "ephemeral"}
+_ANY_TOOL: types.ToolChoiceAnyParam = {"type": "any"}
+
+
+class AnthropicModel:
+    """Claude through the Messages API; ``complete`` answers with tool calls."""
+
+    def __init__(
+        self,
+        *,
+        api_key: SecretStr,
+        base_url: str | None = None,
+        max_retries: int = 4,
+        timeout_seconds: float = 120,
+    ) -> None:
+        # Everything is passed explicitly so the SDK consults no environment variable.
+        self._base_url = base_url or DEFAULT_BASE_URL
+        self._timeout_seconds = timeout_seconds
+        self._client = anthropic.Anthropic(
+            api_key=api_key.get_secret_value(),
+            base_url=self._base_url,
+            max_retries=max_retries,
+            timeout=timeout_seconds,
+        )
+
+    @property
+    def provider(self) -> str:
+        return SERVICE
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        tools = _tools(request)
+        started = time.monotonic()
+        try:
+            message = self._client.messages.create(
+                model=request.model,
+                max_tokens=request.max_tokens,
+                system=_system(request),
+                messages=_messages(request),
+                tools=tools or anthropic.omit,
+                tool_choice=_ANY_TOOL if tools else anthropic.omit,
+            )
+        except anthropic.AnthropicError as exc:
+            raise self._translate(exc, request) from exc
+        latency_ms = int((time.monotonic() - started) * 1000)
+        return _response(message, latency_ms=latency_ms)
+
+    def close(self) -> None:
+        """Release the HTTP connections (the model is unusable afterwards)."""
+        self._client.close()
+
+    def _translate(self, exc: anthropic.AnthropicError, request: ModelRequest) -> AdapterError:
+        if isinstance(exc, anthropic.APITimeoutError):
+            return TemporaryAdapterError(
+                SERVICE,
+                f"no answer from {self._base_url} within {self._timeout_seconds:g} s "
+                "(after the SDK's retries)",
+                retry_after=DEFAULT_RETRY_AFTER,
+            )
+        if isinstance(exc, anthropic.APIConnectionError):
+            return TemporaryAdapterError(
+                SERVICE,
+                f"cannot reach {self._base_url} ({exc.__cause__ or exc}); "
+                "check the network or ANTHROPIC_BASE_URL",
+                retry_after=DEFAULT_RETRY_AFTER,
+            )
+        if isinstance(exc, anthropic.APIStatusError):
+            return _status_error(exc, request)
+        return PermanentAdapterError(SERVICE, f"unexpected answer from the API: {exc}")
+
+
+def _system(request: ModelRequest) -> list[types.TextBlockParam]:
+    """The stable prefix, marked for prompt caching."""
+    return [{"type": "text", "text": request.system, "cache_control": _EPHEMERAL}]
+
+
+def _tools(request: ModelRequest) -> list[types.ToolParam]:
+    """The tools; the cache breakpoint on the last one caches them all."""
+    tools: list[types.ToolParam] = [
+        {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
+        for tool in request.tools
+    ]
+    if tools:
+        tools[-1]["cache_control"] = _EPHEMERAL
+    return tools
+
+
+def _messages(request: ModelRequest) -> list[types.MessageParam]:
+    messages: list[types.MessageParam] = [{"role": "user", "content": request.prompt}]
+    if request.feedback is None:
+        return messages
+    if not request.previous:
+        messages.append({"role": "user", "content": request.feedback})
+        return messages
+    uses: list[types.ToolUseBlockParam] = [
+        {"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}
+        for call in request.previous
+    ]
+    results: list[types.ToolResultBlockParam] = [
+        {
+            "type": "tool_result",
+            "tool_use_id": call.id,
+            "content": request.feedback,
+            "is_error": True,
+        }
+        for call in request.previous
+    ]
+    messages.append({"role": "assistant", "content": uses})
+    messages.append({"role": "user", "content": results})
+    return messages
+
+
+def _response(message: types.Message, *, latency_ms: int) -> ModelResponse:
+    calls = [
+        ToolCall(id=block.id, name=block.name, input=dict(block.input))
+        for block in message.content
+        if isinstance(block, types.ToolUseBlock)
+    ]
+    text = "\n".join(block.text for block in message.content if isinstance(block, types.TextBlock))
+    usage = message.usage
+    return ModelResponse(
+        provider=SERVICE,
+        model=message.model,
+        tool_calls=calls,
+        text=text,
+        stop_reason=message.stop_reason,
+        usage=Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_write_tokens=usage.cache_creation_input_tokens or 0,
+            cache_read_tokens=usage.cache_read_input_tokens or 0,
+        ),
+        latency_ms=max(latency_ms, 0),
+    )
+
+
+def _status_error(exc: anthropic.APIStatusError, request: ModelRequest) -> AdapterError:
+    status = exc.status_code
+    detail = _api_message(exc)
+    if status == 429:
+        return _temporary(exc, f"rate limited (HTTP 429) after the SDK's retries: {detail}")
+    if status == 529:
+        return _temporary(exc, f"the API is overloaded (HTTP 529): {detail}")
+    if status >= 500 or status in (408, 409):
+        return _temporary(exc, f"server error (HTTP {status}): {detail}")
+    if status == 401:
+        message = f"the API key was rejected (HTTP 401: {detail}); check ANTHROPIC_API_KEY"
+    elif status == 403:
+        message = (
+            f"the API key may not do this (HTTP 403: {detail}); check the key's "
+            f"workspace and its access to model {request.model!r}"
+        )
+    elif status == 404:
+        message = (
+            f"not found (HTTP 404: {detail}); check the model name {request.model!r} "
+            "in org/ and ANTHROPIC_BASE_URL"
+        )
+    elif status == 413:
+        message = f"the request is too large (HTTP 413: {detail}); shorten the agent's context"
+    else:
+        message = f"the request was rejected (HTTP {status}: {detail})"
+    return PermanentAdapterError(SERVICE, message)
+
+
+def _temporary(exc: anthropic.APIStatusError, message: str) -> TemporaryAdapterError:
+    retry_after = _retry_after(exc.response.headers)
+    return TemporaryAdapterError(
+        SERVICE, f"{message}; retry in {retry_after:g} s", retry_after=retry_after
+    )
+
+
+def _retry_after(headers: Mapping[str, str]) -> float:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds), else the default."""
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / scale
+        except ValueError:
+            continue
+        if seconds >= 0:
+            return seconds
+    return DEFAULT_RETRY_AFTER
+
+
+def _api_message(exc: anthropic.APIStatusError) -> str:
+    """The API's own error message (``{"error": {"message": …}}``), else the SDK's."""
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            kind = error.get("type")
+            prefix = f"{kind}: " if isinstance(kind, str) else ""
+            return f"{prefix}{error['message']}"
+    return exc.message

@@ -1,0 +1,297 @@
+"""A local Anthropic: an HTTP server that speaks the Messages API wire format.
+
+Serves ``POST /v1/messages`` on 127.0.0.1 so :class:`aito.llm.anthropic.AnthropicModel`
+is tested through the real ``anthropic`` SDK (nothing of ours is mocked). Answers are
+built from the SDK's own types (``Message``, ``ToolUseBlock``, ``TextBlock``,
+``Usage``) and serialised with ``model_dump_json``, so they have the wire shape; errors
+have Anthropic's shape (``{"type": "error", "error": {"type": …, "message": …}}``).
+
+It checks what the real API checks first: the ``x-api-key`` (401
+``authentication_error`` when missing or not the server's key), ``anthropic-version``
+and a JSON body with ``model``, ``max_tokens`` and ``messages`` (400
+``invalid_request_error``).
+
+Scripting: :meth:`FakeAnthropic.plan` queues replies (:func:`tool_use`, :func:`text`,
+:func:`rate_limited`, :func:`overloaded`, :func:`server_error`, :func:`malformed`);
+each request takes the next one. With the queue empty it calls the ``summary`` tool
+with ``{"text": "nothing to do"}``. Every request received (also rejected ones) is in
+:attr:`FakeAnthropic.requests`.
+
+Usage is simulated: input is ``len(json)/4`` tokens of ``system``, ``tools`` and
+``messages``. When the request marks its prefix (tools and system) with
+``cache_control``, the first request with that prefix reports it as
+``cache_creation_input_tokens`` and later ones as ``cache_read_input_tokens`` (the
+rest stays ``input_tokens``). Not modelled: the minimum cacheable length, cache
+expiry, streaming, token counting, other endpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import itertools
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from anthropic import types
+
+API_KEY = "sk-ant-test-key"
+VERSION = "2023-06-01"
+DEFAULT_CALL = ("summary", {"text": "nothing to do"})
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolUseReply:
+    calls: tuple[tuple[str, dict[str, Any]], ...]
+    text: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class TextReply:
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorReply:
+    status: int
+    error_type: str
+    message: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+Reply = ToolUseReply | TextReply | ErrorReply
+
+
+def tool_use(*calls: tuple[str, dict[str, Any]], text: str = "") -> ToolUseReply:
+    """An answer calling these tools (``(name, input)`` pairs), optionally after some text."""
+    return ToolUseReply(calls=calls, text=text)
+
+
+def malformed(name: str, bad_input: dict[str, Any]) -> ToolUseReply:
+    """A tool call whose input will not validate against the tool's schema."""
+    return ToolUseReply(calls=((name, bad_input),))
+
+
+def text(answer: str) -> TextReply:
+    """A plain text answer (no tool call; ``stop_reason`` ``end_turn``)."""
+    return TextReply(answer)
+
+
+def rate_limited(*, retry_after_ms: int | None = 50, retry_after: str | None = None) -> ErrorReply:
+    """429 ``rate_limit_error`` with ``retry-after-ms`` and/or ``retry-after`` headers."""
+    headers: list[tuple[str, str]] = []
+    if retry_after_ms is not None:
+        headers.append(("retry-after-ms", str(retry_after_ms)))
+    if retry_after is not None:
+        headers.append(("retry-after", retry_after))
+    return ErrorReply(
+        429,
+        "rate_limit_error",
+        "Number of request tokens has exceeded your per-minute rate limit",
+        tuple(headers),
+    )
+
+
+def overloaded(*, retry_after_ms: int | None = 50) -> ErrorReply:
+    """529 ``overloaded_error``."""
+    headers = () if retry_after_ms is None else (("retry-after-ms", str(retry_after_ms)),)
+    return ErrorReply(529, "overloaded_error", "Overloaded", headers)
+
+
+def server_error(*, retry_after_ms: int | None = 50) -> ErrorReply:
+    """500 ``api_error``."""
+    headers = () if retry_after_ms is None else (("retry-after-ms", str(retry_after_ms)),)
+    return ErrorReply(500, "api_error", "Internal server error", headers)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # names lower-cased
+    body: Any  # the parsed JSON, or None when it was not JSON
+
+
+class FakeAnthropic:
+    """The server's state: planned replies, received requests, the prompt cache."""
+
+    def __init__(self, *, api_key: str = API_KEY) -> None:
+        self.api_key = api_key
+        self.base_url = ""
+        self.requests: list[ReceivedRequest] = []
+        self._planned: list[Reply] = []
+        self._cached_prefixes: set[str] = set()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def plan(self, *replies: Reply) -> None:
+        """Queue replies; each request takes the next (then the default tool call)."""
+        with self._lock:
+            self._planned.extend(replies)
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._ids):06d}"
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._planned)
+
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, str, dict[str, str]]:
+        """One HTTP exchange: (status, JSON text, extra headers)."""
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        with self._lock:
+            self.requests.append(ReceivedRequest(method, path, headers, body))
+            problem = self._check(method, path, headers, body)
+            if problem is not None:
+                return problem
+            reply = self._planned.pop(0) if self._planned else tool_use(DEFAULT_CALL)
+            if isinstance(reply, ErrorReply):
+                return _error(reply.status, reply.error_type, reply.message, dict(reply.headers))
+            message = self._message(body, reply)
+            return 200, message.model_dump_json(), {}
+
+    def _check(
+        self, method: str, path: str, headers: dict[str, str], body: Any
+    ) -> tuple[int, str, dict[str, str]] | None:
+        if path.split("?")[0] != "/v1/messages":
+            return _error(404, "not_found_error", f"Not found: {path}")
+        if method != "POST":
+            return _error(405, "invalid_request_error", f"Method {method} not allowed")
+        key = headers.get("x-api-key")
+        if not key:
+            return _error(401, "authentication_error", "x-api-key header is required")
+        if key != self.api_key:
+            return _error(401, "authentication_error", "invalid x-api-key")
+        if not headers.get("anthropic-version"):
+            return _error(400, "invalid_request_error", "anthropic-version: header is required")
+        if not isinstance(body, dict):
+            return _error(400, "invalid_request_error", "The request body is not valid JSON")
+        for field in ("model", "max_tokens", "messages"):
+            if field not in body:
+                return _error(400, "invalid_request_error", f"{field}: Field required")
+        if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
+            return _error(400, "invalid_request_error", "max_tokens: must be a positive integer")
+        if not isinstance(body["messages"], list) or not body["messages"]:
+            return _error(
+                400, "invalid_request_error", "messages: at least one message is required"
+            )
+        return None
+
+    def _message(self, body: dict[str, Any], reply: ToolUseReply | TextReply) -> types.Message:
+        content: list[types.TextBlock | types.ToolUseBlock] = []
+        if reply.text:
+            content.append(types.TextBlock(type="text", text=reply.text))
+        if isinstance(reply, ToolUseReply):
+            content.extend(
+                types.ToolUseBlock(
+                    type="tool_use", id=self.new_id("toolu"), name=name, input=tool_input
+                )
+                for name, tool_input in reply.calls
+            )
+        tool_calls = isinstance(reply, ToolUseReply) and reply.calls
+        return types.Message(
+            id=self.new_id("msg"),
+            type="message",
+            role="assistant",
+            model=body["model"],
+            content=content,
+            stop_reason="tool_use" if tool_calls else "end_turn",
+            stop_sequence=None,
+            usage=self._usage(body, content),
+        )
+
+    def _usage(self, body: dict[str, Any], content: list[Any]) -> types.Usage:
+        prefix = {key: body[key] for key in ("tools", "system") if key in body}
+        prefix_text = _json(prefix) if prefix else ""
+        total = _tokens(prefix_text + _json(body["messages"]))
+        output = _tokens(_json([block.model_dump(exclude_none=True) for block in content]))
+        if "cache_control" not in prefix_text:
+            return types.Usage(
+                input_tokens=total,
+                output_tokens=output,
+                cache_creation_input_tokens=0,
+                cache_read_input_tokens=0,
+            )
+        cached = _tokens(prefix_text)
+        key = hashlib.sha256(prefix_text.encode()).hexdigest()
+        read = key in self._cached_prefixes
+        self._cached_prefixes.add(key)
+        return types.Usage(
+            input_tokens=max(total - cached, 0),
+            output_tokens=output,
+            cache_creation_input_tokens=0 if read else cached,
+            cache_read_input_tokens=cached if read else 0,
+        )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _tokens(text: str) -> int:
+    return len(text) // 4
+
+
+def _error(
+    status: int, error_type: str, message: str, headers: dict[str, str] | None = None
+) -> tuple[int, str, dict[str, str]]:
+    body = {"type": "error", "error": {"type": error_type, "message": message}}
+    return status, json.dumps(body), headers or {}
+
+
+def _handler(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, payload, extra = fake.handle(self.command, self.path, headers, raw)
+            data = payload.encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.send_header("request-id", fake.new_id("req"))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_POST = _serve  # noqa: N815 - http.server's naming
+        do_GET = _serve  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextlib.contextmanager
+def running_fake_anthropic(*, api_key: str = API_KEY) -> Iterator[FakeAnthropic]:
+    """Start the server on a free port of 127.0.0.1; ``base_url`` points at it."""
+    fake = FakeAnthropic(api_key=api_key)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = True
+    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="fake-anthropic",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
