@@ -393,7 +393,8 @@ def _facts(
     facts = [
         fact(
             "budget.today",
-            f"{agent_id} spent ${budget.daily_spent_usd:.4f} of ${budget.daily_limit_usd:.2f} today",
+            f"{agent_id} spent ${budget.daily_spent_usd:.4f} of "
+            f"${budget.daily_limit_usd:.2f} today",
             round(budget.daily_spent_usd, 6),
             "postgres:model_usage",
         ),

@@ -297,7 +297,8 @@ class Executor:
             self._outcome(
                 task.created_by,
                 "task_update",
-                f"{self.agent_id} set task {task.id} ({task.title}) to {action.status.value}. {action.note}".strip(),
+                f"{self.agent_id} set task {task.id} ({task.title}) to "
+                f"{action.status.value}. {action.note}".strip(),
                 ref=task.id,
                 key=f"task:{task.id}:{action.status.value}:{self.run_id}",
             )
@@ -597,7 +598,8 @@ class Executor:
         mentions = " ".join(f"@{m.login}" for m in self.org.org.maintainers)
         issue = forge.open_issue(
             title=title,
-            body=f"{body}\n\n---\nFrom `{self.agent_id}` (run `{self.run_id}`). {mentions}\n{marker}",
+            body=f"{body}\n\n---\nFrom `{self.agent_id}` (run `{self.run_id}`). "
+            f"{mentions}\n{marker}",
             labels=labels,
             author=self._author(),
         )

@@ -14,9 +14,12 @@ import functools
 
 import jinja2
 
-from aito.agent import actions
+from aito.agent import actions, checking, context
 from aito.agent.context import AgentCard, Context, Permissions
+from aito.errors import Problem
 from aito.llm.base import ToolSpec
+from aito.org import loading
+from aito.org.agents import Layer
 
 TURN_MAX_BYTES = 24_000
 
@@ -69,6 +72,44 @@ def turn_prompt(context: Context) -> str:
             trimmed = trimmed.model_copy(update={"recalled": trimmed.recalled[:-1]})
         else:
             trimmed = trimmed.model_copy(update={"history": trimmed.history[:-1]})
+
+
+def prompt_problems(org: loading.Organization) -> list[Problem]:
+    """Agents whose stable prompt prefix is over `defaults.prompt_max_bytes` (validation)."""
+    limit = org.org.defaults.prompt_max_bytes
+    agents = [
+        context.card(org, a) for a in sorted(org.agents) if org.agents[a].layer is not Layer.WORKER
+    ]
+    problems = []
+    for agent_id, spec in sorted(org.agents.items()):
+        profile_path = org.root / spec.profile
+        profile = profile_path.read_text("utf-8") if profile_path.is_file() else ""
+        text = system_prompt(
+            agent=context.card(org, agent_id),
+            organization=org.org.name,
+            agents=agents,
+            profile=profile,
+            permissions=context.Permissions(
+                repos=org.repos_of(agent_id),
+                paths=list(spec.git.paths),
+                workers=list(spec.workers),
+                manages=list(spec.manages),
+                may_propose=spec.layer is not Layer.WORKER,
+                caps=checking.Caps().as_dict(),
+            ),
+        )
+        size = len(text.encode())
+        if size > limit:
+            problems.append(
+                Problem(
+                    file=org.agent_file(agent_id),
+                    line=1,
+                    message=f"the prompt prefix of {agent_id} is {size:,} bytes, over "
+                    f"defaults.prompt_max_bytes ({limit:,}); shorten profile {spec.profile} "
+                    "or raise the limit in org.yaml",
+                )
+            )
+    return problems
 
 
 @functools.cache

@@ -136,19 +136,19 @@ class Runner:
             seen = _worker_view(seen, org, worker)
         fingerprint = seen.fingerprint()
         outcome = RunOutcome(run_id=run_id, agent_id=agent_id, trigger=trigger, status="completed")
-        if existing is None and not force and worker is None:
-            if not seen.has_news() and fingerprint == ports.memory.last_fingerprint(agent_id):
-                outcome.status = "skipped"
-                outcome.summary = "nothing changed since the last run: no model call"
-                ports.memory.finish_run(
-                    run_id,
-                    status="skipped",
-                    at=ports.clock(),
-                    fingerprint=fingerprint,
-                    summary=outcome.summary,
-                )
-                self._heartbeat(org, agent_id, run_id)
-                return outcome
+        idle = existing is None and not force and worker is None and not seen.has_news()
+        if idle and fingerprint == ports.memory.last_fingerprint(agent_id):
+            outcome.status = "skipped"
+            outcome.summary = "nothing changed since the last run: no model call"
+            ports.memory.finish_run(
+                run_id,
+                status="skipped",
+                at=ports.clock(),
+                fingerprint=fingerprint,
+                summary=outcome.summary,
+            )
+            self._heartbeat(org, agent_id, run_id)
+            return outcome
         exchanges = [Exchange.model_validate(e) for e in (existing or {}).get("exchanges") or []]
         model: Model = replay.ReplayModel(exchanges) if exchanges else ports.model
         recorder = replay.RecordingModel(model)
@@ -377,7 +377,8 @@ class Runner:
             outcome.workers.append(result)
             done = [a for a in result.actions if a.status == "executed" and a.type != "summary"]
             text = result.summary or result.error or result.status
-            return f"{result.status}: {text} ({len(done)} action(s): {', '.join(f'{a.type} {a.ref}' for a in done) or 'none'})"
+            listed = ", ".join(f"{a.type} {a.ref}" for a in done) or "none"
+            return f"{result.status}: {text} ({len(done)} action(s): {listed})"
 
         return run_worker
 
@@ -603,7 +604,9 @@ def materialize_due_events(ports: LoopPorts, org: loading.Organization, agent_id
         details = item["details"]
         if details.get("assigned_to") != agent_id or dt.datetime.fromisoformat(details["at"]) > now:
             continue
-        task_id = f"{dt.datetime.fromisoformat(details['at']):%Y%m%d}-{executing.slug(item['title'], limit=30)}-{executing.content_hash(item['ref'])[:6]}"
+        at = dt.datetime.fromisoformat(details["at"])
+        slug = executing.slug(item["title"], limit=30)
+        task_id = f"{at:%Y%m%d}-{slug}-{executing.content_hash(item['ref'])[:6]}"
         if task_id not in org.tasks:
             task = Task(
                 id=task_id,

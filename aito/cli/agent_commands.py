@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import sys
+import threading
 
 import click
 
 from aito import bootstrap
+from aito.agent import replaying, running, scheduling
 from aito.cli import charting
-from aito.cli.context import emit_json, fail, state
+from aito.cli.context import emit_json, fail, progress, state
 from aito.org import loading
 from aito.org.agents import Layer
-
-HEARTBEAT_TTL_FACTOR = 3  # a status older than three intervals has expired
+from aito.settings import Settings
 
 
 @click.group()
@@ -40,67 +43,228 @@ def show(ctx: click.Context, agent_id: str, as_json: bool) -> None:
         click.echo(f"{key:12} {value}")
 
 
+RUN_EXIT_CODES = {
+    "completed": 0,
+    "skipped": 0,
+    "failed": 1,
+    "stopped": 8,
+    "budget_exhausted": 9,
+}
+"""`aito agent run` exit codes: 0 done or nothing to do; 1 the model's answer was
+invalid twice or the model was unreachable; 8 stopped as a loop (escalated); 9 a
+budget limit refused the model call (the CFO agent and the humans were told)."""
+
+
 @agent.command("run")
-@click.argument("agent_id")
+@click.argument("agent_id", required=False)
+@click.option("--all", "run_all", is_flag=True, help="Every agent whose schedule slot is due.")
 @click.option(
     "--trigger",
+    type=click.Choice(["schedule", "message", "dispatch", "manual"]),
     default="manual",
     show_default=True,
-    help="What woke the agent: schedule, workflow_dispatch, repository_dispatch, message, manual.",
+    help="What woke the agent. `schedule` names the run after the schedule slot, so a "
+    "slot runs once however often it is started.",
 )
 @click.option(
     "--run-id",
     default=None,
-    help="Names this wake-up; the same id is recorded once. Default: from $GITHUB_RUN_ID, "
-    "else the agent, trigger and current minute.",
+    help="Names this wake-up; a run id that already ran is reported, not run again. "
+    "Default: the schedule slot; else $GITHUB_RUN_ID; else the trigger and minute.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--force", is_flag=True, help="Think even if nothing changed since the last run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_context
-def run(ctx: click.Context, agent_id: str, trigger: str, run_id: str | None, as_json: bool) -> None:
-    """Wake an agent once (what each generated workflow runs).
+def run(
+    ctx: click.Context,
+    agent_id: str | None,
+    run_all: bool,
+    trigger: str,
+    run_id: str | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Wake an agent once: what each generated workflow runs.
 
-    This release records the wake-up (an `agent.woke` event in Postgres, the
-    heartbeat in Redis at agent:status:<id>); the agent loop that thinks and
-    acts is built on top of it.
+    One wake-up: read its world (inbox, tasks, decisions awaiting it, results of
+    its earlier actions, verified facts, budget), skip if nothing changed, ask
+    the model (Anthropic with ANTHROPIC_API_KEY, else the offline model), check
+    every action against the agent's definition in code, execute what passes
+    exactly once, remember. Exit codes: 0 completed or skipped, 1 failed,
+    8 stopped as a loop, 9 budget exhausted.
     """
     settings = state(ctx).settings()
     org = loading.load_valid(settings.repo)
+    if run_all == bool(agent_id):
+        raise click.UsageError("name one AGENT_ID, or use --all")
+    if agent_id is not None:
+        _known_agent(org, agent_id)
+    runtime = bootstrap.build(settings, org=org)
+    try:
+        ports = bootstrap.loop_ports(settings, runtime, org)
+        runner = running.Runner(ports)
+        now = ports.clock()
+        if run_all:
+            outcomes = scheduling.run_due(runner, org, now=now)
+        else:
+            assert agent_id is not None
+            chosen = run_id or _default_run_id(settings, org, agent_id, trigger, now)
+            outcomes = [runner.run(agent_id, trigger=trigger, run_id=chosen, force=force)]
+    finally:
+        runtime.close()
+    if as_json:
+        emit_json([o.as_json() for o in outcomes] if run_all else outcomes[0].as_json())
+    else:
+        for outcome in outcomes:
+            _print_outcome(outcome)
+    worst = max((RUN_EXIT_CODES.get(o.status, 1) for o in outcomes), default=0)
+    if worst:
+        sys.exit(worst)
+
+
+@agent.command("daemon")
+@click.argument("agent_id")
+@click.option(
+    "--poll-seconds",
+    type=click.FloatRange(0.1, 60),
+    default=2.0,
+    show_default=True,
+    help="Re-check the schedule at least this often while waiting for messages.",
+)
+@click.pass_context
+def daemon(ctx: click.Context, agent_id: str, poll_seconds: float) -> None:
+    """Run one agent forever: on its schedule, and whenever a message arrives.
+
+    Waits on the agent's Redis stream (pub/sub nudges wake it at once), drains its
+    inbox run by run, and stops cleanly on SIGTERM or Ctrl-C after the run in
+    progress.
+    """
+    settings = state(ctx).settings()
+    org = loading.load_valid(settings.repo)
+    _known_agent(org, agent_id)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    runtime = bootstrap.build(settings, org=org, pool_size=2)
+    try:
+        ports = bootstrap.loop_ports(settings, runtime, org)
+        served = scheduling.Daemon(
+            runner=running.Runner(ports),
+            org=org,
+            agent_id=agent_id,
+            stop=stop,
+            poll_seconds=poll_seconds,
+            on_run=_print_outcome,
+        )
+        progress(f"{agent_id}: daemon started (SIGTERM or Ctrl-C stops it)")
+        count = served.serve()
+    finally:
+        runtime.close()
+    progress(f"{agent_id}: daemon stopped after {count} run(s)")
+
+
+@agent.command("runs")
+@click.option("--agent", "agent_id", default=None, help="Only this agent's runs.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@click.pass_context
+def runs(ctx: click.Context, agent_id: str | None, limit: int, as_json: bool) -> None:
+    """Recent wake-ups, newest first: status, summary, tokens and cost."""
+    settings = state(ctx).settings()
+    org = loading.load_valid(settings.repo)
+    runtime = bootstrap.build(settings, org=org)
+    try:
+        found = runtime.memory.runs(agent_id=agent_id, limit=limit)
+    finally:
+        runtime.close()
+    if as_json:
+        emit_json(found)
+        return
+    if not found:
+        click.echo("no runs recorded")
+    for row in found:
+        click.echo(
+            f"{row['started_at']:%Y-%m-%d %H:%M} {row['agent_id']:<14} {row['status']:<16} "
+            f"${float(row['cost_usd']):.4f}  {row['run_id']}\n    {row['summary'] or ''}"
+        )
+
+
+@agent.command("replay")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the replay as JSON.")
+@click.pass_context
+def replay_run(ctx: click.Context, run_id: str, as_json: bool) -> None:
+    """Reproduce a run from its recording: the same requests get the same answers.
+
+    Every model exchange of the run was saved before any action ran; replaying feeds
+    each recorded request to the replay model, checks the answer is identical,
+    validates it against the action schema again, and shows what each action did.
+    Exit 1 if the recording does not reproduce.
+    """
+    settings = state(ctx).settings()
+    org = loading.load_valid(settings.repo)
+    runtime = bootstrap.build(settings, org=org)
+    try:
+        record = runtime.memory.run_record(run_id)
+        done = runtime.memory.actions_of(run_id) if record else {}
+    finally:
+        runtime.close()
+    if record is None:
+        fail(f"no run {run_id!r}; `aito agent runs` lists them", code=2)
+        return
+    result = replaying.reproduce(record, done)
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"run {run_id} ({record['agent_id']}, {record['status']}): {result['verdict']}")
+        for call in result["calls"]:
+            click.echo(f"  call {call['index']}: {call['outcome']}")
+        for action in result["actions"]:
+            click.echo(
+                f"  {action['position']}. {action['type']} → {action['status']}"
+                + (f" ({action['reason']})" if action.get("reason") else "")
+                + (f" [{action['ref']}]" if action.get("ref") else "")
+            )
+    if not result["reproduced"]:
+        sys.exit(1)
+
+
+def _known_agent(org: loading.Organization, agent_id: str) -> None:
     if agent_id not in org.agents:
         fail(f"no agent {agent_id!r}; agents: {', '.join(sorted(org.agents))}", code=2)
     if org.agents[agent_id].layer is Layer.WORKER:
         fail(
             f"{agent_id} is a worker kind: workers are spawned by their C-level, not woken", code=2
         )
-    now = dt.datetime.now(dt.UTC)
-    if run_id is None:
-        run_id = (
-            f"{agent_id}:gh-{settings.github_run_id}"
-            if settings.github_run_id
-            else f"{agent_id}:{trigger}:{now:%Y%m%dT%H%M}"
-        )
-    runtime = bootstrap.build(settings, org=org)  # schema and agents in place
-    try:
-        first = runtime.memory.record_wake(
-            agent_id=agent_id, run_id=run_id, trigger=trigger, at=now
-        )
-        schedule = org.schedule(agent_id)
-        interval = schedule.interval_seconds if schedule and schedule.interval_seconds else 3600
-        runtime.bus.heartbeat(
-            agent_id=agent_id,
-            status="idle",
-            run_id=run_id,
-            at=now,
-            ttl_seconds=interval * HEARTBEAT_TTL_FACTOR,
-        )
-    finally:
-        runtime.close()
-    result = {"agent": agent_id, "run_id": run_id, "trigger": trigger, "recorded": first}
-    if as_json:
-        emit_json(result)
-        return
-    if first:
+
+
+def _default_run_id(
+    settings: Settings, org: loading.Organization, agent_id: str, trigger: str, now: dt.datetime
+) -> str:
+    if trigger == "schedule":
+        slot = scheduling.slot_run_id(org, agent_id, now)
+        if slot is not None:
+            return slot
+    if settings.github_run_id:
+        return running.run_id_for(agent_id, trigger, key=f"gh-{settings.github_run_id}")
+    return running.run_id_for(agent_id, trigger, key=f"{now:%Y%m%dT%H%M}")
+
+
+def _print_outcome(outcome: running.RunOutcome) -> None:
+    if outcome.repeated:
         click.echo(
-            f"{agent_id} woke (trigger {trigger}, run {run_id}): wake-up and heartbeat recorded"
+            f"{outcome.agent_id}: run {outcome.run_id} already ran ({outcome.status}); "
+            "nothing done twice"
         )
-    else:
-        click.echo(f"{agent_id}: run {run_id} was already recorded; nothing done twice")
+        return
+    click.echo(f"{outcome.agent_id} [{outcome.run_id}] {outcome.status}: {outcome.summary}")
+    for action in outcome.actions:
+        if action.type == "summary":
+            continue
+        mark = "✓" if action.status == "executed" else "✗"
+        detail = action.ref if action.status == "executed" else f"{action.status}: {action.reason}"
+        click.echo(f"  {mark} {action.type} {detail or ''}".rstrip())
+    if outcome.usage.total:
+        click.echo(f"  tokens {outcome.usage.total:,}, cost ${outcome.cost_usd:.4f}")
+    for worker in outcome.workers:
+        _print_outcome(worker)

@@ -21,6 +21,7 @@ from aito.cli import (
     budget_commands,
     bus_commands,
     decide_commands,
+    demo_commands,
     memory_commands,
     org_commands,
     services_commands,
@@ -72,6 +73,7 @@ def cli(ctx: click.Context, repo: Path | None, data_dir: Path | None, verbose: i
     ctx.obj = CliState(repo=repo, data_dir=data_dir)
 
 
+cli.add_command(demo_commands.demo)
 cli.add_command(org_commands.up)
 cli.add_command(org_commands.validate)
 cli.add_command(org_commands.render)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from aito import bootstrap, scaffolding
+from aito.agent import prompting
 from aito.bus import keys
 from aito.cli import charting
 from aito.cli.context import emit_json, progress, state
@@ -106,10 +107,15 @@ def up(ctx: click.Context, as_json: bool) -> None:
 )
 @click.pass_context
 def validate(ctx: click.Context, output: str) -> None:
-    """Check org/ and profiles/: schema, cross-references, profiles. Exit 1 on any problem."""
+    """Check org/ and profiles/: schema, cross-references, profile and prompt sizes.
+
+    Exit 1 on any problem.
+    """
     settings = state(ctx).settings()
     result = loading.load(settings.repo)
     problems = result.problems
+    if result.organization is not None and not problems:
+        problems = prompting.prompt_problems(result.organization)
     root = settings.repo
     if output == "json":
         emit_json(

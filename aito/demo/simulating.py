@@ -264,8 +264,9 @@ def _tally(
         if verdicts.get(pull.number) != key:
             verdicts[pull.number] = key
             echo(
-                f"{now:%H:%M} governance #{pull.number} {verdict.decision_id} [{verdict.tier.value}] "
-                f"round {verdict.round} {verdict.stage.value} → {verdict.status.value}: {verdict.reason}"
+                f"{now:%H:%M} governance #{pull.number} {verdict.decision_id} "
+                f"[{verdict.tier.value}] round {verdict.round} {verdict.stage.value} → "
+                f"{verdict.status.value}: {verdict.reason}"
             )
 
 
@@ -358,20 +359,23 @@ def render_summary(report: Report) -> list[str]:
     for d in report.decisions:
         by = f", decided by {d.decided_by}" if d.decided_by else ""
         lines.append(
-            f"  decision #{d.pr} {d.decision_id} [{d.tier}]: {d.status} after {d.rounds} round(s){by} — {d.reason}"
+            f"  decision #{d.pr} {d.decision_id} [{d.tier}]: {d.status} after "
+            f"{d.rounds} round(s){by} — {d.reason}"
         )
     lines.append(f"  messages sent: {report.messages}; request timeouts: {report.timeouts}")
     lines.append(
         "  tasks: " + (", ".join(f"{n} {s}" for s, n in sorted(report.tasks.items())) or "none")
     )
     lines.append(
-        f"  model usage: {report.tokens:,} tokens, ${report.cost_usd:.4f} (offline model, priced as each agent's model)"
+        f"  model usage: {report.tokens:,} tokens, ${report.cost_usd:.4f} "
+        "(offline model, priced as each agent's model)"
     )
     if report.budget_exhausted:
         lines.append("  budget exhausted: " + ", ".join(report.budget_exhausted))
     for issue in report.human_issues:
         lines.append(f"  for humans: issue {issue}")
     lines.append(
-        f"  inspect: aito --repo {report.repo} decide status · git -C {report.repo} log --oneline · aito --repo {report.repo} budget"
+        f"  inspect: aito --repo {report.repo} decide status · "
+        f"git -C {report.repo} log --oneline · aito --repo {report.repo} agent runs"
     )
     return lines

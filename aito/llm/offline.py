@@ -42,6 +42,7 @@ from aito.llm.base import CHARS_PER_TOKEN, ModelRequest, ModelResponse, ToolCall
 
 PROVIDER = "offline"
 MAX_TASKS_IN_PROGRESS = 2
+CLOSINGS = ("Ready for review.", "Feedback welcome.", "Please review before publishing.")
 
 
 class OfflineModel:
@@ -141,7 +142,8 @@ class _Rules:
                         "to": message["sender"],
                         "kind": "status_response",
                         "correlation_id": message["id"],
-                        "subject": f"Status of {self.me['id']}: {'blocked work' if blocked else 'on track'}",
+                        "subject": f"Status of {self.me['id']}: "
+                        + ("blocked work" if blocked else "on track"),
                         "body": " ".join(lines),
                         "cites": ["tasks.open", "tasks.in_progress", "prs.open", "budget.today"],
                     },
@@ -184,11 +186,13 @@ class _Rules:
             if reports.get(d["proposed_by"]) == self.me["id"] and amount <= 5000:
                 return (
                     "approve",
-                    f"Backs the {d['proposed_by']} plan; ${amount:,.0f} is within what I back for my reports (≤ $5,000).",
+                    f"Backs the {d['proposed_by']} plan; ${amount:,.0f} is within what I "
+                    "back for my reports (≤ $5,000).",
                 )
             return (
                 "veto",
-                f"${amount:,.0f} from {d['proposed_by']} exceeds what I back without a wider review.",
+                f"${amount:,.0f} from {d['proposed_by']} exceeds what I back "
+                "without a wider review.",
             )
         if kind == "dao":
             if amount > 500:
@@ -308,7 +312,8 @@ class _Rules:
                         "complete_task",
                         {
                             "task": task["id"],
-                            "result": f"Status requested from {len(clevel)} C-level agents, answers due in {deadline} min.",
+                            "result": f"Status requested from {len(clevel)} C-level "
+                            f"agents, answers due in {deadline} min.",
                         },
                     )
                 )
@@ -395,7 +400,7 @@ class _Rules:
         body = (
             f"# {task['title']}\n\n{task['description']}\n\n"
             f"Draft by {self.me['name']} ({self.now:%Y-%m-%d %H:%M} UTC). "
-            f"{self.rng.choice(['Ready for review.', 'Feedback welcome.', 'Please review before publishing.'])}\n"
+            f"{self.rng.choice(CLOSINGS)}\n"
         )
         return (
             "open_pr",
@@ -407,7 +412,8 @@ class _Rules:
         )
 
     def result(self, task: dict[str, Any]) -> str:
-        return f"{task['title']}: done by {self.me['id']}. {self.fact('tasks.open')['statement']} before this."
+        before = self.fact("tasks.open")["statement"]
+        return f"{task['title']}: done by {self.me['id']}. {before} before this."
 
     def follow_ups(self) -> list[Call]:
         """An approved decision of mine becomes work: a task for my first worker kind."""
@@ -466,7 +472,9 @@ class _Rules:
                     {
                         "tier": "major",
                         "title": "Q1 community growth campaign",
-                        "rationale": "A four-week campaign across our social channels with two paid community partnerships, to grow weekly active holders. Budget $900: $600 partnerships, $300 promoted posts.",
+                        "rationale": "A four-week campaign across our social channels with two "
+                        "paid community partnerships, to grow weekly active holders. "
+                        "Budget $900: $600 partnerships, $300 promoted posts.",
                         "amount_usd": 900,
                     },
                 )
@@ -478,7 +486,8 @@ class _Rules:
                         "create_task",
                         {
                             "title": "Draft the weekly community update",
-                            "description": "Summarise this week's decisions and releases for the community channels.",
+                            "description": "Summarise this week's decisions and "
+                            "releases for the community channels.",
                             "assigned_to": writers[0],
                             "priority": 4,
                         },
@@ -491,7 +500,8 @@ class _Rules:
                     {
                         "tier": "minor",
                         "title": "Weekly dependency update window",
-                        "rationale": "Apply dependency and security updates every Tuesday in one reviewed PR per repo, instead of ad hoc. No spend.",
+                        "rationale": "Apply dependency and security updates every Tuesday in one "
+                        "reviewed PR per repo, instead of ad hoc. No spend.",
                     },
                 )
             )
@@ -501,7 +511,8 @@ class _Rules:
                     "propose_initiative",
                     {
                         "title": "Publish a monthly operations report",
-                        "rationale": "One page per month: tasks done, decisions, spend, incidents; built from our own records.",
+                        "rationale": "One page per month: tasks done, decisions, "
+                        "spend, incidents; built from our own records.",
                         "score": 6.5,
                     },
                 )

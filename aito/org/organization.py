@@ -135,6 +135,11 @@ class Defaults(OrgModel):
     profile_max_bytes: Annotated[int, Field(ge=500)] = Field(
         8000, description="profiles larger than this fail validation (they slow every loop)"
     )
+    prompt_max_bytes: Annotated[int, Field(ge=2000)] = Field(
+        24000,
+        description="the stable prompt prefix (organization, profile, action reference) of "
+        "any agent larger than this fails validation",
+    )
 
 
 class OrgFile(OrgModel):
