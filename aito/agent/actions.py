@@ -252,6 +252,11 @@ ACTION_TYPES: dict[str, type[ActionModel]] = {
     str(cls.model_fields["type"].default): cls for cls in ACTION_CLASSES
 }
 MAX_ACTIONS_PER_ANSWER = 30
+WORKER_ACTIONS = frozenset(
+    {"open_pr", "update_task", "complete_task", "send_message", "alert", "update_state", "summary"}
+)
+"""What a worker may do: its tool allowlist (it is offered no other tools, and the
+checker refuses any other action)."""
 
 _ACTIONS: TypeAdapter[list[Action]] = TypeAdapter(list[Action])
 

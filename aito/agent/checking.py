@@ -66,6 +66,9 @@ def check(
     agent_id = context.agent.id
     spec = org.agents[agent_id]
     kind = str(action.model_dump()["type"])
+    if spec.layer is Layer.WORKER and kind not in actions.WORKER_ACTIONS:
+        allowed = ", ".join(sorted(actions.WORKER_ACTIONS))
+        return f"workers may only {allowed}; {kind} is for the agent that spawned you"
     cap = getattr(caps, kind, None)
     if isinstance(cap, int) and counts.by_type[kind] >= cap:
         return f"cap reached: at most {cap} {kind} action(s) per run"

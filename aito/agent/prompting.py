@@ -117,6 +117,13 @@ def action_reference() -> str:
     return actions.reference()
 
 
+def tools_for(layer: str) -> list[ToolSpec]:
+    """The tools offered to an agent of ``layer``: workers get their allowlist only."""
+    if layer == Layer.WORKER.value:
+        return [tool for tool in tools() if tool.name in actions.WORKER_ACTIONS]
+    return tools()
+
+
 @functools.cache
 def tools() -> list[ToolSpec]:
     """One tool per action type, its input schema generated from the action model."""

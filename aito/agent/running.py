@@ -15,13 +15,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 from aito.agent import actions, checking, context, executing, prompting
 from aito.agent.ports import LoopPorts
-from aito.bus import budgets
+from aito.bus import budgets, ratelimits
+from aito.bus import models as bus_models
 from aito.decisions import reading
-from aito.errors import AdapterError, AitoError, ConfigError
+from aito.errors import AdapterError, AitoError, ConfigError, TemporaryAdapterError
 from aito.forge.base import PullState
 from aito.llm import replay
 from aito.llm.base import Exchange, Model, ModelRequest, ModelResponse, Usage, cost_usd, worst_case
@@ -96,6 +98,12 @@ class Runner:
     ports: LoopPorts
     caps: checking.Caps = dataclasses.field(default_factory=checking.Caps)
     loop_limit: int = LOOP_LIMIT
+    rate_limits: bus_models.RateLimits = dataclasses.field(
+        default_factory=lambda: bus_models.RateLimits(
+            requests_per_minute=50, tokens_per_minute=400_000
+        )
+    )
+    max_rate_wait_seconds: float = 120.0
 
     def run(
         self,
@@ -109,6 +117,8 @@ class Runner:
         ports = self.ports
         now = ports.clock()
         existing = ports.memory.begin_run(run_id=run_id, agent_id=agent_id, trigger=trigger, at=now)
+        if existing is None:  # the audit log's `agent.woke` event, once per run id
+            ports.memory.record_wake(agent_id=agent_id, run_id=run_id, trigger=trigger, at=now)
         if existing is not None and existing["status"] in TERMINAL:
             return _reported(existing, ports)
         org = self._organization()
@@ -158,7 +168,7 @@ class Runner:
             model=model_name,
             system=prompting.system_for(seen),
             prompt=prompting.turn_prompt(seen),
-            tools=prompting.tools(),
+            tools=prompting.tools_for(seen.agent.layer),
             max_tokens=MAX_TOKENS,
             context=seen.model_dump(mode="json"),
             seed=_seed(run_id),
@@ -221,6 +231,7 @@ class Runner:
                 self._budget_exhausted(org, agent_id, request.run_id, granted.reason)
                 return None, "budget_exhausted"
             try:
+                self._respect_rate_limit(agent_id, tokens)
                 response = model.complete(request)
             except AdapterError as exc:
                 ledger.release(granted)
@@ -249,6 +260,28 @@ class Runner:
                     update={"feedback": feedback, "previous": response.tool_calls}
                 )
         return None, "failed"
+
+    def _respect_rate_limit(self, agent_id: str, tokens: int) -> None:
+        """Per-agent requests/tokens per minute, shared through Redis, for real providers
+        (wall-clock time: rate limits are the provider's, not the simulation's)."""
+        if self.ports.model.provider in ("offline", "replay"):
+            return
+        limiter = ratelimits.RateLimiter(self.ports.bus, default=self.rate_limits)
+        wanted = min(tokens, self.rate_limits.tokens_per_minute)
+        deadline = time.monotonic() + self.max_rate_wait_seconds
+        while True:
+            decision = limiter.acquire(agent_id, tokens=wanted, now=dt.datetime.now(dt.UTC))
+            if decision.allowed:
+                return
+            if time.monotonic() + decision.retry_after > deadline:
+                raise TemporaryAdapterError(
+                    "ratelimit",
+                    f"{agent_id} is over its model rate limit "
+                    f"({self.rate_limits.requests_per_minute} requests, "
+                    f"{self.rate_limits.tokens_per_minute:,} tokens per minute)",
+                    retry_after=decision.retry_after,
+                )
+            time.sleep(decision.retry_after)
 
     def _seed_ledger(self, ledger: budgets.BudgetLedger, limits: list[budgets.Limit]) -> None:
         """Postgres' model_usage is the durable record: a period Redis does not know yet

@@ -60,7 +60,9 @@ budget limit refused the model call (the CFO agent and the humans were told)."""
 @click.option("--all", "run_all", is_flag=True, help="Every agent whose schedule slot is due.")
 @click.option(
     "--trigger",
-    type=click.Choice(["schedule", "message", "dispatch", "manual"]),
+    type=click.Choice(
+        ["schedule", "workflow_dispatch", "repository_dispatch", "message", "manual"]
+    ),
     default="manual",
     show_default=True,
     help="What woke the agent. `schedule` names the run after the schedule slot, so a "

@@ -5,111 +5,18 @@ The contexts are built by hand; the organization is the shipped example.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.agent_world import decision, message, seen, task
 
 from aito.agent import actions, checking, context
 from aito.org import loading
-
-NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
 def org(example_repo: Path) -> loading.Organization:
     return loading.load_valid(example_repo)
-
-
-def fact(fact_id: str, value: Any = 1) -> context.Fact:
-    return context.Fact(id=fact_id, statement=fact_id, value=value, source="test", at=NOW)
-
-
-def task(task_id: str, *, status: str = "pending", to: str, by: str) -> context.TaskView:
-    return context.TaskView(
-        id=task_id,
-        title=f"Task {task_id}",
-        description="",
-        status=status,
-        priority=5,
-        assigned_to=to,
-        created_by=by,
-        due=None,
-        decision=None,
-    )
-
-
-def message(
-    message_id: str, *, type: str = "direct", sender: str = "ceo", to: str, body: str = "hello"
-) -> context.InboxItem:
-    return context.InboxItem(
-        id=message_id,
-        type=type,
-        sender=sender,
-        to=to,
-        subject=type,
-        body=body,
-        payload={},
-        correlation_id=None,
-        requires_response=type == "status_request",
-        deadline=None,
-        sent_at=NOW,
-    )
-
-
-def decision(
-    decision_id: str, *, role: str | None, description: str = "A plan.", stage: str = "voting"
-) -> context.DecisionView:
-    return context.DecisionView(
-        id=decision_id,
-        pr=7,
-        title=f"Decision {decision_id}",
-        description=description,
-        tier="major",
-        stage=stage,
-        round=2 if role == "analysis" else 1,
-        proposed_by="cmo",
-        amount_usd=900,
-        votes={"ceo": None, "dao": None},
-        missing=["ceo", "dao"],
-        my_role=role,
-    )
-
-
-def seen(org: loading.Organization, agent_id: str, **fields: Any) -> context.Context:
-    spec = org.agents[agent_id]
-    data: dict[str, Any] = {
-        "agent": context.card(org, agent_id),
-        "run_id": f"{agent_id}:test:1",
-        "trigger": "test",
-        "now": NOW,
-        "organization": org.org.name,
-        "agents": [],
-        "profile": "",
-        "permissions": context.Permissions(
-            repos=org.repos_of(agent_id),
-            paths=list(spec.git.paths),
-            workers=list(spec.workers),
-            manages=list(spec.manages),
-            may_propose=True,
-            caps=checking.Caps().as_dict(),
-        ),
-        "state": {},
-        "history": [],
-        "recalled": [],
-        "tasks": [],
-        "delegated": [],
-        "inbox": [],
-        "decisions": [],
-        "outcomes": [],
-        "facts": [fact("tasks.open"), fact("budget.today")],
-        "budget": context.BudgetView(
-            daily_limit_usd=6, daily_spent_usd=0, monthly_limit_usd=150, monthly_spent_usd=0
-        ),
-    }
-    data.update(fields)
-    return context.Context(**data)
 
 
 def check(
@@ -278,9 +185,7 @@ def test_finish_before_you_start_a_third_task(org: loading.Organization) -> None
 def test_starting_tasks_within_a_run_counts_towards_the_limit(
     org: loading.Organization,
 ) -> None:
-    where = seen(
-        org, "cmo", tasks=[task("t1", to="cmo", by="ceo"), task("t2", to="cmo", by="ceo")]
-    )
+    where = seen(org, "cmo", tasks=[task("t1", to="cmo", by="ceo"), task("t2", to="cmo", by="ceo")])
     start = actions.UpdateTask(task="t2", status="in_progress")
     assert check(org, start, where, counts=checking.RunCounts(started_tasks=1)) is None
     reason = check(org, start, where, counts=checking.RunCounts(started_tasks=2))
@@ -435,4 +340,3 @@ def test_text_in_the_inbox_decisions_or_tasks_does_not_change_any_check(
         "spawn_worker",
         "send_message",
     ]
-

@@ -66,7 +66,7 @@ def test_up_on_embedded_defaults_needs_nothing_but_a_data_dir(
 
 
 def test_agent_run_records_a_wake_up_once(
-    example_repo: Path,
+    governance_repo: Path,
     postgres_url: str,
     redis_url: str,
     monkeypatch,
@@ -75,18 +75,18 @@ def test_agent_run_records_a_wake_up_once(
     monkeypatch.setenv("POSTGRES_URL", postgres_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("GITHUB_RUN_ID", "4242")
-    args = ("--repo", str(example_repo), "agent", "run", "cto", "--trigger", "schedule")
+    example_repo = governance_repo
+    args = ("--repo", str(example_repo), "agent", "run", "cto", "--trigger", "workflow_dispatch")
     first = run_aito(*args, "--json")
-    assert json.loads(first.out) == {
-        "agent": "cto",
-        "run_id": "cto:gh-4242",
-        "trigger": "schedule",
-        "recorded": True,
-    }
+    assert first.code == 0, first.err
+    outcome = json.loads(first.out)
+    assert outcome["run_id"] == "cto:workflow_dispatch:gh-4242"
+    assert outcome["status"] == "completed" and outcome["already_done"] is False
+    assert outcome["usage"]["input_tokens"] > 0
     second = run_aito(*args)
-    assert second.code == 0 and "already recorded" in second.out
+    assert second.code == 0 and "nothing done twice" in second.out
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    assert client.hget("agent:status:cto", "run_id") == "cto:gh-4242"
+    assert client.hget("agent:status:cto", "run_id") == "cto:workflow_dispatch:gh-4242"
     client.close()
     worker = run_aito("--repo", str(example_repo), "agent", "run", "analyst")
     assert worker.code == 2 and "worker kind" in worker.err

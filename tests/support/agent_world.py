@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from aito import bootstrap, scaffolding
-from aito.agent import running
+from aito.agent import checking, context, running
 from aito.agent.ports import LoopPorts
 from aito.bus import streams
 from aito.decisions import proposing
@@ -33,11 +33,117 @@ from aito.forge.base import Forge, Identity
 from aito.llm.base import Model, ModelRequest, ModelResponse, ToolCall, Usage
 from aito.memory.embedding import Embedder
 from aito.org import loading
+from aito.org.agents import Layer
 from aito.org.messages import AgentMessage
 from aito.settings import Settings
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 Call = tuple[str, dict[str, Any]]
+
+
+# -- contexts built by hand (for the pure checks and the offline model) ----------------
+
+
+def fact(fact_id: str, value: Any = 1) -> context.Fact:
+    return context.Fact(id=fact_id, statement=fact_id, value=value, source="test", at=START)
+
+
+def task(task_id: str, *, status: str = "pending", to: str, by: str) -> context.TaskView:
+    return context.TaskView(
+        id=task_id,
+        title=f"Task {task_id}",
+        description="",
+        status=status,
+        priority=5,
+        assigned_to=to,
+        created_by=by,
+        due=None,
+        decision=None,
+    )
+
+
+def message(
+    message_id: str, *, type: str = "direct", sender: str = "ceo", to: str, body: str = "hello"
+) -> context.InboxItem:
+    return context.InboxItem(
+        id=message_id,
+        type=type,
+        sender=sender,
+        to=to,
+        subject=type,
+        body=body,
+        payload={},
+        correlation_id=None,
+        requires_response=type == "status_request",
+        deadline=None,
+        sent_at=START,
+    )
+
+
+def decision(
+    decision_id: str, *, role: str | None, description: str = "A plan.", stage: str = "voting"
+) -> context.DecisionView:
+    return context.DecisionView(
+        id=decision_id,
+        pr=7,
+        title=f"Decision {decision_id}",
+        description=description,
+        tier="major",
+        stage=stage,
+        round=2 if role == "analysis" else 1,
+        proposed_by="cmo",
+        amount_usd=900,
+        votes={"ceo": None, "dao": None},
+        missing=["ceo", "dao"],
+        my_role=role,
+    )
+
+
+def seen(org: loading.Organization, agent_id: str, **fields: Any) -> context.Context:
+    spec = org.agents[agent_id]
+    data: dict[str, Any] = {
+        "agent": context.card(org, agent_id),
+        "run_id": f"{agent_id}:test:1",
+        "trigger": "test",
+        "now": START,
+        "organization": org.org.name,
+        "agents": [
+            context.card(org, a)
+            for a in sorted(org.agents)
+            if org.agents[a].layer is not Layer.WORKER
+        ],
+        "profile": "",
+        "permissions": context.Permissions(
+            repos=org.repos_of(agent_id),
+            paths=list(spec.git.paths),
+            workers=list(spec.workers),
+            manages=list(spec.manages),
+            may_propose=spec.layer is not Layer.WORKER,
+            caps=checking.Caps().as_dict(),
+        ),
+        "state": {},
+        "history": [],
+        "recalled": [],
+        "tasks": [],
+        "delegated": [],
+        "inbox": [],
+        "decisions": [],
+        "outcomes": [],
+        "facts": [
+            fact("tasks.open"),
+            fact("tasks.in_progress", 0),
+            fact("prs.open", 0),
+            fact("budget.today", 0.0),
+        ],
+        "budget": context.BudgetView(
+            daily_limit_usd=6, daily_spent_usd=0, monthly_limit_usd=150, monthly_spent_usd=0
+        ),
+    }
+    data.update(fields)
+    return context.Context(**data)
+
+
+# -- the world ----------------------------------------------------------------------------
 
 
 class Clock:
@@ -82,6 +188,25 @@ class ScriptedModel:
         )
 
 
+class Spy:
+    """Passes every call to ``inner`` (e.g. the offline model) and keeps the requests."""
+
+    def __init__(self, inner: Model) -> None:
+        self.inner = inner
+        self.requests: list[ModelRequest] = []
+
+    @property
+    def provider(self) -> str:
+        return self.inner.provider
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        self.requests.append(request)
+        return self.inner.complete(request)
+
+    def asked(self, agent_id: str) -> list[ModelRequest]:
+        return [r for r in self.requests if r.agent_id == agent_id]
+
+
 def git_env(stamp: dt.datetime = START - dt.timedelta(hours=1)) -> dict[str, str]:
     return {
         **os.environ,
@@ -122,7 +247,7 @@ class World:
     clock: Clock
     ports: LoopPorts
     runner: running.Runner
-    model: Model
+    model: Model | None
 
     def run(
         self, agent_id: str, *, key: str = "1", trigger: str = "schedule", force: bool = False
@@ -172,13 +297,17 @@ def open_world(
     *,
     postgres_url: str,
     redis_url: str,
-    model: Model,
+    model: Model | None,
     embedder: Embedder | bool = False,
     edit: Callable[[Path], None] | None = None,
     caps: Any = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[World]:
+    """``model=None`` lets bootstrap pick the model from the settings (``env``)."""
     repo = governance_repo(directory, edit=edit)
-    settings = Settings.from_env({"POSTGRES_URL": postgres_url, "REDIS_URL": redis_url}, repo=repo)
+    settings = Settings.from_env(
+        {"POSTGRES_URL": postgres_url, "REDIS_URL": redis_url, **(env or {})}, repo=repo
+    )
     org = loading.load_valid(repo)
     runtime = bootstrap.build(settings, org=org)
     try:

@@ -19,8 +19,9 @@ def _run_act(
 
 
 def test_act_runs_a_generated_agent_workflow_and_the_wake_up_is_recorded(
-    example_repo: Path, postgres_url: str, redis_url: str
+    governance_repo: Path, postgres_url: str, redis_url: str
 ) -> None:
+    example_repo = governance_repo
     result = _run_act(
         example_repo,
         "agent-cmo.yml",
@@ -33,12 +34,14 @@ def test_act_runs_a_generated_agent_workflow_and_the_wake_up_is_recorded(
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "cmo woke (trigger workflow_dispatch" in output
+    assert "cmo [cmo:workflow_dispatch:" in output and "] completed:" in output
     with psycopg.connect(postgres_url) as conn:
         rows = conn.execute(
             "SELECT source_agent, payload->>'trigger' FROM events WHERE event_type = 'agent.woke'"
         ).fetchall()
+        runs = conn.execute("SELECT agent_id, status FROM agent_runs").fetchall()
     assert rows == [("cmo", "workflow_dispatch")]
+    assert runs == [("cmo", "completed")]
 
 
 def test_act_runs_the_governance_workflow_and_it_fails_on_an_invalid_org(

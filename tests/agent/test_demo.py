@@ -1,0 +1,104 @@
+"""The simulated day: the example organization through the real loop, on the offline model."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+
+from aito.demo import simulating
+from aito.memory import postgres
+from aito.memory.postgres import PostgresMemory
+
+SEED = 0
+
+
+def simulate(services: Any, target: Path) -> tuple[simulating.Report, list[str]]:
+    """One simulated day in a fresh database and an emptied Redis."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    PostgresMemory(url=services.postgres_admin_url).ensure_database(name)
+    client = redis.Redis.from_url(services.redis_url)
+    client.flushdb()
+    client.close()
+    lines: list[str] = []
+    try:
+        report = simulating.run(
+            target=target,
+            env={
+                "POSTGRES_URL": psycopg.conninfo.make_conninfo(
+                    services.postgres_admin_url, dbname=name
+                ),
+                "REDIS_URL": services.redis_url,
+            },
+            seed=SEED,
+            hours=24,
+            echo=lambda line: lines.append(line.replace(str(target), "<dir>")),
+        )
+    finally:
+        postgres.drop_database(admin_url=services.postgres_admin_url, name=name)
+    return report, lines
+
+
+@pytest.fixture(scope="module")
+def day(
+    services: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[simulating.Report, list[str]]]:
+    yield simulate(services, tmp_path_factory.mktemp("demo") / "day")
+
+
+def test_the_major_decision_is_approved_by_the_maintainer_after_three_rounds(
+    day: tuple[simulating.Report, list[str]],
+) -> None:
+    report, lines = day
+    [major] = [d for d in report.decisions if d.tier == "major"]
+    assert major.status == "approved"
+    assert major.rounds == 3
+    assert major.decided_by == "shiba-maintainer"
+    governance = [line for line in lines if f" governance #{major.pr} " in line]
+    assert any("round 1" in line and "split" in line for line in governance)
+    assert any("round 3" in line and "escalated" in line and "tie" in line for line in governance)
+    timeline = "\n".join(lines)
+    assert f"maintainer shiba-maintainer (simulated) approves #{major.pr}" in timeline
+
+
+def test_the_minor_decision_passes_by_lazy_consensus(
+    day: tuple[simulating.Report, list[str]],
+) -> None:
+    report, _ = day
+    [minor] = [d for d in report.decisions if d.tier == "minor"]
+    assert minor.status == "approved"
+    assert minor.decided_by is None
+    assert "lazy" in minor.reason.lower() or "consensus" in minor.reason.lower()
+
+
+def test_work_is_done_by_workers_within_budgets(
+    day: tuple[simulating.Report, list[str]],
+) -> None:
+    report, lines = day
+    assert report.tasks.get("done", 0) >= 1
+    assert any("content-writer [spawn] completed" in line for line in lines)
+    assert report.runs.get("budget_exhausted", 0) >= 1
+    assert any("content-writer" in entry for entry in report.budget_exhausted)
+    assert any("Budget exhausted: content-writer" in issue for issue in report.human_issues)
+
+
+def test_status_responses_reach_the_ceo(day: tuple[simulating.Report, list[str]]) -> None:
+    report, lines = day
+    assert any("answered ceo's status request" in line for line in lines)
+    assert any("status round:" in line and "answered" in line for line in lines)
+    assert report.messages > 0
+
+
+def test_the_same_seed_gives_the_same_day(
+    services: Any,
+    tmp_path: Path,
+    day: tuple[simulating.Report, list[str]],
+) -> None:
+    _, lines = day
+    _, again = simulate(services, tmp_path / "again")
+    assert again == lines
