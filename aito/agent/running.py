@@ -20,7 +20,7 @@ from typing import Any
 
 from aito.agent import actions, checking, context, executing, prompting
 from aito.agent.ports import LoopPorts
-from aito.bus import budgets, ratelimits
+from aito.bus import budgets, keys, ratelimits
 from aito.bus import models as bus_models
 from aito.decisions import reading
 from aito.errors import AdapterError, AitoError, ConfigError, TemporaryAdapterError
@@ -104,6 +104,8 @@ class Runner:
         )
     )
     max_rate_wait_seconds: float = 120.0
+    lock_ttl_seconds: float = 30 * 60
+    lock_wait_seconds: float = 10.0
 
     def run(
         self,
@@ -113,6 +115,25 @@ class Runner:
         run_id: str,
         force: bool = False,
         worker: executing.WorkerRequest | None = None,
+    ) -> RunOutcome:
+        """One wake-up. Runs of one agent never overlap: `lock:container:{agent}` is held
+        for the run (it expires after the agent's timeout if this process dies), and a
+        second process waits up to ``lock_wait_seconds`` then fails with a temporary error."""
+        with self.ports.bus.lock(
+            keys.container_lock(agent_id),
+            ttl_seconds=self.lock_ttl_seconds,
+            wait_seconds=self.lock_wait_seconds,
+        ):
+            return self._run(agent_id, trigger=trigger, run_id=run_id, force=force, worker=worker)
+
+    def _run(
+        self,
+        agent_id: str,
+        *,
+        trigger: str,
+        run_id: str,
+        force: bool,
+        worker: executing.WorkerRequest | None,
     ) -> RunOutcome:
         ports = self.ports
         now = ports.clock()

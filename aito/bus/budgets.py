@@ -265,9 +265,9 @@ def limits_for(org: loading.Organization, agent_id: str) -> list[Limit]:
     scope = agent_scope(agent_id)
     return [
         Limit(scope=scope, period="day", usd=own.daily_usd, tokens=own.daily_tokens),
-        Limit(scope=scope, period="month", usd=own.monthly_usd),
-        Limit(scope=ORG_SCOPE, period="day", usd=whole.daily_usd),
-        Limit(scope=ORG_SCOPE, period="month", usd=whole.monthly_usd),
+        Limit(scope=scope, period="month", usd=own.monthly_usd, tokens=own.monthly_tokens),
+        Limit(scope=ORG_SCOPE, period="day", usd=whole.daily_usd, tokens=whole.daily_tokens),
+        Limit(scope=ORG_SCOPE, period="month", usd=whole.monthly_usd, tokens=whole.monthly_tokens),
     ]
 
 

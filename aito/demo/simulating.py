@@ -13,8 +13,8 @@ daemons would in production:
 
 Everything agents do goes through the real loop: context, checks, the forge (local
 git), Redis, Postgres. One thing is set up for the show and said so in the repo's
-first commit: the content writer may use 7,500 tokens a day (a call reserves its
-worst case, about 6,500), so it is refused when spawned a second time that day.
+first commit: the content writer may use 6,200 tokens a day (a call reserves its
+worst case, about 5,200), so it is refused when spawned a second time that day.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from aito.settings import Settings
 START = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
 """A Monday morning; fixed, so a demo with the same seed is the same demo."""
 MARKER = ".aito-demo"
-TIGHT_BUDGET = ("content-writer", 7500)
+TIGHT_BUDGET = ("content-writer", 6200)
 """One worker kind gets a daily token budget so the day hits a hard limit (said in the commit)."""
 
 

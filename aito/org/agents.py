@@ -36,6 +36,7 @@ class AgentBudget(OrgModel):
     daily_usd: Annotated[float, Field(ge=0)]
     monthly_usd: Annotated[float, Field(ge=0)]
     daily_tokens: Annotated[int, Field(ge=0)] | None = None
+    monthly_tokens: Annotated[int, Field(ge=0)] | None = None
 
 
 class GitAccess(OrgModel):

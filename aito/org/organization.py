@@ -112,10 +112,12 @@ class ModelPrice(OrgModel):
 
 
 class OrgBudget(OrgModel):
-    """What the whole organization may spend on models."""
+    """What the whole organization may spend on models (hard limits, checked before each call)."""
 
     daily_usd: Annotated[float, Field(ge=0)]
     monthly_usd: Annotated[float, Field(ge=0)]
+    daily_tokens: Annotated[int, Field(ge=0)] | None = None
+    monthly_tokens: Annotated[int, Field(ge=0)] | None = None
 
 
 class ContainerLimits(OrgModel):
