@@ -26,7 +26,7 @@ from aito.decisions import reading
 from aito.errors import AdapterError, AitoError, ConfigError, TemporaryAdapterError
 from aito.forge.base import PullState
 from aito.llm import replay
-from aito.llm.base import Exchange, Model, ModelRequest, ModelResponse, Usage, cost_usd, worst_case
+from aito.llm.base import Exchange, ModelRequest, ModelResponse, Usage, cost_usd, worst_case
 from aito.memory import writing
 from aito.memory.base import UsageRow
 from aito.memory.postgres.runs import TERMINAL
@@ -154,6 +154,17 @@ class Runner:
             raise ConfigError(
                 f"no price for model {model_name!r} in org.yaml `pricing`; add it so cost is known"
             )
+        resumed = _saved_plan(existing)
+        if resumed is not None:
+            # A crashed run: finish the plan it saved, checked against the context it was
+            # made from; the model is not asked again and settled actions are skipped.
+            seen, saved = resumed
+            outcome = RunOutcome(
+                run_id=run_id, agent_id=agent_id, trigger=trigger, status="completed"
+            )
+            self._act(org, seen, saved, outcome)
+            self._finish(org, seen, outcome, fingerprint=seen.fingerprint())
+            return outcome
         seen = context.gather(
             ports,
             org,
@@ -180,9 +191,8 @@ class Runner:
             )
             self._heartbeat(org, agent_id, run_id)
             return outcome
-        exchanges = [Exchange.model_validate(e) for e in (existing or {}).get("exchanges") or []]
-        model: Model = replay.ReplayModel(exchanges) if exchanges else ports.model
-        recorder = replay.RecordingModel(model)
+        # No saved plan: nothing ran yet (a crash during the model call), so think anew.
+        recorder = replay.RecordingModel(ports.model)
         request = ModelRequest(
             agent_id=agent_id,
             run_id=run_id,
@@ -202,7 +212,7 @@ class Runner:
             exchanges=[e.model_dump(mode="json") for e in recorder.exchanges],
             actions=None if planned is None else [a.model_dump(mode="json") for a in planned],
         )
-        for exchange in recorder.exchanges[len(exchanges) :]:
+        for exchange in recorder.exchanges:
             if exchange.response is not None:
                 self._record_usage(org, agent_id, run_id, exchange.response, price)
         if planned is None:
@@ -764,6 +774,20 @@ def _with_created(seen: context.Context, executor: executing.Executor) -> contex
             "delegated": seen.delegated + [t for t in extra if t.assigned_to != seen.agent.id],
         }
     )
+
+
+def _saved_plan(
+    existing: dict[str, Any] | None,
+) -> tuple[context.Context, list[actions.ActionModel]] | None:
+    """The context and validated plan an unfinished run saved, if it got that far."""
+    if existing is None or existing.get("actions") is None or not existing.get("exchanges"):
+        return None
+    last = Exchange.model_validate(existing["exchanges"][-1])
+    saved = context.Context.model_validate(last.request.context)
+    planned = actions.parse(
+        [(str(a["type"]), {k: v for k, v in a.items() if k != "type"}) for a in existing["actions"]]
+    )
+    return saved, planned
 
 
 def _reported(row: dict[str, Any], ports: LoopPorts) -> RunOutcome:

@@ -157,14 +157,6 @@ def test_a_resumed_run_never_asks_the_model_again_nor_repeats_an_executed_action
     assert titles.count("First post") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "running.py:126-170 regathers the context on resume (today's spend, the open PR "
-        "of the executed action) and replays the saved exchanges against the new prompt: "
-        "ReplayModel reports a divergence and the resumed run fails instead of finishing"
-    ),
-)
 def test_a_crashed_run_resumes_from_its_saved_exchanges_and_finishes(
     make_world: MakeWorld,
 ) -> None:
