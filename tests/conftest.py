@@ -29,9 +29,27 @@ from aito.settings import Settings
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+# Never production services, never a real model: a developer's ANTHROPIC_API_KEY would
+# otherwise make `aito agent run` in a test call Anthropic. Tests that drive the Anthropic
+# provider hand it the local stand-in's URL and a test key explicitly.
+_OUTSIDE = (
+    "POSTGRES_URL",
+    "REDIS_URL",
+    "AITO_REPO",
+    "AITO_DATA_DIR",
+    "GITHUB_RUN_ID",
+    "ACT",
+    "AITO_MODEL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_AUTH_TOKEN",
+    "AITO_FORGE",
+)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("POSTGRES_URL", "REDIS_URL", "AITO_REPO", "AITO_DATA_DIR", "GITHUB_RUN_ID", "ACT"):
+    for name in _OUTSIDE:
         monkeypatch.delenv(name, raising=False)
 
 

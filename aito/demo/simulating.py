@@ -148,13 +148,14 @@ def run(
                 _show(
                     runner.run(spec.id, trigger="schedule", run_id=run_id), clock.at, echo, report
                 )
-            for _ in range(3):  # answers may prompt answers; settle within the step
+            for wave in range(3):  # answers may prompt answers; settle within the step
                 woke = False
                 for spec in agents:
                     if not runtime.bus.has_unread(spec.id):
                         continue
                     woke = True
-                    run_id = running.run_id_for(spec.id, "message", key=f"{clock.at:%Y%m%dT%H%M}")
+                    key = f"{clock.at:%Y%m%dT%H%M}-{wave}"
+                    run_id = running.run_id_for(spec.id, "message", key=key)
                     _show(
                         runner.run(spec.id, trigger="message", run_id=run_id),
                         clock.at,
@@ -220,6 +221,8 @@ def prepare(target: Path) -> None:
 def _show(
     outcome: running.RunOutcome, at: dt.datetime, echo: Callable[[str], None], report: Report
 ) -> None:
+    if outcome.repeated:
+        return
     report.runs[outcome.status] = report.runs.get(outcome.status, 0) + 1
     if outcome.status == "budget_exhausted":
         report.budget_exhausted.append(f"{at:%H:%M} {outcome.agent_id}")

@@ -12,14 +12,18 @@ from pgvector import Vector
 from aito.memory.base import HistoryEntry, RecallItem
 from aito.memory.postgres.connection import Connection, Connector, jsonb, rows
 
-# pgvector 0.8: keep scanning the HNSW index until enough rows pass the filters.
-_ITERATIVE = (
-    "SET LOCAL hnsw.iterative_scan = relaxed_order",
-    "SET LOCAL hnsw.ef_search = 40",
-    "SET LOCAL hnsw.max_scan_tuples = 50000",
+# pgvector 0.8: keep scanning the HNSW index until enough rows pass the filters. Sent
+# in the recall's own transaction (set_config(..., true) is SET LOCAL).
+_SETTINGS = (
+    "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+    "set_config('hnsw.ef_search', '40', true), "
+    "set_config('hnsw.max_scan_tuples', '20000', true)"
 )
-# Up to this many candidate rows an exact scan is as fast as the index, and exact.
-EXACT_LIMIT = 5_000
+
+_COLUMNS = "id, agent_id, action_type, summary, details, created_at, run_id, pr_number"
+_DISTANCE = "embedding <=> %(query)s::vector"
+# The expression of the HNSW index (migration 0004): half-precision cosine distance.
+_INDEXED_DISTANCE = "embedding::halfvec(384) <=> %(query)s::halfvec(384)"
 
 
 class HistoryStore(Connector):
@@ -136,13 +140,14 @@ class HistoryStore(Connector):
         """The last ``recent`` entries plus the ``k`` most similar to ``query``, merged.
 
         Filters apply to both parts. ``exact`` skips the HNSW index (for measuring
-        recall against an exact search).
+        recall against an exact search). One round trip: the settings, the search and
+        the recent entries go to the server in one pipeline, as one statement.
         """
         where = ["agent_id = %(agent)s"]
         params: dict[str, Any] = {
             "agent": agent_id,
-            "k": k,
-            "recent": recent,
+            "k": max(k, 0),
+            "recent": max(recent, 0),
             "query": _vector(query),
         }
         if action_types:
@@ -154,40 +159,16 @@ class HistoryStore(Connector):
         if until is not None:
             where.append("created_at < %(until)s")
             params["until"] = until
-        clause = " AND ".join(where)
-        columns = "id, agent_id, action_type, summary, details, created_at, run_id, pr_number"
-        with self._connect() as conn, conn.transaction():
-            similar: list[dict[str, Any]] = []
-            if k > 0:
-                small = exact or _at_most(conn, clause, params, EXACT_LIMIT)
-                if not small:
-                    conn.execute("; ".join(_ITERATIVE))  # one round trip for all settings
-                # A small candidate set is searched exactly (recall 1.0, a few ms); a large
-                # one through the HNSW index with pgvector's iterative scan.
-                source = (
-                    f"(SELECT * FROM agent_history WHERE {clause} AND embedding IS NOT NULL "  # noqa: S608 - our clause
-                    "OFFSET 0) AS candidates"
-                    if small
-                    else f"agent_history WHERE {clause} AND embedding IS NOT NULL"
-                )
-                similar = rows(
-                    conn.execute(
-                        f"SELECT {columns}, 1 - (embedding <=> %(query)s::vector) AS score "  # noqa: S608 - our clause
-                        f"FROM {source} ORDER BY embedding <=> %(query)s::vector LIMIT %(k)s",
-                        params,
-                    )
-                )
-            latest = (
-                rows(
-                    conn.execute(
-                        f"SELECT {columns}, NULL::float AS score FROM agent_history WHERE {clause} "  # noqa: S608 - clause is ours
-                        "ORDER BY created_at DESC, id LIMIT %(recent)s",
-                        params,
-                    )
-                )
-                if recent > 0
-                else []
-            )
+        statement = _recall_statement(" AND ".join(where), exact=exact)
+        with self._connect() as conn, conn.pipeline():
+            with conn.transaction():
+                conn.execute(_SETTINGS)
+                cursor = conn.execute(statement, params, prepare=True)
+            found = rows(cursor)
+        similar = [row for row in found if row["part"] == "similar"]
+        latest = [row for row in found if row["part"] == "recent"]
+        # The index orders by half-precision distance; scores are full precision.
+        similar.sort(key=lambda row: -row["score"])
         return _merge(similar, latest)
 
 
@@ -219,17 +200,27 @@ def _item(row: dict[str, Any], source: str) -> RecallItem:
     )
 
 
-def _at_most(conn: Connection, clause: str, params: dict[str, Any], limit: int) -> bool:
-    """Whether the planner expects at most ``limit`` rows to match (no rows are read)."""
-    row = conn.execute(
-        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM agent_history WHERE {clause} "  # noqa: S608 - our clause
-        "AND embedding IS NOT NULL",
-        params,
-    ).fetchone()
-    if not row:
-        return False
-    plan = row[0][0]["Plan"] if isinstance(row[0], list) else row[0]["Plan"]
-    return bool(plan.get("Plan Rows", limit + 1) <= limit)
+def _recall_statement(clause: str, *, exact: bool) -> str:
+    """One statement for both parts of a recall, each row tagged with its ``part``.
+
+    The planner picks the similar part's path by cost: few matching rows (its estimate,
+    made while planning this statement: no query of its own) are scanned exactly
+    through the btree indexes and sorted, recall 1.0; many go through the HNSW index
+    with pgvector's iterative scan (0.8 costs filtered scans by their selectivity).
+    """
+    candidates = f"agent_history WHERE {clause} AND embedding IS NOT NULL"
+    scored = f"SELECT {_COLUMNS}, 1 - ({_DISTANCE}) AS score, 'similar' AS part"
+    similar = (
+        f"{scored} FROM (SELECT * FROM {candidates} OFFSET 0) AS candidates "  # noqa: S608 - ours
+        f"ORDER BY {_DISTANCE} LIMIT %(k)s"
+        if exact
+        else f"{scored} FROM {candidates} ORDER BY {_INDEXED_DISTANCE} LIMIT %(k)s"
+    )
+    latest = (
+        f"SELECT {_COLUMNS}, NULL::float8 AS score, 'recent' AS part FROM agent_history "  # noqa: S608
+        f"WHERE {clause} ORDER BY created_at DESC, id LIMIT %(recent)s"
+    )
+    return f"({similar}) UNION ALL ({latest})"
 
 
 def _count(conn: Connection, ids: list[uuid.UUID]) -> int:
