@@ -165,7 +165,7 @@ class Executor:
             )
         ref = f"{repo_key}#{pull.number}"
         self._item("pr", ref, action.title, content_hash(action.title, _files_text(action.files)))
-        self._remember(
+        self.remember(
             "pr_opened",
             f"Opened PR {ref}: {action.title}",
             {"ref": ref, "files": sorted(action.files)},
@@ -200,7 +200,7 @@ class Executor:
         self._item(
             "decision", decision_id, action.title, content_hash(action.title, action.rationale)
         )
-        self._remember(
+        self.remember(
             "decision_proposed",
             f"Proposed {action.tier.value} decision {decision_id} (PR #{number}): {action.title}",
             {"decision": decision_id, "tier": action.tier.value, "amount_usd": action.amount_usd},
@@ -225,7 +225,7 @@ class Executor:
         )
         if not already:
             proposing.review(forge, decision.pr, author=author, vote=vote, body=body)
-        self._remember(
+        self.remember(
             "vote" if vote != "comment" else "analysis",
             f"{action.vote.value} on {decision.id} (round {decision.round}): {action.reason}",
             {"decision": decision.id, "vote": action.vote.value, "round": decision.round},
@@ -276,7 +276,7 @@ class Executor:
                 },
                 priority=Priority.HIGH if action.priority <= 3 else Priority.NORMAL,
             )
-        self._remember(
+        self.remember(
             "task_created",
             f"Created task {task_id} for {action.assigned_to}: {action.title}",
             {"task": task_id},
@@ -288,7 +288,7 @@ class Executor:
         if task.status != action.status:
             updated = task.model_copy(update={"status": action.status})
             self._write_task(updated, message=f"Task {task.id}: {action.status.value}")
-        self._remember(
+        self.remember(
             "task_updated",
             f"Task {task.id} → {action.status.value}. {action.note}".strip(),
             {"task": task.id, "status": action.status.value},
@@ -322,7 +322,7 @@ class Executor:
             )
             self._write_task(done, message=f"Task {task.id}: done")
         self.ports.memory.close_item(kind="task", ref=task.id, at=now)
-        self._remember(
+        self.remember(
             "task_completed", f"Completed task {task.id}: {action.result[:300]}", {"task": task.id}
         )
         if task.created_by != self.agent_id:
@@ -353,7 +353,7 @@ class Executor:
             correlation_id=action.correlation_id,
             deadline=deadline,
         )
-        self._remember(
+        self.remember(
             "message_sent",
             f"{action.kind.value} to {action.to}: {action.subject}",
             {"to": action.to, "id": message_id},
@@ -399,7 +399,7 @@ class Executor:
                 labels=[ALERT_LABEL, HUMAN_ACTION_LABEL],
             )
             ref += f"; humans: issue #{issue}"
-        self._remember(
+        self.remember(
             "alert",
             f"{action.severity.value} alert to {ref}: {action.title}",
             {"targets": sorted(targets)},
@@ -411,7 +411,7 @@ class Executor:
         self._item(
             "human_action", f"issue#{number}", action.title, content_hash(action.title, action.body)
         )
-        self._remember(
+        self.remember(
             "human_action_requested",
             f"Asked the maintainers (issue #{number}): {action.title}",
             {"issue": number},
@@ -454,7 +454,7 @@ class Executor:
             ref=action.task,
             key=f"worker:{task_id}",
         )
-        self._remember(
+        self.remember(
             "worker_spawned",
             f"Spawned {action.kind} on {action.task}: {report[:200]}",
             {"task": action.task, "kind": action.kind},
@@ -478,7 +478,7 @@ class Executor:
                 "description": action.description,
             },
         )
-        self._remember(
+        self.remember(
             "event_scheduled",
             f"Scheduled for {action.at.isoformat()} ({assignee}): {action.title}",
             {"ref": ref},
@@ -519,7 +519,7 @@ class Executor:
                 "body": action.rationale,
             },
         )
-        self._remember(
+        self.remember(
             "initiative",
             f"Proposed initiative {ref} ({action.score:g}/10): {action.title}",
             {"ref": ref},
@@ -672,7 +672,7 @@ class Executor:
             at=self.ports.clock(),
         )
 
-    def _remember(
+    def remember(
         self, action_type: str, summary: str, details: dict[str, Any], *, pr: int | None = None
     ) -> None:
         self.history.append(

@@ -424,6 +424,13 @@ class Runner:
             outcome.actions.append(
                 ActionReport(position, kind, result.status, result.ref, result.reason)
             )
+        if outcome.summary:
+            refused = sum(a.status == "refused" for a in outcome.actions)
+            executor.remember(
+                "run_summary",
+                outcome.summary + (f" ({refused} action(s) refused)" if refused else ""),
+                {"trigger": outcome.trigger, "actions": len(outcome.actions)},
+            )
         if executor.history:
             writer = writing.HistoryWriter(
                 store=ports.memory, embedder=ports.embedder, linger_seconds=0.0
