@@ -363,56 +363,32 @@ class Runner:
             )
             if reason is None and row is None:
                 reason = executor.duplicate(action)
-            if reason is not None:
+
+            def mark(status: str, reason: str | None = None, ref: str | None = None) -> None:
                 ports.memory.mark_action(
                     run_id=seen.run_id,
-                    position=position,
+                    position=position,  # noqa: B023 - used at once, inside this iteration
                     agent_id=seen.agent.id,
-                    action=data,
-                    content_hash=digest,
-                    status="refused",
+                    action=data,  # noqa: B023
+                    content_hash=digest,  # noqa: B023
+                    status=status,
                     reason=reason,
+                    ref=ref,
                     at=ports.clock(),
                 )
-                ports.memory.add_outcome(
-                    agent_id=seen.agent.id,
-                    kind="refused",
-                    summary=f"{kind} refused: {reason}",
-                    ref=kind,
-                    dedupe_key=f"refused:{seen.run_id}:{position}",
-                    at=ports.clock(),
-                    details={"action": data},
-                )
-                outcome.actions.append(ActionReport(position, kind, "refused", reason=reason))
-                continue
-            ports.memory.mark_action(
-                run_id=seen.run_id,
-                position=position,
-                agent_id=seen.agent.id,
-                action=data,
-                content_hash=digest,
-                status="started",
-                at=ports.clock(),
-            )
-            result = executor.execute(position, action)
-            ports.memory.mark_action(
-                run_id=seen.run_id,
-                position=position,
-                agent_id=seen.agent.id,
-                action=data,
-                content_hash=digest,
-                status=result.status,
-                reason=result.reason,
-                ref=result.ref,
-                at=ports.clock(),
-            )
+
+            result = executing.Result("refused", reason=reason)
+            if reason is None:
+                mark("started")
+                result = executor.execute(position, action)
+            mark(result.status, result.reason, result.ref)
             if result.status == "executed":
                 counts.by_type[kind] += 1
                 if isinstance(action, actions.UpdateTask) and action.status.value == "in_progress":
                     counts.started_tasks += 1
                 if isinstance(action, actions.CompleteTask):
                     counts.finished_tasks += 1
-            else:
+            else:  # refused or failed: the agent sees why next time
                 ports.memory.add_outcome(
                     agent_id=seen.agent.id,
                     kind=result.status,
@@ -420,6 +396,7 @@ class Runner:
                     ref=kind,
                     dedupe_key=f"{result.status}:{seen.run_id}:{position}",
                     at=ports.clock(),
+                    details={"action": data},
                 )
             outcome.actions.append(
                 ActionReport(position, kind, result.status, result.ref, result.reason)
