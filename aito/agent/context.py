@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aito.agent.ports import LoopPorts
-from aito.bus import consuming
+from aito.bus import consuming, streams
 from aito.decisions import applying, reading
 from aito.errors import GovernanceError
 from aito.forge.base import PullState
@@ -71,6 +71,14 @@ class InboxItem(View):
     requires_response: bool
     deadline: dt.datetime | None
     sent_at: dt.datetime
+
+
+class AwaitedAnswer(View):
+    """A request this agent sent that is still unanswered (its deadline not yet past)."""
+
+    request_id: str
+    to: str
+    deadline: dt.datetime
 
 
 class TaskView(View):
@@ -153,6 +161,7 @@ class Context(View):
     tasks: list[TaskView]
     delegated: list[TaskView]
     inbox: list[InboxItem]
+    awaiting_answers: list[AwaitedAnswer] = Field(default_factory=list)
     decisions: list[DecisionView]
     outcomes: list[OutcomeView]
     facts: list[Fact]
@@ -270,6 +279,11 @@ def gather(
     memory = ports.memory
     take_inbox(ports, agent_id)
     inbox = [_inbox_item(m) for m in memory.unhandled_inbox(agent_id)]
+    awaiting = [
+        AwaitedAnswer(request_id=r.request_id, to=r.recipient, deadline=r.deadline)
+        for r in streams.Messenger(ports.bus).open_requests()
+        if r.sender == agent_id
+    ]
     open_tasks = [t for t in org.tasks.values() if t.status in OPEN_TASK_STATUSES]
     mine = sorted(
         (_task(t) for t in open_tasks if t.assigned_to == agent_id),
@@ -332,6 +346,7 @@ def gather(
         tasks=mine,
         delegated=delegated,
         inbox=inbox,
+        awaiting_answers=awaiting,
         decisions=decisions,
         outcomes=outcomes,
         facts=_facts(
