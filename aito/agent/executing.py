@@ -31,8 +31,8 @@ from aito.bus import models as bus_models
 from aito.bus import queues as bus_queues
 from aito.bus import streams
 from aito.decisions import proposing, reading
-from aito.errors import AitoError, ConflictError, PermissionDenied
-from aito.forge.base import Forge, Identity, PullState
+from aito.errors import AitoError, ConflictError, GovernanceError, PermissionDenied
+from aito.forge.base import Forge, Identity, MergeConflict, PullState
 from aito.memory.base import HistoryEntry
 from aito.org import loading
 from aito.org.agents import Severity
@@ -723,12 +723,18 @@ def write_task(
             author=author,
         )
     if pull.state is PullState.OPEN:
-        forge.merge(
-            pull.number,
-            sha=pull.head_sha,
-            actor=reading.governance_identity(org),
-            message=f"Merge task record: {message}",
-        )
+        try:
+            forge.merge(
+                pull.number,
+                sha=pull.head_sha,
+                actor=reading.governance_identity(org),
+                message=f"Merge task record: {message}",
+            )
+        except MergeConflict as exc:
+            raise GovernanceError(
+                f"the task record {path} (PR #{pull.number}) could not be merged: {exc}; "
+                "it stays open for a maintainer"
+            ) from exc
 
 
 def _probe(action: actions.ActionModel) -> tuple[str, str, str] | None:
