@@ -3,6 +3,7 @@
 Exit codes: 0 ok · 1 the organization is invalid or workflows drifted · 2 usage error ·
 3 configuration error · 4 governance error · 5 permission denied · 6 a service
 (Postgres, Redis, GitHub …) failed · 7 conflict (changed by someone else first) ·
+8 an agent run stopped as a loop · 9 an agent run refused by its budget ·
 70 a bug in AITO (with a traceback).
 """
 
@@ -35,8 +36,9 @@ EXIT_BUG = 70
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Exit codes: 0 ok, 1 invalid org or drift, 2 usage, 3 configuration, "
-    "4 governance, 5 permission denied, 6 service failure, 7 conflict, 70 bug. "
-    "Docs: README.md; env vars: AITO_REPO, AITO_DATA_DIR, POSTGRES_URL, REDIS_URL.",
+    "4 governance, 5 permission denied, 6 service failure, 7 conflict, 8 agent run stopped "
+    "as a loop, 9 agent run out of budget, 70 bug. Docs: README.md; env vars: AITO_REPO, "
+    "AITO_DATA_DIR, POSTGRES_URL, REDIS_URL, AITO_MODEL, ANTHROPIC_API_KEY.",
 )
 @click.option(
     "--repo",
@@ -62,11 +64,14 @@ def cli(ctx: click.Context, repo: Path | None, data_dir: Path | None, verbose: i
     profiles/*.md, decisions and tasks in org/decisions/ and org/tasks/. Start with:
 
     \b
+      aito demo          a simulated day of the example organization (offline, no keys)
       aito up            start the embedded services, register the agents, print the org chart
       aito validate      check org/ and profiles/, every problem with file:line
       aito render        regenerate .github/workflows/ from org/
       aito init DIR      scaffold your own organization
       aito decide …      decisions as pull requests, votes as reviews
+      aito agent run ID  wake an agent once: context, model, checked actions, memory
+      aito budget        model spend against the hard limits
     """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
