@@ -7,6 +7,7 @@ are data fetched by code, each with a source, a timestamp and an id that actions
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -168,25 +169,23 @@ class Context(View):
     budget: BudgetView
 
     def fingerprint(self) -> str:
-        """The state of the world this agent looks at, for the idle skip: its tasks, the
-        tasks it delegated, decisions awaiting it, and facts (not the clock, the
-        history or spend figures, which move whenever anyone thinks). New messages
-        and new outcomes are changes on their own (see :meth:`has_news`)."""
-        world = {
-            "tasks": [(t.id, t.status, t.priority) for t in self.tasks],
-            "delegated": [(t.id, t.status) for t in self.delegated],
-            "decisions": [(d.id, d.round, d.stage) for d in self.decisions if d.my_role],
-            "facts": sorted(
-                (f.id, json.dumps(f.value, sort_keys=True))
-                for f in self.facts
-                if not f.id.startswith(VOLATILE_FACTS)
-            ),
-        }
-        return hashlib.sha256(json.dumps(world, sort_keys=True).encode()).hexdigest()[:32]
+        """See :func:`fingerprint_of`; new messages and outcomes count on their own
+        (:meth:`has_news`)."""
+        return fingerprint_of(
+            tasks=self.tasks, delegated=self.delegated, decisions=self.decisions, facts=self.facts
+        )
 
     def has_news(self) -> bool:
         """Unhandled messages or results not yet shown: never an idle wake-up."""
         return bool(self.inbox or self.outcomes)
+
+    def has_work(self) -> bool:
+        """Open work to carry on — its own pending or in-progress tasks, or pending tasks
+        for a worker kind it spawns — keeps an agent waking on its schedule."""
+        workers = set(self.permissions.workers)
+        return any(t.status in ("pending", "in_progress") for t in self.tasks) or any(
+            t.status == "pending" and t.assigned_to in workers for t in self.delegated
+        )
 
     def awaiting(self) -> list[DecisionView]:
         return [d for d in self.decisions if d.my_role]
@@ -264,6 +263,72 @@ def decisions_for(
     return views
 
 
+@dataclasses.dataclass(frozen=True)
+class World:
+    """The part of the context the idle skip compares: tasks, delegated tasks,
+    decisions (and what each asks of the agent) and facts."""
+
+    tasks: list[TaskView]
+    delegated: list[TaskView]
+    decisions: list[DecisionView]
+    facts: list[Fact]
+
+    def fingerprint(self) -> str:
+        return fingerprint_of(
+            tasks=self.tasks, delegated=self.delegated, decisions=self.decisions, facts=self.facts
+        )
+
+
+def world_of(
+    ports: LoopPorts,
+    org: loading.Organization,
+    agent_id: str,
+    *,
+    budget: BudgetView,
+    now: dt.datetime,
+) -> World:
+    spec = org.agents[agent_id]
+    open_tasks = [t for t in org.tasks.values() if t.status in OPEN_TASK_STATUSES]
+    mine = sorted(
+        (_task(t) for t in open_tasks if t.assigned_to == agent_id),
+        key=lambda t: (t.priority, t.id),
+    )
+    delegated = sorted(
+        (_task(t) for t in open_tasks if t.created_by == agent_id and t.assigned_to != agent_id),
+        key=lambda t: t.id,
+    )
+    decisions = (
+        decisions_for(ports, org, agent_id, now=now) if spec.layer is not Layer.WORKER else []
+    )
+    facts = _facts(
+        ports, org, agent_id, budget=budget, tasks=open_tasks, decisions=decisions, now=now
+    )
+    return World(tasks=mine, delegated=delegated, decisions=decisions, facts=facts)
+
+
+def fingerprint_of(
+    *,
+    tasks: list[TaskView],
+    delegated: list[TaskView],
+    decisions: list[DecisionView],
+    facts: list[Fact],
+) -> str:
+    """What changed-or-not means for the idle skip: the agent's tasks, the tasks it
+    delegated, decisions awaiting it, and facts (not the clock, the history or spend
+    figures, which move whenever anyone thinks)."""
+    world = {
+        "tasks": [(t.id, t.status, t.priority) for t in tasks],
+        "delegated": [(t.id, t.status) for t in delegated],
+        "decisions": [(d.id, d.round, d.stage) for d in decisions if d.my_role],
+        "facts": sorted(
+            (f.id, json.dumps(f.value, sort_keys=True))
+            for f in facts
+            if not f.id.startswith(VOLATILE_FACTS)
+        ),
+    }
+    return hashlib.sha256(json.dumps(world, sort_keys=True).encode()).hexdigest()[:32]
+
+
 def gather(
     ports: LoopPorts,
     org: loading.Organization,
@@ -284,18 +349,8 @@ def gather(
         for r in streams.Messenger(ports.bus).open_requests()
         if r.sender == agent_id
     ]
-    open_tasks = [t for t in org.tasks.values() if t.status in OPEN_TASK_STATUSES]
-    mine = sorted(
-        (_task(t) for t in open_tasks if t.assigned_to == agent_id),
-        key=lambda t: (t.priority, t.id),
-    )
-    delegated = sorted(
-        (_task(t) for t in open_tasks if t.created_by == agent_id and t.assigned_to != agent_id),
-        key=lambda t: t.id,
-    )
-    decisions = (
-        decisions_for(ports, org, agent_id, now=now) if spec.layer is not Layer.WORKER else []
-    )
+    world = world_of(ports, org, agent_id, budget=budget, now=now)
+    mine, delegated, decisions = world.tasks, world.delegated, world.decisions
     outcomes = [
         OutcomeView(
             id=int(o["id"]),
@@ -349,9 +404,7 @@ def gather(
         awaiting_answers=awaiting,
         decisions=decisions,
         outcomes=outcomes,
-        facts=_facts(
-            ports, org, agent_id, budget=budget, tasks=open_tasks, decisions=decisions, now=now
-        ),
+        facts=world.facts,
         budget=budget,
     )
 

@@ -178,7 +178,13 @@ class Runner:
             seen = _worker_view(seen, org, worker)
         fingerprint = seen.fingerprint()
         outcome = RunOutcome(run_id=run_id, agent_id=agent_id, trigger=trigger, status="completed")
-        idle = existing is None and not force and worker is None and not seen.has_news()
+        idle = (
+            existing is None
+            and not force
+            and worker is None
+            and not seen.has_news()
+            and not seen.has_work()
+        )
         if idle and fingerprint == ports.memory.last_fingerprint(agent_id):
             outcome.status = "skipped"
             outcome.summary = "nothing changed since the last run: no model call"
@@ -229,8 +235,21 @@ class Runner:
             self._finish(org, seen, outcome, fingerprint=fingerprint)
             return outcome
         self._act(org, seen, planned, outcome)
+        if worker is None and any(a.status == "executed" for a in outcome.actions):
+            # What the agent changed itself is no news to it: compare the next wake-up
+            # with the world as this run left it.
+            fingerprint = self._world_after(agent_id)
         self._finish(org, seen, outcome, fingerprint=fingerprint)
         return outcome
+
+    def _world_after(self, agent_id: str) -> str:
+        org = self._organization()
+        unused = context.BudgetView(
+            daily_limit_usd=0, daily_spent_usd=0, monthly_limit_usd=0, monthly_spent_usd=0
+        )  # spend facts are not part of the fingerprint
+        return context.world_of(
+            self.ports, org, agent_id, budget=unused, now=self.ports.clock()
+        ).fingerprint()
 
     # -- thinking -----------------------------------------------------------------------
 

@@ -1,12 +1,12 @@
-"""The CEO status-query loop: who has not answered yet is in the CEO's prompt, and a late
-answer turns into a timeout the CEO sees."""
+"""What wakes an agent: unanswered requests stay in the CEO's prompt until they time
+out; what an agent changed itself is no news to it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import pytest
-from support.agent_world import Spy, World
+from support.agent_world import ScriptedModel, Spy, World
 
 from aito.bus import streams
 from aito.llm import offline
@@ -42,3 +42,17 @@ def test_unanswered_status_requests_are_shown_to_the_ceo_then_time_out(
     assert len(alerts) == 4  # each miss, once, in the CEO's inbox
     answers = [m for m in world.stream("ceo") if m.type is MessageType.STATUS_RESPONSE]
     assert [m.from_ for m in answers] == ["cfo"]
+
+
+def test_what_an_agent_changed_itself_does_not_wake_it_again(make_world: MakeWorld) -> None:
+    proposal = (
+        "propose_decision",
+        {"tier": "minor", "title": "Weekly dependency window", "rationale": "Tuesdays."},
+    )
+    model = ScriptedModel([proposal, ("summary", {"text": "Proposed."})])
+    world = make_world(model)
+    assert world.run("cto", key="1").status == "completed"
+    world.clock.advance(hours=1)
+    again = world.run("cto", key="2")
+    assert again.status == "skipped"  # its own open decision is no news to it
+    assert len(model.requests) == 1
