@@ -20,9 +20,9 @@ from typing import Any
 
 from aito.agent import actions, checking, context, executing, prompting
 from aito.agent.ports import LoopPorts
-from aito.bus import budgets, keys, ratelimits
+from aito.bus import budgets, keys, ratelimits, streams
 from aito.bus import models as bus_models
-from aito.decisions import reading
+from aito.decisions import proposing, reading
 from aito.errors import AdapterError, AitoError, ConfigError, TemporaryAdapterError
 from aito.forge.base import PullState
 from aito.llm import replay
@@ -608,8 +608,6 @@ class Runner:
         body: str,
         severity: Severity,
     ) -> None:
-        from aito.bus import streams
-
         message = AgentMessage.model_validate(
             {
                 "id": f"aito:{run_id}:{to}:{executing.slug(subject)}",
@@ -686,8 +684,6 @@ def materialize_due_events(ports: LoopPorts, org: loading.Organization, agent_id
                 created_at=now,
             )
             author_id = item["agent_id"] if item["agent_id"] in org.org.bots else "ceo"
-            from aito.decisions import proposing
-
             executing.write_task(
                 ports.governance,
                 org,
