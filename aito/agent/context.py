@@ -290,11 +290,15 @@ def world_of(
     spec = org.agents[agent_id]
     open_tasks = [t for t in org.tasks.values() if t.status in OPEN_TASK_STATUSES]
     mine = sorted(
-        (_task(t) for t in open_tasks if t.assigned_to == agent_id),
+        (task_view(t) for t in open_tasks if t.assigned_to == agent_id),
         key=lambda t: (t.priority, t.id),
     )
     delegated = sorted(
-        (_task(t) for t in open_tasks if t.created_by == agent_id and t.assigned_to != agent_id),
+        (
+            task_view(t)
+            for t in open_tasks
+            if t.created_by == agent_id and t.assigned_to != agent_id
+        ),
         key=lambda t: t.id,
     )
     decisions = (
@@ -510,7 +514,7 @@ def _facts(
     return facts
 
 
-def _task(task: Any) -> TaskView:
+def task_view(task: Any) -> TaskView:
     return TaskView(
         id=task.id,
         title=task.title,

@@ -99,6 +99,7 @@ class Executor:
         self.history: list[HistoryEntry] = []
         self.created_tasks: dict[str, TaskView] = {}
         self.written_tasks: dict[str, Task] = {}
+        self._vectors: dict[str, list[float]] = {}
         self._messenger = streams.Messenger(ports.bus, groups=org.groups(), clock=ports.clock)
         self._identity = (
             proposing.identity_for(org, self.agent_id) if self.agent_id in org.org.bots else None
@@ -125,7 +126,7 @@ class Executor:
         if probe is None:
             return None
         kind, title, text = probe
-        vector = self._embed(title) if self.ports.embedder is not None else None
+        vector = self._embed(title)
         found = self.ports.memory.duplicate_of(
             kinds=[kind],
             content_hash=content_hash(title, text),
@@ -649,16 +650,18 @@ class Executor:
             agent_id=self.agent_id,
             title=title,
             content_hash=digest,
-            embedding=self._embed(title) if self.ports.embedder is not None else None,
+            embedding=self._embed(title),
             at=self.ports.clock(),
             details=details,
         )
 
     def _embed(self, text: str) -> list[float] | None:
+        """The title's vector, made once per run (the dedup gate and the item both need it)."""
         if self.ports.embedder is None:
             return None
-        [vector] = self.ports.embedder.embed([text])
-        return vector
+        if text not in self._vectors:
+            [self._vectors[text]] = self.ports.embedder.embed([text])
+        return self._vectors[text]
 
     def _outcome(
         self, agent_id: str, kind: str, summary: str, *, ref: str | None, key: str

@@ -165,13 +165,14 @@ class Runner:
             self._act(org, seen, saved, outcome)
             self._finish(org, seen, outcome, fingerprint=seen.fingerprint())
             return outcome
+        spend = self._spend(agent_id, now)
         seen = context.gather(
             ports,
             org,
             agent_id=agent_id,
             run_id=run_id,
             trigger=trigger,
-            budget=self._budget_view(org, agent_id, now),
+            budget=self._budget_view(org, agent_id, spend),
             caps=self.caps.as_dict(),
         )
         if worker is not None:
@@ -211,7 +212,7 @@ class Runner:
             seed=_seed(run_id),
         )
         planned, failure = self._think(
-            recorder, request, org=org, agent_id=agent_id, outcome=outcome, price=price
+            recorder, request, org=org, agent_id=agent_id, outcome=outcome, price=price, spend=spend
         )
         ports.memory.save_plan(
             run_id,
@@ -262,13 +263,14 @@ class Runner:
         agent_id: str,
         outcome: RunOutcome,
         price: Any,
+        spend: dict[tuple[str, str], tuple[float, int]],
     ) -> tuple[list[actions.ActionModel] | None, str | None]:
         """Ask the model; an invalid answer is retried once with the validation error."""
         ledger = budgets.BudgetLedger(self.ports.bus)
+        limits = budgets.limits_for(org, agent_id)
+        self._seed_ledger(ledger, limits, spend)
         for attempt in range(2):
             usd, tokens = worst_case(request, price)
-            limits = budgets.limits_for(org, agent_id)
-            self._seed_ledger(ledger, limits)
             granted = ledger.reserve(
                 reservation_id=f"{request.run_id}:{attempt}:{len(model.exchanges)}",
                 limits=limits,
@@ -333,15 +335,17 @@ class Runner:
                 )
             time.sleep(decision.retry_after)
 
-    def _seed_ledger(self, ledger: budgets.BudgetLedger, limits: list[budgets.Limit]) -> None:
+    def _seed_ledger(
+        self,
+        ledger: budgets.BudgetLedger,
+        limits: list[budgets.Limit],
+        spend: dict[tuple[str, str], tuple[float, int]],
+    ) -> None:
         """Postgres' model_usage is the durable record: a period Redis does not know yet
         (first call of the day, or Redis lost its data) starts from what it says."""
         now = self.ports.clock()
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        starts = {"day": day, "month": day.replace(day=1)}
         for limit in limits:
-            agent = None if limit.scope == budgets.ORG_SCOPE else limit.scope.split(":", 1)[1]
-            usd, tokens = self.ports.memory.spent(agent_id=agent, since=starts[limit.period])
+            usd, tokens = spend[(limit.scope, limit.period)]
             ledger.seed(limit.scope, budgets.period_key(limit.period, now), usd=usd, tokens=tokens)
 
     # -- acting -------------------------------------------------------------------------
@@ -527,19 +531,31 @@ class Runner:
             )
         )
 
-    def _budget_view(
-        self, org: loading.Organization, agent_id: str, now: dt.datetime
-    ) -> context.BudgetView:
+    def _spend(self, agent_id: str, now: dt.datetime) -> dict[tuple[str, str], tuple[float, int]]:
+        """(scope, period) → (USD, tokens) spent, from Postgres' model_usage: read once per
+        run, for the agent's budget view and to seed the Redis ledger."""
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        month = day.replace(day=1)
+        starts = {"day": day, "month": day.replace(day=1)}
+        scopes = {budgets.agent_scope(agent_id): agent_id, budgets.ORG_SCOPE: None}
+        return {
+            (scope, period): self.ports.memory.spent(agent_id=agent, since=start)
+            for scope, agent in scopes.items()
+            for period, start in starts.items()
+        }
+
+    def _budget_view(
+        self,
+        org: loading.Organization,
+        agent_id: str,
+        spend: dict[tuple[str, str], tuple[float, int]],
+    ) -> context.BudgetView:
         spec = org.agents[agent_id]
-        daily, _ = self.ports.memory.spent(agent_id=agent_id, since=day)
-        monthly, _ = self.ports.memory.spent(agent_id=agent_id, since=month)
+        scope = budgets.agent_scope(agent_id)
         return context.BudgetView(
             daily_limit_usd=spec.budget.daily_usd,
-            daily_spent_usd=daily,
+            daily_spent_usd=spend[(scope, "day")][0],
             monthly_limit_usd=spec.budget.monthly_usd,
-            monthly_spent_usd=monthly,
+            monthly_spent_usd=spend[(scope, "month")][0],
         )
 
     # -- guards -------------------------------------------------------------------------
@@ -746,7 +762,7 @@ def _worker_view(
 ) -> context.Context:
     """A worker sees the one task it was spawned for and its instructions."""
     task = org.tasks.get(request.task)
-    tasks = [context._task(task)] if task is not None else []
+    tasks = [context.task_view(task)] if task is not None else []
     note = context.InboxItem(
         id=f"spawn:{request.requester_run}#{request.position}",
         type="task",

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from aito import bootstrap, scaffolding
-from aito.agent import running
+from aito.agent import running, scheduling
 from aito.bus import keys, streams
 from aito.decisions import applying, proposing, reading, recording
 from aito.errors import ConfigError, GovernanceError
@@ -126,7 +126,7 @@ def run(
     report = Report(repo=target, seed=seed, started=START, finished=START)
     agents = [a for a in org.agents.values() if a.layer is not Layer.WORKER]
     agents.sort(key=lambda a: (a.layer is not Layer.HEAD, a.id))
-    last_slot: dict[str, dt.datetime] = {}
+    last_slot: dict[str, str] = {}  # agent → the run id of its latest schedule slot
     verdicts: dict[int, tuple[str, int, str]] = {}
     maintainer = org.org.maintainers[0]
     echo(
@@ -137,14 +137,10 @@ def run(
         for step in range(steps + 1):
             clock.at = START + dt.timedelta(minutes=step * step_minutes)
             for spec in agents:
-                schedule = org.schedule(spec.id)
-                if schedule is None:
-                    continue
-                slot = schedule.last_slot(clock.at, stagger_key=spec.id)
-                if step and slot <= last_slot.get(spec.id, START - dt.timedelta(days=8)):
-                    continue
-                last_slot[spec.id] = slot
-                run_id = running.run_id_for(spec.id, "schedule", key=f"{slot:%Y%m%dT%H%M}")
+                run_id = scheduling.slot_run_id(org, spec.id, clock.at)
+                if run_id is None or run_id == last_slot.get(spec.id):
+                    continue  # no schedule, or this slot already ran
+                last_slot[spec.id] = run_id
                 _show(
                     runner.run(spec.id, trigger="schedule", run_id=run_id), clock.at, echo, report
                 )
