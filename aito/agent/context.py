@@ -191,6 +191,26 @@ class Context(View):
         return [d for d in self.decisions if d.my_role]
 
 
+def org_chart(org: loading.Organization) -> list[AgentCard]:
+    """Who is who: every non-worker agent, by id."""
+    return [card(org, a) for a in sorted(org.agents) if org.agents[a].layer is not Layer.WORKER]
+
+
+def permissions_of(
+    org: loading.Organization, agent_id: str, *, caps: dict[str, int]
+) -> Permissions:
+    """What the agent's definition allows, as shown in its prompt (and checked in code)."""
+    spec = org.agents[agent_id]
+    return Permissions(
+        repos=org.repos_of(agent_id),
+        paths=list(spec.git.paths),
+        workers=list(spec.workers),
+        manages=list(spec.manages),
+        may_propose=spec.layer is not Layer.WORKER,
+        caps=caps,
+    )
+
+
 def card(org: loading.Organization, agent_id: str) -> AgentCard:
     spec = org.agents[agent_id]
     return AgentCard(
@@ -387,18 +407,9 @@ def gather(
         trigger=trigger,
         now=now,
         organization=org.org.name,
-        agents=[
-            card(org, a) for a in sorted(org.agents) if org.agents[a].layer is not Layer.WORKER
-        ],
+        agents=org_chart(org),
         profile=profile,
-        permissions=Permissions(
-            repos=org.repos_of(agent_id),
-            paths=list(spec.git.paths),
-            workers=list(spec.workers),
-            manages=list(spec.manages),
-            may_propose=spec.layer is not Layer.WORKER,
-            caps=caps,
-        ),
+        permissions=permissions_of(org, agent_id, caps=caps),
         state={k: v.value for k, v in memory.all_state(agent_id).items()},
         history=history,
         recalled=recalled,

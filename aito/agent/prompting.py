@@ -77,9 +77,7 @@ def turn_prompt(context: Context) -> str:
 def prompt_problems(org: loading.Organization) -> list[Problem]:
     """Agents whose stable prompt prefix is over `defaults.prompt_max_bytes` (validation)."""
     limit = org.org.defaults.prompt_max_bytes
-    agents = [
-        context.card(org, a) for a in sorted(org.agents) if org.agents[a].layer is not Layer.WORKER
-    ]
+    agents = context.org_chart(org)
     problems = []
     for agent_id, spec in sorted(org.agents.items()):
         profile_path = org.root / spec.profile
@@ -89,14 +87,7 @@ def prompt_problems(org: loading.Organization) -> list[Problem]:
             organization=org.org.name,
             agents=agents,
             profile=profile,
-            permissions=context.Permissions(
-                repos=org.repos_of(agent_id),
-                paths=list(spec.git.paths),
-                workers=list(spec.workers),
-                manages=list(spec.manages),
-                may_propose=spec.layer is not Layer.WORKER,
-                caps=checking.Caps().as_dict(),
-            ),
+            permissions=context.permissions_of(org, agent_id, caps=checking.Caps().as_dict()),
         )
         size = len(text.encode())
         if size > limit:

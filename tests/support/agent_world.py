@@ -33,7 +33,6 @@ from aito.forge.base import Forge, Identity
 from aito.llm.base import Model, ModelRequest, ModelResponse, ToolCall, Usage
 from aito.memory.embedding import Embedder
 from aito.org import loading
-from aito.org.agents import Layer
 from aito.org.messages import AgentMessage
 from aito.settings import Settings
 
@@ -100,27 +99,15 @@ def decision(
 
 
 def seen(org: loading.Organization, agent_id: str, **fields: Any) -> context.Context:
-    spec = org.agents[agent_id]
     data: dict[str, Any] = {
         "agent": context.card(org, agent_id),
         "run_id": f"{agent_id}:test:1",
         "trigger": "test",
         "now": START,
         "organization": org.org.name,
-        "agents": [
-            context.card(org, a)
-            for a in sorted(org.agents)
-            if org.agents[a].layer is not Layer.WORKER
-        ],
+        "agents": context.org_chart(org),
         "profile": "",
-        "permissions": context.Permissions(
-            repos=org.repos_of(agent_id),
-            paths=list(spec.git.paths),
-            workers=list(spec.workers),
-            manages=list(spec.manages),
-            may_propose=spec.layer is not Layer.WORKER,
-            caps=checking.Caps().as_dict(),
-        ),
+        "permissions": context.permissions_of(org, agent_id, caps=checking.Caps().as_dict()),
         "state": {},
         "history": [],
         "recalled": [],
