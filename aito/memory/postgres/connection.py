@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -27,6 +29,18 @@ T = TypeVar("T")
 
 FIRST_DELAY = 0.1
 MAX_DELAY = 2.0
+
+# Every session starts with these (startup options: no round trip of their own). They
+# are recall's (history.py): pgvector 0.8 keeps scanning the HNSW index until enough
+# rows pass the filters, with a bounded effort.
+SESSION_SETTINGS = {
+    "hnsw.iterative_scan": "relaxed_order",
+    "hnsw.ef_search": "40",
+    "hnsw.max_scan_tuples": "20000",
+}
+# A pooled connection used this recently is handed out without a ping: a server that
+# went away since is met by the operation itself, as TemporaryAdapterError.
+FRESH_SECONDS = 1.0
 
 
 def with_backoff(
@@ -73,17 +87,27 @@ class Connector:
         pool_size: int = 0,
         retry_seconds: float = 30.0,
     ) -> None:
-        self._url = url
+        self._url = with_session_settings(url)
         self._timeout = connect_timeout
         self._retry_seconds = retry_seconds
         self._pool: ConnectionPool[Connection] | None = None
         if pool_size:
+            returned: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+
+            def note_return(conn: Connection) -> None:
+                returned[conn] = time.monotonic()
+
+            def check_unless_fresh(conn: Connection) -> None:
+                if time.monotonic() - returned.get(conn, 0.0) > FRESH_SECONDS:
+                    ConnectionPool.check_connection(conn)
+
             self._pool = ConnectionPool(
-                url,
+                self._url,
                 min_size=1,
                 max_size=pool_size,
                 kwargs={"connect_timeout": int(connect_timeout)},
-                check=ConnectionPool.check_connection,
+                check=check_unless_fresh,
+                reset=note_return,
                 timeout=connect_timeout,
                 open=False,
                 name="aito",
@@ -155,6 +179,14 @@ class Connector:
             ) from exc
         except psycopg.Error as exc:
             raise PermanentAdapterError(SERVICE, first_line(exc)) from exc
+
+
+def with_session_settings(url: str) -> str:
+    """``url`` as a connection string whose ``options`` also set :data:`SESSION_SETTINGS`
+    (the URL's own options are kept and come first)."""
+    own = conninfo_to_dict(url).get("options")
+    ours = " ".join(f"-c {name}={value}" for name, value in SESSION_SETTINGS.items())
+    return make_conninfo(url, options=f"{own} {ours}" if own else ours)
 
 
 def rows(cursor: psycopg.Cursor[tuple[Any, ...]]) -> list[dict[str, Any]]:
