@@ -71,9 +71,10 @@ class Connector:
     """Connections for each operation; failures become our own errors.
 
     With ``pool_size`` (long-lived processes: agents, the orchestrator, benchmarks)
-    connections are pooled and checked before use, so a restarted server is
-    reconnected to transparently; without it (one-shot commands) each operation
-    opens its own. Call :meth:`close` when done with a pooled one.
+    connections are pooled and checked before use (unless used within
+    ``FRESH_SECONDS``), so a restarted server is reconnected to transparently;
+    without it (one-shot commands) each operation opens its own. Call :meth:`close`
+    when done with a pooled one.
 
     ``retry_seconds`` bounds how long one operation keeps trying while Postgres is
     away (0: fail at once).
