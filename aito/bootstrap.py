@@ -64,6 +64,12 @@ class Runtime:
         self.bus.close()
         self.memory.close()
 
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 def build(
     settings: Settings, *, org: loading.Organization | None = None, pool_size: int = 0

@@ -45,10 +45,7 @@ def pending(bus: adapter.RedisBus, agent_id: str, *, count: int = 100) -> list[m
     stream = bus.connection.key(keys.agent_stream(agent_id))
 
     def read(client: adapter.Client) -> Any:
-        if not client.exists(stream):
-            return []
-        groups = client.xinfo_groups(stream)
-        if not any(str(g["name"]) == keys.CONSUMER_GROUP for g in groups):
+        if not _has_group(client, stream):
             return []
         return client.xpending_range(stream, keys.CONSUMER_GROUP, "-", "+", count)
 
@@ -123,10 +120,7 @@ def consumers(bus: adapter.RedisBus, agent_id: str) -> list[ConsumerView]:
     stream = bus.connection.key(keys.agent_stream(agent_id))
 
     def read(client: adapter.Client) -> Any:
-        if not client.exists(stream):
-            return []
-        groups = client.xinfo_groups(stream)
-        if not any(str(g["name"]) == keys.CONSUMER_GROUP for g in groups):
+        if not _has_group(client, stream):
             return []
         return client.xinfo_consumers(stream, keys.CONSUMER_GROUP)
 
@@ -141,3 +135,10 @@ def length(bus: adapter.RedisBus, agent_id: str) -> int:
     """How many entries `stream:agent:{agent_id}` holds (acknowledged ones included)."""
     stream = bus.connection.key(keys.agent_stream(agent_id))
     return int(bus.connection.run(lambda r: r.xlen(stream), op="read inbox"))
+
+
+def _has_group(client: adapter.Client, stream: str) -> bool:
+    """Whether ``stream`` exists with AITO's consumer group (both come with the first read)."""
+    if not client.exists(stream):
+        return False
+    return any(str(g["name"]) == keys.CONSUMER_GROUP for g in client.xinfo_groups(stream))

@@ -101,8 +101,7 @@ def run(
         raise click.UsageError("name one AGENT_ID, or use --all")
     if agent_id is not None:
         _known_agent(org, agent_id)
-    runtime = bootstrap.build(settings, org=org)
-    try:
+    with bootstrap.build(settings, org=org) as runtime:
         ports = bootstrap.loop_ports(settings, runtime, org)
         runner = running.Runner(ports)
         now = ports.clock()
@@ -112,8 +111,6 @@ def run(
             assert agent_id is not None
             chosen = run_id or _default_run_id(settings, org, agent_id, trigger, now)
             outcomes = [runner.run(agent_id, trigger=trigger, run_id=chosen, force=force)]
-    finally:
-        runtime.close()
     if as_json:
         emit_json([o.as_json() for o in outcomes] if run_all else outcomes[0].as_json())
     else:
@@ -147,8 +144,7 @@ def daemon(ctx: click.Context, agent_id: str, poll_seconds: float) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    runtime = bootstrap.build(settings, org=org, pool_size=2)
-    try:
+    with bootstrap.build(settings, org=org, pool_size=2) as runtime:
         ports = bootstrap.loop_ports(settings, runtime, org)
         served = scheduling.Daemon(
             runner=running.Runner(ports),
@@ -160,8 +156,6 @@ def daemon(ctx: click.Context, agent_id: str, poll_seconds: float) -> None:
         )
         progress(f"{agent_id}: daemon started (SIGTERM or Ctrl-C stops it)")
         count = served.serve()
-    finally:
-        runtime.close()
     progress(f"{agent_id}: daemon stopped after {count} run(s)")
 
 
@@ -174,11 +168,8 @@ def runs(ctx: click.Context, agent_id: str | None, limit: int, as_json: bool) ->
     """Recent wake-ups, newest first: status, summary, tokens and cost."""
     settings = state(ctx).settings()
     org = loading.load_valid(settings.repo)
-    runtime = bootstrap.build(settings, org=org)
-    try:
+    with bootstrap.build(settings, org=org) as runtime:
         found = runtime.memory.runs(agent_id=agent_id, limit=limit)
-    finally:
-        runtime.close()
     if as_json:
         emit_json(found)
         return
@@ -205,12 +196,9 @@ def replay_run(ctx: click.Context, run_id: str, as_json: bool) -> None:
     """
     settings = state(ctx).settings()
     org = loading.load_valid(settings.repo)
-    runtime = bootstrap.build(settings, org=org)
-    try:
+    with bootstrap.build(settings, org=org) as runtime:
         record = runtime.memory.run_record(run_id)
         done = runtime.memory.actions_of(run_id) if record else {}
-    finally:
-        runtime.close()
     if record is None:
         fail(f"no run {run_id!r}; `aito agent runs` lists them", code=2)
         return

@@ -53,16 +53,13 @@ def budget(ctx: click.Context, days: int, agent_id: str | None, as_json: bool) -
     today = now.date()
     first_day = today - dt.timedelta(days=days - 1)
     since = min(first_day, today.replace(day=1))
-    runtime = bootstrap.build(settings, org=org)
-    try:
+    with bootstrap.build(settings, org=org) as runtime:
         rows = runtime.memory.usage_summary(since=dt.datetime.combine(since, dt.time(), dt.UTC))
         ledger = budgets.BudgetLedger(runtime.bus)
         ledger.expire(now=now)  # what a crashed process still held is given back first
         agent_ids = [agent_id] if agent_id else sorted(org.agents)
         table = [_scope_budget(org, None, rows, ledger, now)]
         table += [_scope_budget(org, a, rows, ledger, now) for a in agent_ids]
-    finally:
-        runtime.close()
     usage = [
         _usage_json(row)
         for row in rows

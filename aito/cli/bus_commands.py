@@ -118,8 +118,7 @@ def send(
     settings = state(ctx).settings()
     org = loading.load_valid(settings.repo)
     groups = _groups(org) if to in GROUP_TARGETS else {}
-    runtime = bootstrap.build(settings, org=org)
-    try:
+    with bootstrap.build(settings, org=org) as runtime:
         recipients = streams.Messenger(runtime.bus, groups=groups, sink=runtime.events).send(
             message
         )
@@ -128,8 +127,6 @@ def send(
             {"id": message.id, "type": message.type.value, "to": recipients},
             source_agent=message.from_,
         )
-    finally:
-        runtime.close()
     if as_json:
         emit_json({"id": message.id, "recipients": recipients})
         return
@@ -144,11 +141,8 @@ def send(
 @click.pass_context
 def tail(ctx: click.Context, agent_id: str, count: int, as_json: bool) -> None:
     """Show the newest messages in AGENT_ID's inbox, oldest first (read-only)."""
-    runtime = bootstrap.build(state(ctx).settings())
-    try:
+    with bootstrap.build(state(ctx).settings()) as runtime:
         entries = inspecting.tail(runtime.bus, agent_id, count=count)
-    finally:
-        runtime.close()
     if as_json:
         emit_json([_entry_json(e) for e in entries])
         return
@@ -177,11 +171,8 @@ def pending(ctx: click.Context, agent_id: str, count: int, as_json: bool) -> Non
     consumers' claim time (default 60 s) is taken over by a live consumer, and one
     delivered more than 5 times goes to the dead letters.
     """
-    runtime = bootstrap.build(state(ctx).settings())
-    try:
+    with bootstrap.build(state(ctx).settings()) as runtime:
         entries = inspecting.pending(runtime.bus, agent_id, count=count)
-    finally:
-        runtime.close()
     if as_json:
         emit_json([e.model_dump(mode="json") for e in entries])
         return
@@ -202,11 +193,8 @@ def pending(ctx: click.Context, agent_id: str, count: int, as_json: bool) -> Non
 @click.pass_context
 def dead_letters(ctx: click.Context, count: int, as_json: bool) -> None:
     """Show entries no consumer could read or handle: why, where from, and the raw data."""
-    runtime = bootstrap.build(state(ctx).settings())
-    try:
+    with bootstrap.build(state(ctx).settings()) as runtime:
         letters = inspecting.dead_letters(runtime.bus, count=count)
-    finally:
-        runtime.close()
     if as_json:
         emit_json([letter.model_dump(mode="json") for letter in letters])
         return

@@ -276,8 +276,7 @@ def _tally_many(
     """Tally and apply each pull request; the services are brought up once for all."""
     if not numbers:
         return []
-    runtime = bootstrap.build(settings, org=org)
-    try:
+    with bootstrap.build(settings, org=org) as runtime:
         recorder = recording.ServicesRecorder(memory=runtime.memory, bus=runtime.bus)
         results = []
         for number in numbers:
@@ -292,8 +291,6 @@ def _tally_many(
                 )
             )
         return results
-    finally:
-        runtime.close()
 
 
 def _print(result: applying.Tally, *, show_changes: bool) -> None:

@@ -23,11 +23,8 @@ def memory() -> None:
 def history(ctx: click.Context, agent_id: str, limit: int, as_json: bool) -> None:
     """An agent's newest history entries."""
     settings = state(ctx).settings()
-    runtime = bootstrap.build(settings, org=loading.load_valid(settings.repo))
-    try:
+    with bootstrap.build(settings, org=loading.load_valid(settings.repo)) as runtime:
         entries = runtime.memory.history(agent_id, limit=limit)
-    finally:
-        runtime.close()
     if as_json:
         emit_json(entries)
         return
@@ -58,8 +55,7 @@ def recall(
 ) -> None:
     """What an agent remembers about QUERY (similarity search over its history)."""
     settings = state(ctx).settings()
-    runtime = bootstrap.build(settings, org=loading.load_valid(settings.repo))
-    try:
+    with bootstrap.build(settings, org=loading.load_valid(settings.repo)) as runtime:
         progress("embedding the query …")
         items = recalling.recall(
             runtime.memory,
@@ -70,8 +66,6 @@ def recall(
             recent=recent,
             action_types=list(action_types) or None,
         )
-    finally:
-        runtime.close()
     if as_json:
         emit_json(
             [
@@ -100,11 +94,8 @@ def recall(
 def agent_state(ctx: click.Context, agent_id: str, as_json: bool) -> None:
     """An agent's state: every key with its value and version."""
     settings = state(ctx).settings()
-    runtime = bootstrap.build(settings, org=loading.load_valid(settings.repo))
-    try:
+    with bootstrap.build(settings, org=loading.load_valid(settings.repo)) as runtime:
         values = runtime.memory.all_state(agent_id)
-    finally:
-        runtime.close()
     if as_json:
         emit_json({k: {"value": v.value, "version": v.version} for k, v in values.items()})
         return

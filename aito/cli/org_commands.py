@@ -32,8 +32,7 @@ def up(ctx: click.Context, as_json: bool) -> None:
     progress(f"loading the organization in {settings.repo} …")
     org = loading.load_valid(settings.repo)
     progress("starting services (embedded unless POSTGRES_URL / REDIS_URL are set) …")
-    runtime = bootstrap.build(settings)
-    try:
+    with bootstrap.build(settings) as runtime:
         applied = runtime.memory.migrate()
         progress(
             f"schema: applied {len(applied)} migration(s)" if applied else "schema: up to date"
@@ -45,8 +44,6 @@ def up(ctx: click.Context, as_json: bool) -> None:
             decisions=base.decision_rows(org), tasks=base.task_rows(org)
         )
         vector = runtime.memory.vector_version()
-    finally:
-        runtime.close()
     endpoints = runtime.endpoints
     if as_json:
         emit_json(

@@ -132,7 +132,7 @@ def run(
     echo(
         f"simulating {hours} h from {START:%a %Y-%m-%d %H:%M} UTC in {step_minutes}-minute steps\n"
     )
-    try:
+    with runtime:
         steps = hours * 60 // step_minutes
         for step in range(steps + 1):
             clock.at = START + dt.timedelta(minutes=step * step_minutes)
@@ -170,8 +170,6 @@ def run(
             _maintainer(ports.governance, org, verdicts, maintainer.login, clock.at, echo)
         report.finished = clock.at
         _summarise(report, ports, runtime, org)
-    finally:
-        runtime.close()
     return report
 
 
