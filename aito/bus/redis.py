@@ -189,9 +189,7 @@ class Connection:
         """Listen on ``channels`` (names from `keys`, unprefixed)."""
 
         def open_pubsub(client: Client) -> redis.client.PubSub:
-            pubsub: redis.client.PubSub = client.pubsub(  # type: ignore[no-untyped-call]
-                ignore_subscribe_messages=True
-            )
+            pubsub: redis.client.PubSub = client.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(*(self.key(c) for c in channels))
             return pubsub
 
