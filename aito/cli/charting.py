@@ -75,7 +75,7 @@ def _headline(org: loading.Organization, spec: AgentSpec) -> str:
 
 def _details(org: loading.Organization, spec: AgentSpec) -> list[str]:
     schedule = org.schedule(spec.id)
-    when = f"{schedule.describe()} (cron {schedule.to_cron(spec.id)})" if schedule else "on demand"
+    when = f"{schedule.explain()} (cron {schedule.to_cron(spec.id)})" if schedule else "on demand"
     budget = f"${spec.budget.daily_usd:g}/day, ${spec.budget.monthly_usd:g}/month"
     repos = ", ".join(org.repos_of(spec.id))
     if spec.git.repo == "*":

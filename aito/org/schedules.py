@@ -3,6 +3,14 @@
 Intervals become GitHub Actions cron lines. Each agent gets a stable offset derived
 from its id, so agents with the same interval do not all fire at minute 0 (GitHub
 delays and drops runs at the top of the hour).
+
+Cron lines are computed with `cronsim` (a maintained cron library), restricted to
+what GitHub Actions accepts: five fields (minute, hour, day of month, month, day of
+week, in UTC), each a list of ``*``, a number, a range ``a-b`` or a name (``JAN``…``DEC``,
+``SUN``…``SAT``), optionally with a ``/step``. A cron line that validates is the same
+string the workflow is rendered with and the one slots are computed from, so what
+validates runs. When both day fields are restricted a day matches either (cron's
+usual rule).
 """
 
 from __future__ import annotations
@@ -12,17 +20,42 @@ import datetime as dt
 import hashlib
 import re
 
+import cronsim
+
 _DURATION = re.compile(r"^(?P<count>[1-9][0-9]*)(?P<unit>[smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-_WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day of month", 1, 31, {}),
-    ("month", 1, 12, {m: i + 1 for i, m in enumerate(_MONTHS)}),
-    ("day of week", 0, 6, {d: i for i, d in enumerate(_WEEKDAYS)}),
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Field:
+    name: str
+    low: int
+    high: int
+    names: tuple[str, ...] = ()  # symbolic values, the first standing for ``low``
+
+    def number(self, text: str) -> int:
+        if text.isdigit() and len(text) <= 2:
+            value = int(text)
+        elif text in self.names:
+            value = self.names.index(text) + self.low
+        else:
+            spelled = f" or a name ({self.names[0]}…{self.names[-1]})" if self.names else ""
+            raise ScheduleError(f"cron {self.name} {text!r} is not a number{spelled}")
+        if not self.low <= value <= self.high:
+            raise ScheduleError(f"cron {self.name} {value} is out of range {self.low}-{self.high}")
+        return value
+
+
+_FIELDS = (
+    _Field("minute", 0, 59),
+    _Field("hour", 0, 23),
+    _Field("day of month", 1, 31),
+    _Field("month", 1, 12, _MONTHS),
+    _Field("day of week", 0, 6, _WEEKDAYS),
 )
+_MAX_CRON_LENGTH = 200
 
 
 class ScheduleError(ValueError):
@@ -34,7 +67,7 @@ def parse_duration(text: str) -> int:
     match = _DURATION.match(text.strip())
     if not match:
         raise ScheduleError(
-            f"{text!r} is not a duration; write a number and a unit, "
+            f"{_short(text)} is not a duration; write a number and a unit, "
             "e.g. 30m, 4h, 2d (units s m h d w)"
         )
     return int(match["count"]) * _UNIT_SECONDS[match["unit"]]
@@ -51,7 +84,11 @@ def format_duration(seconds: int) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
-    """A parsed loop schedule: exactly one of ``interval_seconds`` and ``cron``."""
+    """A parsed loop schedule: exactly one of ``interval_seconds`` and ``cron``.
+
+    ``cron`` is the canonical line (single spaces, names upper case): the string the
+    workflow is rendered with and slots are computed from.
+    """
 
     text: str
     interval_seconds: int | None = None
@@ -62,28 +99,24 @@ class Schedule:
             return f"every {format_duration(self.interval_seconds)}"
         return f"cron {self.cron}"
 
+    def explain(self) -> str:
+        """In words, e.g. "At 09:00 on Monday UTC" (cron lines) or "every 4h"."""
+        if self.cron is None:
+            return self.describe()
+        text: str = cronsim.CronSim(self.cron, dt.datetime(2000, 1, 1, tzinfo=dt.UTC)).explain()
+        return f"{text} UTC"
+
     def last_slot(self, now: dt.datetime, *, stagger_key: str) -> dt.datetime:
         """The latest time at or before ``now`` when this schedule fires (UTC, minute precision).
 
         Intervals fire on the same staggered cron as their generated workflow, so a
         wake-up named after its slot is the same wake-up wherever it is started from.
         """
-        fields = [
-            _cron_values(part, *spec)
-            for part, spec in zip(self.to_cron(stagger_key).split(), _CRON_FIELDS, strict=True)
-        ]
         minute = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
-        for _ in range(8 * 24 * 60):  # every schedule fires within a week and a day
-            if (
-                minute.minute in fields[0]
-                and minute.hour in fields[1]
-                and minute.day in fields[2]
-                and minute.month in fields[3]
-                and (minute.isoweekday() % 7) in fields[4]
-            ):
-                return minute
-            minute -= dt.timedelta(minutes=1)
-        raise ScheduleError(f"schedule {self.text!r} never fires")
+        # cronsim walks backwards from strictly before its start unless the start has
+        # microseconds, so a microsecond past the minute makes the minute itself count.
+        start = minute + dt.timedelta(microseconds=1)
+        return next(iter(cronsim.CronSim(self.to_cron(stagger_key), start, reverse=True)))
 
     def to_cron(self, stagger_key: str) -> str:
         """A GitHub Actions cron line; intervals get a stable offset from ``stagger_key``."""
@@ -97,8 +130,7 @@ def parse_schedule(text: str) -> Schedule:
     """Parse an interval (``4h``) or a cron expression (``15 */2 * * *``)."""
     stripped = " ".join(str(text).split())
     if " " in stripped:
-        validate_cron(stripped)
-        return Schedule(text=stripped, cron=stripped)
+        return Schedule(text=stripped, cron=validate_cron(stripped))
     seconds = parse_duration(stripped)
     _check_interval(seconds, stripped)
     return Schedule(text=stripped, interval_seconds=seconds)
@@ -138,57 +170,52 @@ def _interval_cron(seconds: int, stagger_key: str) -> str:
     return f"{offset_minute} {(digest // 392) % 24} * * {weekday}"
 
 
-def validate_cron(expression: str) -> None:
-    """Raise :class:`ScheduleError` unless ``expression`` is a valid five-field cron line."""
-    fields = expression.split()
+def validate_cron(expression: str) -> str:
+    """The canonical form of a five-field GitHub Actions cron line.
+
+    Raises :class:`ScheduleError` unless ``expression`` uses only what GitHub accepts
+    and fires at least once (``0 0 31 2 *`` never does).
+    """
+    if len(expression) > _MAX_CRON_LENGTH:
+        raise ScheduleError(f"cron line is longer than {_MAX_CRON_LENGTH} characters")
+    fields = expression.upper().split()
     if len(fields) != 5:
         raise ScheduleError(
-            f"cron {expression!r} has {len(fields)} fields; GitHub Actions cron has five: "
-            "minute hour day-of-month month day-of-week, e.g. '15 */4 * * *'"
+            f"cron {_short(expression)} has {len(fields)} fields; GitHub Actions cron has five: "
+            "minute hour day-of-month month day-of-week (UTC), e.g. '15 */4 * * *'"
         )
-    for value, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+    for value, field in zip(fields, _FIELDS, strict=True):
         for part in value.split(","):
-            _check_cron_part(part, name=name, low=low, high=high, names=names)
+            _check_part(part, field)
+    canonical = " ".join(fields)
+    try:
+        cronsim.CronSim(canonical, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    except cronsim.CronSimError as exc:
+        raise ScheduleError(f"cron {canonical!r} never fires ({exc})") from exc
+    return canonical
 
 
-def _check_cron_part(part: str, *, name: str, low: int, high: int, names: dict[str, int]) -> None:
-    base, _, step = part.partition("/")
-    if step and not (step.isdigit() and int(step) > 0):
-        raise ScheduleError(f"cron {name} step {step!r} must be a positive number")
+def _check_part(part: str, field: _Field) -> None:
+    """One comma-separated item: ``*``, ``n``, ``a-b``, each with an optional ``/step``."""
+    base, slash, step = part.partition("/")
+    size = field.high - field.low + 1
+    if slash and not (step.isdigit() and len(step) <= 2 and 0 < int(step) <= size):
+        raise ScheduleError(
+            f"cron {field.name} step {_short(step)} must be a positive number up to {size}"
+        )
     if base == "*":
         return
     bounds = base.split("-")
     if len(bounds) > 2 or not all(bounds):
-        raise ScheduleError(f"cron {name} {part!r} is not a number, range, list or */step")
-    numbers = [_cron_number(b, name=name, names=names) for b in bounds]
-    for number in numbers:
-        if not low <= number <= high:
-            raise ScheduleError(f"cron {name} {number} is out of range {low}-{high}")
+        raise ScheduleError(
+            f"cron {field.name} {_short(part)} is not a number, range, list or */step "
+            "(GitHub Actions cron has no L, W, # or ?)"
+        )
+    numbers = [field.number(bound) for bound in bounds]
     if len(numbers) == 2 and numbers[0] > numbers[1]:
-        raise ScheduleError(f"cron {name} range {base!r} runs backwards")
+        raise ScheduleError(f"cron {field.name} range {base!r} runs backwards")
 
 
-def _cron_values(part: str, name: str, low: int, high: int, names: dict[str, int]) -> set[int]:
-    values: set[int] = set()
-    for item in part.split(","):
-        base, _, step_text = item.partition("/")
-        step = int(step_text) if step_text else 1
-        if base == "*":
-            first, last = low, high
-        else:
-            bounds = [_cron_number(b, name=name, names=names) for b in base.split("-")]
-            first, last = bounds[0], bounds[-1] if len(bounds) == 2 or step_text else bounds[0]
-            if step_text and len(bounds) == 1:
-                last = high
-        values.update(range(first, last + 1, step))
-    if name == "day-of-week" and 7 in values:
-        values.add(0)  # 7 is Sunday too
-    return values
-
-
-def _cron_number(text: str, *, name: str, names: dict[str, int]) -> int:
-    if text.isdigit():
-        return int(text)
-    if text.lower() in names:
-        return names[text.lower()]
-    raise ScheduleError(f"cron {name} {text!r} is not a number")
+def _short(text: str, limit: int = 40) -> str:
+    """``text`` quoted, cut to ``limit`` characters: messages never echo unbounded input."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
