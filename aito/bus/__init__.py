@@ -1,4 +1,5 @@
-"""AITO's fast bus on Redis (key names in `keys`; redis-py only in `redis`).
+"""AITO's fast bus on Redis (key names in `keys`; redis-py only in `redis`; retries through
+`aito.retrying`: jittered exponential backoff within a time budget).
 
 redis.RedisBus        the front: registry, heartbeats, alive(), deliver(), locks;
                       its `.connection` is what the modules below talk through
@@ -9,6 +10,5 @@ consuming.Consumer    poll / run / reclaim: at-least-once, handled once per id,
 queues.TaskQueues     priority queues with visibility timeouts and results
 ratelimits.RateLimiter  requests and tokens per minute per agent (Lua token buckets)
 inspecting            tail, pending, dead_letters (read-only; the CLI uses them)
-retrying.Policy       jittered exponential backoff within a time budget
 base.EventSink        where audit events go (wired to Postgres by the caller)
 """

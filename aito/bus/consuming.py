@@ -30,7 +30,7 @@ and the consumer acknowledged it. The guarantees, and how they are kept:
 * **Malformed entries** (no id, not an AgentMessage, id mismatch, extra fields) go
   to `stream:dead-letters` with the reason and raw fields and are acknowledged, in
   one script; the consumer carries on.
-* **Redis away.** Every step retries with backoff (:mod:`aito.bus.retrying`); an
+* **Redis away.** Every step retries with backoff (:mod:`aito.retrying`); an
   acknowledgement that could not be written is kept in memory and written first on
   the next poll, so this process never hands the same message to its handler twice.
 

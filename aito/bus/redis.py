@@ -4,7 +4,7 @@
 redis-py client, reconnects when the server's URL changes (an embedded Redis
 restarted on a new port), runs Lua scripts by SHA, and translates redis-py's errors
 into ours at this boundary — connection losses, timeouts and ``LOADING`` into
-:class:`TemporaryAdapterError` (retried with backoff by :mod:`aito.bus.retrying`),
+:class:`TemporaryAdapterError` (retried with backoff by :mod:`aito.retrying`),
 everything else into :class:`PermanentAdapterError`.
 
 :class:`RedisBus` is the bus's front: agent registry, heartbeats and status, a
@@ -29,7 +29,8 @@ import redis.client
 import redis.exceptions
 import redis.retry
 
-from aito.bus import base, keys, models, retrying
+from aito import retrying
+from aito.bus import base, keys, models
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
 from aito.org.messages import AgentMessage
 
@@ -118,7 +119,7 @@ class Connection:
             decode_responses=True,
             socket_connect_timeout=5,
             socket_timeout=self._socket_timeout,
-            # Retries are ours (aito.bus.retrying): one place, one budget, visible errors.
+            # Retries are ours (aito.retrying): one place, one budget, visible errors.
             retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0),
         )
 
@@ -136,7 +137,7 @@ class Connection:
         """
         if not retry:
             return self._once(fn, op)
-        return retrying.call(lambda: self._once(fn, op), policy=self.policy)
+        return retrying.call(lambda: self._once(fn, op), policy=self.policy, what=op)
 
     def _once(self, fn: Callable[[Client], T], op: str) -> T:
         client = self._current()

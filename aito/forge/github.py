@@ -46,7 +46,7 @@ from github.PullRequestReview import PullRequestReview
 from github.Repository import Repository
 from pydantic import SecretStr
 
-from aito import errors
+from aito import errors, retrying
 from aito.forge import base as port
 
 T = TypeVar("T")
@@ -91,7 +91,13 @@ class GitHubForge:
     ) -> None:
         self.repo_name = repo
         self._api_url, self._timeout, self._throttle = api_url, timeout, throttle
-        self._retries, self._backoff, self._max_wait = retries, backoff, max_wait
+        self._backoff = backoff
+        # The wait is what the translated error asks for: GitHub's retry-after or reset
+        # time, else exponential backoff (see _translate); a longer one than max_wait is
+        # raised at once for the caller to schedule.
+        self._retry = retrying.Policy(
+            budget_seconds=None, attempts=retries + 1, honour="exact", max_wait=max_wait
+        )
         self._sleep = sleep
         self._gov = self._connect(token, GOVERNANCE)
         self._agent_tokens = dict(agent_tokens)
@@ -142,21 +148,21 @@ class GitHubForge:
     ) -> T:
         """Run ``fn`` (PyGithub calls), retrying temporary failures; translate errors."""
         attempt = 0
-        while True:
+
+        def once() -> T:
+            nonlocal attempt
             try:
                 return fn()
             except (GithubException, OSError) as exc:  # requests' errors are OSErrors
                 if isinstance(exc, GithubException) and exc.status in conflict:
                     raise port.MergeConflict(f"{what}: {_message(exc)}") from exc
-                error = self._translate(exc, f"{what} on {self.repo_name}", credential, attempt)
-                if (
-                    isinstance(error, errors.PermanentAdapterError)
-                    or attempt >= self._retries
-                    or error.retry_after > self._max_wait
-                ):
-                    raise error from exc
-                self._sleep(error.retry_after)
-            attempt += 1
+                raise self._translate(
+                    exc, f"{what} on {self.repo_name}", credential, attempt
+                ) from exc
+            finally:
+                attempt += 1
+
+        return retrying.call(once, policy=self._retry, sleep=self._sleep, what=what)
 
     def _maybe(self, what: str, fn: Callable[[], T], *, credential: str = GOVERNANCE) -> T | None:
         """Like :meth:`_call`, but None where GitHub answers 404."""

@@ -8,9 +8,11 @@ answer replays that answer as ``tool_use`` blocks followed by ``tool_result`` bl
 carrying the feedback (``is_error: true``).
 
 Transient failures (429, 408/409, 5xx including 529 overloaded, timeouts, lost
-connections) are retried by the SDK itself, which backs off and honours
-``retry-after`` / ``retry-after-ms``. Once its retries are spent the failure is
-translated here, at the boundary: :class:`~aito.errors.TemporaryAdapterError` with the
+connections) are retried here through :mod:`aito.retrying` (the SDK's own retries are
+off): after the server's ``retry-after-ms`` / ``retry-after``, else with jittered
+exponential backoff (0.5 s doubling up to 8 s); a server asking for more than a minute
+is not waited for. Once the retries are spent the failure is translated here, at the
+boundary: :class:`~aito.errors.TemporaryAdapterError` with the
 server's ``retry-after`` (else 30 s), or :class:`~aito.errors.PermanentAdapterError`
 with a message that says what to fix. The API key never appears in a message or log.
 """
@@ -24,6 +26,7 @@ import anthropic
 from anthropic import types
 from pydantic import SecretStr
 
+from aito import retrying
 from aito.errors import AdapterError, PermanentAdapterError, TemporaryAdapterError
 from aito.llm.base import ModelRequest, ModelResponse, ToolCall, Usage
 
@@ -31,6 +34,8 @@ SERVICE = "anthropic"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_RETRY_AFTER = 30.0
 """Seconds to wait after a transient failure when the server did not say."""
+MAX_WAIT = 60.0
+"""A server asking for a longer wait is not waited for: the error is raised at once."""
 
 _EPHEMERAL: types.CacheControlEphemeralParam = {"type": "ephemeral"}
 _ANY_TOOL: types.ToolChoiceAnyParam = {"type": "any"}
@@ -53,8 +58,17 @@ class AnthropicModel:
         self._client = anthropic.Anthropic(
             api_key=api_key.get_secret_value(),
             base_url=self._base_url,
-            max_retries=max_retries,
+            max_retries=0,  # ours, below: one retry helper for every adapter
             timeout=timeout_seconds,
+        )
+        self._retry = retrying.Policy(
+            budget_seconds=None,
+            attempts=max_retries + 1,
+            base_delay=0.5,
+            max_delay=8.0,
+            jitter="spread",
+            honour="exact",
+            max_wait=MAX_WAIT,
         )
 
     @property
@@ -64,14 +78,20 @@ class AnthropicModel:
     def complete(self, request: ModelRequest) -> ModelResponse:
         tools = _tools(request)
         started = time.monotonic()
-        try:
-            message = self._client.messages.create(
+
+        def create() -> types.Message:
+            return self._client.messages.create(
                 model=request.model,
                 max_tokens=request.max_tokens,
                 system=_system(request),
                 messages=_messages(request),
                 tools=tools or anthropic.omit,
                 tool_choice=_ANY_TOOL if tools else anthropic.omit,
+            )
+
+        try:
+            message = retrying.call(
+                create, policy=self._retry, retry_if=_transient, asked=_asked_wait, what=SERVICE
             )
         except anthropic.AnthropicError as exc:
             raise self._translate(exc, request) from exc
@@ -87,7 +107,7 @@ class AnthropicModel:
             return TemporaryAdapterError(
                 SERVICE,
                 f"no answer from {self._base_url} within {self._timeout_seconds:g} s "
-                "(after the SDK's retries)",
+                "(after retries)",
                 retry_after=DEFAULT_RETRY_AFTER,
             )
         if isinstance(exc, anthropic.APIConnectionError):
@@ -171,7 +191,7 @@ def _status_error(exc: anthropic.APIStatusError, request: ModelRequest) -> Adapt
     status = exc.status_code
     detail = _api_message(exc)
     if status == 429:
-        return _temporary(exc, f"rate limited (HTTP 429) after the SDK's retries: {detail}")
+        return _temporary(exc, f"rate limited (HTTP 429) after retries: {detail}")
     if status == 529:
         return _temporary(exc, f"the API is overloaded (HTTP 529): {detail}")
     if status >= 500 or status in (408, 409):
@@ -202,8 +222,33 @@ def _temporary(exc: anthropic.APIStatusError, message: str) -> TemporaryAdapterE
     )
 
 
+def _transient(exc: BaseException) -> bool:
+    """Worth another attempt: what the SDK itself would retry."""
+    if isinstance(exc, anthropic.APIConnectionError):  # timeouts included
+        return True
+    if not isinstance(exc, anthropic.APIStatusError):
+        return False
+    should = str(exc.response.headers.get("x-should-retry", ""))
+    if should in ("true", "false"):
+        return should == "true"
+    status = int(exc.status_code)
+    return status in (408, 409, 429) or status >= 500
+
+
+def _asked_wait(exc: BaseException) -> float | None:
+    if isinstance(exc, anthropic.APIStatusError):
+        return _asked_seconds(exc.response.headers)
+    return None
+
+
 def _retry_after(headers: Mapping[str, str]) -> float:
     """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds), else the default."""
+    asked = _asked_seconds(headers)
+    return DEFAULT_RETRY_AFTER if asked is None else asked
+
+
+def _asked_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds), if the server said."""
     for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         value = headers.get(name)
         if value is None:
@@ -214,7 +259,7 @@ def _retry_after(headers: Mapping[str, str]) -> float:
             continue
         if seconds >= 0:
             return seconds
-    return DEFAULT_RETRY_AFTER
+    return None
 
 
 def _api_message(exc: anthropic.APIStatusError) -> str:

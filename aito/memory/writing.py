@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from aito import retrying
 from aito.errors import AdapterError, PermanentAdapterError, TemporaryAdapterError
 from aito.memory.base import HistoryEntry
 from aito.memory.embedding import Embedder
@@ -52,7 +53,13 @@ class HistoryWriter:
         self._embedder = embedder
         self._batch_size = batch_size
         self._linger = linger_seconds
-        self._max_backoff = max_backoff_seconds
+        self._retry = retrying.Policy(
+            budget_seconds=None,  # no cap: retried until Postgres is back
+            base_delay=0.05,
+            max_delay=max_backoff_seconds,
+            jitter="none",
+            honour="ignore",
+        )
         self._sleep = sleep
         self._queue: queue.Queue[HistoryEntry | None] = queue.Queue()
         self._pending = 0
@@ -113,23 +120,24 @@ class HistoryWriter:
 
     def _write(self, batch: list[HistoryEntry]) -> None:
         vectors, model = self._embed(batch)
-        delay = 0.05
-        while True:
+
+        def write() -> int:
             try:
-                self.written += self._store.write_history(batch, embeddings=vectors, model=model)
-                return
+                return self._store.write_history(batch, embeddings=vectors, model=model)
             except TemporaryAdapterError as exc:
-                _log.warning("history write failed (%s); retrying in %.2fs", exc, delay)
-                self._sleep(delay)
-                delay = min(self._max_backoff, delay * 2)
-            except PermanentAdapterError as exc:
-                if len(batch) > 1:  # find the one bad entry instead of losing the batch
-                    for entry, vector in zip(batch, vectors, strict=True):
-                        self._write_one(entry, vector, model)
-                    return
-                self.rejected.append((batch[0], str(exc)))
-                _log.error("history entry %s rejected: %s", batch[0].id, exc)
+                _log.warning("history write failed (%s); retrying", exc)
+                raise
+
+        try:
+            # Temporary failures are retried until they pass: history is never dropped.
+            self.written += retrying.call(write, policy=self._retry, sleep=self._sleep)
+        except PermanentAdapterError as exc:
+            if len(batch) > 1:  # find the one bad entry instead of losing the batch
+                for entry, vector in zip(batch, vectors, strict=True):
+                    self._write_one(entry, vector, model)
                 return
+            self.rejected.append((batch[0], str(exc)))
+            _log.error("history entry %s rejected: %s", batch[0].id, exc)
 
     def _write_one(
         self, entry: HistoryEntry, vector: list[float] | None, model: str | None

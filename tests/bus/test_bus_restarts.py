@@ -19,7 +19,8 @@ from collections.abc import Callable
 import pytest
 from support.bus_helpers import Chaos, message
 
-from aito.bus import consuming, inspecting, models, queues, retrying, streams
+from aito import retrying
+from aito.bus import consuming, inspecting, models, queues, streams
 from aito.bus.redis import RedisBus
 from aito.errors import TemporaryAdapterError
 from aito.org.messages import AgentMessage
@@ -33,7 +34,7 @@ def _wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> No
 
 
 def _retries(caplog: pytest.LogCaptureFixture) -> int:
-    return sum(1 for r in caplog.records if r.name == "aito.bus.retrying")
+    return sum(1 for r in caplog.records if r.name == "aito.retrying")
 
 
 class Crew:
@@ -65,7 +66,7 @@ class Crew:
 def test_no_message_is_lost_or_handled_twice_across_kills(
     chaos: Chaos, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="aito.bus.retrying")
+    caplog.set_level(logging.DEBUG, logger="aito.retrying")
     total, batch = 1500, 10
     ids = [f"m-{n:05d}" for n in range(total)]
     handled: list[str] = []
@@ -151,7 +152,7 @@ def test_pending_messages_survive_a_kill_and_are_handled_once(chaos: Chaos) -> N
 def test_no_task_is_lost_or_completed_twice_across_kills(
     chaos: Chaos, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="aito.bus.retrying")
+    caplog.set_level(logging.DEBUG, logger="aito.retrying")
     total = 300
     ids = [f"t-{n:04d}" for n in range(total)]
     completed: list[str] = []

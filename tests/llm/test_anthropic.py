@@ -240,6 +240,29 @@ def test_a_server_error_without_retry_after_waits_the_default(
     assert "HTTP 500" in str(caught.value)
 
 
+def test_a_server_error_without_retry_after_is_retried_with_backoff_not_the_default(
+    fake: FakeAnthropic, make_model: MakeModel
+) -> None:
+    fake.plan(server_error(retry_after_ms=None), tool_use(("summary", {"text": "done"})))
+
+    response = make_model().complete(make_request())
+
+    assert [call.input for call in response.tool_calls] == [{"text": "done"}]
+    assert len(fake.requests) == 2
+
+
+def test_a_rate_limit_asking_for_more_than_a_minute_is_raised_at_once(
+    fake: FakeAnthropic, make_model: MakeModel
+) -> None:
+    fake.plan(rate_limited(retry_after_ms=None, retry_after="120"))
+
+    with pytest.raises(TemporaryAdapterError) as caught:
+        make_model(max_retries=3).complete(make_request())
+
+    assert len(fake.requests) == 1  # not slept through: the caller schedules it
+    assert caught.value.retry_after == 120.0
+
+
 def test_a_rejected_key_is_permanent_and_says_which_variable_to_fix(
     fake: FakeAnthropic, make_model: MakeModel
 ) -> None:

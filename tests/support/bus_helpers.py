@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from aito.bus import retrying
+from aito import retrying
 from aito.bus.redis import RedisBus
 from aito.org.messages import AgentMessage
 from aito.services.redis_server import EmbeddedRedis

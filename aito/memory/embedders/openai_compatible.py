@@ -30,7 +30,6 @@ import email.message
 import email.utils
 import http.client
 import json
-import logging
 import math
 import time
 import urllib.error
@@ -41,11 +40,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from aito import retrying
 from aito.errors import ConfigError, PermanentAdapterError, TemporaryAdapterError
 from aito.memory import embedding
 
 SERVICE = "embeddings"
-log = logging.getLogger(__name__)
 
 _RETRIED_STATUSES = frozenset({408, 425, 429})
 
@@ -85,9 +84,17 @@ class HttpEmbedder:
         self._api_key = api_key
         self._timeout = timeout
         self._batch_size = batch_size
-        self._attempts = attempts
-        self._backoff = backoff
-        self._max_wait = max_wait
+        # Waits: the server's Retry-After, else backoff * 2**n; a longer wait than
+        # max_wait is not slept but raised at once, for the caller to schedule.
+        self._retry = retrying.Policy(
+            budget_seconds=None,
+            attempts=attempts,
+            base_delay=backoff,
+            max_delay=float("inf"),
+            jitter="none",
+            honour="exact",
+            max_wait=max_wait,
+        )
         self._sleep = sleep
         self._opener = urllib.request.build_opener(_RefuseRedirects())
 
@@ -110,22 +117,30 @@ class HttpEmbedder:
         return vectors
 
     def _embed_batch(self, batch: list[str]) -> list[list[float]]:
-        attempt = 0
-        while True:
-            try:
-                return self._post(batch)
-            except _Retryable as exc:
-                attempt += 1
-                wait = exc.retry_after
-                if wait is None:
-                    wait = self._backoff * 2 ** (attempt - 1)
-                if attempt >= self._attempts or wait > self._max_wait:
-                    tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
-                    raise TemporaryAdapterError(
-                        SERVICE, f"{exc} (gave up after {tries})", retry_after=wait
-                    ) from exc
-                log.info("embeddings: %s; retrying in %.2f s", exc, wait)
-                self._sleep(wait)
+        tries = 0
+
+        def once() -> list[list[float]]:
+            nonlocal tries
+            tries += 1
+            return self._post(batch)
+
+        try:
+            return retrying.call(
+                once,
+                policy=self._retry,
+                retry_if=lambda exc: isinstance(exc, _Retryable),
+                asked=lambda exc: exc.retry_after if isinstance(exc, _Retryable) else None,
+                sleep=self._sleep,
+                what="embeddings",
+            )
+        except _Retryable as exc:
+            wait = (
+                exc.retry_after if exc.retry_after is not None else self._retry.backoff(tries - 1)
+            )
+            gave_up = f"{tries} attempt{'s' if tries > 1 else ''}"
+            raise TemporaryAdapterError(
+                SERVICE, f"{exc} (gave up after {gave_up})", retry_after=wait
+            ) from exc
 
     def _post(self, batch: list[str]) -> list[list[float]]:
         body = {"model": self._model, "input": batch, "dimensions": embedding.DIMENSION}

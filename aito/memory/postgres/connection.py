@@ -2,15 +2,16 @@
 
 Postgres away (not running, restarting, a connection cut mid-statement) surfaces as
 :class:`TemporaryAdapterError`. :meth:`Connector._run` retries an operation through
-it with jittered exponential backoff for at most ``retry_seconds`` in all, on a new
-connection each time; only operations that are safe to repeat after a lost reply go
-through it (reads; writes that are idempotent or checked, see each store).
+it with jittered exponential backoff (:data:`RETRY`, through :mod:`aito.retrying`) for
+at most ``retry_seconds`` in all, on a new connection each time; only operations that
+are safe to repeat after a lost reply go through it (reads; writes that are idempotent
+or checked, see each store).
 """
 
 from __future__ import annotations
 
 import contextlib
-import random
+import dataclasses
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from aito import retrying
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
 
 SERVICE = "postgres"
@@ -43,28 +45,15 @@ SESSION_SETTINGS = {
 FRESH_SECONDS = 1.0
 
 
-def with_backoff(
-    fn: Callable[[], T],
-    *,
-    seconds: float,
-    retry_on: type[Exception] | tuple[type[Exception], ...],
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> T:
-    """``fn()``, retried on ``retry_on`` with jittered exponential backoff (0.1 s doubling
-    up to 2 s, each wait 0.5-1.5 times that) while the next try starts within ``seconds``
-    of the first; then the last error is raised. ``seconds=0``: one try."""
-    deadline = clock() + seconds
-    delay = FIRST_DELAY
-    while True:
-        try:
-            return fn()
-        except retry_on:
-            pause = delay * (0.5 + random.random())
-            if clock() + pause > deadline:
-                raise
-            sleep(pause)
-            delay = min(delay * 2, MAX_DELAY)
+RETRY = retrying.Policy(
+    budget_seconds=30.0,
+    base_delay=FIRST_DELAY,
+    max_delay=MAX_DELAY,
+    jitter="spread",
+    honour="ignore",
+)
+"""Jittered exponential backoff (0.1 s doubling up to 2 s, each wait 0.5-1.5 times that)
+within ``retry_seconds`` in all (a Connector's own budget replaces the 30 s here)."""
 
 
 class Connector:
@@ -91,6 +80,7 @@ class Connector:
         self._url = with_session_settings(url)
         self._timeout = connect_timeout
         self._retry_seconds = retry_seconds
+        self._retry = dataclasses.replace(RETRY, budget_seconds=retry_seconds)
         self._pool: ConnectionPool[Connection] | None = None
         if pool_size:
             returned: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
@@ -136,7 +126,7 @@ class Connector:
             with self._connect(retry=False, pooled=attempts == 1) as conn:
                 return fn(conn)
 
-        return with_backoff(attempt, seconds=self._retry_seconds, retry_on=TemporaryAdapterError)
+        return retrying.call(attempt, policy=self._retry, what="postgres")
 
     @contextlib.contextmanager
     def _open(self, *, retry: bool, pooled: bool) -> Iterator[Connection]:
@@ -152,10 +142,11 @@ class Connector:
 
         Only connecting is retried here; whole operations are, by :meth:`_run`.
         """
-        return with_backoff(
+        return retrying.call(
             lambda: psycopg.connect(self._url, connect_timeout=int(self._timeout)),
-            seconds=seconds,
-            retry_on=psycopg.OperationalError,
+            policy=dataclasses.replace(self._retry, budget_seconds=seconds),
+            retry_if=lambda exc: isinstance(exc, psycopg.OperationalError),
+            what="connect to postgres",
         )
 
     @contextlib.contextmanager
