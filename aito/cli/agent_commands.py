@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import signal
 import sys
 import threading
@@ -11,11 +12,14 @@ import click
 
 from aito import bootstrap
 from aito.agent import replaying, running, scheduling
-from aito.cli import charting
+from aito.cli import charting, context, types
 from aito.cli.context import emit_json, fail, progress, state
 from aito.org import loading
-from aito.org.agents import Layer
 from aito.settings import Settings
+
+SIMULATED_PROVIDERS = ("offline", "replay")
+"""Runs thought by these providers cost nothing: their spend is simulated (priced as the
+agent's model, so budgets work offline)."""
 
 
 @click.group()
@@ -24,14 +28,12 @@ def agent() -> None:
 
 
 @agent.command("show")
-@click.argument("agent_id")
+@click.argument("agent_id", type=types.Agent())
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def show(ctx: click.Context, agent_id: str, as_json: bool) -> None:
     """Show one agent's definition: schedule, budget, git access, authority, profile."""
-    org = loading.load_valid(state(ctx).settings().repo)
-    if agent_id not in org.agents:
-        fail(f"no agent {agent_id!r}; agents: {', '.join(sorted(org.agents))}", code=2)
+    org = state(ctx).organization()
     spec = org.agents[agent_id]
     summary = charting.agent_summary(org, spec)
     summary["authority"] = spec.authority.model_dump(mode="json")
@@ -39,8 +41,8 @@ def show(ctx: click.Context, agent_id: str, as_json: bool) -> None:
     if as_json:
         emit_json(summary)
         return
-    for key, value in summary.items():
-        click.echo(f"{key:12} {value}")
+    for line in charting.describe_agent(summary):
+        click.echo(line)
 
 
 RUN_EXIT_CODES = {
@@ -56,7 +58,7 @@ budget limit refused the model call (the CFO agent and the humans were told)."""
 
 
 @agent.command("run")
-@click.argument("agent_id", required=False)
+@click.argument("agent_id", type=types.Agent(workers=False), required=False)
 @click.option("--all", "run_all", is_flag=True, help="Every agent whose schedule slot is due.")
 @click.option(
     "--trigger",
@@ -70,6 +72,7 @@ budget limit refused the model call (the CFO agent and the humans were told)."""
 )
 @click.option(
     "--run-id",
+    type=types.Name(),
     default=None,
     help="Names this wake-up; a run id that already ran is reported, not run again. "
     "Default: the schedule slot; else $GITHUB_RUN_ID; else the trigger and minute.",
@@ -93,15 +96,15 @@ def run(
     the model (Anthropic with ANTHROPIC_API_KEY, else the offline model), check
     every action against the agent's definition in code, execute what passes
     exactly once, remember. Exit codes: 0 completed or skipped, 1 failed,
-    8 stopped as a loop, 9 budget exhausted.
+    2 an unknown agent or a worker kind, 8 stopped as a loop, 9 budget exhausted.
     """
-    settings = state(ctx).settings()
-    org = loading.load_valid(settings.repo)
     if run_all == bool(agent_id):
         raise click.UsageError("name one AGENT_ID, or use --all")
-    if agent_id is not None:
-        _known_agent(org, agent_id)
-    with bootstrap.build(settings, org=org) as runtime:
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    context.refuse_source_checkout(settings)
+    org = cli_state.organization()
+    with context.runtime(settings, org=org) as runtime:
         ports = bootstrap.loop_ports(settings, runtime, org)
         runner = running.Runner(ports)
         now = ports.clock()
@@ -111,21 +114,23 @@ def run(
             assert agent_id is not None
             chosen = run_id or _default_run_id(settings, org, agent_id, trigger, now)
             outcomes = [runner.run(agent_id, trigger=trigger, run_id=chosen, force=force)]
+    simulated = settings.model_provider in SIMULATED_PROVIDERS
     if as_json:
-        emit_json([o.as_json() for o in outcomes] if run_all else outcomes[0].as_json())
+        found = [{**o.as_json(), "simulated": simulated} for o in outcomes]
+        emit_json(found if run_all else found[0])
     else:
         for outcome in outcomes:
-            _print_outcome(outcome)
+            _print_outcome(outcome, simulated=simulated)
     worst = max((RUN_EXIT_CODES.get(o.status, 1) for o in outcomes), default=0)
     if worst:
         sys.exit(worst)
 
 
 @agent.command("daemon")
-@click.argument("agent_id")
+@click.argument("agent_id", type=types.Agent(workers=False))
 @click.option(
     "--poll-seconds",
-    type=click.FloatRange(0.1, 60),
+    type=types.Seconds(0.1, 60),
     default=2.0,
     show_default=True,
     help="Re-check the schedule at least this often while waiting for messages.",
@@ -138,13 +143,14 @@ def daemon(ctx: click.Context, agent_id: str, poll_seconds: float) -> None:
     inbox run by run, and stops cleanly on SIGTERM or Ctrl-C after the run in
     progress.
     """
-    settings = state(ctx).settings()
-    org = loading.load_valid(settings.repo)
-    _known_agent(org, agent_id)
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    context.refuse_source_checkout(settings)
+    org = cli_state.organization()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with bootstrap.build(settings, org=org, pool_size=2) as runtime:
+    with context.runtime(settings, org=org, pool_size=2) as runtime:
         ports = bootstrap.loop_ports(settings, runtime, org)
         served = scheduling.Daemon(
             runner=running.Runner(ports),
@@ -152,7 +158,9 @@ def daemon(ctx: click.Context, agent_id: str, poll_seconds: float) -> None:
             agent_id=agent_id,
             stop=stop,
             poll_seconds=poll_seconds,
-            on_run=_print_outcome,
+            on_run=functools.partial(
+                _print_outcome, simulated=settings.model_provider in SIMULATED_PROVIDERS
+            ),
         )
         progress(f"{agent_id}: daemon started (SIGTERM or Ctrl-C stops it)")
         count = served.serve()
@@ -160,30 +168,51 @@ def daemon(ctx: click.Context, agent_id: str, poll_seconds: float) -> None:
 
 
 @agent.command("runs")
-@click.option("--agent", "agent_id", default=None, help="Only this agent's runs.")
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option(
+    "--agent", "agent_id", type=types.Agent(), default=None, help="Only this agent's runs."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="At most this many runs (1-1000).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 @click.pass_context
 def runs(ctx: click.Context, agent_id: str | None, limit: int, as_json: bool) -> None:
-    """Recent wake-ups, newest first: status, summary, tokens and cost."""
-    settings = state(ctx).settings()
-    org = loading.load_valid(settings.repo)
-    with bootstrap.build(settings, org=org) as runtime:
+    """Recent wake-ups, newest first: status, summary, tokens and cost.
+
+    A run thought by the offline model (or replayed) spent nothing: its cost is
+    simulated (priced as the agent's model, so budgets work offline) and marked so
+    (`simulated: true` in --json).
+    """
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    org = cli_state.organization()
+    with context.runtime(settings, org=org) as runtime:
         found = runtime.memory.runs(agent_id=agent_id, limit=limit)
+    for row in found:
+        row["simulated"] = row.get("provider") in SIMULATED_PROVIDERS
     if as_json:
         emit_json(found)
         return
     if not found:
         click.echo("no runs recorded")
     for row in found:
+        cost = f"${float(row['cost_usd'] or 0):.4f}"
+        if row["simulated"]:
+            cost += " simulated"
         click.echo(
             f"{row['started_at']:%Y-%m-%d %H:%M} {row['agent_id']:<14} {row['status']:<16} "
-            f"${float(row['cost_usd']):.4f}  {row['run_id']}\n    {row['summary'] or ''}"
+            f"{cost:<18} {row['run_id']}\n    {row['summary'] or ''}"
         )
+    if any(row["simulated"] for row in found):
+        click.echo("simulated: thought by the offline model; no money was spent", err=True)
 
 
 @agent.command("replay")
-@click.argument("run_id")
+@click.argument("run_id", type=types.Name())
 @click.option("--json", "as_json", is_flag=True, help="Print the replay as JSON.")
 @click.pass_context
 def replay_run(ctx: click.Context, run_id: str, as_json: bool) -> None:
@@ -194,9 +223,10 @@ def replay_run(ctx: click.Context, run_id: str, as_json: bool) -> None:
     validates it against the action schema again, and shows what each action did.
     Exit 1 if the recording does not reproduce.
     """
-    settings = state(ctx).settings()
-    org = loading.load_valid(settings.repo)
-    with bootstrap.build(settings, org=org) as runtime:
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    org = cli_state.organization()
+    with context.runtime(settings, org=org) as runtime:
         record = runtime.memory.run_record(run_id)
         done = runtime.memory.actions_of(run_id) if record else {}
     if record is None:
@@ -219,15 +249,6 @@ def replay_run(ctx: click.Context, run_id: str, as_json: bool) -> None:
         sys.exit(1)
 
 
-def _known_agent(org: loading.Organization, agent_id: str) -> None:
-    if agent_id not in org.agents:
-        fail(f"no agent {agent_id!r}; agents: {', '.join(sorted(org.agents))}", code=2)
-    if org.agents[agent_id].layer is Layer.WORKER:
-        fail(
-            f"{agent_id} is a worker kind: workers are spawned by their C-level, not woken", code=2
-        )
-
-
 def _default_run_id(
     settings: Settings, org: loading.Organization, agent_id: str, trigger: str, now: dt.datetime
 ) -> str:
@@ -240,7 +261,7 @@ def _default_run_id(
     return running.run_id_for(agent_id, trigger, key=f"{now:%Y%m%dT%H%M}")
 
 
-def _print_outcome(outcome: running.RunOutcome) -> None:
+def _print_outcome(outcome: running.RunOutcome, *, simulated: bool = False) -> None:
     if outcome.repeated:
         click.echo(
             f"{outcome.agent_id}: run {outcome.run_id} already ran ({outcome.status}); "
@@ -255,6 +276,7 @@ def _print_outcome(outcome: running.RunOutcome) -> None:
         detail = action.ref if action.status == "executed" else f"{action.status}: {action.reason}"
         click.echo(f"  {mark} {action.type} {detail or ''}".rstrip())
     if outcome.usage.total:
-        click.echo(f"  tokens {outcome.usage.total:,}, cost ${outcome.cost_usd:.4f}")
+        label = " simulated (offline model: no money spent)" if simulated else ""
+        click.echo(f"  tokens {outcome.usage.total:,}, cost ${outcome.cost_usd:.4f}{label}")
     for worker in outcome.workers:
-        _print_outcome(worker)
+        _print_outcome(worker, simulated=simulated)

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from aito import bootstrap
 from aito.bus import budgets
-from aito.cli.context import emit_json, fail, state
+from aito.cli import context, types
+from aito.cli.context import emit_json, state
 from aito.org import agents, loading, organization
 
 
@@ -22,7 +22,13 @@ from aito.org import agents, loading, organization
     type=click.IntRange(1, 366),
     help="Show spend for the last N UTC days, today included.",
 )
-@click.option("--agent", "agent_id", default=None, help="Only this agent (and the org's budget).")
+@click.option(
+    "--agent",
+    "agent_id",
+    type=types.Agent(),
+    default=None,
+    help="Only this agent (and the org's budget).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
 @click.pass_context
 def budget(ctx: click.Context, days: int, agent_id: str | None, as_json: bool) -> None:
@@ -38,22 +44,24 @@ def budget(ctx: click.Context, days: int, agent_id: str | None, as_json: bool) -
     left by a crashed process is given back after 15 minutes.
 
     Spend comes from Postgres (`model_usage`, one row per model call: the durable
-    record); RESERVED is what calls in flight hold right now in Redis.
+    record); RESERVED is what calls in flight hold right now in Redis. Calls made by
+    the offline model cost nothing: their spend is *simulated* (priced as the agent's
+    model, so budgets work offline), marked `*` and counted against the budgets like
+    real spend (`simulated`, `simulated_usd` in --json).
 
     \b
       aito budget                    last 7 days, every agent, and all budgets
       aito budget --agent cmo        one agent (with the org's budget it shares)
       aito budget --days 30 --json   for scripts
     """
-    settings = state(ctx).settings()
-    org = loading.load_valid(settings.repo)
-    if agent_id is not None and agent_id not in org.agents:
-        fail(f"no agent {agent_id!r}; agents: {', '.join(sorted(org.agents))}", code=2)
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    org = cli_state.organization()
     now = dt.datetime.now(dt.UTC)
     today = now.date()
     first_day = today - dt.timedelta(days=days - 1)
     since = min(first_day, today.replace(day=1))
-    with bootstrap.build(settings, org=org) as runtime:
+    with context.runtime(settings, org=org) as runtime:
         rows = runtime.memory.usage_summary(since=dt.datetime.combine(since, dt.time(), dt.UTC))
         ledger = budgets.BudgetLedger(runtime.bus)
         ledger.expire(now=now)  # what a crashed process still held is given back first
@@ -108,6 +116,7 @@ def _scope_budget(
         found[name] = {
             "period": key,
             "spent_usd": round(sum(r["cost_usd"] for r in spent), 6),
+            "simulated_usd": round(sum(r["cost_usd"] for r in spent if r["simulated"]), 6),
             "spent_tokens": sum(r["tokens"] for r in spent),
             "limit_usd": limit_usd,
             "limit_tokens": limit_tokens,
@@ -122,6 +131,7 @@ def _usage_json(row: dict[str, Any]) -> dict[str, Any]:
         "agent_id": row["agent_id"],
         "day": row["day"].isoformat(),
         "model": row["model"],
+        "simulated": row["simulated"],
         "calls": row["calls"],
         "input_tokens": row["input_tokens"],
         "output_tokens": row["output_tokens"],
@@ -142,20 +152,27 @@ def _print_usage(usage: Sequence[dict[str, Any]], *, first_day: dt.date, today: 
     mw = max(len(u["model"]) for u in [*usage, {"model": "MODEL"}])
     click.echo(
         f"{'DAY':10}  {'AGENT':{aw}}  {'MODEL':{mw}}  {'CALLS':>5} {'INPUT':>10} {'OUTPUT':>9} "
-        f"{'CACHED':>10} {'COST':>10} {'P50':>7}"
+        f"{'CACHED':>10} {'COST':>11} {'P50':>7}"
     )
     for u in usage:
         cached = u["cache_write_tokens"] + u["cache_read_tokens"]
         p50 = u["latency_p50_ms"]
         latency = "—" if p50 is None else f"{p50 / 1000:.1f}s"
+        cost = budgets.money(u["cost_usd"]) + ("*" if u["simulated"] else " ")
         click.echo(
             f"{u['day']:10}  {u['agent_id']:{aw}}  {u['model']:{mw}}  {u['calls']:5} "
             f"{u['input_tokens']:10,} {u['output_tokens']:9,} {cached:10,} "
-            f"{budgets.money(u['cost_usd']):>10} {latency:>7}"
+            f"{cost:>11} {latency:>7}"
         )
     total = sum(u["cost_usd"] for u in usage)
     calls = sum(u["calls"] for u in usage)
     click.echo(f"{'':10}  {'total':{aw}}  {'':{mw}}  {calls:5} {'':31} {budgets.money(total):>10}")
+    simulated = sum(u["cost_usd"] for u in usage if u["simulated"])
+    if simulated:
+        click.echo(
+            f"* simulated: {budgets.money(simulated)} of this was thought by the offline model "
+            "(no money spent; priced as the agent's model and counted against the budgets)"
+        )
 
 
 def _print_budgets(table: Sequence[dict[str, Any]], *, now: dt.datetime) -> None:
@@ -175,6 +192,8 @@ def _print_budgets(table: Sequence[dict[str, Any]], *, now: dt.datetime) -> None
             f"{who:{width}}  {_against(day):28} {_against(month):30} "
             f"{budgets.money(day['reserved_usd']):>10}  {tokens}"
         )
+    if any(row["month"]["simulated_usd"] for row in table):
+        click.echo("spend includes simulated spend by the offline model (see * above)")
 
 
 def _against(period: dict[str, Any]) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 import click
 import pydantic
 
-from aito import bootstrap
 from aito.bus import inspecting, streams
+from aito.cli import context, types
 from aito.cli.context import emit_json, state
 from aito.org import loading
 from aito.org.agents import Layer
@@ -34,13 +34,18 @@ def bus() -> None:
     """
 
 
+MAX_PAYLOAD = 64 * 1024
+
+
 @bus.command("send")
 @click.option(
     "--to",
     "to",
+    type=types.Agent(groups=True),
     required=True,
     help="An agent id, or a group: all, head (CEO + DAO), clevel (C-level agents). "
-    "Groups are expanded from org/agents/*.yaml; the sender gets no copy.",
+    "Groups are expanded from org/agents/*.yaml; the sender gets no copy. An unknown "
+    "agent is a usage error (exit 2).",
 )
 @click.option(
     "--type",
@@ -50,10 +55,17 @@ def bus() -> None:
     show_default=True,
     help="The message type (the seed's AgentMessage.type).",
 )
-@click.option("--payload", default="{}", show_default=True, help="The payload, a JSON object.")
+@click.option(
+    "--payload",
+    type=types.Text(max_length=MAX_PAYLOAD, multiline=True),
+    default="{}",
+    show_default=True,
+    help="The payload, a JSON object (at most 64 KiB).",
+)
 @click.option(
     "--from",
     "sender",
+    type=types.Name(),
     default="maintainer",
     show_default=True,
     help="Who sends it (an agent id, or a name such as maintainer).",
@@ -68,6 +80,7 @@ def bus() -> None:
 @click.option(
     "--reply-to",
     "reply_to",
+    type=types.Name(),
     default=None,
     metavar="MESSAGE_ID",
     help="Answer that message (sets correlation_id; needed for --type status_response).",
@@ -75,6 +88,7 @@ def bus() -> None:
 @click.option(
     "--id",
     "message_id",
+    type=types.Name(),
     default=None,
     help="The message id; sending the same id again is handled once. Default: a new one.",
 )
@@ -94,7 +108,7 @@ def send(
     """Put a message into an agent's inbox (or every group member's)."""
     try:
         body = json.loads(payload)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--payload") from exc
     if not isinstance(body, dict):
         raise click.BadParameter("must be a JSON object, e.g. '{}'", param_hint="--payload")
@@ -115,10 +129,11 @@ def send(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise click.UsageError(f"invalid message: {where}: {first['msg']}") from exc
-    settings = state(ctx).settings()
-    org = loading.load_valid(settings.repo)
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    org = cli_state.organization()
     groups = _groups(org) if to in GROUP_TARGETS else {}
-    with bootstrap.build(settings, org=org) as runtime:
+    with context.runtime(settings, org=org) as runtime:
         recipients = streams.Messenger(runtime.bus, groups=groups, sink=runtime.events).send(
             message
         )
@@ -134,14 +149,17 @@ def send(
     click.echo(f"sent {message.id} ({message.type.value}) {sender} → {to}: delivered to {names}")
 
 
+COUNT = click.IntRange(1, 10_000)
+
+
 @bus.command("tail")
-@click.argument("agent_id")
-@click.option("--count", "-n", default=20, show_default=True, help="How many entries.")
+@click.argument("agent_id", type=types.Agent())
+@click.option("--count", "-n", type=COUNT, default=20, show_default=True, help="How many entries.")
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @click.pass_context
 def tail(ctx: click.Context, agent_id: str, count: int, as_json: bool) -> None:
     """Show the newest messages in AGENT_ID's inbox, oldest first (read-only)."""
-    with bootstrap.build(state(ctx).settings()) as runtime:
+    with context.runtime(state(ctx).service_settings()) as runtime:
         entries = inspecting.tail(runtime.bus, agent_id, count=count)
     if as_json:
         emit_json([_entry_json(e) for e in entries])
@@ -160,8 +178,10 @@ def tail(ctx: click.Context, agent_id: str, count: int, as_json: bool) -> None:
 
 
 @bus.command("pending")
-@click.argument("agent_id")
-@click.option("--count", "-n", default=100, show_default=True, help="At most this many.")
+@click.argument("agent_id", type=types.Agent())
+@click.option(
+    "--count", "-n", type=COUNT, default=100, show_default=True, help="At most this many."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @click.pass_context
 def pending(ctx: click.Context, agent_id: str, count: int, as_json: bool) -> None:
@@ -171,7 +191,7 @@ def pending(ctx: click.Context, agent_id: str, count: int, as_json: bool) -> Non
     consumers' claim time (default 60 s) is taken over by a live consumer, and one
     delivered more than 5 times goes to the dead letters.
     """
-    with bootstrap.build(state(ctx).settings()) as runtime:
+    with context.runtime(state(ctx).service_settings()) as runtime:
         entries = inspecting.pending(runtime.bus, agent_id, count=count)
     if as_json:
         emit_json([e.model_dump(mode="json") for e in entries])
@@ -188,12 +208,14 @@ def pending(ctx: click.Context, agent_id: str, count: int, as_json: bool) -> Non
 
 
 @bus.command("dead-letters")
-@click.option("--count", "-n", default=20, show_default=True, help="How many, newest last.")
+@click.option(
+    "--count", "-n", type=COUNT, default=20, show_default=True, help="How many, newest last."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the dead letters as JSON.")
 @click.pass_context
 def dead_letters(ctx: click.Context, count: int, as_json: bool) -> None:
     """Show entries no consumer could read or handle: why, where from, and the raw data."""
-    with bootstrap.build(state(ctx).settings()) as runtime:
+    with context.runtime(state(ctx).service_settings()) as runtime:
         letters = inspecting.dead_letters(runtime.bus, count=count)
     if as_json:
         emit_json([letter.model_dump(mode="json") for letter in letters])

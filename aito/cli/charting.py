@@ -85,3 +85,30 @@ def _details(org: loading.Organization, spec: AgentSpec) -> list[str]:
         f"schedule: {when} · model {org.model_of(spec.id)} · budget {budget}",
         f"git: {repos} @{spec.git.branch} [{permissions}] paths: {', '.join(spec.git.paths)}",
     ]
+
+
+def describe_agent(summary: dict[str, Any]) -> list[str]:
+    """`aito agent show` as text: one line per field, lists and mappings spelled out."""
+    lines: list[str] = []
+    for key, value in summary.items():
+        label = key.replace("_", " ")
+        if isinstance(value, dict):
+            lines.append(f"{label}:")
+            for inner, item in value.items():
+                lines.append(f"  {inner.replace('_', ' '):<16} {_plain(item)}")
+        else:
+            lines.append(f"{label:<12} {_plain(value)}")
+    return lines
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list | tuple):
+        items = [_plain(v) for v in value]
+        return ("; " if any("," in i for i in items) else ", ").join(items) if items else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items()) if value else "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

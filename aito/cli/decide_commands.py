@@ -11,10 +11,11 @@ import click
 
 from aito import bootstrap
 from aito.bus import keys
+from aito.cli import context, types
 from aito.cli.context import emit_json, progress, state
 from aito.decisions import applying, proposing, reading, recording
-from aito.errors import GovernanceError
-from aito.forge.base import Forge, PullState
+from aito.errors import GovernanceError, PermanentAdapterError
+from aito.forge.base import Forge, PullRequest, PullState
 from aito.org import loading
 from aito.org.organization import Tier
 from aito.settings import Settings
@@ -40,64 +41,91 @@ def decide() -> None:
     GitHub (AITO_FORGE=github).
 
     \b
-    Exit codes: 0 done · 4 not a decision / illegal request · 5 not allowed
+    Exit codes: 0 done · 2 a bad option (unknown agent, bad time or amount)
+    · 3 configuration (data directory; AITO's own source checkout is not acted in)
+    · 4 no such pull request, not a decision, or an illegal request · 5 not allowed
     (e.g. a tier below the proposer's authority) · 6 forge or service failure.
     """
 
 
 @contextlib.contextmanager
-def _session(ctx: click.Context) -> Iterator[tuple[Settings, loading.Organization, Forge]]:
-    settings = state(ctx).settings()
-    org = loading.load_valid(settings.repo)
+def _session(
+    ctx: click.Context, *, writes: bool = True
+) -> Iterator[tuple[Settings, loading.Organization, Forge]]:
+    """Settings, the organization and its forge; ``writes``: the command commits there."""
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    if writes:
+        context.refuse_source_checkout(settings)
+    org = cli_state.organization()
     yield settings, org, bootstrap.forge(settings, org)
 
 
-def _now(value: str | None) -> dt.datetime:
-    if value is None:
-        return dt.datetime.now(dt.UTC)
-    parsed = dt.datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+def _now(value: dt.datetime | None) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) if value is None else value
 
 
 NOW_OPTION = click.option(
     "--now",
     "now_text",
+    type=types.Moment(),
     metavar="ISO-TIME",
     default=None,
-    help="Judge as of this time (default: now); for dry runs and what-ifs.",
+    help="Judge as of this time (ISO 8601, UTC unless a zone is given; default: now); "
+    "for dry runs and what-ifs.",
 )
+PR_ARGUMENT = click.argument("pr", type=click.IntRange(1, 2**31 - 1))
 
 
 @decide.command("propose")
-@click.option("--as", "proposer", required=True, help="The proposing agent (its bot opens the PR).")
+@click.option(
+    "--as",
+    "proposer",
+    type=types.Agent(),
+    required=True,
+    help="The proposing agent (its bot opens the PR).",
+)
 @click.option(
     "--tier",
     type=click.Choice([t.value for t in Tier]),
     required=True,
     help="operational, minor, major or critical; refused if below what the change needs.",
 )
-@click.option("--title", required=True)
-@click.option("--body", default=None, help="The rationale (or --body-file).")
+@click.option(
+    "--title",
+    type=types.Text(max_length=200, blank=False),
+    required=True,
+    help="One line, at most 200 characters.",
+)
+@click.option(
+    "--body",
+    type=types.Text(max_length=60_000, multiline=True),
+    default=None,
+    help="The rationale (or --body-file).",
+)
 @click.option(
     "--body-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=types.readable_file(),
     default=None,
-    help="Read the rationale from this file.",
+    help="Read the rationale from this UTF-8 file.",
 )
 @click.option(
     "--file",
     "carried",
+    type=types.CarriedFile(),
     multiple=True,
     metavar="REPO_PATH=LOCAL_FILE",
-    help="A file the decision authorises, carried in its PR (repeatable).",
+    help="A file the decision authorises, carried in its PR (repeatable); REPO_PATH is "
+    "relative to the repo, LOCAL_FILE must exist.",
 )
 @click.option(
     "--amount",
     "amount_usd",
-    type=float,
+    type=types.Amount(),
     default=0.0,
     show_default=True,
-    help="USD the decision commits; with the proposer's limits it sets the minimum tier.",
+    help="USD the decision commits (0 or more); with the proposer's limits it sets the "
+    "minimum tier.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the decision and PR as JSON.")
 @NOW_OPTION
@@ -109,19 +137,20 @@ def propose(
     title: str,
     body: str | None,
     body_file: Path | None,
-    carried: tuple[str, ...],
+    carried: tuple[tuple[str, bytes], ...],
     amount_usd: float,
     as_json: bool,
-    now_text: str | None,
+    now_text: dt.datetime | None,
 ) -> None:
     """Open a decision PR; prints its number."""
-    rationale = body_file.read_text(encoding="utf-8") if body_file else (body or "")
+    if body is not None and body_file is not None:
+        raise click.UsageError("give the rationale with --body or --body-file, not both")
+    rationale = types.read_text(body_file, option="--body-file") if body_file else (body or "")
     files: dict[str, bytes] = {}
-    for item in carried:
-        target, sep, source = item.partition("=")
-        if not sep or not target or not source:
-            raise click.BadParameter(f"{item!r}: write REPO_PATH=LOCAL_FILE", param_hint="--file")
-        files[target] = Path(source).read_bytes()
+    for target, data in carried:
+        if target in files:
+            raise click.BadParameter(f"{target} is given twice", param_hint="--file")
+        files[target] = data
     now = _now(now_text)
     with _session(ctx) as (settings, org, forge):
         decision, pull = proposing.propose(
@@ -151,28 +180,66 @@ def propose(
 
 
 @decide.command("review")
-@click.argument("pr", type=int)
+@PR_ARGUMENT
 @click.option(
-    "--as", "who", required=True, help="An agent id (reviews as its bot) or a maintainer's login."
+    "--as",
+    "who",
+    type=types.Name(),
+    required=True,
+    help="An agent id (reviews as its bot) or a maintainer's login.",
 )
-@click.option("--approve", "vote", flag_value="approve", help="Approve the current head.")
-@click.option("--veto", "vote", flag_value="veto", help="Request changes: a veto.")
-@click.option("--abstain", "vote", flag_value="abstain", help="Abstain (a comment review).")
-@click.option("--comment", "vote", flag_value="comment", help="Analysis without a vote (round 2).")
-@click.option("--body", default="", help="The review text.")
+@click.option("--approve", is_flag=True, help="Approve the current head.")
+@click.option("--veto", is_flag=True, help="Request changes: a veto.")
+@click.option("--abstain", is_flag=True, help="Abstain (a comment review).")
+@click.option("--comment", is_flag=True, help="Analysis without a vote (round 2).")
+@click.option(
+    "--body",
+    type=types.Text(max_length=60_000, multiline=True),
+    default="",
+    help="The review text.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the review as JSON.")
 @click.pass_context
-def review(ctx: click.Context, pr: int, who: str, vote: str | None, body: str) -> None:
-    """Post a review on a decision PR as an agent's bot or a maintainer."""
-    if vote is None:
-        raise click.UsageError("choose one of --approve, --veto, --abstain, --comment")
+def review(
+    ctx: click.Context,
+    pr: int,
+    who: str,
+    approve: bool,
+    veto: bool,
+    abstain: bool,
+    comment: bool,
+    body: str,
+    as_json: bool,
+) -> None:
+    """Post a review on a decision PR as an agent's bot or a maintainer.
+
+    Exactly one of --approve, --veto, --abstain, --comment.
+    """
+    chosen = [
+        name
+        for name, given in (
+            ("approve", approve),
+            ("veto", veto),
+            ("abstain", abstain),
+            ("comment", comment),
+        )
+        if given
+    ]
+    if len(chosen) != 1:
+        raise click.UsageError("choose exactly one of --approve, --veto, --abstain, --comment")
+    vote = chosen[0]
     with _session(ctx) as (_, org, forge):
         author = proposing.identity_for(org, who)
+        decision_pull(forge, pr)
         proposing.review(forge, pr, author=author, vote=vote, body=body)
+    if as_json:
+        emit_json({"pr": pr, "as": who, "login": author.login, "vote": vote})
+        return
     click.echo(f"#{pr}: {who} ({author.login}) reviewed: {vote}")
 
 
 @decide.command("tally")
-@click.argument("pr", type=int, required=False)
+@click.argument("pr", type=click.IntRange(1, 2**31 - 1), required=False)
 @click.option("--all", "every", is_flag=True, help="Tally every open decision PR.")
 @click.option("--dry-run", is_flag=True, help="Compute and print the verdict; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help=f"Print JSON: {JSON_FIELDS}.")
@@ -184,7 +251,7 @@ def tally(
     every: bool,
     dry_run: bool,
     as_json: bool,
-    now_text: str | None,
+    now_text: dt.datetime | None,
 ) -> None:
     """Recompute a decision's verdict from its whole PR history and apply it.
 
@@ -197,7 +264,9 @@ def tally(
     if (pr is None) == (not every):
         raise click.UsageError("give a PR number or --all")
     now = _now(now_text)
-    with _session(ctx) as (settings, org, forge):
+    with _session(ctx, writes=not dry_run) as (settings, org, forge):
+        if pr is not None:
+            decision_pull(forge, pr)
         numbers = [pr] if pr is not None else _decision_pulls(forge)
         if dry_run:
             results = [applying.tally(forge, n, now=now, apply=False) for n in numbers]
@@ -211,46 +280,86 @@ def tally(
 
 
 @decide.command("status")
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Closed and merged decisions too (approved, rejected, withdrawn), newest last.",
+)
 @click.option("--json", "as_json", is_flag=True, help=f"Print a JSON list: {JSON_FIELDS}.")
 @NOW_OPTION
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, now_text: str | None) -> None:
-    """Every open decision: round, votes, what is missing, deadline (changes nothing)."""
+def status(ctx: click.Context, every: bool, as_json: bool, now_text: dt.datetime | None) -> None:
+    """Every open decision: round, votes, what is missing, deadline (changes nothing).
+
+    With --all, the closed ones too, with their final status.
+    """
     now = _now(now_text)
-    with _session(ctx) as (_, _org, forge):
-        results = [applying.tally(forge, n, now=now, apply=False) for n in _decision_pulls(forge)]
+    with _session(ctx, writes=False) as (_, _org, forge):
+        state_filter = None if every else PullState.OPEN
+        results = [
+            applying.tally(forge, n, now=now, apply=False)
+            for n in _decision_pulls(forge, state=state_filter)
+        ]
     if as_json:
         emit_json([r.as_json() for r in results])
         return
     if not results:
-        click.echo("no open decisions")
+        click.echo("no decisions" if every else "no open decisions")
     for result in results:
         _print(result, show_changes=False)
 
 
 @decide.command("hold")
-@click.argument("pr", type=int)
+@PR_ARGUMENT
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def hold(ctx: click.Context, pr: int) -> None:
+def hold(ctx: click.Context, pr: int, as_json: bool) -> None:
     """Block the merge of a decision (label aito/hold); votes are untouched."""
     with _session(ctx) as (_, _org, forge):
+        decision_pull(forge, pr)
         proposing.hold(forge, pr, on=True)
+    if as_json:
+        emit_json({"pr": pr, "held": True})
+        return
     click.echo(f"#{pr}: on hold")
 
 
 @decide.command("unhold")
-@click.argument("pr", type=int)
+@PR_ARGUMENT
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def unhold(ctx: click.Context, pr: int) -> None:
+def unhold(ctx: click.Context, pr: int, as_json: bool) -> None:
     """Lift a hold; the next tally may merge."""
     with _session(ctx) as (_, _org, forge):
+        decision_pull(forge, pr)
         proposing.hold(forge, pr, on=False)
+    if as_json:
+        emit_json({"pr": pr, "held": False})
+        return
     click.echo(f"#{pr}: hold lifted")
 
 
-def _decision_pulls(forge: Forge) -> list[int]:
+def decision_pull(forge: Forge, number: int) -> PullRequest:
+    """Pull request ``number`` if it is a decision; GovernanceError (exit 4) if there is
+    no such pull request or it is not a decision."""
+    try:
+        pull = forge.pull(number)
+    except PermanentAdapterError as exc:
+        # A missing pull request is the user's mistake, not a forge failure; anything
+        # else (a rejected token, …) fails the listing below the same way and stays exit 6.
+        if all(p.number != number for p in forge.pulls(state=None)):
+            raise GovernanceError(
+                f"no pull request #{number}; `aito decide status --all` lists the decisions"
+            ) from exc
+        raise
+    reading.decision_of(forge, pull)
+    return pull
+
+
+def _decision_pulls(forge: Forge, *, state: PullState | None = PullState.OPEN) -> list[int]:
     numbers = []
-    for pull in forge.pulls(state=PullState.OPEN):
+    for pull in forge.pulls(state=state):
         try:
             reading.decision_of(forge, pull)
         except GovernanceError:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from aito.cli import types
 from aito.cli.context import emit_json, progress, state
 from aito.demo import simulating
 
@@ -14,12 +15,18 @@ from aito.demo import simulating
 @click.option(
     "--dir",
     "target",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=types.directory(),
     default=None,
     help="Where the demo's governance repo goes (replaced on each run). "
     "Default: .aito/demo under the current repo.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same day.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Same seed, same day.",
+)
 @click.option(
     "--hours", type=click.IntRange(1, 72), default=24, show_default=True, help="Simulated hours."
 )
@@ -39,7 +46,9 @@ def demo(ctx: click.Context, target: Path | None, seed: int, hours: int, as_json
     limit is hit and handled. Prints the timeline and a summary, and leaves the repo
     and database for inspection (`aito --repo DIR decide status`, `git -C DIR log`).
     """
-    settings = state(ctx).settings()
+    settings = state(ctx).service_settings()
+    if target is not None:
+        types.writable_directory(target, option="--dir")
     where = (target or settings.data_dir / "demo").resolve()
     env = {}
     if settings.postgres_url is not None:

@@ -1,15 +1,21 @@
 """`aito`: the command line, grouped by noun. Errors become messages here and only here.
 
-Exit codes: 0 ok · 1 the organization is invalid or workflows drifted · 2 usage error ·
-3 configuration error · 4 governance error · 5 permission denied · 6 a service
-(Postgres, Redis, GitHub …) failed · 7 conflict (changed by someone else first) ·
-8 an agent run stopped as a loop · 9 an agent run refused by its budget ·
-70 a bug in AITO (with a traceback).
+Exit codes: 0 ok · 1 the organization is invalid or workflows drifted · 2 usage error
+(a bad option or argument, an unknown agent) · 3 configuration error (settings, the data
+directory) · 4 governance error (no such pull request, not a decision, an illegal
+request) · 5 permission denied · 6 a service (Postgres, Redis, GitHub …) failed ·
+7 conflict (changed by someone else first) · 8 an agent run stopped as a loop · 9 an
+agent run refused by its budget · 70 a bug in AITO (with a traceback).
+
+Every option is typed (aito/cli/types.py), so a value that cannot work is a usage
+error before anything runs; no input should ever reach the traceback of exit 70.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -26,6 +32,7 @@ from aito.cli import (
     memory_commands,
     org_commands,
     services_commands,
+    types,
 )
 from aito.cli.context import CliState
 from aito.errors import AitoError, OrgDefinitionError
@@ -35,21 +42,22 @@ EXIT_BUG = 70
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Exit codes: 0 ok, 1 invalid org or drift, 2 usage, 3 configuration, "
-    "4 governance, 5 permission denied, 6 service failure, 7 conflict, 8 agent run stopped "
+    epilog="Exit codes: 0 ok, 1 invalid org or drift, 2 usage (bad option, unknown agent), "
+    "3 configuration (settings, data directory), 4 governance (no such PR, not a decision), "
+    "5 permission denied, 6 service or forge failure, 7 conflict, 8 agent run stopped "
     "as a loop, 9 agent run out of budget, 70 bug. Docs: README.md; env vars: AITO_REPO, "
     "AITO_DATA_DIR, POSTGRES_URL, REDIS_URL, AITO_MODEL, ANTHROPIC_API_KEY.",
 )
 @click.option(
     "--repo",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=types.directory(),
     default=None,
     help="The governance repo (holds org/ and profiles/). Default: $AITO_REPO or the current "
     "directory.",
 )
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=types.directory(),
     default=None,
     help="Where the embedded Postgres and Redis keep their data. Default: $AITO_DATA_DIR or "
     "<repo>/.aito.",
@@ -116,6 +124,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # `aito … | head`: the reader left; say nothing more
+        with contextlib.suppress(OSError, ValueError):
+            # Python flushes stdout at exit: point it at /dev/null so that cannot fail.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except Exception:
         traceback.print_exc()
         click.echo("error: this is a bug in AITO; please report it with the traceback", err=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from aito import bootstrap
+from aito.cli import context, types
 from aito.cli.context import emit_json, progress, state
 from aito.memory import embedding, recalling
-from aito.org import loading
 
 
 @click.group()
@@ -16,14 +15,21 @@ def memory() -> None:
 
 
 @memory.command("history")
-@click.argument("agent_id")
-@click.option("--limit", default=20, show_default=True, help="How many entries, newest first.")
+@click.argument("agent_id", type=types.Agent())
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="How many entries, newest first (1-1000).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def history(ctx: click.Context, agent_id: str, limit: int, as_json: bool) -> None:
     """An agent's newest history entries."""
-    settings = state(ctx).settings()
-    with bootstrap.build(settings, org=loading.load_valid(settings.repo)) as runtime:
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    with context.runtime(settings, org=cli_state.organization()) as runtime:
         entries = runtime.memory.history(agent_id, limit=limit)
     if as_json:
         emit_json(entries)
@@ -37,11 +43,26 @@ def history(ctx: click.Context, agent_id: str, limit: int, as_json: bool) -> Non
 
 
 @memory.command("recall")
-@click.argument("agent_id")
-@click.argument("query")
-@click.option("-k", "k", default=5, show_default=True, help="How many similar entries.")
-@click.option("--recent", default=0, show_default=True, help="Also the newest N entries.")
-@click.option("--type", "action_types", multiple=True, help="Only these action types.")
+@click.argument("agent_id", type=types.Agent())
+@click.argument("query", type=types.Text(max_length=2000, blank=False))
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="How many similar entries (1-100).",
+)
+@click.option(
+    "--recent",
+    type=click.IntRange(0, 1000),
+    default=0,
+    show_default=True,
+    help="Also the newest N entries (0-1000).",
+)
+@click.option(
+    "--type", "action_types", type=types.Name(), multiple=True, help="Only these action types."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def recall(
@@ -54,8 +75,9 @@ def recall(
     as_json: bool,
 ) -> None:
     """What an agent remembers about QUERY (similarity search over its history)."""
-    settings = state(ctx).settings()
-    with bootstrap.build(settings, org=loading.load_valid(settings.repo)) as runtime:
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    with context.runtime(settings, org=cli_state.organization()) as runtime:
         progress("embedding the query …")
         items = recalling.recall(
             runtime.memory,
@@ -88,13 +110,14 @@ def recall(
 
 
 @memory.command("state")
-@click.argument("agent_id")
+@click.argument("agent_id", type=types.Agent())
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def agent_state(ctx: click.Context, agent_id: str, as_json: bool) -> None:
     """An agent's state: every key with its value and version."""
-    settings = state(ctx).settings()
-    with bootstrap.build(settings, org=loading.load_valid(settings.repo)) as runtime:
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    with context.runtime(settings, org=cli_state.organization()) as runtime:
         values = runtime.memory.all_state(agent_id)
     if as_json:
         emit_json({k: {"value": v.value, "version": v.version} for k, v in values.items()})

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from aito import bootstrap, scaffolding
+from aito import scaffolding
 from aito.agent import prompting
 from aito.bus import keys
-from aito.cli import charting
+from aito.cli import charting, context, types
 from aito.cli.context import emit_json, progress, state
 from aito.errors import Problem
 from aito.memory import base
@@ -28,11 +28,12 @@ def up(ctx: click.Context, as_json: bool) -> None:
     pgvector) and Redis under the data directory, or reuses the running ones.
     Running it twice changes nothing.
     """
-    settings = state(ctx).settings()
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
     progress(f"loading the organization in {settings.repo} …")
-    org = loading.load_valid(settings.repo)
+    org = cli_state.organization()
     progress("starting services (embedded unless POSTGRES_URL / REDIS_URL are set) …")
-    with bootstrap.build(settings) as runtime:
+    with context.runtime(settings) as runtime:
         applied = runtime.memory.migrate()
         progress(
             f"schema: applied {len(applied)} migration(s)" if applied else "schema: up to date"
@@ -102,12 +103,15 @@ def up(ctx: click.Context, as_json: bool) -> None:
     show_default=True,
     help="text: file:line: message · github: ::error annotations for Actions · json: a list.",
 )
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @click.pass_context
-def validate(ctx: click.Context, output: str) -> None:
+def validate(ctx: click.Context, output: str, as_json: bool) -> None:
     """Check org/ and profiles/: schema, cross-references, profile and prompt sizes.
 
     Exit 1 on any problem.
     """
+    if as_json:
+        output = "json"
     settings = state(ctx).settings()
     result = loading.load(settings.repo)
     problems = result.problems
@@ -159,13 +163,28 @@ def _annotation(problem: Problem, root: Path) -> str:
 
 @click.command()
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 and show a diff on drift.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: workflows (how many), changed or drifted ([{path, kind}]).",
+)
 @click.pass_context
-def render(ctx: click.Context, check: bool) -> None:
+def render(ctx: click.Context, check: bool, as_json: bool) -> None:
     """Regenerate .github/workflows/ from org/ (one workflow per agent, plus governance.yml)."""
-    settings = state(ctx).settings()
-    org = loading.load_valid(settings.repo)
+    org = state(ctx).organization()
     if check:
         drifts = rendering.check(org)
+        if as_json:
+            emit_json(
+                {
+                    "workflows": len(rendering.render(org)),
+                    "drifted": [{"path": str(d.path), "kind": d.kind} for d in drifts],
+                }
+            )
+            if drifts:
+                ctx.exit(1)
+            return
         for drift in drifts:
             click.echo(drift.diff, nl=False)
         if drifts:
@@ -175,6 +194,9 @@ def render(ctx: click.Context, check: bool) -> None:
         click.echo(f"ok: {len(rendering.render(org))} workflows match org/")
         return
     changed = rendering.write(org)
+    if as_json:
+        emit_json({"workflows": len(rendering.render(org)), "changed": [str(p) for p in changed]})
+        return
     for path in changed:
         click.echo(f"wrote {path}")
     if not changed:
@@ -186,7 +208,7 @@ def render(ctx: click.Context, check: bool) -> None:
 @click.option(
     "--write",
     "directory",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=types.directory(),
     help="Write every schema as <name>.json into this directory instead of printing.",
 )
 def schema(name: str | None, directory: Path | None) -> None:
@@ -195,7 +217,7 @@ def schema(name: str | None, directory: Path | None) -> None:
     Editors validate YAML with these (e.g. a `# yaml-language-server: $schema=` line).
     """
     if directory is not None:
-        directory.mkdir(parents=True, exist_ok=True)
+        types.writable_directory(directory, option="--write")
         for key in sorted(schemas.FORMATS):
             (directory / f"{key}.json").write_text(schemas.dump(key), encoding="utf-8")
             click.echo(f"wrote {directory / f'{key}.json'}")
@@ -209,7 +231,7 @@ def schema(name: str | None, directory: Path | None) -> None:
 
 
 @click.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=types.directory())
 @click.option(
     "--example",
     type=click.Choice(scaffolding.EXAMPLES),
@@ -218,11 +240,38 @@ def schema(name: str | None, directory: Path | None) -> None:
     help="minimal: CEO, DAO, CTO and one worker kind · shiba-classic: the full seed organization.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing org/ in DIRECTORY.")
-@click.option("--no-git", is_flag=True, help="Do not run `git init`.")
-def init(directory: Path, example: str, force: bool, no_git: bool) -> None:
-    """Scaffold a new governance repo in DIRECTORY: org/, profiles/, workflows, CODEOWNERS."""
-    written = scaffolding.init(directory, example=example, force=force, git=not no_git)
-    click.echo(f"created {len(written)} files in {directory} from the {example} example")
+@click.option("--no-git", is_flag=True, help="Do not run `git init` nor make the first commit.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: root, files, commit, note.")
+def init(directory: Path, example: str, force: bool, no_git: bool, as_json: bool) -> None:
+    """Scaffold a new governance repo in DIRECTORY: org/, profiles/, workflows, CODEOWNERS.
+
+    Then `git init` on the organization's base branch and one first commit of it all
+    (as "aito init <aito-init@localhost>" when git has no user configured). A
+    DIRECTORY that is already a git repository gets the files, not a commit.
+    """
+    if (directory / "org").exists() and not force:
+        raise click.BadParameter(
+            f"{directory} already has an org/ directory; pass --force to overwrite it",
+            param_hint="DIRECTORY",
+        )
+    types.writable_directory(directory, option="DIRECTORY")
+    made = scaffolding.init(directory, example=example, force=force, git=not no_git)
+    if as_json:
+        emit_json(
+            {
+                "root": str(made.root),
+                "example": example,
+                "files": [str(f) for f in made.files],
+                "commit": made.commit,
+                "note": made.note or None,
+            }
+        )
+        return
+    click.echo(f"created {len(made.files)} files in {directory} from the {example} example")
+    if made.commit:
+        click.echo(f"first commit: {made.commit[:12]}")
+    if made.note:
+        progress(f"note: {made.note}")
     click.echo(
         f"next: edit {directory}/org/org.yaml (maintainers, bots, repos), then "
         f"`aito --repo {directory} validate` and `aito --repo {directory} up`"
@@ -239,7 +288,7 @@ def org() -> None:
 @click.pass_context
 def show(ctx: click.Context, as_json: bool) -> None:
     """Print the org chart: reporting lines, schedules, budgets, repos and paths."""
-    organization = loading.load_valid(state(ctx).settings().repo)
+    organization = state(ctx).organization()
     if as_json:
         emit_json(
             [

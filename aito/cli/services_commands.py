@@ -25,7 +25,7 @@ def services() -> None:
 def services_up(ctx: click.Context, as_json: bool) -> None:
     """Start the embedded services (or reuse running ones); check external ones."""
     progress("starting services …")
-    endpoints = managing.up(state(ctx).settings())
+    endpoints = managing.up(state(ctx).service_settings())
     data = {
         "postgres": {
             "url": managing.mask(endpoints.postgres_url),
@@ -63,8 +63,12 @@ def services_status(ctx: click.Context, as_json: bool) -> None:
 
 
 @services.command("down")
+@click.option("--json", "as_json", is_flag=True, help="Print what was stopped as JSON.")
 @click.pass_context
-def services_down(ctx: click.Context) -> None:
+def services_down(ctx: click.Context, as_json: bool) -> None:
     """Stop the embedded services (data is kept; external services are left alone)."""
     stopped = managing.down(state(ctx).settings())
+    if as_json:
+        emit_json({"stopped": stopped})
+        return
     click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")

@@ -183,7 +183,7 @@ def prepare(target: Path) -> None:
             )
         managing.down(Settings.from_env({}, repo=target))
         shutil.rmtree(target)
-    scaffolding.init(target, example="shiba-classic")
+    scaffolding.init(target, example="shiba-classic", git=False)  # committed below
     agent_file = target / "org" / "agents" / f"{TIGHT_BUDGET[0]}.yaml"
     data = yaml.safe_load(agent_file.read_text("utf-8"))
     data["budget"]["daily_tokens"] = TIGHT_BUDGET[1]

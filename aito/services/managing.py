@@ -8,8 +8,11 @@ running instance.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 from aito.bus.redis import RedisBus
 from aito.errors import AdapterError, ConfigError
@@ -27,15 +30,41 @@ class Endpoints:
     redis_url: str
     postgres_embedded: bool
     redis_embedded: bool
+    started: tuple[str, ...] = ()  # the embedded services this call started (not reused)
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Create the data directory if needed and check AITO can write there.
+
+    Raises :class:`ConfigError` (exit 3) naming the directory and the fix.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(f"no write permission on {path}")
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"the data directory {str(path)[:200]!r} is not usable ({reason}); pass "
+            "--data-dir DIR or set AITO_DATA_DIR to a directory AITO may create and write"
+        ) from exc
+    return path
 
 
 def up(settings: Settings) -> Endpoints:
     """Start what is embedded and not running; check what is external. Idempotent."""
+    started: list[str] = []
+    if settings.postgres_url is None or settings.redis_url is None:
+        prepare_data_dir(settings.data_dir)
     if settings.postgres_url is not None:
         postgres_url = settings.postgres_url.get_secret_value()
         PostgresMemory(url=postgres_url).server_version()
     else:
         server = postgres_server.EmbeddedPostgres(data_dir=settings.data_dir)
+        if server.url() is None:
+            started.append("postgres")
         PostgresMemory(url=server.start()).ensure_database(postgres_server.DATABASE)
         found = server.url()
         if found is None:
@@ -45,12 +74,16 @@ def up(settings: Settings) -> Endpoints:
         redis_url = settings.redis_url.get_secret_value()
         _ping_redis(redis_url)
     else:
-        redis_url = redis_server.EmbeddedRedis(data_dir=settings.data_dir).start(ping=_ping_redis)
+        redis = redis_server.EmbeddedRedis(data_dir=settings.data_dir)
+        if redis.url() is None:
+            started.append("redis")
+        redis_url = redis.start(ping=_ping_redis)
     return Endpoints(
         postgres_url=postgres_url,
         redis_url=redis_url,
         postgres_embedded=settings.postgres_url is None,
         redis_embedded=settings.redis_url is None,
+        started=tuple(started),
     )
 
 

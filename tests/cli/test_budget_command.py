@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -74,6 +75,7 @@ def test_json_shows_spend_per_agent_day_and_model(cli_env, run_aito, spending) -
         "agent_id": "cmo",
         "day": today.isoformat(),
         "model": "claude-sonnet-4-5",
+        "simulated": False,
         "calls": 2,
         "input_tokens": 2000,
         "output_tokens": 400,
@@ -106,6 +108,7 @@ def test_json_shows_budgets_against_the_limits_and_reservations(  # type: ignore
     assert cmo["day"] == {
         "period": spending.strftime("%Y-%m-%d"),
         "spent_usd": 0.051,
+        "simulated_usd": 0.0,
         "spent_tokens": 4500,
         "limit_usd": 6.0,
         "limit_tokens": None,
@@ -168,3 +171,37 @@ def test_no_usage_yet(cli_env, run_aito) -> None:  # type: ignore[no-untyped-def
 def test_help_teaches_what_budgets_are(run_aito) -> None:  # type: ignore[no-untyped-def]
     out = run_aito("budget", "--help").out
     assert "hard limits" in out and "Before every model call" in out
+
+
+def test_offline_spend_is_labelled_simulated(  # type: ignore[no-untyped-def]
+    cli_env, run_aito, memory: PostgresMemory
+) -> None:
+    assert run_aito(*cli_env, "budget").code == 0  # registers the agents
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    for run_id, provider, cost in (
+        ("cmo:manual:a", "offline", 0.25),
+        ("cmo:manual:b", "anthropic", 0.5),
+    ):
+        memory.begin_run(run_id=run_id, agent_id="cmo", trigger="manual", at=now)
+        memory.finish_run(run_id, status="completed", at=now, provider=provider, cost_usd=cost)
+        memory.record_usage(
+            dataclasses.replace(usage("cmo", "claude-sonnet-4-5", cost, now), run_id=run_id)
+        )
+
+    data = json.loads(run_aito(*cli_env, "budget", "--agent", "cmo", "--json").out)
+    by_kind = {u["simulated"]: u["cost_usd"] for u in data["usage"]}
+    assert by_kind == {True: 0.25, False: 0.5}
+    cmo = data["budgets"][1]
+    assert cmo["day"]["spent_usd"] == 0.75 and cmo["day"]["simulated_usd"] == 0.25
+    text = run_aito(*cli_env, "budget", "--agent", "cmo").out
+    assert "$0.25*" in text and "* simulated: $0.25" in text
+
+    runs = json.loads(run_aito(*cli_env, "agent", "runs", "--json").out)
+    assert {r["run_id"]: r["simulated"] for r in runs} == {
+        "cmo:manual:a": True,
+        "cmo:manual:b": False,
+    }
+    listing = run_aito(*cli_env, "agent", "runs")
+    simulated_line = next(line for line in listing.out.splitlines() if "cmo:manual:a" in line)
+    real_line = next(line for line in listing.out.splitlines() if "cmo:manual:b" in line)
+    assert "simulated" in simulated_line and "simulated" not in real_line

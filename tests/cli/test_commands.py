@@ -97,7 +97,7 @@ def test_init_scaffolds_a_repo_that_validates_and_renders_clean(
     assert ".aito/" in (target / ".gitignore").read_text()
     assert (target / ".git").is_dir()
     again = run_aito("init", str(target))
-    assert again.code == 1 and "--force" in again.err
+    assert again.code == 2 and "--force" in again.err
 
 
 def test_org_show_json_lists_every_agent(example_repo: Path, run_aito) -> None:  # type: ignore[no-untyped-def]

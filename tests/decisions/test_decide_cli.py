@@ -162,4 +162,5 @@ def test_review_as_an_unknown_identity_is_refused(decide) -> None:  # type: igno
 
 
 def test_tally_of_a_pull_that_is_not_a_decision_is_a_governance_error(decide) -> None:  # type: ignore[no-untyped-def]
-    assert decide("tally", "99").code == 6  # no such pull request on the local forge
+    missing = decide("tally", "99")  # no such pull request: the user's mistake, not the forge's
+    assert missing.code == 4 and "no pull request #99" in missing.err

@@ -48,24 +48,27 @@ class UsageStore(Connector):
         until: dt.datetime | None = None,
         agent_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Model calls in [since, until) by agent, UTC day and model, oldest day first.
+        """Model calls in [since, until) by agent, UTC day, model and whether simulated.
 
-        Each row: agent_id, day (a date), model, calls, input_tokens, output_tokens,
-        cache_write_tokens, cache_read_tokens, tokens (all four), cost_usd (float)
-        and latency_p50_ms (None when no call recorded a latency).
+        Each row: agent_id, day (a date), model, simulated (the call's run was thought
+        by the offline or replay model: no money was spent), calls, input_tokens,
+        output_tokens, cache_write_tokens, cache_read_tokens, tokens (all four),
+        cost_usd (float) and latency_p50_ms (None when no call recorded a latency).
         """
         with self._connect() as conn:
             cursor = conn.execute(
-                "SELECT agent_id, (created_at AT TIME ZONE 'UTC')::date AS day, model, "
-                "count(*) AS calls, sum(input_tokens) AS input_tokens, "
-                "sum(output_tokens) AS output_tokens, "
-                "sum(cache_write_tokens) AS cache_write_tokens, "
-                "sum(cache_read_tokens) AS cache_read_tokens, sum(cost_usd) AS cost_usd, "
-                "percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS latency_p50_ms "
-                "FROM model_usage WHERE created_at >= %(since)s "
-                "AND (%(until)s::timestamptz IS NULL OR created_at < %(until)s) "
-                "AND (%(a)s::text IS NULL OR agent_id = %(a)s) "
-                "GROUP BY 1, 2, 3 ORDER BY 2, 1, 3",
+                "SELECT u.agent_id, (u.created_at AT TIME ZONE 'UTC')::date AS day, u.model, "
+                "COALESCE(r.provider IN ('offline', 'replay'), false) AS simulated, "
+                "count(*) AS calls, sum(u.input_tokens) AS input_tokens, "
+                "sum(u.output_tokens) AS output_tokens, "
+                "sum(u.cache_write_tokens) AS cache_write_tokens, "
+                "sum(u.cache_read_tokens) AS cache_read_tokens, sum(u.cost_usd) AS cost_usd, "
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY u.latency_ms) AS latency_p50_ms "
+                "FROM model_usage u LEFT JOIN agent_runs r ON r.run_id = u.run_id "
+                "WHERE u.created_at >= %(since)s "
+                "AND (%(until)s::timestamptz IS NULL OR u.created_at < %(until)s) "
+                "AND (%(a)s::text IS NULL OR u.agent_id = %(a)s) "
+                "GROUP BY 1, 2, 3, 4 ORDER BY 2, 1, 3, 4",
                 {"since": since, "until": until, "a": agent_id},
             )
             found = rows(cursor)
