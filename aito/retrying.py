@@ -6,7 +6,7 @@ tried again after a wait; anything else (:class:`~aito.errors.PermanentAdapterEr
 a bug) is raised at once. The wait before retry ``n`` (0, 1, …):
 
 - the backoff ``base_delay * 2**n``, capped at ``max_delay``, with jitter: ``none``,
-  ``full`` (uniform in [0, backoff]) or ``spread`` (backoff × uniform [0.5, 1.5]);
+  ``full`` (uniform in [0, backoff]) or ``spread`` (backoff * uniform [0.5, 1.5]);
 - what the failure asked for (``asked``: a server's ``Retry-After``, by default
   ``TemporaryAdapterError.retry_after``) replaces it (``honour="exact"``), or is a
   floor under it capped at ``max_delay`` (``"floor"``), or is ignored (``"ignore"``).

@@ -159,7 +159,7 @@ COUNT = click.IntRange(1, 10_000)
 @click.pass_context
 def tail(ctx: click.Context, agent_id: str, count: int, as_json: bool) -> None:
     """Show the newest messages in AGENT_ID's inbox, oldest first (read-only)."""
-    with context.runtime(state(ctx).service_settings()) as runtime:
+    with context.runtime(state(ctx).service_settings(org=False)) as runtime:
         entries = inspecting.tail(runtime.bus, agent_id, count=count)
     if as_json:
         emit_json([_entry_json(e) for e in entries])
@@ -191,7 +191,7 @@ def pending(ctx: click.Context, agent_id: str, count: int, as_json: bool) -> Non
     consumers' claim time (default 60 s) is taken over by a live consumer, and one
     delivered more than 5 times goes to the dead letters.
     """
-    with context.runtime(state(ctx).service_settings()) as runtime:
+    with context.runtime(state(ctx).service_settings(org=False)) as runtime:
         entries = inspecting.pending(runtime.bus, agent_id, count=count)
     if as_json:
         emit_json([e.model_dump(mode="json") for e in entries])
@@ -215,7 +215,7 @@ def pending(ctx: click.Context, agent_id: str, count: int, as_json: bool) -> Non
 @click.pass_context
 def dead_letters(ctx: click.Context, count: int, as_json: bool) -> None:
     """Show entries no consumer could read or handle: why, where from, and the raw data."""
-    with context.runtime(state(ctx).service_settings()) as runtime:
+    with context.runtime(state(ctx).service_settings(org=False)) as runtime:
         letters = inspecting.dead_letters(runtime.bus, count=count)
     if as_json:
         emit_json([letter.model_dump(mode="json") for letter in letters])

@@ -37,8 +37,14 @@ class CliState:
             self._settings = base
         return self._settings
 
-    def service_settings(self) -> Settings:
-        """Settings for a command that keeps data: the data directory must be usable (exit 3)."""
+    def service_settings(self, *, org: bool = True) -> Settings:
+        """Settings for a command that keeps data: the data directory must be usable (exit 3).
+
+        With ``org`` the organization is loaded first, so a wrong ``--repo`` fails
+        (exit 1) before a data directory is made under it.
+        """
+        if org:
+            self.organization()
         settings = self.settings()
         managing.prepare_data_dir(settings.data_dir)
         return settings

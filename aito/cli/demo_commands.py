@@ -46,7 +46,7 @@ def demo(ctx: click.Context, target: Path | None, seed: int, hours: int, as_json
     limit is hit and handled. Prints the timeline and a summary, and leaves the repo
     and database for inspection (`aito --repo DIR decide status`, `git -C DIR log`).
     """
-    settings = state(ctx).service_settings()
+    settings = state(ctx).service_settings(org=False)
     if target is not None:
         types.writable_directory(target, option="--dir")
     where = (target or settings.data_dir / "demo").resolve()

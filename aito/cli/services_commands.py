@@ -25,7 +25,7 @@ def services() -> None:
 def services_up(ctx: click.Context, as_json: bool) -> None:
     """Start the embedded services (or reuse running ones); check external ones."""
     progress("starting services …")
-    endpoints = managing.up(state(ctx).service_settings())
+    endpoints = managing.up(state(ctx).service_settings(org=False))
     data = {
         "postgres": {
             "url": managing.mask(endpoints.postgres_url),
