@@ -18,6 +18,11 @@
 - `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`: the Anthropic Messages API and its key
 - `AITO_GITHUB_TOKEN_<AGENT>`: each agent's bot token (e.g. `AITO_GITHUB_TOKEN_CMO`);
   reviews and pull requests are made with it, so votes come from the right account
+
+One explicit function reads them, rather than `pydantic-settings`: the rules that
+matter here (`AITO_MODEL=auto` choosing by whether a key is set, a repo-relative data
+directory, the `AITO_GITHUB_TOKEN_<AGENT>` prefix, ignoring `GITHUB_RUN_ID` under act)
+would be validators and custom sources there, and it would be one more dependency.
 """
 
 from __future__ import annotations

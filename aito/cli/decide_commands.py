@@ -184,7 +184,7 @@ def propose(
 @click.option(
     "--as",
     "who",
-    type=types.Name(),
+    type=types.Reviewer(),
     required=True,
     help="An agent id (reviews as its bot) or a maintainer's login.",
 )

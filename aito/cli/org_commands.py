@@ -211,16 +211,31 @@ def render(ctx: click.Context, check: bool, as_json: bool) -> None:
     type=types.directory(),
     help="Write every schema as <name>.json into this directory instead of printing.",
 )
-def schema(name: str | None, directory: Path | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="The list of formats (or the files written) as JSON; a schema is JSON already.",
+)
+def schema(name: str | None, directory: Path | None, as_json: bool) -> None:
     """Print the JSON Schema of a file format (org, agent, decision, task, message).
 
     Editors validate YAML with these (e.g. a `# yaml-language-server: $schema=` line).
     """
     if directory is not None:
         types.writable_directory(directory, option="--write")
+        written = []
         for key in sorted(schemas.FORMATS):
             (directory / f"{key}.json").write_text(schemas.dump(key), encoding="utf-8")
-            click.echo(f"wrote {directory / f'{key}.json'}")
+            written.append(str(directory / f"{key}.json"))
+        if as_json:
+            emit_json({"written": written})
+            return
+        for path in written:
+            click.echo(f"wrote {path}")
+        return
+    if name is None and as_json:
+        emit_json({key: where for key, (_, where) in sorted(schemas.FORMATS.items())})
         return
     if name is None:
         for key, (_, where) in sorted(schemas.FORMATS.items()):

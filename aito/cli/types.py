@@ -117,6 +117,29 @@ class Agent(click.ParamType[str, Any]):
         return text
 
 
+class Reviewer(click.ParamType[str, Any]):
+    """Who reviews: an agent with a bot account, or a maintainer's login."""
+
+    name = "agent-or-login"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        if check_text(text) or not text or len(text) > 100:
+            self.fail(f"{short(text)} is not an agent id or a login", param, ctx)
+        org = context.state(ctx).organization() if ctx else None
+        if org is None:
+            return text
+        maintainers = [m.login for m in org.org.maintainers]
+        if text in org.org.bots or text.lower() in (m.lower() for m in maintainers):
+            return text
+        known = ", ".join([*sorted(org.org.bots), *maintainers][:40])
+        self.fail(
+            f"{short(text)} is neither an agent with a bot nor a maintainer; use one of: {known}",
+            param,
+            ctx,
+        )
+
+
 class Moment(click.ParamType[dt.datetime, Any]):
     """An ISO 8601 time; without a time zone it is UTC."""
 

@@ -110,6 +110,8 @@ def expected(param: click.Parameter, kind: str) -> int | None:
         return 2
     if isinstance(kind_type, types.Text):
         return 2 if kind == "empty" and not kind_type.blank else None
+    if isinstance(kind_type, types.Reviewer):
+        return 2  # no agent, no maintainer
     if isinstance(kind_type, types.Name):
         return None if kind == "huge" else 2  # forty digits make a fine name
     if isinstance(kind_type, types.LocalPath):
