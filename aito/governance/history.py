@@ -48,6 +48,20 @@ class ReviewEvent:
 
 
 @dataclasses.dataclass(frozen=True, order=True)
+class DismissalEvent:
+    """Review ``review`` by ``user`` was dismissed by ``by`` at ``at`` (server time).
+
+    Only the voter's own dismissal or a maintainer's withdraws the vote; anyone else's
+    leaves it standing (and is reported)."""
+
+    at: dt.datetime
+    id: int
+    review: int
+    user: int
+    by: int
+
+
+@dataclasses.dataclass(frozen=True, order=True)
 class CommentEvent:
     at: dt.datetime
     id: int
@@ -56,7 +70,12 @@ class CommentEvent:
 
 @dataclasses.dataclass(frozen=True)
 class PullFacts:
-    """Everything about the pull request that the verdict depends on."""
+    """Everything about the pull request that the verdict depends on.
+
+    Every time is the forge server's (or, for a push the forge cannot date, the time
+    the governance bot first saw it): never a commit's own date. A dismissed review
+    appears as what it was (approve, request changes) at its time, plus a
+    :class:`DismissalEvent`."""
 
     number: int
     opened_at: dt.datetime
@@ -65,6 +84,7 @@ class PullFacts:
     pushes: tuple[Push, ...]
     reviews: tuple[ReviewEvent, ...] = ()
     comments: tuple[CommentEvent, ...] = ()
+    dismissals: tuple[DismissalEvent, ...] = ()
     labels: frozenset[str] = frozenset()
     merged_by: int | None = None
     closed_by: int | None = None
