@@ -205,7 +205,7 @@ def facts_of(
     if pull.head_sha not in trees:
         raise HeadMoved(f"#{pull.number}: its head moved while it was read; tally again")
     heads = head_timeline(commits, seen, head=pull.head_sha, tree=trees[pull.head_sha], now=now)
-    pushes = tuple(Push(h.at, h.sha, h.tree, None) for h in heads)
+    pushes = tuple(Push(h.at, h.sha, h.tree, None, seq) for seq, h in enumerate(heads))
     reviews = forge.reviews(pull.number)
     logins = {r.user.id: r.user.login for r in reviews}
     logins |= {r.dismissed_by.id: r.dismissed_by.login for r in reviews if r.dismissed_by}
@@ -271,16 +271,19 @@ def head_timeline(
 ) -> tuple[marks.Head, ...]:
     """Every head the pull request had, in order, each with when it became the head.
 
-    Merges the forge's own push times with the heads the bot saw before (both never
-    earlier than the push), keeps one entry per change of head, and appends the current
-    head at ``now`` if it is new. Times never run backwards.
+    Merges the forge's own push times with the heads the bot saw before (never earlier
+    than the push) for those the forge cannot date, keeps one entry per change of head,
+    and appends the current head at ``now`` if it is new. Times never run backwards (two
+    heads seen at the same instant keep their order through :attr:`Push.seq`).
     """
     known = [
         (commit.pushed_at, 0, marks.Head(sha=commit.sha, tree=commit.tree_sha, at=commit.pushed_at))
         for commit in commits
         if commit.pushed_at is not None
     ]
-    remembered = [(h.at, 1, h) for h in seen]
+    # The forge's own times win; the bot's memory dates only the heads the forge cannot.
+    dated = {commit.sha for commit in commits if commit.pushed_at is not None}
+    remembered = [(h.at, 1, h) for h in seen if h.sha not in dated]
     timeline: list[marks.Head] = []
     for _, _, entry in sorted(known + remembered, key=lambda item: (item[0], item[1])):
         if timeline and timeline[-1].sha == entry.sha:

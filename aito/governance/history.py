@@ -29,12 +29,21 @@ class PullStatus(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True, order=True)
 class Push:
-    """The head of the pull request became ``sha`` (with content ``tree``) at ``at``."""
+    """The head of the pull request became ``sha`` (with content ``tree``) at ``at``.
+
+    ``seq`` is the push's place in the forge's sequence of heads: it orders two pushes
+    recorded at the same instant (see :func:`push_order`)."""
 
     at: dt.datetime
     sha: str
     tree: str
     by: int | None = None
+    seq: int = 0
+
+
+def push_order(push: Push) -> tuple[dt.datetime, int, str]:
+    """Pushes in the order they happened: by time, then by their place in the sequence."""
+    return (push.at, push.seq, push.sha)
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -93,7 +102,7 @@ class PullFacts:
 
     @property
     def head(self) -> Push:
-        return max(self.pushes)
+        return max(self.pushes, key=push_order)
 
 
 @dataclasses.dataclass(frozen=True)

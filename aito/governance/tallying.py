@@ -45,6 +45,7 @@ from aito.governance.history import (
     Push,
     ReviewEvent,
     ReviewKind,
+    push_order,
 )
 from aito.governance.policies import Policy
 from aito.org.organization import Tier
@@ -148,7 +149,7 @@ def evaluate(
     *, decision: DecisionFacts, policy: Policy, facts: PullFacts, now: dt.datetime
 ) -> Verdict:
     """The verdict on ``decision`` at ``now``, from the whole history in ``facts``."""
-    pushes = sorted(set(facts.pushes))
+    pushes = sorted(set(facts.pushes), key=push_order)
     if not pushes:
         raise ValueError("a pull request has at least one commit")
     maintainers = _maintainers(policy, facts)
@@ -213,7 +214,7 @@ def _events(
     """Every event once, sortable by (time, kind, id) so input order never matters."""
     found: set[tuple[dt.datetime, tuple[int, str], Event]] = set()
     for push in pushes:
-        found.add((push.at, (0, push.sha), push))
+        found.add((push.at, (0, f"{push.seq:010d}{push.sha}"), push))
     for review in reviews:
         found.add((review.at, (1, f"{review.id:020d}"), review))
     for comment in comments:
@@ -327,7 +328,8 @@ class _Fold:
     def dismissal(self, event: DismissalEvent) -> None:
         """Only the voter or a maintainer can take a vote back by dismissing its review."""
         state = self.state
-        by = self.facts.logins.get(event.by, str(event.by))
+        by_agent = self.policy.agent_of(event.by)
+        by = f"{by_agent}'s bot" if by_agent else self.facts.logins.get(event.by, str(event.by))
         agent = self.policy.agent_of(event.user)
         if event.by == event.user or event.by in self.maintainers:
             if agent is not None and state.vote_reviews.get(agent) == event.review:

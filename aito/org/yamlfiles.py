@@ -63,6 +63,8 @@ class _Core12Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         seen: dict[Hashable, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base`: merged keys may be overridden, not duplicated
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, Hashable) and key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -73,6 +75,8 @@ class _Core12Loader(_BaseLoader):  # type: ignore[valid-type,misc]
                 )
             if isinstance(key, Hashable):
                 seen[key] = key_node.start_mark.line
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)  # as SafeConstructor does, before constructing
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
