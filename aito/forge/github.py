@@ -361,8 +361,15 @@ class GitHubForge:
         wanted = ("head_ref_force_pushed", "review_dismissed")
 
         def read() -> list[_Event]:
+            # Only attributes the listing carries: another one would cost a request each.
             return [
-                (e.event, _identity(e.actor), e.created_at, e.commit_id, e.dismissed_review or {})
+                (
+                    e.event,
+                    _identity(e.actor),
+                    e.created_at,
+                    e.commit_id,
+                    (e.dismissed_review or {}) if e.event == "review_dismissed" else {},
+                )
                 for e in issue.get_events()
                 if e.event in wanted
             ]
