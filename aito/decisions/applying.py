@@ -31,8 +31,6 @@ from aito.decisions import marks, reading
 from aito.errors import GovernanceError
 from aito.forge.base import (
     CheckState,
-    FileChange,
-    FileStatus,
     Forge,
     Identity,
     MergeConflict,
@@ -143,7 +141,9 @@ def _tally(
             first = reading.record_at(forge, commits[0].sha, path, number=number)
         except GovernanceError:
             first = None  # unreadable at its first commit: the head and the mark decide
-    proposal, blocked = _fixed_proposal(decision, first, found.mark.proposal if found else None)
+    proposal, blocked = reading.fixed_proposal(
+        decision, first, found.mark.proposal if found else None
+    )
     if proposal.proposer not in base.agents:
         raise GovernanceError(
             f"#{number}: proposed_by {proposal.proposer!r} is not an agent of the organization"
@@ -157,7 +157,7 @@ def _tally(
     requirement = authority.required_tier(
         base,
         proposer=proposal.proposer,
-        paths=_judged_paths(changes, decision.id),
+        paths=reading.judged_paths(changes, decision.id),
         amount_usd=proposal.amount_usd,
         links=[c.path for c in changes if c.special],
     )
@@ -185,9 +185,10 @@ def _tally(
             f"opened by {pull.author.login}, not by "
             f"{proposal.proposer}'s bot: proposed_by cannot be claimed"
         )
-    if len(reading_.heads) > marks.MAX_HEADS:
+    if len(reading_.heads) >= marks.MAX_HEADS:
+        # The mark keeps at most MAX_HEADS heads: past that, history would be lost.
         blocked = blocked or (
-            f"its head changed more than {marks.MAX_HEADS} times; open a new proposal"
+            f"its head changed {marks.MAX_HEADS} times or more; open a new proposal"
         )
     if blocked:
         verdict = _blocked(verdict, blocked)
@@ -217,51 +218,6 @@ def _tally(
             recipients = sorted({proposal.proposer, *policy.approvers, *policy.voters})
             recorder.announce(decision=judged, verdict=verdict, recipients=recipients, now=now)
     return Tally(verdict, judged, tuple(changed), tuple(problems))
-
-
-def _fixed_proposal(
-    head: Decision, first: Decision | None, frozen: marks.Proposal | None
-) -> tuple[marks.Proposal, str | None]:
-    """The decision as proposed (the mark, else its first commit, else the head), its
-    tier and amount raised to the highest any of them says; and why the head is blocked
-    if it changed what cannot change (the id, the proposer)."""
-    said = [
-        marks.Proposal(decision=d.id, proposer=d.proposed_by, tier=d.tier, amount_usd=d.amount_usd)
-        for d in (first, head)
-        if d is not None
-    ]
-    origin = frozen or said[0]
-    every = [origin, *said]
-    proposal = marks.Proposal(
-        decision=origin.decision,
-        proposer=origin.proposer,
-        tier=max((p.tier for p in every), key=authority.TIER_ORDER.index),
-        amount_usd=max(p.amount_usd for p in every),
-    )
-    blocked = None
-    if head.id != origin.decision:
-        blocked = (
-            f"the decision record changed from {origin.decision} to {head.id} after it was proposed"
-        )
-    elif head.proposed_by != origin.proposer:
-        blocked = (
-            f"proposed_by cannot be claimed: it changed from {origin.proposer} to "
-            f"{head.proposed_by} after the proposal"
-        )
-    return proposal, blocked
-
-
-def _judged_paths(changes: list[FileChange], decision_id: str) -> list[str]:
-    """Every path the change touches except its own new record (a rename: both names)."""
-    record = f"{reading.DECISIONS_PREFIX}{decision_id}.yaml"
-    found: list[str] = []
-    for change in changes:
-        if change.path == record and reading.record_path(change):
-            continue
-        found.append(change.path)
-        if change.status is FileStatus.RENAMED and change.previous_path:
-            found.append(change.previous_path)
-    return found
 
 
 def _blocked(verdict: Verdict, reason: str) -> Verdict:
@@ -306,7 +262,7 @@ def _apply(
     final = verdict.status in TERMINAL and not is_open
     escalated = verdict.status is DecisionStatus.ESCALATED and is_open
     state_mark = verdict.status.value if final or escalated else "open"
-    body = _tally_body(verdict, problems, mark.model_copy(update={"state": state_mark}))
+    body = marks.comment(verdict, problems, mark.model_copy(update={"state": state_mark}))
     if found is None:
         forge.post_comment(number, author=governance, body=body)
         changes.append("tally comment posted")
@@ -384,44 +340,6 @@ def _apply_state(
 
 def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _tally_body(verdict: Verdict, problems: list[str], mark: marks.Mark) -> str:
-    """The comment: for people, every value through :func:`marks.text`; the mark last."""
-    t = marks.text
-    votes = ", ".join(
-        f"{t(agent)}: {vote.value if vote else '—'}" for agent, vote in verdict.votes.items()
-    )
-    lines = [
-        marks.TALLY_MARK,
-        f"**Decision `{t(verdict.decision_id)}`** ({verdict.tier.value}): "
-        f"**{verdict.status.value}** — round {verdict.round}, {verdict.stage.value}",
-        "",
-        f"- reason: {t(verdict.reason, 600)}",
-    ]
-    if votes:
-        lines.append(f"- votes: {votes}")
-    if verdict.missing:
-        lines.append(f"- missing: {t(', '.join(verdict.missing))}")
-    if verdict.deadline:
-        lines.append(f"- deadline: {verdict.deadline.isoformat()}")
-    if verdict.human_decision:
-        lines.append(
-            f"- maintainer decision: {verdict.human_decision.value} by {t(verdict.decided_by)}"
-        )
-    if verdict.held:
-        lines.append("- on hold (`aito/hold`): nothing merges until the label is removed")
-    lines += [f"- ⚠ {t(problem, 600)}" for problem in problems[:20]]
-    if len(problems) > 20:
-        lines.append(f"- ⚠ and {len(problems) - 20} more")
-    lines += [
-        "",
-        "_Votes are PR reviews by the voters' bot accounts (approve / request changes; a "
-        'comment review starting with "abstain"). This comment is rewritten by `aito decide '
-        "tally`; text in comments never counts as a vote._",
-        marks.render(mark),
-    ]
-    return "\n".join(lines)
 
 
 def _record_final(

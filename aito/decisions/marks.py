@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aito.forge.base import Comment, Identity
 from aito.governance.policies import Policy
+from aito.governance.tallying import Verdict
 from aito.org.organization import Tier
 
 TALLY_MARK = "<!-- aito:tally -->"  # the comment's first line, for people and searches
@@ -153,3 +154,41 @@ def text(value: object, limit: int = 300) -> str:
     shown = shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     shown = _MARKDOWN.sub(r"\\\1", shown)
     return shown.replace("@", "@\u200b")  # no mentions from quoted text
+
+
+def comment(verdict: Verdict, problems: list[str], mark: Mark) -> str:
+    """The tally comment: for people, every value through :func:`text`; the mark last."""
+    t = text
+    votes = ", ".join(
+        f"{t(agent)}: {vote.value if vote else '—'}" for agent, vote in verdict.votes.items()
+    )
+    lines = [
+        TALLY_MARK,
+        f"**Decision `{t(verdict.decision_id)}`** ({verdict.tier.value}): "
+        f"**{verdict.status.value}** — round {verdict.round}, {verdict.stage.value}",
+        "",
+        f"- reason: {t(verdict.reason, 600)}",
+    ]
+    if votes:
+        lines.append(f"- votes: {votes}")
+    if verdict.missing:
+        lines.append(f"- missing: {t(', '.join(verdict.missing))}")
+    if verdict.deadline:
+        lines.append(f"- deadline: {verdict.deadline.isoformat()}")
+    if verdict.human_decision:
+        lines.append(
+            f"- maintainer decision: {verdict.human_decision.value} by {t(verdict.decided_by)}"
+        )
+    if verdict.held:
+        lines.append("- on hold (`aito/hold`): nothing merges until the label is removed")
+    lines += [f"- ⚠ {t(problem, 600)}" for problem in problems[:20]]
+    if len(problems) > 20:
+        lines.append(f"- ⚠ and {len(problems) - 20} more")
+    lines += [
+        "",
+        "_Votes are PR reviews by the voters' bot accounts (approve / request changes; a "
+        'comment review starting with "abstain"). This comment is rewritten by `aito decide '
+        "tally`; text in comments never counts as a vote._",
+        render(mark),
+    ]
+    return "\n".join(lines)

@@ -43,6 +43,7 @@ from aito.forge.base import (
     PullState,
     ReviewState,
 )
+from aito.governance import authority
 from aito.governance.history import (
     CommentEvent,
     DismissalEvent,
@@ -295,3 +296,48 @@ def head_timeline(
         at = max(now, timeline[-1].at) if timeline else now
         timeline.append(marks.Head(sha=head, tree=tree, at=at))
     return tuple(timeline)
+
+
+def fixed_proposal(
+    head: Decision, first: Decision | None, frozen: marks.Proposal | None
+) -> tuple[marks.Proposal, str | None]:
+    """The decision as proposed (the mark, else its first commit, else the head), its
+    tier and amount raised to the highest any of them says; and why the head is blocked
+    if it changed what cannot change (the id, the proposer)."""
+    said = [
+        marks.Proposal(decision=d.id, proposer=d.proposed_by, tier=d.tier, amount_usd=d.amount_usd)
+        for d in (first, head)
+        if d is not None
+    ]
+    origin = frozen or said[0]
+    every = [origin, *said]
+    proposal = marks.Proposal(
+        decision=origin.decision,
+        proposer=origin.proposer,
+        tier=max((p.tier for p in every), key=authority.TIER_ORDER.index),
+        amount_usd=max(p.amount_usd for p in every),
+    )
+    blocked = None
+    if head.id != origin.decision:
+        blocked = (
+            f"the decision record changed from {origin.decision} to {head.id} after it was proposed"
+        )
+    elif head.proposed_by != origin.proposer:
+        blocked = (
+            f"proposed_by cannot be claimed: it changed from {origin.proposer} to "
+            f"{head.proposed_by} after the proposal"
+        )
+    return proposal, blocked
+
+
+def judged_paths(changes: list[FileChange], decision_id: str) -> list[str]:
+    """Every path the change touches except its own new record (a rename: both names)."""
+    record = f"{DECISIONS_PREFIX}{decision_id}.yaml"
+    found: list[str] = []
+    for change in changes:
+        if change.path == record and record_path(change):
+            continue
+        found.append(change.path)
+        if change.status is FileStatus.RENAMED and change.previous_path:
+            found.append(change.previous_path)
+    return found
