@@ -525,3 +525,31 @@ def test_an_alias_bomb_in_a_decision_record_is_a_clear_error(
     with pytest.raises(GovernanceError, match="alias bomb") as caught:
         applying.tally(local_forge, pull.number, now=clock())
     assert len(str(caught.value)) < 600
+
+
+def test_a_huge_decision_record_is_refused_by_its_size(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    record = b"id: huge\ntitle: H\nproposed_by: cmo\ntier: minor\ndescription: " + b"x" * 2_000_000
+    cmo = who(org, "cmo")
+    local_forge.commit_files(
+        branch="aito/decision/huge", base="main", files={"org/decisions/huge.yaml": record},
+        message="h", author=cmo,
+    )  # fmt: skip
+    pull = local_forge.open_pull(
+        head="aito/decision/huge", base="main", title="h", body="", author=cmo
+    )
+    with pytest.raises(GovernanceError, match="over 1024 KiB") as caught:
+        applying.tally(local_forge, pull.number, now=clock())
+    assert len(str(caught.value)) < 600
+
+
+@pytest.mark.parametrize(
+    "path", ["org/decisions/../org.yaml", "/etc/passwd", "content/./x.md", ".git/config"]
+)
+def test_a_proposal_cannot_carry_a_path_outside_the_repo(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock, path: str
+) -> None:
+    with pytest.raises(GovernanceError, match="carry files by their path"):
+        propose(local_forge, org, clock, files={path: b"x\n"})
+    assert local_forge.pulls(state=None) == []
