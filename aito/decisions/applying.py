@@ -192,13 +192,8 @@ def _tally(
         )
     if blocked:
         verdict = _blocked(verdict, blocked)
-    judged = decision.model_copy(
-        update={
-            "tier": tier,
-            "amount_usd": proposal.amount_usd,
-            "proposed_by": proposal.proposer,
-        }
-    )
+    judged, claimed = reading.judged_record(decision, tier=tier, proposal=proposal)
+    problems += claimed
     if not apply:
         return Tally(verdict, judged, (), tuple(problems))
     mark = marks.Mark(

@@ -341,3 +341,41 @@ def judged_paths(changes: list[FileChange], decision_id: str) -> list[str]:
         if change.status is FileStatus.RENAMED and change.previous_path:
             found.append(change.previous_path)
     return found
+
+
+# Record fields that say how a decision went: written by the tally, never by a proposer.
+TALLY_FIELDS = (
+    "status",
+    "round",
+    "rounds",
+    "human_decision",
+    "decided_by",
+    "resolved_at",
+    "result",
+    "pr",
+    "due",
+)
+
+
+def judged_record(
+    head: Decision, *, tier: Tier, proposal: marks.Proposal
+) -> tuple[Decision, list[str]]:
+    """The record as judged: the proposal's fixed values, the judged tier, and none of the
+    fields the tally owns (what a proposer wrote there is reported and dropped)."""
+    fields = Decision.model_fields
+    claimed = [
+        name
+        for name in TALLY_FIELDS
+        if name != "round"  # proposals start at round 1; the tally counts its own
+        and getattr(head, name) != fields[name].get_default(call_default_factory=True)
+    ]
+    problems = (
+        [f"the record sets {', '.join(claimed)}, which only the tally writes: ignored"]
+        if claimed
+        else []
+    )
+    judged = Decision.model_validate(
+        head.model_dump(exclude=set(TALLY_FIELDS))
+        | {"tier": tier, "amount_usd": proposal.amount_usd, "proposed_by": proposal.proposer}
+    )
+    return judged, problems

@@ -553,3 +553,24 @@ def test_a_proposal_cannot_carry_a_path_outside_the_repo(
     with pytest.raises(GovernanceError, match="carry files by their path"):
         propose(local_forge, org, clock, files={path: b"x\n"})
     assert local_forge.pulls(state=None) == []
+
+
+def test_verdict_fields_written_into_the_record_are_ignored(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    decision, pull = propose(local_forge, org, clock)
+    rewrite_record(
+        local_forge,
+        org,
+        decision,
+        pull,
+        status="approved",
+        human_decision="approve",
+        decided_by="shiba-maintainer",
+        rounds=[{"round": 1, "votes": {"ceo": "approve", "dao": "approve"}}],
+    )
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.status.value == "pending" and result.verdict.missing == ("ceo", "dao")
+    assert result.decision.status.value == "pending" and result.decision.human_decision is None
+    assert any("only the tally writes" in p for p in result.problems)
+    assert local_forge.pull(pull.number).state is PullState.OPEN

@@ -103,3 +103,17 @@ def test_quoted_text_cannot_open_a_comment_a_line_or_markup(text: str) -> None:
     assert "@everyone" not in shown  # no mention
     assert "[click](" not in shown and "**bold**" not in shown
     assert len(shown) < 700
+
+
+def test_a_comment_in_the_earlier_format_is_read_by_position_only() -> None:
+    import base64
+    import json
+
+    raw = {tier.value: policy(tier).model_dump(mode="json") for tier in Tier}
+    line = f"<!-- aito:policy {base64.b64encode(json.dumps(raw).encode()).decode()} -->"
+    legacy = f"{marks.TALLY_MARK}\nround 1\n{line}\n<!-- aito:state open -->"
+    found = marks.find([comment(legacy)], BOT)
+    assert found is not None and found.mark.policies == {t: policy(t) for t in Tier}
+    assert found.mark.state == "open" and found.mark.proposal is None
+    moved = f"{marks.TALLY_MARK}\n{line}\n<!-- aito:state open -->\nmore text"
+    assert marks.find([comment(moved)], BOT) is None
