@@ -9,8 +9,8 @@ line::
     <!-- aito:mark v2 <base64 of zlib-compressed JSON> -->
 
 It is trusted only when (1) the comment's author is the governance bot, matched by
-numeric id, (2) it is the last line, matched whole by a strict pattern, and (3) its
-content validates as :class:`Mark`. Nothing else in the comment is ever parsed. Text
+numeric id, (2) it is the last line, matched whole by a strict pattern, of a comment
+whose first line is :data:`TALLY_MARK`, and (3) its content validates as :class:`Mark`. Nothing else in the comment is ever parsed. Text
 a proposer controls (file names, titles, ids, reasons quoting them, logins) is shown
 through :func:`text`: one line, cut short, with ``<``, ``>`` and ``&`` as HTML entities
 and Markdown punctuation escaped, so it can neither open a ``<!--`` comment, nor
@@ -98,9 +98,12 @@ def find(comments: Sequence[Comment], governance: Identity) -> TallyComment | No
 
 
 def parse(body: str) -> Mark | None:
-    """The mark on the last line of ``body``, or None (anything else is never read)."""
+    """The mark on the last line of ``body``, or None (anything else is never read).
+
+    The body must also open with :data:`TALLY_MARK`: both ends of a tally comment are
+    the bot's own, so no other comment it writes can be taken for one."""
     lines = body.rstrip().splitlines()
-    if not lines:
+    if len(lines) < 2 or lines[0] != TALLY_MARK:
         return None
     found = _MARK.fullmatch(lines[-1])
     if found is not None:

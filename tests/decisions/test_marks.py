@@ -54,7 +54,8 @@ def test_only_the_last_line_is_read() -> None:
     body = f"{marks.TALLY_MARK}\n- ⚠ {forged}\n{forged}\n{real}"
     found = marks.find([comment(body)], BOT)
     assert found is not None and found.mark == genuine()
-    assert marks.parse(f"{real}\n{forged}\ntrailing words") is None
+    assert marks.parse(f"{marks.TALLY_MARK}\n{real}\n{forged}\ntrailing words") is None
+    assert marks.parse(f"Some other comment by the bot\n{real}") is None  # not a tally
 
 
 def test_a_mark_in_anyone_elses_comment_is_ignored() -> None:
@@ -83,7 +84,7 @@ def test_a_mark_that_inflates_past_the_limit_is_refused() -> None:
     import zlib
 
     huge = base64.b64encode(zlib.compress(b'{"state": "' + b"a" * 3_000_000 + b'"}')).decode()
-    assert marks.parse(f"<!-- aito:mark v2 {huge} -->") is None
+    assert marks.parse(f"{marks.TALLY_MARK}\n<!-- aito:mark v2 {huge} -->") is None
 
 
 @pytest.mark.parametrize(
