@@ -10,11 +10,12 @@ line::
 
 It is trusted only when (1) the comment's author is the governance bot, matched by
 numeric id, (2) it is the last line, matched whole by a strict pattern, of a comment
-whose first line is :data:`TALLY_MARK`, and (3) its content validates as :class:`Mark`. Nothing else in the comment is ever parsed. Text
-a proposer controls (file names, titles, ids, reasons quoting them, logins) is shown
-through :func:`text`: one line, cut short, with ``<``, ``>`` and ``&`` as HTML entities
-and Markdown punctuation escaped, so it can neither open a ``<!--`` comment, nor
-render as markup, nor mention anyone, nor stand on a line of its own.
+whose first line is :data:`TALLY_MARK`, and (3) its content validates as :class:`Mark`.
+Nothing else in the comment is ever parsed. Text a proposer controls (file names,
+titles, ids, reasons quoting them, logins) is shown through :func:`text`: one line,
+cut short, with ``<``, ``>`` and ``&`` as HTML entities and Markdown punctuation
+escaped, so it can neither open a ``<!--`` comment, nor render as markup, nor mention
+anyone, nor stand on a line of its own.
 
 Comments written before this format (a ``<!-- aito:policy … -->`` line followed by a
 ``<!-- aito:state … -->`` line, as the comment's last two lines) are still read, by

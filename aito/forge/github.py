@@ -385,18 +385,29 @@ class GitHubForge:
         """The files (with GitHub's status and a rename's old name), and whether each is a
         symbolic link or submodule at the head (from the head's tree: one more call)."""
         pr = self._gov.repo.get_pull(number)
+        head, total = self._call(
+            f"read pull request #{number}", lambda: (pr.head.sha, pr.changed_files)
+        )
         what = f"list files of pull request #{number}"
         files = self._call(
-            what,
-            lambda: [
-                (f.filename, f.status, f.previous_filename, pr.head.sha) for f in pr.get_files()
-            ],
+            what, lambda: [(f.filename, f.status, f.previous_filename) for f in pr.get_files()]
         )
+        where = f"{what} on {self.repo_name}"
+        if len(files) != total:
+            # GitHub lists at most 3,000 files: a file it leaves out could not be judged.
+            raise errors.PermanentAdapterError(
+                SERVICE,
+                f"{where}: GitHub listed {len(files)} of its {total} changed files (it lists "
+                "at most 3,000, or the head moved); split the pull request, or tally again",
+            )
         if not files:
             return []
-        head = files[0][3]
         repo = self._gov.repo
         tree = self._call(f"read tree {head}", lambda: repo.get_git_tree(head, recursive=True))
+        if tree.truncated:
+            raise errors.PermanentAdapterError(
+                SERVICE, f"{where}: GitHub truncated the tree of {head[:12]}"
+            )
         special = {e.path for e in tree.tree if e.mode in ("120000", "160000")}
         statuses = {
             "added": port.FileStatus.ADDED,
@@ -410,7 +421,7 @@ class GitHubForge:
                 previous if status == "renamed" else None,
                 path in special and status != "removed",
             )
-            for path, status, previous, _ in files
+            for path, status, previous in files
         ]
 
     # -- conversation ----------------------------------------------------------------

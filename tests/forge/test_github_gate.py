@@ -19,6 +19,7 @@ from github import Auth, InputGitAuthor
 from support.fake_github import FakeGitHub, make_github_forge, start_fake_github
 
 from aito.decisions import applying, marks, proposing
+from aito.errors import PermanentAdapterError
 from aito.forge.base import Identity, PullRequest, PullState
 from aito.forge.github import GitHubForge
 from aito.org import loading
@@ -248,4 +249,24 @@ def test_marks_forged_in_file_names_are_never_read_back(
         assert result.verdict.missing == ("ceo", "dao")
     [body] = [c.body for c in forge.comments(pull.number) if c.body.startswith(marks.TALLY_MARK)]
     assert body.count("<!--") == 2 and "<!-- aito:state" not in body
+    assert forge.pull(pull.number).state is PullState.OPEN
+
+
+def test_a_pull_request_with_more_files_than_github_lists_is_not_judged(
+    world: tuple[FakeGitHub, GitHubForge, loading.Organization],
+) -> None:
+    server, forge, org = world
+    _, pull = propose(forge, org, tier=Tier.MINOR)
+    repo = server.repos[org.org.governance_repo.repo]
+    head = repo.commits[pull.head_sha]
+    flat = repo.flatten(head.tree)
+    blob = repo.put_blob(b"filler\n")
+    flat |= {f"content/filler/{n:04d}.md": ("100644", blob) for n in range(3000)}
+    flat[".github/workflows/deploy.yml"] = ("100644", repo.put_blob(b"on: push\n"))
+    commit = repo.put_commit(
+        tree=repo.put_tree(flat), parents=(head.sha,), message="bulk", user=repo.owner
+    )
+    repo.refs[f"heads/{pull.head_ref}"] = commit.sha  # a push GitHub would accept
+    with pytest.raises(PermanentAdapterError, match="at most 3,000"):
+        applying.tally(forge, pull.number, now=later(hours=5))
     assert forge.pull(pull.number).state is PullState.OPEN

@@ -54,6 +54,7 @@ from pydantic import SecretStr
 from aito.forge.github import GitHubForge
 
 DOCS = "https://docs.github.com/rest"
+MAX_PULL_FILES = 3000  # GitHub lists at most this many files of a pull request
 _ROLES = ("read", "triage", "write", "maintain", "admin")
 _LEGACY = {
     "read": "read",
@@ -1369,7 +1370,7 @@ def _pull_files(gh: FakeGitHub, c: Context) -> Response:
     html = f"{gh.url}/{c.repo.full_name}"
     pull = _pull(c)
     files = []
-    for path, status, sha in c.repo.pull_diff(pull):
+    for path, status, sha in c.repo.pull_diff(pull)[:MAX_PULL_FILES]:
         added = _lines(c.repo, sha)
         quoted = urllib.parse.quote(path)
         files.append(
