@@ -204,7 +204,11 @@ def facts_of(
     """
     trees = {head.sha: head.tree for head in seen} | {c.sha: c.tree_sha for c in commits}
     if pull.head_sha not in trees:
-        raise HeadMoved(f"#{pull.number}: its head moved while it was read; tally again")
+        raise HeadMoved(
+            f"#{pull.number}: its head is not among the commits the forge lists (it moved "
+            "while it was read: tally again; or it has more commits than the forge lists, "
+            "250 on GitHub: squash them)"
+        )
     heads = head_timeline(commits, seen, head=pull.head_sha, tree=trees[pull.head_sha], now=now)
     pushes = tuple(Push(h.at, h.sha, h.tree, None, seq) for seq, h in enumerate(heads))
     reviews = forge.reviews(pull.number)
