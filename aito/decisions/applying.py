@@ -164,8 +164,8 @@ def _tally(
     tier = authority.higher(proposal.tier, requirement.tier)
     policy = policies[tier]
     seen = found.mark.heads if found else ()
-    reading_ = reading.facts_of(forge, pull, policy, comments, commits=commits, seen=seen, now=now)
-    facts = reading_.facts
+    observed = reading.facts_of(forge, pull, policy, comments, commits=commits, seen=seen, now=now)
+    facts = observed.facts
     if tier is not proposal.tier:
         problems.append(
             f"judged as {tier.value}, not {proposal.tier.value}: " + "; ".join(requirement.reasons)
@@ -176,7 +176,7 @@ def _tally(
         facts=facts,
         now=now,
     )
-    problems += [*reading_.notes, *verdict.notes]
+    problems += [*observed.notes, *verdict.notes]
     proposer_bot = policy.bots.get(proposal.proposer)
     if pull.author.id != proposer_bot and pull.author.id not in facts.maintainers | set(
         policy.maintainers
@@ -185,7 +185,7 @@ def _tally(
             f"opened by {pull.author.login}, not by "
             f"{proposal.proposer}'s bot: proposed_by cannot be claimed"
         )
-    if len(reading_.heads) >= marks.MAX_HEADS:
+    if len(observed.heads) >= marks.MAX_HEADS:
         # The mark keeps at most MAX_HEADS heads: past that, history would be lost.
         blocked = blocked or (
             f"its head changed {marks.MAX_HEADS} times or more; open a new proposal"
@@ -200,7 +200,7 @@ def _tally(
         policies=policies,
         state="open",
         proposal=proposal,
-        heads=reading_.heads[-marks.MAX_HEADS :],
+        heads=observed.heads[-marks.MAX_HEADS :],
     )
     changed, final = _apply(forge, pull, verdict, governance, found, mark, problems)
     if final:
