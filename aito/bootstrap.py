@@ -123,15 +123,13 @@ def forge(
             token=settings.github_token,
             agent_tokens=tokens,
         )
-    permissions = {bot.id: Permission.WRITE for bot in org.org.bots.values()} | {
-        m.id: Permission.ADMIN for m in org.org.maintainers
-    }
     extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    # No permissions map: the local forge reads maintainers and bots from the governance
+    # branch as committed, never from the working tree this org was loaded from.
     return LocalForge(
         repo=settings.repo,
         store=settings.data_dir / "forge",
         base_branch=org.org.governance_repo.branch,
-        permissions=permissions,
         **extra,
     )
 

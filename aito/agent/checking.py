@@ -4,7 +4,10 @@ Pure: the action, the agent's context (what it was shown), the organization and
 what this run already did go in; a refusal reason (or None) comes out. Nothing the
 model wrote (titles, bodies, PR texts it read) can widen what is allowed: repos and
 paths come from `org/agents/<id>.yaml`, voters from the governance engine's reading
-of the decision, targets and worker kinds from the organization.
+of the decision, targets and worker kinds from the organization. Paths are matched
+with gitignore semantics (:mod:`aito.org.paths`), and the protected automation paths
+(workflows, CODEOWNERS, CI files; `org/` and `profiles/` in the governance repo) are
+refused to `open_pr` whatever the agent's path filters say.
 """
 
 from __future__ import annotations
@@ -12,12 +15,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
-import functools
-import re
 
 from aito.agent import actions
 from aito.agent.context import Context
-from aito.org import loading
+from aito.org import loading, paths
 from aito.org.agents import Layer, Permission
 from aito.org.messages import GROUP_TARGETS
 from aito.org.records import TaskStatus
@@ -86,8 +87,12 @@ def check(
         case actions.ProposeDecision():
             if spec.layer is Layer.WORKER:
                 return "workers cannot propose decisions; report to the agent that spawned you"
-            bad = [p for p in action.files if p.startswith("org/decisions/") or not _safe(p)]
-            return f"files not allowed in a decision: {', '.join(bad)}" if bad else None
+            bad = [
+                p
+                for p in action.files
+                if p.startswith("org/decisions/") or paths.unsafe_reason(p) is not None
+            ]
+            return f"files not allowed in a decision: {_listed(bad)}" if bad else None
         case actions.CastVote():
             return _vote(action, context=context)
         case actions.CreateTask():
@@ -142,9 +147,24 @@ def _open_pr(action: actions.OpenPr, *, org: loading.Organization, agent_id: str
     allowed = org.repos_of(agent_id)
     if org.org.repos[repo_key] not in allowed:
         return f"repo {repo_key!r} is outside your git access ({', '.join(allowed) or 'none'})"
-    outside = [p for p in action.files if not _safe(p) or not path_allowed(p, spec.git.paths)]
+    unsafe = [p for p in action.files if paths.unsafe_reason(p) is not None]
+    if unsafe:
+        why = paths.unsafe_reason(sorted(unsafe)[0])
+        return (
+            f"path(s) outside your path filters {spec.git.paths}: {_listed(unsafe)} "
+            f"(not a plain path inside the repo: it {why})"
+        )
+    governance = org.org.repos[repo_key] == org.org.governance_repo.repo
+    for path in sorted(action.files):
+        protected = paths.protected_reason(path, governance=governance)
+        if protected is not None:
+            return (
+                f"{_listed([path])}: {protected}; no agent writes it with open_pr, whatever "
+                "its path filters: propose a critical decision instead"
+            )
+    outside = [p for p in action.files if not path_allowed(p, spec.git.paths)]
     if outside:
-        return f"path(s) outside your path filters {spec.git.paths}: {', '.join(sorted(outside))}"
+        return f"path(s) outside your path filters {spec.git.paths}: {_listed(outside)}"
     return None
 
 
@@ -245,33 +265,13 @@ def _schedule(
     return None
 
 
-def _safe(path: str) -> bool:
-    parts = path.split("/")
-    return not (path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts))
-
-
 def path_allowed(path: str, patterns: list[str]) -> bool:
-    """Glob match where `*` stays within one path segment and `**` spans segments."""
-    return any(_glob(pattern).fullmatch(path) for pattern in patterns)
+    """True if ``patterns`` (gitignore semantics, see :mod:`aito.org.paths`) cover ``path``."""
+    return paths.matches(path, patterns)
 
 
-@functools.cache
-def _glob(pattern: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
+def _listed(items: list[str], limit: int = 5) -> str:
+    # Paths come from the model: show a few, each cut short.
+    shown = [p if len(p) <= 120 else p[:119] + "…" for p in sorted(items)[:limit]]
+    more = f" (and {len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(shown) + more

@@ -6,6 +6,13 @@ evaluated head (fail closed if it moved) or a close. Run it twice and the second
 run changes nothing. The final record (status, rounds, votes, human decision) is
 written to `org/decisions/<id>.yaml` on the base branch, to Postgres, and sent to
 the proposer and the voters, once.
+
+What is judged is fixed where no proposer can move it: the policy, and the decision's
+id, proposer, tier and amount as proposed, live in the governance bot's mark
+(:mod:`aito.decisions.marks`); a later push may raise the tier or the amount, never
+lower them, nor change the id or the proposer. Labels, the status, a merge or a close
+are only ever applied to the exact head the verdict judged: if the head moved while
+the tally ran, nothing is applied and the next tally judges the new head.
 """
 
 from __future__ import annotations
@@ -15,16 +22,25 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Protocol
 
 import yaml
 
-from aito.decisions import reading
+from aito.decisions import marks, reading
 from aito.errors import GovernanceError
-from aito.forge.base import CheckState, Forge, Identity, MergeConflict, PullRequest, PullState
+from aito.forge.base import (
+    CheckState,
+    Forge,
+    Identity,
+    MergeConflict,
+    PullRequest,
+    PullState,
+)
 from aito.governance import authority, tallying
 from aito.governance.history import DecisionFacts
 from aito.governance.tallying import ActionKind, Verdict
+from aito.org import yamlfiles
 from aito.org.records import Decision, DecisionStatus, PullRequestLink, RoundRecord
 
 _log = logging.getLogger(__name__)
@@ -91,78 +107,112 @@ def tally(
     ``lock(decision_id)`` (e.g. Redis `lock:decision:{id}`) keeps two tallies of the
     same decision from interleaving.
     """
-    pull = forge.pull(number)
-    changed = forge.changed_files(number)
-    decision = reading.decision_of(forge, pull, changed)
     if not (lock and apply):
-        return _tally(forge, pull, decision, changed, now=now, apply=apply, recorder=recorder)
+        return _tally(forge, number, now=now, apply=apply, recorder=recorder)
+    decision = reading.decision_of(forge, forge.pull(number))
     with lock(decision.id):
-        # Another tally may have acted while we waited for the lock: read again.
-        pull = forge.pull(number)
-        return _tally(forge, pull, decision, changed, now=now, apply=apply, recorder=recorder)
+        # Another tally may have acted while we waited for the lock: everything is read
+        # again inside it.
+        return _tally(forge, number, now=now, apply=apply, recorder=recorder)
 
 
 def _tally(
     forge: Forge,
-    pull: PullRequest,
-    decision: Decision,
-    changed: list[str],
+    number: int,
     *,
     now: dt.datetime,
     apply: bool,
     recorder: Recorder | None,
 ) -> Tally:
-    number = pull.number
-    base = reading.base_organization(forge, pull.base_ref)
+    pull = forge.pull(number)
+    changes = forge.file_changes(number)
+    decision = reading.decision_of(forge, pull, changes)
+    base = reading.base_organization(forge, forge.default_branch)
     governance = reading.governance_identity(base)
     comments = forge.comments(number)
-    found = reading.tally_comment(comments, governance)
-    policies = found.policies if found else reading.freeze(base)
-    if decision.proposed_by not in base.agents:
-        raise GovernanceError(f"#{number}: proposed_by {decision.proposed_by!r} is not an agent")
+    found = marks.find(comments, governance)
+    policies = found.mark.policies if found else reading.freeze(base)
+    commits = forge.commits(number)
+    problems: list[str] = []
+    first = None
+    if commits and commits[0].sha != pull.head_sha:
+        path = f"{reading.DECISIONS_PREFIX}{decision.id}.yaml"
+        try:
+            first = reading.record_at(forge, commits[0].sha, path, number=number)
+        except GovernanceError:
+            first = None  # unreadable at its first commit: the head and the mark decide
+    proposal, blocked = reading.fixed_proposal(
+        decision, first, found.mark.proposal if found else None
+    )
+    if proposal.proposer not in base.agents:
+        raise GovernanceError(
+            f"#{number}: proposed_by {proposal.proposer!r} is not an agent of the organization"
+        )
+    if proposal.tier is not decision.tier or proposal.amount_usd != decision.amount_usd:
+        problems.append(
+            f"the record at the head says {decision.tier.value} and "
+            f"${decision.amount_usd:g}; it was proposed at {proposal.tier.value} and "
+            f"${proposal.amount_usd:g}: a later push may raise them, never lower them"
+        )
     requirement = authority.required_tier(
         base,
-        proposer=decision.proposed_by,
-        paths=[p for p in changed if not p.startswith(reading.DECISIONS_PREFIX)],
-        amount_usd=decision.amount_usd,
+        proposer=proposal.proposer,
+        paths=reading.judged_paths(changes, decision.id),
+        amount_usd=proposal.amount_usd,
+        links=[c.path for c in changes if c.special],
     )
-    tier = authority.higher(decision.tier, requirement.tier)
+    tier = authority.higher(proposal.tier, requirement.tier)
     policy = policies[tier]
-    facts = reading.facts_of(forge, pull, policy, comments)
-    problems: list[str] = []
-    if tier is not decision.tier:
+    seen = found.mark.heads if found else ()
+    observed = reading.facts_of(forge, pull, policy, comments, commits=commits, seen=seen, now=now)
+    facts = observed.facts
+    if tier is not proposal.tier:
         problems.append(
-            f"judged as {tier.value}, not {decision.tier.value}: " + "; ".join(requirement.reasons)
+            f"judged as {tier.value}, not {proposal.tier.value}: " + "; ".join(requirement.reasons)
         )
     verdict = tallying.evaluate(
-        decision=DecisionFacts(decision.id, tier, decision.proposed_by),
+        decision=DecisionFacts(decision.id, tier, proposal.proposer),
         policy=policy,
         facts=facts,
         now=now,
     )
-    proposer_bot = policy.bots.get(decision.proposed_by)
+    problems += [*observed.notes, *verdict.notes]
+    proposer_bot = policy.bots.get(proposal.proposer)
     if pull.author.id != proposer_bot and pull.author.id not in facts.maintainers | set(
         policy.maintainers
     ):
-        verdict = _blocked(
-            verdict,
+        blocked = blocked or (
             f"opened by {pull.author.login}, not by "
-            f"{decision.proposed_by}'s bot: proposed_by cannot be claimed",
+            f"{proposal.proposer}'s bot: proposed_by cannot be claimed"
         )
+    if len(observed.heads) >= marks.MAX_HEADS:
+        # The mark keeps at most MAX_HEADS heads: past that, history would be lost.
+        blocked = blocked or (
+            f"its head changed {marks.MAX_HEADS} times or more; open a new proposal"
+        )
+    if blocked:
+        verdict = _blocked(verdict, blocked)
+    judged, claimed = reading.judged_record(decision, tier=tier, proposal=proposal)
+    problems += claimed
     if not apply:
-        return Tally(verdict, decision, (), tuple(problems))
-    changes, final = _apply(
-        forge, pull, verdict, governance, found, reading.encode_policies(policies), problems
+        return Tally(verdict, judged, (), tuple(problems))
+    mark = marks.Mark(
+        policies=policies,
+        state="open",
+        proposal=proposal,
+        heads=observed.heads[-marks.MAX_HEADS :],
     )
+    changed, final = _apply(forge, pull, verdict, governance, found, mark, problems)
     if final:
-        changes.extend(_record_final(forge, pull, decision, verdict, governance, now))
+        changed.extend(_record_final(forge, pull, judged, verdict, governance, now))
     if recorder is not None:
-        recorder.record(decision=decision, verdict=verdict, now=now)
+        recorder.record(decision=judged, verdict=verdict, now=now)
         escalated = verdict.status is DecisionStatus.ESCALATED
-        if (final or escalated) and (found is None or found.state != verdict.status.value):
-            recipients = sorted({decision.proposed_by, *policy.approvers, *policy.voters})
-            recorder.announce(decision=decision, verdict=verdict, recipients=recipients, now=now)
-    return Tally(verdict, decision, tuple(changes), tuple(problems))
+        announced = found.mark.state if found else None
+        if (final or escalated) and announced != verdict.status.value:
+            recipients = sorted({proposal.proposer, *policy.approvers, *policy.voters})
+            recorder.announce(decision=judged, verdict=verdict, recipients=recipients, now=now)
+    return Tally(verdict, judged, tuple(changed), tuple(problems))
 
 
 def _blocked(verdict: Verdict, reason: str) -> Verdict:
@@ -182,13 +232,53 @@ def _apply(
     pull: PullRequest,
     verdict: Verdict,
     governance: Identity,
-    found: reading.TallyComment | None,
-    policy_mark: str,
+    found: marks.TallyComment | None,
+    mark: marks.Mark,
     problems: list[str],
 ) -> tuple[list[str], bool]:
-    """Bring the forge in line with ``verdict``; returns the changes and whether it is final."""
+    """Bring the forge in line with ``verdict``; returns the changes and whether it is final.
+
+    Nothing but the tally comment is touched unless the pull request's head is still the
+    head the verdict judged (the status and the merge are pinned to it besides)."""
     changes: list[str] = []
     number = pull.number
+    current = forge.pull(number)
+    moved = current.head_sha != verdict.head_sha
+    is_open = current.state is PullState.OPEN
+    if moved:
+        problems.append(
+            f"the head moved from {verdict.head_sha[:12]} to {current.head_sha[:12]} while "
+            "this tally ran: no label, status, merge or close was applied; the next tally "
+            "judges the new head"
+        )
+    else:
+        applied, is_open = _apply_state(forge, current, verdict, governance, problems)
+        changes += applied
+    final = verdict.status in TERMINAL and not is_open
+    escalated = verdict.status is DecisionStatus.ESCALATED and is_open
+    state_mark = verdict.status.value if final or escalated else "open"
+    body = marks.comment(verdict, problems, mark.model_copy(update={"state": state_mark}))
+    if found is None:
+        forge.post_comment(number, author=governance, body=body)
+        changes.append("tally comment posted")
+    elif found.comment.body != body:
+        forge.edit_comment(number, comment_id=found.comment.id, body=body)
+        changes.append("tally comment updated")
+    return changes, final
+
+
+def _apply_state(
+    forge: Forge,
+    pull: PullRequest,
+    verdict: Verdict,
+    governance: Identity,
+    problems: list[str],
+) -> tuple[list[str], bool]:
+    """Labels, the status on the judged head, review requests, merge or close; returns
+    what changed and whether the pull request is still open."""
+    changes: list[str] = []
+    number = pull.number
+    is_open = pull.state is PullState.OPEN
     managed = {label for label in pull.labels if label.startswith(tallying.LABEL_PREFIX)}
     managed.discard(tallying.HOLD_LABEL)  # people hold and unhold; the tally never does
     wanted = set(verdict.labels) - {tallying.HOLD_LABEL}
@@ -197,25 +287,32 @@ def _apply(
         forge.set_labels(number, add=add, remove=remove)
         changes += [f"label +{label}" for label in add] + [f"label -{label}" for label in remove]
     state = CheckState(verdict.check_state)
-    current = {s.context: s for s in forge.statuses(pull.head_sha)}.get(tallying.CHECK_CONTEXT)
+    head = verdict.head_sha
+    current = {s.context: s for s in forge.statuses(head)}.get(tallying.CHECK_CONTEXT)
     if current is None or (current.state, current.description) != (
         state,
         verdict.check_description,
     ):
         forge.set_status(
-            sha=pull.head_sha,
+            sha=head,
             context=tallying.CHECK_CONTEXT,
             state=state,
             description=verdict.check_description,
         )
         changes.append(f"status {state.value}")
-    is_open = pull.state is PullState.OPEN
     for action in verdict.actions:
         if action.kind is ActionKind.REQUEST_MAINTAINERS:
             missing = sorted(set(action.logins) - set(forge.requested_reviewers(number)))
             if missing:
-                forge.request_reviewers(number, logins=missing)
-                changes.append(f"requested {', '.join(missing)}")
+                refused = forge.request_reviewers(number, logins=missing)
+                asked = [login for login in missing if login not in refused]
+                if asked:
+                    changes.append(f"requested {', '.join(asked)}")
+                problems += [
+                    f"maintainer {login} cannot be asked to review ({_short(why)}); "
+                    "add them as a collaborator or fix org.yaml `maintainers`"
+                    for login, why in sorted(refused.items())
+                ]
         elif action.kind is ActionKind.MERGE and action.sha is not None:
             try:
                 forge.merge(
@@ -228,57 +325,16 @@ def _apply(
                 changes.append(f"merged {action.sha[:12]}")
                 is_open = False
             except MergeConflict as exc:
-                problems.append(f"not merged: {exc}")
+                problems.append(f"not merged: {_short(str(exc))}")
         elif action.kind is ActionKind.CLOSE:
             forge.close(number, actor=governance)
             changes.append("closed")
             is_open = False
-    final = verdict.status in TERMINAL and not is_open
-    escalated = verdict.status is DecisionStatus.ESCALATED and is_open
-    state_mark = verdict.status.value if final or escalated else "open"
-    body = _tally_body(verdict, problems, policy_mark, state_mark)
-    if found is None:
-        forge.post_comment(number, author=governance, body=body)
-        changes.append("tally comment posted")
-    elif found.comment.body != body:
-        forge.edit_comment(number, comment_id=found.comment.id, body=body)
-        changes.append("tally comment updated")
-    return changes, final
+    return changes, is_open
 
 
-def _tally_body(verdict: Verdict, problems: list[str], policy_mark: str, state: str) -> str:
-    votes = ", ".join(
-        f"{agent}: {vote.value if vote else '—'}" for agent, vote in verdict.votes.items()
-    )
-    lines = [
-        reading.TALLY_MARK,
-        f"**Decision `{verdict.decision_id}`** ({verdict.tier.value}): **{verdict.status.value}**"
-        f" — round {verdict.round}, {verdict.stage.value}",
-        "",
-        f"- reason: {verdict.reason}",
-    ]
-    if votes:
-        lines.append(f"- votes: {votes}")
-    if verdict.missing:
-        lines.append(f"- missing: {', '.join(verdict.missing)}")
-    if verdict.deadline:
-        lines.append(f"- deadline: {verdict.deadline.isoformat()}")
-    if verdict.human_decision:
-        lines.append(
-            f"- maintainer decision: {verdict.human_decision.value} by {verdict.decided_by}"
-        )
-    if verdict.held:
-        lines.append("- on hold (`aito/hold`): nothing merges until the label is removed")
-    lines += [f"- ⚠ {problem}" for problem in problems]
-    lines += [
-        "",
-        "_Votes are PR reviews by the voters' bot accounts (approve / request changes; a "
-        'comment review starting with "abstain"). This comment is rewritten by `aito decide '
-        "tally`; text in comments never counts as a vote._",
-        policy_mark,
-        reading.encode_state(state),
-    ]
-    return "\n".join(lines)
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _record_final(
@@ -310,7 +366,7 @@ def _record_final(
     path = f"{reading.DECISIONS_PREFIX}{decision.id}.yaml"
     data = final.model_dump(mode="json", exclude_none=True)
     current = forge.read_tree(pull.base_ref, prefixes=[path]).get(path)
-    if current is not None and _same_record(yaml.safe_load(current), data):
+    if current is not None and _same_record(_loaded(current, path), data):
         return []
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
     forge.commit_files(
@@ -321,6 +377,13 @@ def _record_final(
         author=governance,
     )
     return [f"recorded {path} on {pull.base_ref}"]
+
+
+def _loaded(content: bytes, path: str) -> object:
+    try:
+        return yamlfiles.load_bytes(content, Path(path))
+    except yamlfiles.YamlFileError:
+        return None  # unreadable: rewrite it
 
 
 def _same_record(current: object, new: dict[str, object]) -> bool:

@@ -13,6 +13,7 @@ from aito.errors import GovernanceError, PermissionDenied
 from aito.forge.base import Forge, Identity, PullRequest, ReviewState
 from aito.governance import authority, tallying
 from aito.org import loading
+from aito.org import paths as repo_paths
 from aito.org.agents import Layer
 from aito.org.organization import Tier
 from aito.org.records import Decision
@@ -75,6 +76,10 @@ def propose(
     if spec is None or spec.layer is Layer.WORKER:
         raise PermissionDenied(f"{proposer!r} cannot propose: only head and c-level agents can")
     for path in files:
+        unsafe = repo_paths.unsafe_reason(path)
+        if unsafe is not None:
+            shown = path if len(path) <= 120 else path[:119] + "…"
+            raise GovernanceError(f"{shown!r} {unsafe}: carry files by their path in the repo")
         if path.startswith(reading.DECISIONS_PREFIX):
             raise GovernanceError(
                 f"{path}: the decision record is written by `aito decide propose`"

@@ -1,29 +1,52 @@
 """Turn what a forge holds into what the pure engine reads.
 
-Trust rules live here: the organization that judges a decision is read from the
-**base branch** (never from the pull request); its policy is frozen in the tally
-comment, which is trusted only when written by the governance bot (matched by
-numeric id); identities are numeric ids; maintainers come from the forge's
-permission data or the base branch's maintainer list.
+Trust rules live here:
+
+* The organization that judges a decision is read from the governance branch (the
+  forge's default branch) as committed, never from the pull request or a working
+  tree, and a pull request against any other branch is not a decision.
+* A decision pull request **adds** exactly one `org/decisions/<id>.yaml` (a new,
+  regular file); what else it changes is judged by :mod:`aito.governance.authority`
+  (changing or deleting an existing record is a rule change: critical).
+* Identities are numeric ids; maintainers come from the forge's permission data or
+  the governance branch's maintainer list.
+* Time is the forge server's: a push's time is what the forge knows (LocalForge records
+  every push; GitHub only some, see :mod:`aito.forge.github`), else when the
+  governance bot first saw that head (kept in its mark, :mod:`aito.decisions.marks`),
+  else the tally's own ``now``. Commit dates are never read.
+* Review dismissals count only when the forge says who dismissed (see
+  :mod:`aito.governance.tallying`).
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import hashlib
-import json
-import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pydantic
 
+from aito.decisions import marks
 from aito.errors import GovernanceError, OrgDefinitionError
-from aito.forge.base import Comment, Forge, Identity, Permission, PullRequest, PullState
+from aito.forge.base import (
+    Comment,
+    Commit,
+    FileChange,
+    FileStatus,
+    Forge,
+    Identity,
+    Permission,
+    PullRequest,
+    PullState,
+    ReviewState,
+)
+from aito.governance import authority
 from aito.governance.history import (
     CommentEvent,
+    DismissalEvent,
     PullFacts,
     PullStatus,
     Push,
@@ -32,12 +55,10 @@ from aito.governance.history import (
 )
 from aito.governance.policies import Policy, policy_for
 from aito.org import loading, yamlfiles
+from aito.org import paths as repo_paths
 from aito.org.organization import Tier
 from aito.org.records import Decision
 
-TALLY_MARK = "<!-- aito:tally -->"
-_POLICY = re.compile(r"<!-- aito:policy ([A-Za-z0-9+/=]+) -->")
-_STATE = re.compile(r"<!-- aito:state ([a-z_]+) -->")
 DECISIONS_PREFIX = "org/decisions/"
 
 
@@ -58,6 +79,8 @@ def base_organization(forge: Forge, ref: str) -> loading.Organization:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         for path, content in files.items():
+            if repo_paths.unsafe_reason(path) is not None:
+                continue  # not a file git would check out; never one of the org's
             target = root / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
@@ -84,86 +107,115 @@ def governance_identity(org: loading.Organization) -> Identity:
     return Identity(bot.login, bot.id) if bot else Identity("github-actions[bot]", 41898282)
 
 
-def decision_of(forge: Forge, pull: PullRequest, changed: list[str] | None = None) -> Decision:
-    """The decision record the pull request adds (exactly one `org/decisions/*.yaml`)."""
-    if changed is None:
-        changed = forge.changed_files(pull.number)
-    records = [
-        path for path in changed if path.startswith(DECISIONS_PREFIX) and path.endswith(".yaml")
-    ]
+def record_path(change: FileChange) -> bool:
+    """True for a new decision record: an added regular `org/decisions/<name>.yaml`."""
+    name = change.path.removeprefix(DECISIONS_PREFIX)
+    return (
+        change.status is FileStatus.ADDED
+        and change.path.startswith(DECISIONS_PREFIX)
+        and name.endswith(".yaml")
+        and "/" not in name
+        and not change.special
+    )
+
+
+def decision_of(
+    forge: Forge, pull: PullRequest, changes: Sequence[FileChange] | None = None
+) -> Decision:
+    """The decision record the pull request adds (exactly one new `org/decisions/*.yaml`),
+    read at the pull request's head."""
+    governance_branch = forge.default_branch
+    if pull.base_ref != governance_branch:
+        raise GovernanceError(
+            f"#{pull.number} is not a decision: it targets {_cut(pull.base_ref, 60)!r}, "
+            f"not the governance branch {governance_branch}"
+        )
+    if changes is None:
+        changes = forge.file_changes(pull.number)
+    records = [c.path for c in changes if record_path(c)]
     if len(records) != 1:
         raise GovernanceError(
-            f"#{pull.number} is not a decision: it must add exactly one org/decisions/<id>.yaml "
-            f"(it changes {len(records)})"
+            f"#{pull.number} is not a decision: it must add exactly one new "
+            f"org/decisions/<id>.yaml (it adds {len(records)})"
         )
-    content = forge.read_tree(pull.head_sha, prefixes=[records[0]]).get(records[0])
-    if content is None:
-        raise GovernanceError(f"#{pull.number} deletes {records[0]}; that is not a proposal")
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / Path(records[0]).name
-        path.write_bytes(content)
-        try:
-            data = yamlfiles.read_yaml(path)
-            decision = Decision.model_validate(data)
-        except (yamlfiles.YamlFileError, pydantic.ValidationError) as exc:
-            raise GovernanceError(f"#{pull.number}: {records[0]} is invalid: {exc}") from exc
-    if f"{DECISIONS_PREFIX}{decision.id}.yaml" != records[0]:
-        raise GovernanceError(f"#{pull.number}: {records[0]} has id {decision.id!r}")
+    path = records[0]
+    decision = record_at(forge, pull.head_sha, path, number=pull.number)
+    if decision is None:
+        raise GovernanceError(f"#{pull.number}: {_cut(path)} is missing at its head")
+    if f"{DECISIONS_PREFIX}{decision.id}.yaml" != path:
+        raise GovernanceError(f"#{pull.number}: {_cut(path)} has id {decision.id!r}")
     return decision
 
 
-@dataclasses.dataclass(frozen=True)
-class TallyComment:
-    comment: Comment
-    policies: dict[Tier, Policy]
-    state: str | None
+def record_at(forge: Forge, sha: str, path: str, *, number: int) -> Decision | None:
+    """The decision record at ``path`` in commit ``sha`` (None if there is none there);
+    an unreadable one raises :class:`GovernanceError`, its message cut short."""
+    content = forge.read_tree(sha, prefixes=[path]).get(path)
+    if content is None:
+        return None
+    try:
+        data = yamlfiles.load_bytes(content, Path(path))
+        return Decision.model_validate(data)
+    except yamlfiles.YamlFileError as exc:
+        raise GovernanceError(f"#{number}: {_cut(exc.problem.render(), 300)}") from exc
+    except pydantic.ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(step) for step in first["loc"]) or "the record"
+        raise GovernanceError(
+            f"#{number}: {_cut(path)} is not a valid decision record: {_cut(where, 60)}: "
+            f"{_cut(str(first['msg']), 200)}"
+        ) from exc
 
 
-def tally_comment(comments: list[Comment], governance: Identity) -> TallyComment | None:
-    """The governance bot's tally comment (anyone else's look-alike is ignored)."""
-    for comment in comments:
-        if comment.user.id != governance.id or TALLY_MARK not in comment.body:
-            continue
-        found = _POLICY.search(comment.body)
-        if found is None:
-            continue
-        raw = json.loads(base64.b64decode(found.group(1)))
-        policies = {Tier(k): Policy.model_validate(v) for k, v in raw.items()}
-        state = _STATE.search(comment.body)
-        return TallyComment(comment, policies, state.group(1) if state else None)
-    return None
-
-
-def encode_policies(policies: dict[Tier, Policy]) -> str:
-    raw = {tier.value: policy.model_dump(mode="json") for tier, policy in policies.items()}
-    text = base64.b64encode(json.dumps(raw, sort_keys=True).encode()).decode()
-    return f"<!-- aito:policy {text} -->"
-
-
-def encode_state(state: str) -> str:
-    return f"<!-- aito:state {state} -->"
+def _cut(text: str, limit: int = 120) -> str:
+    # Paths and values come from the proposer: never repeat an unbounded one.
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def freeze(org: loading.Organization) -> dict[Tier, Policy]:
     return {tier: policy_for(org, tier) for tier in Tier}
 
 
-def facts_of(forge: Forge, pull: PullRequest, policy: Policy, comments: list[Comment]) -> PullFacts:
-    """The pull request's history as plain facts for the engine."""
-    pushes: list[Push] = []
-    last: dt.datetime | None = None
-    for commit in forge.commits(pull.number):
-        # Push times never run backwards (a commit date can lie; the order cannot).
-        at = commit.pushed_at if last is None or commit.pushed_at > last else last
-        last = at
-        pushes.append(
-            Push(at, commit.sha, commit.tree_sha, commit.author.id if commit.author else None)
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """The engine's facts, the heads as now known (for the mark) and what to report."""
+
+    facts: PullFacts
+    heads: tuple[marks.Head, ...]
+    notes: tuple[str, ...]
+
+
+def facts_of(
+    forge: Forge,
+    pull: PullRequest,
+    policy: Policy,
+    comments: list[Comment],
+    *,
+    commits: Sequence[Commit],
+    seen: Sequence[marks.Head] = (),
+    now: dt.datetime,
+) -> Reading:
+    """The pull request's history as plain facts for the engine.
+
+    ``seen`` are the heads the governance bot saw before (from its mark); the current
+    head, if new, is dated ``now`` unless the forge knows better. Raises
+    :class:`HeadMoved` when ``pull``'s head is not among ``commits`` (it moved while
+    being read: judge it again).
+    """
+    trees = {head.sha: head.tree for head in seen} | {c.sha: c.tree_sha for c in commits}
+    if pull.head_sha not in trees:
+        raise HeadMoved(
+            f"#{pull.number}: its head is not among the commits the forge lists (it moved "
+            "while it was read: tally again; or it has more commits than the forge lists, "
+            "250 on GitHub: squash them)"
         )
-    if not pushes or pushes[-1].sha != pull.head_sha:
-        pushes.append(Push(last or pull.created_at, pull.head_sha, pull.head_sha, None))
+    heads = head_timeline(commits, seen, head=pull.head_sha, tree=trees[pull.head_sha], now=now)
+    pushes = tuple(Push(h.at, h.sha, h.tree, None, seq) for seq, h in enumerate(heads))
     reviews = forge.reviews(pull.number)
     logins = {r.user.id: r.user.login for r in reviews}
+    logins |= {r.dismissed_by.id: r.dismissed_by.login for r in reviews if r.dismissed_by}
     people = {r.user for r in reviews} | {i for i in (pull.merged_by, pull.closed_by) if i}
+    people |= {r.dismissed_by for r in reviews if r.dismissed_by}
     bots = set(policy.bots.values()) | ({policy.governance_bot} if policy.governance_bot else set())
     maintainers = frozenset(
         person.id
@@ -176,22 +228,158 @@ def facts_of(forge: Forge, pull: PullRequest, policy: Policy, comments: list[Com
         PullState.CLOSED: PullStatus.CLOSED,
         PullState.MERGED: PullStatus.MERGED,
     }[pull.state]
-    return PullFacts(
+    events: list[ReviewEvent] = []
+    dismissals: list[DismissalEvent] = []
+    notes: list[str] = []
+    for r in reviews:
+        kind = ReviewKind(r.state.value)
+        dismissed = r.state is ReviewState.DISMISSED
+        if dismissed and r.dismissed_state is not None and r.dismissed_by is not None:
+            kind = ReviewKind(r.dismissed_state.value)
+            at = r.dismissed_at or now
+            dismissals.append(DismissalEvent(at, r.id, r.id, r.user.id, r.dismissed_by.id))
+        elif dismissed:
+            notes.append(
+                f"a review by {r.user.login} was dismissed and the forge does not say by whom "
+                "or what it was: it does not count"
+            )
+        events.append(ReviewEvent(r.submitted_at, r.id, r.user.id, kind, r.commit_id, r.body))
+    facts = PullFacts(
         number=pull.number,
         opened_at=pull.created_at,
         author=pull.author.id,
         status=status,
-        pushes=tuple(pushes),
-        reviews=tuple(
-            ReviewEvent(
-                r.submitted_at, r.id, r.user.id, ReviewKind(r.state.value), r.commit_id, r.body
-            )
-            for r in reviews
-        ),
+        pushes=pushes,
+        reviews=tuple(events),
         comments=tuple(CommentEvent(c.created_at, c.id, c.user.id) for c in comments),
+        dismissals=tuple(dismissals),
         labels=pull.labels,
         merged_by=pull.merged_by.id if pull.merged_by else None,
         closed_by=pull.closed_by.id if pull.closed_by else None,
         maintainers=maintainers,
         logins=logins,
     )
+    return Reading(facts, heads, tuple(notes))
+
+
+class HeadMoved(GovernanceError):
+    """The pull request's head moved while a tally read it: nothing was judged."""
+
+
+def head_timeline(
+    commits: Sequence[Commit],
+    seen: Sequence[marks.Head],
+    *,
+    head: str,
+    tree: str,
+    now: dt.datetime,
+) -> tuple[marks.Head, ...]:
+    """Every head the pull request had, in order, each with when it became the head.
+
+    Merges the forge's own push times with the heads the bot saw before (never earlier
+    than the push) for those the forge cannot date, keeps one entry per change of head,
+    and appends the current head at ``now`` if it is new. Times never run backwards (two
+    heads seen at the same instant keep their order through :attr:`Push.seq`).
+    """
+    known = [
+        (commit.pushed_at, 0, marks.Head(sha=commit.sha, tree=commit.tree_sha, at=commit.pushed_at))
+        for commit in commits
+        if commit.pushed_at is not None
+    ]
+    # The forge's own times win; the bot's memory dates only the heads the forge cannot.
+    dated = {commit.sha for commit in commits if commit.pushed_at is not None}
+    remembered = [(h.at, 1, h) for h in seen if h.sha not in dated]
+    timeline: list[marks.Head] = []
+    for _, _, entry in sorted(known + remembered, key=lambda item: (item[0], item[1])):
+        if timeline and timeline[-1].sha == entry.sha:
+            continue
+        if timeline and entry.at < timeline[-1].at:
+            entry = entry.model_copy(update={"at": timeline[-1].at})
+        timeline.append(entry)
+    if not timeline or timeline[-1].sha != head:
+        at = max(now, timeline[-1].at) if timeline else now
+        timeline.append(marks.Head(sha=head, tree=tree, at=at))
+    return tuple(timeline)
+
+
+def fixed_proposal(
+    head: Decision, first: Decision | None, frozen: marks.Proposal | None
+) -> tuple[marks.Proposal, str | None]:
+    """The decision as proposed (the mark, else its first commit, else the head), its
+    tier and amount raised to the highest any of them says; and why the head is blocked
+    if it changed what cannot change (the id, the proposer)."""
+    said = [
+        marks.Proposal(decision=d.id, proposer=d.proposed_by, tier=d.tier, amount_usd=d.amount_usd)
+        for d in (first, head)
+        if d is not None
+    ]
+    origin = frozen or said[0]
+    every = [origin, *said]
+    proposal = marks.Proposal(
+        decision=origin.decision,
+        proposer=origin.proposer,
+        tier=max((p.tier for p in every), key=authority.TIER_ORDER.index),
+        amount_usd=max(p.amount_usd for p in every),
+    )
+    blocked = None
+    if head.id != origin.decision:
+        blocked = (
+            f"the decision record changed from {origin.decision} to {head.id} after it was proposed"
+        )
+    elif head.proposed_by != origin.proposer:
+        blocked = (
+            f"proposed_by cannot be claimed: it changed from {origin.proposer} to "
+            f"{head.proposed_by} after the proposal"
+        )
+    return proposal, blocked
+
+
+def judged_paths(changes: list[FileChange], decision_id: str) -> list[str]:
+    """Every path the change touches except its own new record (a rename: both names)."""
+    record = f"{DECISIONS_PREFIX}{decision_id}.yaml"
+    found: list[str] = []
+    for change in changes:
+        if change.path == record and record_path(change):
+            continue
+        found.append(change.path)
+        if change.status is FileStatus.RENAMED and change.previous_path:
+            found.append(change.previous_path)
+    return found
+
+
+# Record fields that say how a decision went: written by the tally, never by a proposer.
+TALLY_FIELDS = (
+    "status",
+    "round",
+    "rounds",
+    "human_decision",
+    "decided_by",
+    "resolved_at",
+    "result",
+    "pr",
+    "due",
+)
+
+
+def judged_record(
+    head: Decision, *, tier: Tier, proposal: marks.Proposal
+) -> tuple[Decision, list[str]]:
+    """The record as judged: the proposal's fixed values, the judged tier, and none of the
+    fields the tally owns (what a proposer wrote there is reported and dropped)."""
+    fields = Decision.model_fields
+    claimed = [
+        name
+        for name in TALLY_FIELDS
+        if name != "round"  # proposals start at round 1; the tally counts its own
+        and getattr(head, name) != fields[name].get_default(call_default_factory=True)
+    ]
+    problems = (
+        [f"the record sets {', '.join(claimed)}, which only the tally writes: ignored"]
+        if claimed
+        else []
+    )
+    judged = Decision.model_validate(
+        head.model_dump(exclude=set(TALLY_FIELDS))
+        | {"tier": tier, "amount_usd": proposal.amount_usd, "proposed_by": proposal.proposer}
+    )
+    return judged, problems

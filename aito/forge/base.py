@@ -54,12 +54,18 @@ class CheckState(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class Review:
+    """A submitted review. A dismissed one has ``state`` DISMISSED and says, when the
+    forge tells, who dismissed it, when (server time) and what it was before."""
+
     id: int
     user: Identity
     state: ReviewState
     commit_id: str
     submitted_at: dt.datetime
     body: str = ""
+    dismissed_by: Identity | None = None
+    dismissed_at: dt.datetime | None = None
+    dismissed_state: ReviewState | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,12 +79,36 @@ class Comment:
 
 @dataclasses.dataclass(frozen=True)
 class Commit:
-    """A commit of a pull request, in order; ``pushed_at`` is when it became the head."""
+    """A commit of a pull request, in order.
+
+    ``pushed_at`` is when it became the pull request's head, by the forge **server's**
+    clock, or None when the forge cannot tell (never a commit's author or committer
+    date, which whoever pushes can set to anything)."""
 
     sha: str
     tree_sha: str
     author: Identity | None
-    pushed_at: dt.datetime
+    pushed_at: dt.datetime | None
+
+
+class FileStatus(enum.StrEnum):
+    ADDED = "added"
+    MODIFIED = "modified"
+    REMOVED = "removed"
+    RENAMED = "renamed"
+
+
+@dataclasses.dataclass(frozen=True)
+class FileChange:
+    """One file a pull request changes, against the base it branched from.
+
+    ``previous_path``: a renamed file's old name. ``special``: at the head it is a
+    symbolic link or a submodule, not a regular file."""
+
+    path: str
+    status: FileStatus
+    previous_path: str | None = None
+    special: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,12 +197,20 @@ class Forge(Protocol):
 
     def changed_files(self, number: int) -> list[str]: ...
 
+    def file_changes(self, number: int) -> list[FileChange]:
+        """Every file the pull request adds, modifies, removes or renames, with how."""
+        ...
+
     # -- conversation --------------------------------------------------------------
     def reviews(self, number: int) -> list[Review]: ...
 
     def post_review(
         self, number: int, *, author: Identity, state: ReviewState, body: str, commit_id: str
     ) -> Review: ...
+
+    def dismiss_review(self, number: int, *, review_id: int, actor: Identity, message: str) -> None:
+        """Dismiss a review as ``actor`` (the forge records who and when)."""
+        ...
 
     def comments(self, number: int) -> list[Comment]: ...
 
@@ -189,7 +227,10 @@ class Forge(Protocol):
 
     def statuses(self, sha: str) -> list[StatusCheck]: ...
 
-    def request_reviewers(self, number: int, *, logins: Sequence[str]) -> None: ...
+    def request_reviewers(self, number: int, *, logins: Sequence[str]) -> dict[str, str]:
+        """Ask ``logins`` for a review; returns those that cannot be asked, with why
+        (not a collaborator, the author), instead of failing for all."""
+        ...
 
     def requested_reviewers(self, number: int) -> list[str]: ...
 

@@ -15,20 +15,28 @@ or ``x-ratelimit-remaining: 0``) are retried with exponential backoff and then r
 check. PyGithub's own retry is off (``retry=None``) so it does not double ours. Tokens
 are never logged nor put in messages.
 
-GitHub's REST API tells no push time, so `Commit.pushed_at` is the commit's committer
-date (what a fresh commit carries when pushed; a rebased or back-dated one can differ).
+**Time is the server's.** GitHub's REST API tells no time for an ordinary push, and a
+commit's author and committer dates are whatever the pusher wrote, so they are never
+used. `Commit.pushed_at` is known only from server evidence: the pull request's
+``created_at`` for its commit when it has exactly one and was never force-pushed (that
+commit has been its head since it opened), and a ``head_ref_force_pushed`` issue event
+that names its new head (``commit_id``) for that head. Otherwise it is None, and the
+tally uses the time it first saw that head (kept in its own tally comment), which is
+never earlier than the push: a deadline can only start late, never early. Dismissals
+(who, when, what the review was) come from the ``review_dismissed`` issue events.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import functools
 import re
 import time
 import urllib.parse
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import github
 from github import Auth, GithubException, InputGitTreeElement
@@ -54,6 +62,9 @@ SERVICE = "github"
 GOVERNANCE = "the governance token"
 GHOST = port.Identity(login="ghost", id=10137891)  # GitHub's stand-in for deleted accounts
 _SHA = re.compile(r"[0-9a-f]{40}")
+_DISMISSABLE = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED")
+# (event, actor, server time, commit id, dismissed review) of one issue event.
+_Event = tuple[str, "port.Identity | None", "dt.datetime", "str | None", "dict[str, Any]"]
 _EVENTS = {
     port.ReviewState.APPROVED: "APPROVE",
     port.ReviewState.CHANGES_REQUESTED: "REQUEST_CHANGES",
@@ -331,21 +342,134 @@ class GitHubForge:
         return [p for p in every if state is None or p.state is state]
 
     def commits(self, number: int) -> list[port.Commit]:
+        """The pull request's commits, oldest first, with push times from server evidence
+        only (see the module docstring): one call, plus two when there is one commit."""
         pr = self._gov.repo.get_pull(number)
         what = f"list commits of pull request #{number}"
-        return self._call(what, lambda: [_commit(c) for c in pr.get_commits()])
+        found = self._call(
+            what,
+            lambda: [(c.sha, c.commit.tree.sha, _identity(c.author)) for c in pr.get_commits()],
+        )
+        events = self._events(number) if len(found) == 1 else []
+        forced = [e for e in events if e[0] == "head_ref_force_pushed"]
+        pushed: dict[str, dt.datetime] = {}
+        if len(found) == 1 and not forced:
+            pushed[found[0][0]] = self._call(f"read pull request #{number}", lambda: pr.created_at)
+        for _, _, at, commit_id, _ in forced:
+            if commit_id:
+                pushed[commit_id] = at
+        return [port.Commit(sha, tree, author, pushed.get(sha)) for sha, tree, author in found]
+
+    def _events(self, number: int) -> list[_Event]:
+        """The pull request's issue events that governance reads: force pushes and
+        dismissals, with the server's time and the acting account."""
+        issue = self._gov.repo.get_issue(number)
+        wanted = ("head_ref_force_pushed", "review_dismissed")
+
+        def read() -> list[_Event]:
+            # Only attributes the listing carries: another one would cost a request each.
+            return [
+                (
+                    e.event,
+                    _identity(e.actor),
+                    e.created_at,
+                    e.commit_id,
+                    (e.dismissed_review or {}) if e.event == "review_dismissed" else {},
+                )
+                for e in issue.get_events()
+                if e.event in wanted
+            ]
+
+        return self._call(f"list events of pull request #{number}", read)
 
     def changed_files(self, number: int) -> list[str]:
         pr = self._gov.repo.get_pull(number)
         what = f"list files of pull request #{number}"
         return self._call(what, lambda: [f.filename for f in pr.get_files()])
 
+    def file_changes(self, number: int) -> list[port.FileChange]:
+        """The files (with GitHub's status and a rename's old name), and whether each is a
+        symbolic link or submodule at the head (from the head's tree: one more call)."""
+        pr = self._gov.repo.get_pull(number)
+        head, total = self._call(
+            f"read pull request #{number}", lambda: (pr.head.sha, pr.changed_files)
+        )
+        what = f"list files of pull request #{number}"
+        files = self._call(
+            what, lambda: [(f.filename, f.status, f.previous_filename) for f in pr.get_files()]
+        )
+        where = f"{what} on {self.repo_name}"
+        if len(files) != total:
+            # GitHub lists at most 3,000 files: a file it leaves out could not be judged.
+            raise errors.PermanentAdapterError(
+                SERVICE,
+                f"{where}: GitHub listed {len(files)} of its {total} changed files (it lists "
+                "at most 3,000, or the head moved); split the pull request, or tally again",
+            )
+        if not files:
+            return []
+        repo = self._gov.repo
+        tree = self._call(f"read tree {head}", lambda: repo.get_git_tree(head, recursive=True))
+        if tree.truncated:
+            raise errors.PermanentAdapterError(
+                SERVICE, f"{where}: GitHub truncated the tree of {head[:12]}"
+            )
+        special = {e.path for e in tree.tree if e.mode in ("120000", "160000")}
+        statuses = {
+            "added": port.FileStatus.ADDED,
+            "removed": port.FileStatus.REMOVED,
+            "renamed": port.FileStatus.RENAMED,
+        }
+        return [
+            port.FileChange(
+                path,
+                statuses.get(status, port.FileStatus.MODIFIED),
+                previous if status == "renamed" else None,
+                path in special and status != "removed",
+            )
+            for path, status, previous in files
+        ]
+
     # -- conversation ----------------------------------------------------------------
     def reviews(self, number: int) -> list[port.Review]:
-        """Submitted reviews, oldest first (drafts and deleted users are left out)."""
+        """Submitted reviews, oldest first (drafts and deleted users are left out); a
+        dismissed one says who dismissed it, when and what it was (one more call)."""
         pr = self._gov.repo.get_pull(number)
         what = f"list reviews of pull request #{number}"
-        return self._call(what, lambda: [r for r in map(_review, pr.get_reviews()) if r])
+        found = self._call(what, lambda: [r for r in map(_review, pr.get_reviews()) if r])
+        if not any(r.state is port.ReviewState.DISMISSED for r in found):
+            return found
+        dismissals = {}
+        for kind, actor, at, _, dismissed in self._events(number):
+            review_id = dismissed.get("review_id")
+            if kind == "review_dismissed" and isinstance(review_id, int):
+                state = str(dismissed.get("state", "")).upper()
+                before = port.ReviewState(state) if state in _DISMISSABLE else None
+                dismissals[review_id] = (actor, at, before)
+        out = []
+        for review in found:
+            if review.state is port.ReviewState.DISMISSED and review.id in dismissals:
+                actor, at, before = dismissals[review.id]
+                review = dataclasses.replace(
+                    review, dismissed_by=actor, dismissed_at=at, dismissed_state=before
+                )
+            out.append(review)
+        return out
+
+    def dismiss_review(
+        self, number: int, *, review_id: int, actor: port.Identity, message: str
+    ) -> None:
+        """Dismiss as ``actor`` (its own token; GitHub requires write access)."""
+        account = self._as(actor)
+        repo = account.repo
+        url = f"{repo.url}/pulls/{number}/reviews/{review_id}/dismissals"
+        self._call(
+            f"dismiss review {review_id} on pull request #{number} as {actor.login}",
+            lambda: repo.requester.requestJsonAndCheck(
+                "PUT", url, input={"message": message, "event": "DISMISS"}
+            ),
+            credential=account.credential,
+        )
 
     def post_review(
         self,
@@ -431,11 +555,30 @@ class GitHubForge:
             latest.setdefault(status.context, check)
         return sorted(latest.values(), key=lambda check: check.context)
 
-    def request_reviewers(self, number: int, *, logins: Sequence[str]) -> None:
-        if logins:
-            pr = self._gov.repo.get_pull(number)
-            request = functools.partial(pr.create_review_request, reviewers=list(logins))
-            self._call(f"request reviewers on pull request #{number}", request)
+    def request_reviewers(self, number: int, *, logins: Sequence[str]) -> dict[str, str]:
+        """One call; if GitHub refuses it (422: someone is not a collaborator, or is the
+        author), each login is asked alone and those refused are returned with why."""
+        if not logins:
+            return {}
+        pr = self._gov.repo.get_pull(number)
+        what = f"request reviewers on pull request #{number}"
+        try:
+            self._call(what, functools.partial(pr.create_review_request, reviewers=list(logins)))
+            return {}
+        except errors.PermanentAdapterError as exc:
+            if _status(exc) != 422:
+                raise
+        refused: dict[str, str] = {}
+        for login in logins:
+            request = functools.partial(pr.create_review_request, reviewers=[login])
+            try:
+                self._call(f"request {login} on pull request #{number}", request)
+            except errors.PermanentAdapterError as exc:
+                cause = exc.__cause__
+                if _status(exc) != 422 or not isinstance(cause, GithubException):
+                    raise
+                refused[login] = _message(cause)
+        return refused
 
     def requested_reviewers(self, number: int) -> list[str]:
         pr = self._gov.repo.get_pull(number)
@@ -581,12 +724,6 @@ def _issue(issue: GhIssue) -> port.Issue:
         created_at=issue.created_at,
         url=issue.html_url,
     )
-
-
-def _commit(commit: GhCommit) -> port.Commit:
-    git = commit.commit
-    pushed_at = git.committer.date  # GitHub tells no push time (see the module docstring)
-    return port.Commit(commit.sha, git.tree.sha, _identity(commit.author), pushed_at)
 
 
 def _review(review: PullRequestReview) -> port.Review | None:

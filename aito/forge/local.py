@@ -10,6 +10,15 @@ sequence, as on GitHub, so ``#7`` names one thing.
 
 There is no authentication here: whoever runs `aito` on this machine may act as
 any identity of the organization, as the owner of a local repository can.
+
+**Time** is this forge's own clock (the "server"): a push is recorded when
+`commit_files` moves a pull request's branch, or when the forge first notices that
+plain git moved it; reviews, comments and dismissals carry the time they were made.
+Commit dates are never read.
+
+**Permissions** come from the base branch's `org/org.yaml` as committed
+(maintainers are admins, agents' bots may write), never from the working tree, unless
+an explicit ``permissions`` map is given.
 """
 
 from __future__ import annotations
@@ -25,12 +34,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from aito.errors import ConfigError, PermanentAdapterError
 from aito.forge.base import (
     ISSUE_STATES,
     CheckState,
     Comment,
     Commit,
+    FileChange,
+    FileStatus,
     Identity,
     Issue,
     MergeConflict,
@@ -41,8 +54,10 @@ from aito.forge.base import (
     ReviewState,
     StatusCheck,
 )
+from aito.org import organization, yamlfiles
 
 SERVICE = "local forge"
+_SPECIAL_MODES = (b"120000", b"160000")  # a symbolic link, a submodule
 Clock = Callable[[], dt.datetime]
 
 
@@ -65,7 +80,8 @@ class LocalForge:
         self.repo = repo
         self.store = store
         self._base = base_branch
-        self._permissions = dict(permissions or {})
+        self._permissions = dict(permissions) if permissions is not None else None
+        self._base_permissions: tuple[str, dict[int, Permission]] | None = None
         self._clock = clock
         if not (repo / ".git").exists():
             raise ConfigError(
@@ -270,19 +286,58 @@ class LocalForge:
         names = self._git("diff", "--name-only", "-z", f"{base}...{pull.head_sha}").stdout
         return sorted(name.decode() for name in filter(None, names.split(b"\0")))
 
+    def file_changes(self, number: int) -> list[FileChange]:
+        """Against the merge base, without rename detection (a rename is a removal and an
+        addition); symbolic links and submodules at the head are ``special``."""
+        pull = self.pull(number)
+        if pull.merge_sha is not None:
+            base = f"{pull.merge_sha}^1"
+        else:
+            base = self._rev(pull.base_ref) or pull.base_ref
+        raw = self._git(
+            "diff", "--raw", "--no-renames", "-z", "--no-abbrev", f"{base}...{pull.head_sha}"
+        ).stdout
+        fields = raw.split(b"\0")
+        changes: list[FileChange] = []
+        for meta, name in zip(fields[0::2], fields[1::2], strict=False):
+            if not meta.startswith(b":"):
+                continue
+            _, new_mode, _, _, letter = meta[1:].split(b" ")
+            status = {b"A": FileStatus.ADDED, b"D": FileStatus.REMOVED}.get(
+                letter[:1], FileStatus.MODIFIED
+            )
+            special = status is not FileStatus.REMOVED and new_mode in _SPECIAL_MODES
+            changes.append(FileChange(name.decode(), status, special=special))
+        return sorted(changes, key=lambda change: change.path)
+
     # -- conversation --------------------------------------------------------------
     def reviews(self, number: int) -> list[Review]:
-        return [
-            Review(
-                id=r["id"],
-                user=Identity(**r["user"]),
-                state=ReviewState(r["state"]),
-                commit_id=r["commit_id"],
-                submitted_at=dt.datetime.fromisoformat(r["submitted_at"]),
-                body=r["body"],
-            )
-            for r in self._load(number)["reviews"]
-        ]
+        return [_to_review(r) for r in self._load(number)["reviews"]]
+
+    def dismiss_review(self, number: int, *, review_id: int, actor: Identity, message: str) -> None:
+        """As GitHub: only an approval or a request for changes can be dismissed."""
+        with self._locked():
+            record = self._load(number)
+            if record["state"] != "open":
+                raise PermanentAdapterError(SERVICE, f"pull request #{number} is {record['state']}")
+            review = next((r for r in record["reviews"] if r["id"] == review_id), None)
+            if review is None:
+                raise PermanentAdapterError(SERVICE, f"no review {review_id} on #{number}")
+            if review["state"] not in (
+                ReviewState.APPROVED.value,
+                ReviewState.CHANGES_REQUESTED.value,
+            ):
+                raise PermanentAdapterError(
+                    SERVICE, f"review {review_id} is {review['state'].lower()}: not dismissable"
+                )
+            review["dismissal"] = {
+                "by": _identity_json(actor),
+                "at": self._clock().isoformat(),
+                "state": review["state"],
+                "message": message,
+            }
+            review["state"] = ReviewState.DISMISSED.value
+            self._save(record)
 
     def post_review(
         self, number: int, *, author: Identity, state: ReviewState, body: str, commit_id: str
@@ -358,11 +413,20 @@ class LocalForge:
             for context, v in sorted(found.items())
         ]
 
-    def request_reviewers(self, number: int, *, logins: Sequence[str]) -> None:
+    def request_reviewers(self, number: int, *, logins: Sequence[str]) -> dict[str, str]:
+        """As GitHub: the author cannot be asked to review their own pull request."""
         with self._locked():
             record = self._load(number)
-            record["requested_reviewers"] = sorted(set(record["requested_reviewers"]) | set(logins))
+            author = str(record["author"]["login"]).lower()
+            refused = {
+                login: "is the author of the pull request"
+                for login in logins
+                if login.lower() == author
+            }
+            wanted = set(logins) - set(refused)
+            record["requested_reviewers"] = sorted(set(record["requested_reviewers"]) | wanted)
             self._save(record)
+        return refused
 
     def requested_reviewers(self, number: int) -> list[str]:
         return list(self._load(number)["requested_reviewers"])
@@ -421,7 +485,31 @@ class LocalForge:
             self._save(record)
 
     def permission(self, user: Identity) -> Permission:
-        return self._permissions.get(user.id, Permission.READ)
+        if self._permissions is not None:
+            return self._permissions.get(user.id, Permission.READ)
+        return self._committed_permissions().get(user.id, Permission.READ)
+
+    def _committed_permissions(self) -> dict[int, Permission]:
+        """Roles from `org/org.yaml` on the base branch as committed (never the working
+        tree): maintainers administer, agents' bots write; nobody, if it is unreadable."""
+        sha = self._rev(f"refs/heads/{self._base}")
+        if sha is None:
+            return {}
+        if self._base_permissions is not None and self._base_permissions[0] == sha:
+            return self._base_permissions[1]
+        content = self.read_tree(sha, prefixes=["org/org.yaml"]).get("org/org.yaml")
+        found: dict[int, Permission] = {}
+        if content is not None:
+            try:
+                data = yamlfiles.load_bytes(content, Path("org/org.yaml"))
+                org = organization.OrgFile.model_validate(data)
+            except (yamlfiles.YamlFileError, pydantic.ValidationError):
+                org = None
+            if org is not None:
+                found = {bot.id: Permission.WRITE for bot in org.bots.values()}
+                found |= {person.id: Permission.ADMIN for person in org.maintainers}
+        self._base_permissions = (sha, found)
+        return found
 
     # -- issues --------------------------------------------------------------------
     def open_issue(
@@ -558,6 +646,21 @@ class LocalForge:
 
 def _identity_json(identity: Identity) -> dict[str, Any]:
     return {"login": identity.login, "id": identity.id}
+
+
+def _to_review(review: dict[str, Any]) -> Review:
+    dismissal = review.get("dismissal")
+    return Review(
+        id=review["id"],
+        user=Identity(**review["user"]),
+        state=ReviewState(review["state"]),
+        commit_id=review["commit_id"],
+        submitted_at=dt.datetime.fromisoformat(review["submitted_at"]),
+        body=review["body"],
+        dismissed_by=Identity(**dismissal["by"]) if dismissal else None,
+        dismissed_at=dt.datetime.fromisoformat(dismissal["at"]) if dismissal else None,
+        dismissed_state=ReviewState(dismissal["state"]) if dismissal else None,
+    )
 
 
 def _to_comment(comment: dict[str, Any]) -> Comment:

@@ -3,21 +3,33 @@
 The tier a proposer files can be raised, never lowered: a change is judged by
 what it touches and what it spends, so "a budget change above my limit, filed as
 minor" is refused when proposed and judged as what it is when tallied.
+
+Critical, whoever proposes:
+
+* the organization's rules and records: everything under `org/` (`org.yaml`,
+  agents, decisions, tasks) and `profiles/`, except the one new decision record the
+  pull request adds (the caller leaves that one out). Changing or deleting an
+  existing decision or task record is a rule change, never a free "record path";
+* the protected automation paths of :data:`aito.org.paths.PROTECTED` (workflows,
+  CODEOWNERS, CI definitions …), matched ignoring case;
+* a symbolic link or submodule anywhere (it can point outside the paths it sits in);
+* a path that is not a plain relative path (see :func:`aito.org.paths.unsafe_reason`).
+
+Paths are matched with gitignore semantics (:mod:`aito.org.paths`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 from collections.abc import Iterable
 
 from aito.org import loading
+from aito.org import paths as repo_paths
 from aito.org.organization import Tier
 
 TIER_ORDER = (Tier.OPERATIONAL, Tier.MINOR, Tier.MAJOR, Tier.CRITICAL)
-# The organization's own rules: changing them is always critical.
-RULE_PATHS = ("org/org.yaml", "org/agents/*", "profiles/*", ".github/*", "CODEOWNERS")
-RECORD_PATHS = ("org/decisions/*", "org/tasks/*")
+# The organization's own rules and records: changing them is always critical.
+RULE_PATHS = ("org/", "profiles/")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,10 +42,23 @@ def higher(first: Tier, second: Tier) -> Tier:
     return max(first, second, key=TIER_ORDER.index)
 
 
+def at_least(tier: Tier, floor: Tier) -> bool:
+    return TIER_ORDER.index(tier) >= TIER_ORDER.index(floor)
+
+
 def required_tier(
-    org: loading.Organization, *, proposer: str, paths: Iterable[str], amount_usd: float
+    org: loading.Organization,
+    *,
+    proposer: str,
+    paths: Iterable[str],
+    amount_usd: float,
+    links: Iterable[str] = (),
 ) -> Requirement:
-    """The lowest tier that may decide ``paths`` and ``amount_usd`` for ``proposer``."""
+    """The lowest tier that may decide ``paths`` and ``amount_usd`` for ``proposer``.
+
+    ``paths`` are every path the change adds, modifies or deletes (a rename counts as
+    both names); ``links`` are those that are symbolic links or submodules.
+    """
     spec = org.agents[proposer]
     limits = spec.authority.spend_limits_usd
     tier = Tier.OPERATIONAL
@@ -54,17 +79,38 @@ def required_tier(
         else:
             tier = Tier.MINOR
             reasons.append(f"${amount_usd:g} is within {proposer}'s own limit")
+    for link in sorted(set(links)):
+        tier = Tier.CRITICAL
+        reasons.append(f"{_shown(link)} is a symbolic link or submodule")
     for path in sorted(set(paths)):
-        if _matches(path, RULE_PATHS):
-            tier = higher(tier, Tier.CRITICAL)
-            reasons.append(f"{path} changes the organization's rules")
-        elif _matches(path, RECORD_PATHS):
-            continue
-        elif not _matches(path, spec.git.paths):
+        critical = _critical_reason(path)
+        if critical is not None:
+            tier = Tier.CRITICAL
+            reasons.append(f"{_shown(path)} {critical}")
+        elif not paths_match(path, spec.git.paths):
             tier = higher(tier, Tier.MAJOR)
-            reasons.append(f"{path} is outside {proposer}'s paths ({', '.join(spec.git.paths)})")
+            reasons.append(
+                f"{_shown(path)} is outside {proposer}'s paths ({', '.join(spec.git.paths)})"
+            )
     return Requirement(tier, tuple(reasons))
 
 
-def _matches(path: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns)
+def paths_match(path: str, patterns: Iterable[str]) -> bool:
+    return repo_paths.matches(path, list(patterns))
+
+
+def _critical_reason(path: str) -> str | None:
+    unsafe = repo_paths.unsafe_reason(path)
+    if unsafe is not None:
+        return f"is not a plain path inside the repo ({unsafe})"
+    if repo_paths.matches_folded(path, RULE_PATHS):
+        return "changes the organization's rules or records"
+    protected = repo_paths.protected_reason(path)
+    if protected is not None:
+        return f"changes automation: {protected}"
+    return None
+
+
+def _shown(path: str, limit: int = 120) -> str:
+    # File names come from the proposer: never repeat an unbounded one.
+    return path if len(path) <= limit else path[: limit - 1] + "…"

@@ -29,12 +29,21 @@ class PullStatus(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True, order=True)
 class Push:
-    """The head of the pull request became ``sha`` (with content ``tree``) at ``at``."""
+    """The head of the pull request became ``sha`` (with content ``tree``) at ``at``.
+
+    ``seq`` is the push's place in the forge's sequence of heads: it orders two pushes
+    recorded at the same instant (see :func:`push_order`)."""
 
     at: dt.datetime
     sha: str
     tree: str
     by: int | None = None
+    seq: int = 0
+
+
+def push_order(push: Push) -> tuple[dt.datetime, int, str]:
+    """Pushes in the order they happened: by time, then by their place in the sequence."""
+    return (push.at, push.seq, push.sha)
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -48,6 +57,20 @@ class ReviewEvent:
 
 
 @dataclasses.dataclass(frozen=True, order=True)
+class DismissalEvent:
+    """Review ``review`` by ``user`` was dismissed by ``by`` at ``at`` (server time).
+
+    Only the voter's own dismissal or a maintainer's withdraws the vote; anyone else's
+    leaves it standing (and is reported)."""
+
+    at: dt.datetime
+    id: int
+    review: int
+    user: int
+    by: int
+
+
+@dataclasses.dataclass(frozen=True, order=True)
 class CommentEvent:
     at: dt.datetime
     id: int
@@ -56,7 +79,12 @@ class CommentEvent:
 
 @dataclasses.dataclass(frozen=True)
 class PullFacts:
-    """Everything about the pull request that the verdict depends on."""
+    """Everything about the pull request that the verdict depends on.
+
+    Every time is the forge server's (or, for a push the forge cannot date, the time
+    the governance bot first saw it): never a commit's own date. A dismissed review
+    appears as what it was (approve, request changes) at its time, plus a
+    :class:`DismissalEvent`."""
 
     number: int
     opened_at: dt.datetime
@@ -65,6 +93,7 @@ class PullFacts:
     pushes: tuple[Push, ...]
     reviews: tuple[ReviewEvent, ...] = ()
     comments: tuple[CommentEvent, ...] = ()
+    dismissals: tuple[DismissalEvent, ...] = ()
     labels: frozenset[str] = frozenset()
     merged_by: int | None = None
     closed_by: int | None = None
@@ -73,7 +102,7 @@ class PullFacts:
 
     @property
     def head(self) -> Push:
-        return max(self.pushes)
+        return max(self.pushes, key=push_order)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,10 @@ The rules (defaults from `org.yaml`, frozen in the :class:`Policy`):
 * maintainers: request-changes (or closing) rejects at any time; an approval decides
   an escalated decision and is required for a critical one.
 * the proposer's own reviews never count; a bot account is never a maintainer.
+* a dismissed review withdraws its vote only when the voter or a maintainer dismissed
+  it; anyone else's dismissal leaves the vote standing and is reported (``notes``).
+* time is the forge server's: round 1 starts when the pull request opened, or when its
+  first known head was first seen if that is later (never earlier).
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ from collections.abc import Iterable
 from aito.governance.history import (
     CommentEvent,
     DecisionFacts,
+    DismissalEvent,
     PullFacts,
     PullStatus,
     Push,
     ReviewEvent,
     ReviewKind,
+    push_order,
 )
 from aito.governance.policies import Policy
 from aito.org.organization import Tier
@@ -110,6 +116,7 @@ class Verdict:
     check_state: str  # pending | success | failure
     check_description: str
     actions: tuple[Action, ...]
+    notes: tuple[str, ...] = ()  # things a person should know (e.g. an ignored dismissal)
 
     @property
     def terminal(self) -> bool:
@@ -125,6 +132,7 @@ class _State:
     round_start: dt.datetime
     head: Push
     votes: dict[str, Vote] = dataclasses.field(default_factory=dict)
+    vote_reviews: dict[str, int] = dataclasses.field(default_factory=dict)  # agent → review id
     answered: set[str] = dataclasses.field(default_factory=set)
     status: DecisionStatus = DecisionStatus.PENDING
     reason: str = ""
@@ -134,18 +142,22 @@ class _State:
     human: HumanDecision | None = None
     decided_by: int | None = None
     rounds: list[RoundOutcome] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def evaluate(
     *, decision: DecisionFacts, policy: Policy, facts: PullFacts, now: dt.datetime
 ) -> Verdict:
     """The verdict on ``decision`` at ``now``, from the whole history in ``facts``."""
-    pushes = sorted(set(facts.pushes))
+    pushes = sorted(set(facts.pushes), key=push_order)
     if not pushes:
         raise ValueError("a pull request has at least one commit")
     maintainers = _maintainers(policy, facts)
     trees = {push.sha: push.tree for push in pushes}
-    state = _State(round=1, stage=_first_stage(policy), round_start=facts.opened_at, head=pushes[0])
+    # A first head seen only after the pull request opened may have been pushed any time
+    # before: the round starts when it was seen, so an unknown push time never shortens it.
+    start = max(facts.opened_at, pushes[0].at)
+    state = _State(round=1, stage=_first_stage(policy), round_start=start, head=pushes[0])
     deciding = _Fold(
         decision=decision,
         policy=policy,
@@ -156,7 +168,7 @@ def evaluate(
     )
     if state.stage is Stage.CHECKS:
         deciding.approve("operational: within the proposer's own authority")
-    for _, _, event in sorted(_events(pushes[1:], facts.reviews, facts.comments)):
+    for _, _, event in sorted(_events(pushes[1:], facts.reviews, facts.comments, facts.dismissals)):
         at = event.at
         if at > now:
             break
@@ -190,20 +202,25 @@ def _maintainers(policy: Policy, facts: PullFacts) -> frozenset[int]:
     return frozenset((set(policy.maintainers) | set(facts.maintainers)) - bots)
 
 
-_RANK = {Push: 0, ReviewEvent: 1, CommentEvent: 2}
+Event = Push | ReviewEvent | CommentEvent | DismissalEvent
 
 
 def _events(
-    pushes: Iterable[Push], reviews: Iterable[ReviewEvent], comments: Iterable[CommentEvent]
-) -> set[tuple[dt.datetime, tuple[int, str], Push | ReviewEvent | CommentEvent]]:
+    pushes: Iterable[Push],
+    reviews: Iterable[ReviewEvent],
+    comments: Iterable[CommentEvent],
+    dismissals: Iterable[DismissalEvent],
+) -> set[tuple[dt.datetime, tuple[int, str], Event]]:
     """Every event once, sortable by (time, kind, id) so input order never matters."""
-    found: set[tuple[dt.datetime, tuple[int, str], Push | ReviewEvent | CommentEvent]] = set()
+    found: set[tuple[dt.datetime, tuple[int, str], Event]] = set()
     for push in pushes:
-        found.add((push.at, (0, push.sha), push))
+        found.add((push.at, (0, f"{push.seq:010d}{push.sha}"), push))
     for review in reviews:
         found.add((review.at, (1, f"{review.id:020d}"), review))
     for comment in comments:
         found.add((comment.at, (2, f"{comment.id:020d}"), comment))
+    for dismissal in dismissals:
+        found.add((dismissal.at, (3, f"{dismissal.id:020d}"), dismissal))
     return found
 
 
@@ -242,11 +259,13 @@ class _Fold:
                 return
 
     # -- events --------------------------------------------------------------------
-    def apply(self, event: Push | ReviewEvent | CommentEvent) -> None:
+    def apply(self, event: Event) -> None:
         if isinstance(event, Push):
             self.push(event)
         elif isinstance(event, ReviewEvent):
             self.review(event)
+        elif isinstance(event, DismissalEvent):
+            self.dismissal(event)
         else:
             self.comment(event)
 
@@ -288,7 +307,10 @@ class _Fold:
         if agent is None:
             return
         if review.kind is ReviewKind.DISMISSED:
-            state.votes.pop(agent, None)  # a dismissed review withdraws that vote
+            # Dismissed, and the forge did not say what it was or who dismissed it: it
+            # cannot count either way (the reading reports it).
+            state.votes.pop(agent, None)
+            state.vote_reviews.pop(agent, None)
             return
         if state.stage is Stage.ANALYSIS:
             if agent in self.advisors:
@@ -300,7 +322,31 @@ class _Fold:
             return  # a comment review, or a vote on other content
         if agent in self._voters():
             state.votes[agent] = vote
+            state.vote_reviews[agent] = review.id
             self.resolve(review.at, final=False)
+
+    def dismissal(self, event: DismissalEvent) -> None:
+        """Only the voter or a maintainer can take a vote back by dismissing its review."""
+        state = self.state
+        by_agent = self.policy.agent_of(event.by)
+        by = f"{by_agent}'s bot" if by_agent else self.facts.logins.get(event.by, str(event.by))
+        agent = self.policy.agent_of(event.user)
+        if event.by == event.user or event.by in self.maintainers:
+            if agent is not None and state.vote_reviews.get(agent) == event.review:
+                state.votes.pop(agent, None)
+                state.vote_reviews.pop(agent, None)
+                self.resolve(event.at, final=False)
+            return
+        if agent is not None:
+            whose = agent
+        elif event.user in self.maintainers:
+            whose = "a maintainer"
+        else:
+            return  # the review never counted
+        self.state.notes.append(
+            f"{by} dismissed a review by {whose} but is neither its author nor a "
+            "maintainer: the dismissal is ignored and the review still counts"
+        )
 
     def comment(self, comment: CommentEvent) -> None:
         state = self.state
@@ -395,7 +441,7 @@ class _Fold:
             return
         state.round += 1
         state.round_start = at
-        state.votes, state.answered = {}, set()
+        state.votes, state.answered, state.vote_reviews = {}, set(), {}
         state.reason = reason
         if state.stage in (Stage.LAZY, Stage.CHECKS):
             return
@@ -417,7 +463,7 @@ class _Fold:
         if needs_maintainer and state.maintainer_approved_tree != state.head.tree:
             self.record_round()
             state.stage = Stage.MAINTAINER
-            state.votes, state.answered = {}, set()
+            state.votes, state.answered, state.vote_reviews = {}, set(), {}
             state.reason = f"{reason}; a maintainer must approve too ({self.policy.tier.value})"
             return
         self.record_round()
@@ -441,7 +487,7 @@ class _Fold:
             self.record_round()
         state.status, state.stage = DecisionStatus.ESCALATED, Stage.ESCALATED
         state.reason = f"{reason}: the maintainers decide"
-        state.votes, state.answered = {}, set()
+        state.votes, state.answered, state.vote_reviews = {}, set(), {}
 
     def settle_forge_state(self) -> None:
         """What the forge already did (merged, closed) is a fact that overrides the fold."""
@@ -561,6 +607,7 @@ def _verdict(
         check_state=check_state,
         check_description=description,
         actions=tuple(actions),
+        notes=tuple(dict.fromkeys(state.notes)),
     )
 
 

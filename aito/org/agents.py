@@ -48,7 +48,9 @@ class GitAccess(OrgModel):
     branch: str = "main"
     paths: list[str] = Field(
         default_factory=lambda: ["**"],
-        description="globs (relative to the repo root) the agent may change",
+        description="gitignore-style patterns (relative to the repo root; `!` excludes) of "
+        "the files the agent may change; protected automation files (workflows, CODEOWNERS, "
+        "CI definitions) stay out of reach whatever they say",
     )
     permissions: list[Permission] = Field(default_factory=lambda: [Permission.READ])
 

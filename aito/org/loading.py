@@ -207,8 +207,9 @@ def _load_dir(
                 Problem(
                     path,
                     yamlfiles.locate(path, ["id"]),
-                    f"id {item_id!r} does not match the file name; rename the file to "
-                    f"{item_id}.yaml or set `id: {path.stem}` (ids must be unique)",
+                    f"id {yamlfiles.shown(item_id)} does not match the file name; rename the "
+                    f"file to {_cut(item_id, 80)}.yaml or set `id: {_cut(path.stem, 80)}` "
+                    "(ids must be unique)",
                 )
             )
             continue
@@ -284,38 +285,47 @@ def _problem_for(
     location: Sequence[str | int],
     error: Any,
 ) -> Problem:
-    dotted = ".".join(str(step) for step in location)
+    dotted = _dotted(location)
     kind = error["type"]
     if kind == "extra_forbidden":
         parent = location[:-1]
         allowed = _allowed_fields(model, parent)
-        where = f" in {'.'.join(map(str, parent))}" if parent else ""
+        where = f" in {_dotted(parent)}" if parent else ""
         suggestion = _suggestion(model, location)
         guess = f"; did you mean {suggestion!r}?" if suggestion else ""
         hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
-        message = f"unknown field {location[-1]!r}{where}{guess}{hint}"
+        message = f"unknown field {yamlfiles.shown(location[-1])}{where}{guess}{hint}"
         return Problem(path, yamlfiles.locate(path, location), message)
     if kind == "missing":
         parent = location[:-1]
-        where = f" in {'.'.join(map(str, parent))}" if parent else ""
+        where = f" in {_dotted(parent)}" if parent else ""
         message = f"missing required field {location[-1]!r}{where}"
         return Problem(path, yamlfiles.locate(path, parent), message)
     shown = error.get("input")
     if kind == "invalid_key":
         # pydantic's location holds the key as a number (True is 1): use the key itself.
         parent = location[:-1]
-        where = f" in {'.'.join(map(str, parent))}" if parent else ""
+        where = f" in {_dotted(parent)}" if parent else ""
         message = (
-            f"key {shown!r}{where} is a {_yaml_kind(shown)}, not text; quote it "
+            f"key {yamlfiles.shown(shown)}{where} is a {_yaml_kind(shown)}, not text; quote it "
             "(YAML reads yes, no, on, off, true, false and numbers as other types)"
         )
         return Problem(path, yamlfiles.locate(path, [*parent, shown]), message)
-    text = str(error["msg"]).removeprefix("Value error, ")
-    got = "" if isinstance(shown, dict | list) else f" (got {shown!r})"
+    text = _cut(str(error["msg"]).removeprefix("Value error, "))
+    got = "" if isinstance(shown, dict | list) else f" (got {yamlfiles.shown(shown)})"
     if kind == "string_type" and isinstance(shown, bool):
         got += "; YAML reads yes, no, on, off, true and false as booleans: quote the value"
     prefix = f"{dotted}: " if dotted else ""
     return Problem(path, yamlfiles.locate(path, location), f"{prefix}{text}{got}")
+
+
+def _dotted(location: Sequence[str | int]) -> str:
+    """A field's path for a message; keys come from the file, so it is kept short."""
+    return _cut(".".join(str(step) for step in location), 120)
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _yaml_kind(value: object) -> str:

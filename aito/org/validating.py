@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from aito.errors import Problem
-from aito.org import loading, profiles, schedules, yamlfiles
+from aito.org import loading, paths, profiles, schedules, yamlfiles
 from aito.org.agents import AgentSpec, Layer
 
 GROUP_TARGETS = ("all", "head", "clevel", "maintainers")
@@ -48,7 +48,10 @@ class _Checker:
 
     def unknown(self, what: str, name: str) -> str:
         listing = ", ".join(self.known) or "none"
-        return f"{what} {name!r} is not an agent of this organization; known agents: {listing}"
+        return (
+            f"{what} {yamlfiles.shown(name)} is not an agent of this organization; "
+            f"known agents: {listing}"
+        )
 
     # -- org.yaml ------------------------------------------------------------------
     def check_org_file(self) -> None:
@@ -205,20 +208,25 @@ class _Checker:
             self.at_agent(
                 spec.id,
                 ["git", "repo"],
-                f"repo {spec.git.repo!r} is not in org.yaml `repos`; use one of: "
+                f"repo {yamlfiles.shown(spec.git.repo)} is not in org.yaml `repos`; use one of: "
                 + ", ".join(sorted(org.org.repos))
                 + " (or `*` for all)",
             )
         for index, pattern in enumerate(spec.git.paths):
-            reason = path_filter_problem(pattern)
+            reason = paths.pattern_problem(pattern)
             if reason:
-                self.at_agent(spec.id, ["git", "paths", index], f"path filter {pattern!r} {reason}")
+                shown = yamlfiles.shown(pattern)
+                self.at_agent(spec.id, ["git", "paths", index], f"path filter {shown} {reason}")
+        whole = paths.list_problem(spec.git.paths)
+        if whole:
+            self.at_agent(spec.id, ["git", "paths"], f"path filters: {whole}")
         model = org.model_of(spec.id)
         if model not in org.org.pricing:
             self.at_agent(
                 spec.id,
                 ["model"] if spec.model else ["id"],
-                f"model {model!r} has no price in org.yaml `pricing`; add it so cost is accounted",
+                f"model {yamlfiles.shown(model)} has no price in org.yaml `pricing`; "
+                "add it so cost is accounted",
             )
         if spec.budget.daily_usd > spec.budget.monthly_usd:
             self.at_agent(spec.id, ["budget", "daily_usd"], "daily_usd is more than monthly_usd")
@@ -280,7 +288,8 @@ class _Checker:
                         profile.path,
                         line,
                         f"the profile says {_say(seconds)} but org/agents/{spec.id}.yaml "
-                        f"says loop.schedule {spec.loop.schedule if spec.loop else None!r}; "
+                        "says loop.schedule "
+                        f"{yamlfiles.shown(spec.loop.schedule if spec.loop else None)}; "
                         "make them agree",
                     )
                 )
@@ -305,7 +314,8 @@ class _Checker:
                     Problem(
                         profile.path,
                         reports[1],
-                        f"the profile says Reports To {reports[0]!r} but the YAML says "
+                        f"the profile says Reports To {yamlfiles.shown(reports[0])} "
+                        "but the YAML says "
                         f"reports_to {boss.id!r} ({boss.name}); make them agree",
                     )
                 )
@@ -318,7 +328,7 @@ class _Checker:
                     Problem(
                         profile.path,
                         repository[1],
-                        f"the profile names repository {named!r} but the YAML gives "
+                        f"the profile names repository {yamlfiles.shown(named)} but the YAML gives "
                         f"git.repo {repos[0]!r}; make them agree",
                     )
                 )
@@ -387,26 +397,8 @@ def _say(seconds: int | None) -> str:
 
 
 def path_filter_problem(pattern: str) -> str | None:
-    """Why ``pattern`` is not a usable path filter inside a repo, or None if it is."""
-    if not pattern.strip():
-        return "is empty"
-    if "\\" in pattern:
-        return "uses a backslash; write paths with /"
-    if pattern.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", pattern):
-        return "is absolute; write it relative to the repo root, e.g. content/**"
-    if ".." in PurePosixPath(pattern).parts:
-        return "leaves the repo with '..'; path filters stay inside the repo"
-    depth = 0
-    for char in pattern:
-        if char == "[":
-            depth += 1
-        elif char == "]":
-            depth -= 1
-        if depth not in (0, 1):
-            return "has unbalanced [ ]"
-    if depth:
-        return "has an unclosed '['"
-    return None
+    """Why ``pattern`` is not a usable path filter (see :mod:`aito.org.paths`)."""
+    return paths.pattern_problem(pattern)
 
 
 def cross_check(

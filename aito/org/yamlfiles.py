@@ -11,6 +11,13 @@ syntax error, anchors, tags, merge keys, control characters, or no yaml-rs) goes
 through PyYAML with the same dialect, which also writes every syntax message. When
 something is wrong, :func:`locate` parses the file again into nodes and walks the
 error's path to the line a user should look at.
+
+**Bounds.** Every file is read only up to :data:`MAX_BYTES` (org files and decision
+records are small; a bigger one is refused with its size), and anchors and aliases
+(`&a` … `*a`, merge keys `<<: *a`) may expand to at most :data:`MAX_NODES` nodes, so
+an "alias bomb" (a few lines that expand to billions of values) or an alias that
+contains itself is refused before any value is built. Messages show at most
+:data:`SHOWN_CHARS` characters of any value from the file (:func:`shown`).
 """
 
 from __future__ import annotations
@@ -31,6 +38,22 @@ except ImportError:  # pragma: no cover - platforms without a yaml-rs wheel
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+MAX_BYTES = 1024 * 1024
+"""The largest YAML file read (1 MiB): org files and decision records are far smaller."""
+MAX_NODES = 100_000
+"""The most values a file may hold once its aliases are expanded."""
+SHOWN_CHARS = 80
+"""The most characters of a value from a file that a message repeats."""
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)``, cut to about ``limit`` characters: messages never echo unbounded
+    input (a 1 MiB key or value is shown by its start and its length)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class _Core12Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     """A safe loader with YAML 1.2 core scalars that refuses duplicate mapping keys."""
@@ -40,16 +63,20 @@ class _Core12Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         seen: dict[Hashable, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base`: merged keys may be overridden, not duplicated
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, Hashable) and key in seen:
                 raise yaml.constructor.ConstructorError(
                     None,
                     None,
-                    f"duplicate key {key!r} (first on line {seen[key] + 1}); keep only one",
+                    f"duplicate key {shown(key)} (first on line {seen[key] + 1}); keep only one",
                     key_node.start_mark,
                 )
             if isinstance(key, Hashable):
                 seen[key] = key_node.start_mark.line
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)  # as SafeConstructor does, before constructing
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
@@ -87,7 +114,67 @@ def _parse(text: str) -> Any:
             data = None
         if isinstance(data, dict):
             return data
-    return yaml.load(text, Loader=_Core12Loader)  # noqa: S506 - a SafeLoader subclass
+    loader = _Core12Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse aliases that expand past :data:`MAX_NODES` or contain themselves.
+
+    PyYAML shares an aliased node instead of copying it, so the document is small in
+    memory, but everything that walks the values (validation, JSON, a dump) walks the
+    expansion: count it on the node graph (each distinct node once) before building.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    # Iterative post-order walk: deep nesting never hits Python's recursion limit.
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_nodes.discard(key)
+            total = 1 + sum(sizes[id(child)] for child in _children(node))
+            if total > MAX_NODES:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"anchors and aliases expand to more than {MAX_NODES:,} values "
+                    "(an alias bomb?); write the values out or use fewer aliases",
+                    node.start_mark,
+                )
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise yaml.constructor.ConstructorError(
+                None, None, "an alias refers to a value that contains it", node.start_mark
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in open_nodes:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "an alias refers to a value that contains it", child.start_mark
+                )
+            if id(child) not in sizes:
+                stack.append((child, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 class YamlFileError(Exception):
@@ -101,9 +188,24 @@ class YamlFileError(Exception):
 def read_yaml(path: Path) -> Any:
     """The data in ``path``; raises :class:`YamlFileError` with file:line on bad syntax."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise YamlFileError(Problem(path, 1, f"cannot read file: {exc.strerror}")) from exc
+    return load_bytes(data, path)
+
+
+def load_bytes(data: bytes, path: Path) -> Any:
+    """The data in ``data`` (the content of ``path``, which names it in problems)."""
+    if len(data) > MAX_BYTES:
+        raise YamlFileError(
+            Problem(
+                path,
+                1,
+                f"the file is over {MAX_BYTES // 1024} KiB, the most an org file or record "
+                "may hold; split it or shorten it",
+            )
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -146,7 +248,7 @@ _OPENERS = {
 
 def _syntax_problem(path: Path, text: str, exc: yaml.MarkedYAMLError) -> Problem:
     """Where and why ``text`` is not YAML, pointing at the line a user should fix."""
-    problem = exc.problem or "cannot parse"
+    problem = _cut(exc.problem or "cannot parse")
     start, noticed = exc.context_mark, exc.problem_mark
     if problem == "but found another document" and noticed is not None:
         message = "a second YAML document starts here; this file holds one mapping: remove '---'"
@@ -166,13 +268,18 @@ def _syntax_problem(path: Path, text: str, exc: yaml.MarkedYAMLError) -> Problem
         opened = ""
         if start is not None and mark is not None and start.line != mark.line:
             opened = f" on line {start.line + 1}"
-        message = f"{problem} ({exc.context}{opened})"
+        message = f"{problem} ({_cut(exc.context)}{opened})"
     if problem == "did not find expected key":
         message += "; check this line's indentation"
     lines = text.splitlines()
     if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
         message += "; YAML indents with spaces, not tabs"
     return Problem(path, line, f"invalid YAML: {message}")
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    """PyYAML's messages quote what they found (an alias name, a tag): keep them short."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def locate(path: Path, location: Sequence[str | int]) -> int:
@@ -182,7 +289,11 @@ def locate(path: Path, location: Sequence[str | int]) -> int:
     an unreadable file at line 1.
     """
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Core12Loader)
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            return 1
+        node = yaml.compose(data.decode("utf-8"), Loader=_Core12Loader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return 1
     if node is None:

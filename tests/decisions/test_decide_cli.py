@@ -166,3 +166,25 @@ def test_review_as_an_unknown_identity_is_refused(decide) -> None:  # type: igno
 def test_tally_of_a_pull_that_is_not_a_decision_is_a_governance_error(decide) -> None:  # type: ignore[no-untyped-def]
     missing = decide("tally", "99")  # no such pull request: the user's mistake, not the forge's
     assert missing.code == 4 and "no pull request #99" in missing.err
+
+
+def test_a_dirty_working_tree_cannot_make_a_maintainer(decide, governance_repo: Path) -> None:  # type: ignore[no-untyped-def]
+    proposed = decide(
+        "propose", "--as", "cmo", "--tier", "critical", "--title", "Risky", "--body", "x",
+        "--json",
+    )  # fmt: skip
+    assert proposed.code == 0, proposed.err
+    pr = str(json.loads(proposed.out)["pr"])
+    for voter in ("ceo", "dao"):
+        assert decide("review", pr, "--as", voter, "--approve").code == 0
+    org_yaml = governance_repo / "org/org.yaml"
+    org_yaml.write_text(
+        org_yaml.read_text().replace(
+            "maintainers:\n", "maintainers:\n  - login: mallory\n    id: 666\n"
+        )
+    )  # not committed: the local forge has no login, so anyone may review as mallory …
+    assert decide("review", pr, "--as", "mallory", "--approve").code == 0
+    tallied = json.loads(decide("tally", pr, "--json").out)
+    # … but only the committed governance branch says who the maintainers are.
+    assert tallied["status"] == "pending" and tallied["stage"] == "maintainer"
+    assert tallied["human_decision"] is None

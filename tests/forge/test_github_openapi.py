@@ -135,6 +135,14 @@ def run_representative_session(server: FakeGitHub, forge: GitHubForge) -> None:
             pr.number, author=CEO, state=ReviewState.APPROVED, body="", commit_id=head
         )
     assert len(forge.reviews(pr.number)) == 3
+    veto = next(r for r in forge.reviews(pr.number) if r.state is ReviewState.CHANGES_REQUESTED)
+    forge.dismiss_review(pr.number, review_id=veto.id, actor=CEO, message="stale")
+    dismissed = next(r for r in forge.reviews(pr.number) if r.id == veto.id)  # events read
+    assert (dismissed.dismissed_by, dismissed.dismissed_state) == (
+        CEO,
+        ReviewState.CHANGES_REQUESTED,
+    )
+    assert [f.status.value for f in forge.file_changes(pr.number)] == ["added"]
     comment = forge.post_comment(pr.number, author=GOVERNANCE, body="round 1")
     forge.edit_comment(pr.number, comment_id=comment.id, body="round 1: open")
     assert [c.body for c in forge.comments(pr.number)] == ["round 1: open"]

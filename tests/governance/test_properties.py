@@ -13,6 +13,7 @@ from aito.governance import tallying
 from aito.governance.history import (
     CommentEvent,
     DecisionFacts,
+    DismissalEvent,
     PullFacts,
     PullStatus,
     Push,
@@ -162,3 +163,23 @@ def test_reviews_from_unknown_accounts_change_nothing(
     )
     noisy = dataclasses.replace(facts, reviews=facts.reviews + outsiders)
     assert judge(tier, noisy) == judge(tier, facts)
+
+
+@settings(max_examples=150, deadline=None)
+@given(history=histories(), data=st.data())
+def test_dismissals_by_anyone_but_the_voter_or_a_maintainer_change_no_vote(
+    history: tuple[Tier, PullFacts], data: st.DataObject
+) -> None:
+    tier, facts = history
+    voters = [r for r in facts.reviews if r.user in BOTS.values() and r.user != facts.author]
+    if not voters:
+        return
+    targets = data.draw(st.lists(st.sampled_from(voters), min_size=1, max_size=5))
+    dismissers = st.sampled_from([OUTSIDER, facts.author, *BOTS.values()])
+    dismissals = []
+    for n, review in enumerate(targets):
+        by = data.draw(dismissers.filter(lambda user, voter=review.user: user != voter))
+        dismissals.append(DismissalEvent(data.draw(minutes), 9000 + n, review.id, review.user, by))
+    dismissed = dataclasses.replace(facts, dismissals=tuple(dismissals))
+    before, after = judge(tier, facts), judge(tier, dismissed)
+    assert dataclasses.replace(after, notes=()) == before

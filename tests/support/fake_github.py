@@ -19,6 +19,13 @@ endpoint and ``author_association``), teams, assignees, milestones.
 Issues and pull requests share one number sequence, as on GitHub; a pull request is
 also an issue (the ``/issues`` endpoints serve it with a ``pull_request`` key).
 
+Time is the server's: every object gets the server's clock when it is made, except a
+commit written through the git data API with its own ``author``/``committer`` dates
+(as GitHub keeps them, so a test can back-date one). Issue events record what governance
+reads: ``review_dismissed`` (with the actor and the review's earlier state) and
+``head_ref_force_pushed`` (a non-fast-forward move of an open pull request's head
+branch; ``commit_id`` null, as for events no commit references).
+
 Test hooks: :meth:`FakeGitHub.fail_next` (e.g. two 502s, or a slow answer),
 :meth:`FakeGitHub.rate_limit_next` (secondary rate limit with ``retry-after``), ``calls``
 (requests per ``METHOD template``, for a benchmark's API calls per operation) and
@@ -47,6 +54,7 @@ from pydantic import SecretStr
 from aito.forge.github import GitHubForge
 
 DOCS = "https://docs.github.com/rest"
+MAX_PULL_FILES = 3000  # GitHub lists at most this many files of a pull request
 _ROLES = ("read", "triage", "write", "maintain", "admin")
 _LEGACY = {
     "read": "read",
@@ -188,6 +196,16 @@ class IssueComment:
 
 
 @dataclasses.dataclass(frozen=True)
+class IssueEvent:
+    id: int
+    number: int
+    event: str
+    actor: User
+    created_at: dt.datetime
+    dismissed_review: dict[str, Json] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Status:
     id: int
     sha: str
@@ -216,6 +234,7 @@ class Repo:
     reviews: list[Review] = dataclasses.field(default_factory=list)
     comments: dict[int, IssueComment] = dataclasses.field(default_factory=dict)
     statuses: list[Status] = dataclasses.field(default_factory=list)
+    events: list[IssueEvent] = dataclasses.field(default_factory=list)
     labels: dict[str, int] = dataclasses.field(default_factory=dict)  # name -> id
     permissions: dict[str, str] = dataclasses.field(default_factory=dict)  # login -> role
 
@@ -256,10 +275,18 @@ class Repo:
         return out
 
     def put_commit(
-        self, *, tree: str, parents: tuple[str, ...], message: str, user: User | None
+        self,
+        *,
+        tree: str,
+        parents: tuple[str, ...],
+        message: str,
+        user: User | None,
+        dated: dt.datetime | None = None,
     ) -> GitCommit:
+        """A commit by ``user`` dated now by the server's clock, or ``dated`` (what the
+        client wrote as the author and committer date: GitHub keeps it as given)."""
         name, email = ("GitHub", "noreply@github.com") if user is None else _git_identity(user)
-        sig = Signature(name, email, _now())
+        sig = Signature(name, email, dated or _now())
         text = f"tree {tree}\n" + "".join(f"parent {p}\n" for p in parents)
         text += f"author {sig.line()}\ncommitter {sig.line()}\n\n{message}"
         sha = _git_sha("commit", text.encode())
@@ -907,6 +934,22 @@ class FakeGitHub:
             "author_association": self.association(repo, comment.user),
         }
 
+    def issue_event_json(self, repo: Repo, event: IssueEvent) -> Json:
+        data: dict[str, Json] = {
+            "id": event.id,
+            "node_id": _node_id("IssueEvent", event.id),
+            "url": f"{self.url}/repos/{repo.full_name}/issues/events/{event.id}",
+            "actor": self.user_json(event.actor),
+            "event": event.event,
+            "commit_id": None,
+            "commit_url": None,
+            "created_at": _iso(event.created_at),
+            "performed_via_github_app": None,
+        }
+        if event.dismissed_review is not None:
+            data["dismissed_review"] = event.dismissed_review
+        return data
+
     def git_commit_json(self, repo: Repo, commit: GitCommit) -> Json:
         api = f"{self.url}/repos/{repo.full_name}"
 
@@ -1189,8 +1232,13 @@ def _create_git_commit(gh: FakeGitHub, c: Context) -> Response:
         raise ApiError(422, "Tree SHA does not exist")
     if any(p not in c.repo.commits for p in parents):
         raise ApiError(422, "Parent SHA does not exist or is not a commit object")
+    dated = None
+    for role in ("committer", "author"):
+        given = body.get(role)
+        if isinstance(given, dict) and given.get("date"):
+            dated = dt.datetime.fromisoformat(str(given["date"]).replace("Z", "+00:00"))
     commit = c.repo.put_commit(
-        tree=tree, parents=parents, message=str(body.get("message", "")), user=c.user
+        tree=tree, parents=parents, message=str(body.get("message", "")), user=c.user, dated=dated
     )
     return 201, gh.git_commit_json(c.repo, commit), {}
 
@@ -1226,9 +1274,17 @@ def _update_ref(gh: FakeGitHub, c: Context) -> Response:
         raise ApiError(422, "Reference does not exist")
     if sha not in c.repo.commits:
         raise ApiError(422, "Object does not exist")
-    if not body.get("force") and c.repo.refs[name] not in c.repo.ancestors(sha):
+    forced = c.repo.refs[name] not in c.repo.ancestors(sha)
+    if not body.get("force") and forced:
         raise ApiError(422, "Update is not a fast forward")
     c.repo.refs[name] = sha
+    if forced:
+        for pull in c.repo.pulls.values():
+            if pull.state == "open" and f"heads/{pull.head_ref}" == name:
+                event = IssueEvent(
+                    gh.next_id(), pull.number, "head_ref_force_pushed", c.user, _now()
+                )
+                c.repo.events.append(event)
     return 200, gh.ref_json(c.repo, name), {}
 
 
@@ -1314,7 +1370,7 @@ def _pull_files(gh: FakeGitHub, c: Context) -> Response:
     html = f"{gh.url}/{c.repo.full_name}"
     pull = _pull(c)
     files = []
-    for path, status, sha in c.repo.pull_diff(pull):
+    for path, status, sha in c.repo.pull_diff(pull)[:MAX_PULL_FILES]:
         added = _lines(c.repo, sha)
         quoted = urllib.parse.quote(path)
         files.append(
@@ -1368,6 +1424,39 @@ def _create_review(gh: FakeGitHub, c: Context) -> Response:
         None if state == "PENDING" else _now(),
     )
     c.repo.reviews.append(review)
+    return 200, gh.review_json(c.repo, review), {}
+
+
+@route("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals")
+def _dismiss_review(gh: FakeGitHub, c: Context) -> Response:
+    """As GitHub: an approval or a request for changes becomes DISMISSED, and an issue
+    event records who dismissed it, when, and what it was."""
+    pull, body = _pull(c), c.body or {}
+    review = next(
+        (
+            r
+            for r in c.repo.reviews
+            if r.id == int(c.params["review_id"]) and r.number == pull.number
+        ),
+        None,
+    )
+    if review is None:
+        raise _not_found()
+    if not isinstance(body.get("message"), str):
+        raise _invalid("PullRequestReview", "message", "missing_field")
+    if review.state not in ("APPROVED", "CHANGES_REQUESTED"):
+        raise ApiError(422, f"Can not dismiss a {review.state.lower()} pull request review")
+    before = review.state
+    review.state = "DISMISSED"
+    dismissed = {
+        "state": before.lower(),
+        "review_id": review.id,
+        "dismissal_message": body["message"],
+        "dismissal_commit_id": pull.head_sha,
+    }
+    c.repo.events.append(
+        IssueEvent(gh.next_id(), pull.number, "review_dismissed", c.user, _now(), dismissed)
+    )
     return 200, gh.review_json(c.repo, review), {}
 
 
@@ -1524,6 +1613,13 @@ def _list_comments(gh: FakeGitHub, c: Context) -> Response:
     number = _item(c).number
     comments = [m for m in c.repo.comments.values() if m.number == number]
     return gh.page(c, [gh.comment_json(c.repo, m) for m in comments])
+
+
+@route("GET", "/repos/{owner}/{repo}/issues/{issue_number}/events")
+def _list_issue_events(gh: FakeGitHub, c: Context) -> Response:
+    number = _item(c).number
+    events = [e for e in c.repo.events if e.number == number]
+    return gh.page(c, [gh.issue_event_json(c.repo, e) for e in events])
 
 
 @route("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments")

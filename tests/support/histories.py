@@ -9,6 +9,7 @@ from aito.governance import tallying
 from aito.governance.history import (
     CommentEvent,
     DecisionFacts,
+    DismissalEvent,
     PullFacts,
     PullStatus,
     Push,
@@ -61,6 +62,7 @@ class History:
         self.pushes = [Push(at(opened), "c1", "t1", self.author)]
         self.reviews: list[ReviewEvent] = []
         self.comments: list[CommentEvent] = []
+        self.dismissals: list[DismissalEvent] = []
         self.labels: set[str] = set()
         self.status = PullStatus.OPEN
         self.merged_by: int | None = None
@@ -100,6 +102,14 @@ class History:
             self.review(hours, who, kind)
         return self
 
+    def dismiss(self, hours: float, who: str | int, *, by: str | int) -> History:
+        """``by`` dismisses ``who``'s latest review (server-recorded, as GitHub's event)."""
+        user = who if isinstance(who, int) else BOTS[who]
+        actor = by if isinstance(by, int) else BOTS[by]
+        review = [r for r in self.reviews if r.user == user][-1]
+        self.dismissals.append(DismissalEvent(at(hours), next(self._ids), review.id, user, actor))
+        return self
+
     def comment(self, hours: float, who: str | int) -> History:
         user = who if isinstance(who, int) else BOTS[who]
         self.comments.append(CommentEvent(at(hours), next(self._ids), user))
@@ -114,6 +124,7 @@ class History:
             pushes=tuple(self.pushes),
             reviews=tuple(self.reviews),
             comments=tuple(self.comments),
+            dismissals=tuple(self.dismissals),
             labels=frozenset(self.labels),
             merged_by=self.merged_by,
             closed_by=self.closed_by,

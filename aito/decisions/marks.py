@@ -1,0 +1,198 @@
+"""The governance bot's own mark in its tally comment, and how the comment shows text.
+
+The tally comment is for people, and it carries what the bot must remember between
+tallies: the policy frozen when the proposal opened, the decision's tier, amount and
+proposer as proposed, the heads it has seen (with when it first saw each), and the
+state it last announced. That memory is a single **mark**, the comment's very last
+line::
+
+    <!-- aito:mark v2 <base64 of zlib-compressed JSON> -->
+
+It is trusted only when (1) the comment's author is the governance bot, matched by
+numeric id, (2) it is the last line, matched whole by a strict pattern, of a comment
+whose first line is :data:`TALLY_MARK`, and (3) its content validates as :class:`Mark`.
+Nothing else in the comment is ever parsed. Text a proposer controls (file names,
+titles, ids, reasons quoting them, logins) is shown through :func:`text`: one line,
+cut short, with ``<``, ``>`` and ``&`` as HTML entities and Markdown punctuation
+escaped, so it can neither open a ``<!--`` comment, nor render as markup, nor mention
+anyone, nor stand on a line of its own.
+
+Comments written before this format (a ``<!-- aito:policy … -->`` line followed by a
+``<!-- aito:state … -->`` line, as the comment's last two lines) are still read, by
+position only, and rewritten in this format at the next tally.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime as dt
+import json
+import re
+import zlib
+from collections.abc import Sequence
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from aito.forge.base import Comment, Identity
+from aito.governance.policies import Policy
+from aito.governance.tallying import Verdict
+from aito.org.organization import Tier
+
+TALLY_MARK = "<!-- aito:tally -->"  # the comment's first line, for people and searches
+MAX_HEADS = 200
+_MARK = re.compile(r"<!-- aito:mark v2 ([A-Za-z0-9+/]{4,180000}={0,2}) -->")
+_LEGACY_POLICY = re.compile(r"<!-- aito:policy ([A-Za-z0-9+/]{4,180000}={0,2}) -->")
+_LEGACY_STATE = re.compile(r"<!-- aito:state ([a-z_]{1,20}) -->")
+_MAX_JSON = 2_000_000
+
+
+class Proposal(BaseModel):
+    """A decision as proposed: its id and proposer never change, and its tier and amount
+    only ever go up (the highest the record has said at any head the bot saw)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decision: str
+    proposer: str
+    tier: Tier
+    amount_usd: float = Field(ge=0)
+
+
+class Head(BaseModel):
+    """A head of the pull request and when it became the head (server time, or when the
+    bot first saw it: never earlier than the push)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sha: str = Field(pattern=r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
+    tree: str = Field(pattern=r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
+    at: dt.datetime
+
+
+class Mark(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policies: dict[Tier, Policy]
+    state: str = Field(pattern=r"^[a-z_]{1,20}$")
+    proposal: Proposal | None = None
+    heads: tuple[Head, ...] = Field(default=(), max_length=MAX_HEADS)
+
+
+@dataclasses.dataclass(frozen=True)
+class TallyComment:
+    comment: Comment
+    mark: Mark
+
+
+def find(comments: Sequence[Comment], governance: Identity) -> TallyComment | None:
+    """The governance bot's tally comment (the first of its comments with a valid mark)."""
+    for comment in comments:
+        if comment.user.id != governance.id:
+            continue
+        mark = parse(comment.body)
+        if mark is not None:
+            return TallyComment(comment, mark)
+    return None
+
+
+def parse(body: str) -> Mark | None:
+    """The mark on the last line of ``body``, or None (anything else is never read).
+
+    The body must also open with :data:`TALLY_MARK`: both ends of a tally comment are
+    the bot's own, so no other comment it writes can be taken for one."""
+    lines = body.rstrip().splitlines()
+    if len(lines) < 2 or lines[0] != TALLY_MARK:
+        return None
+    found = _MARK.fullmatch(lines[-1])
+    if found is not None:
+        raw = _decode(found.group(1), compressed=True)
+        return _validated(raw)
+    if len(lines) >= 2:
+        policy = _LEGACY_POLICY.fullmatch(lines[-2])
+        state = _LEGACY_STATE.fullmatch(lines[-1])
+        if policy is not None and state is not None:
+            raw = _decode(policy.group(1), compressed=False)
+            if isinstance(raw, dict):
+                return _validated({"policies": raw, "state": state.group(1)})
+    return None
+
+
+def render(mark: Mark) -> str:
+    """The mark's line (the comment's last line)."""
+    data = mark.model_dump_json().encode()
+    return f"<!-- aito:mark v2 {base64.b64encode(zlib.compress(data, 9)).decode()} -->"
+
+
+def _decode(text: str, *, compressed: bool) -> object:
+    try:
+        data = base64.b64decode(text, validate=True)
+        if compressed:
+            inflate = zlib.decompressobj()
+            data = inflate.decompress(data, _MAX_JSON)
+            if inflate.unconsumed_tail:
+                return None  # larger than any mark this bot writes
+        return json.loads(data)
+    except (binascii.Error, zlib.error, ValueError, RecursionError):
+        return None
+
+
+def _validated(raw: object) -> Mark | None:
+    try:
+        return Mark.model_validate(raw)
+    except pydantic.ValidationError:
+        return None
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]{}()#+!|~])")
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def text(value: object, limit: int = 300) -> str:
+    """``value`` safe to show in a bot comment (see the module docstring)."""
+    shown = _LINE_BREAKS.sub(" ", str(value)).strip()
+    if len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    shown = shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    shown = _MARKDOWN.sub(r"\\\1", shown)
+    return shown.replace("@", "@\u200b")  # no mentions from quoted text
+
+
+def comment(verdict: Verdict, problems: list[str], mark: Mark) -> str:
+    """The tally comment: for people, every value through :func:`text`; the mark last."""
+    t = text
+    votes = ", ".join(
+        f"{t(agent)}: {vote.value if vote else '—'}" for agent, vote in verdict.votes.items()
+    )
+    lines = [
+        TALLY_MARK,
+        f"**Decision `{t(verdict.decision_id)}`** ({verdict.tier.value}): "
+        f"**{verdict.status.value}** — round {verdict.round}, {verdict.stage.value}",
+        "",
+        f"- reason: {t(verdict.reason, 600)}",
+    ]
+    if votes:
+        lines.append(f"- votes: {votes}")
+    if verdict.missing:
+        lines.append(f"- missing: {t(', '.join(verdict.missing))}")
+    if verdict.deadline:
+        lines.append(f"- deadline: {verdict.deadline.isoformat()}")
+    if verdict.human_decision:
+        lines.append(
+            f"- maintainer decision: {verdict.human_decision.value} by {t(verdict.decided_by)}"
+        )
+    if verdict.held:
+        lines.append("- on hold (`aito/hold`): nothing merges until the label is removed")
+    lines += [f"- ⚠ {t(problem, 600)}" for problem in problems[:20]]
+    if len(problems) > 20:
+        lines.append(f"- ⚠ and {len(problems) - 20} more")
+    lines += [
+        "",
+        "_Votes are PR reviews by the voters' bot accounts (approve / request changes; a "
+        'comment review starting with "abstain"). This comment is rewritten by `aito decide '
+        "tally`; text in comments never counts as a vote._",
+        render(mark),
+    ]
+    return "\n".join(lines)

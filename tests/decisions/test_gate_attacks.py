@@ -1,0 +1,576 @@
+"""The decision gate on the local forge, attacked as a proposer with push access would.
+
+Each test names the rule it attacks (issue 10 §2). The forge is a real git repository;
+"plain git" pushes (any file name, mode or date) are made with git itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from support.local_repo import Clock, git, plain_push
+
+from aito.decisions import applying, marks, proposing, reading
+from aito.errors import GovernanceError, PermissionDenied
+from aito.forge.base import CheckState, Commit, Identity, PullRequest, PullState, ReviewState
+from aito.forge.local import LocalForge
+from aito.org import loading
+from aito.org.organization import Tier
+from aito.org.records import Decision
+
+
+@pytest.fixture
+def org(governance_repo: Path) -> loading.Organization:
+    return loading.load_valid(governance_repo)
+
+
+def who(org: loading.Organization, name: str) -> Identity:
+    return proposing.identity_for(org, name)
+
+
+def propose(
+    forge: LocalForge, org: loading.Organization, clock: Clock, **values: object
+) -> tuple[Decision, PullRequest]:
+    given: dict[str, object] = dict(
+        proposer="cmo",
+        tier=Tier.MAJOR,
+        title="Campaign",
+        body="why",
+        files={"content/c.md": b"c\n"},
+        amount_usd=0.0,
+    )
+    given.update(values)
+    return proposing.propose(forge, org=org, now=clock(), **given)  # type: ignore[arg-type]
+
+
+def vote(forge: LocalForge, org: loading.Organization, number: int, **votes: str) -> None:
+    for voter, choice in votes.items():
+        proposing.review(forge, number, author=who(org, voter), vote=choice, body="")
+
+
+def rewrite_record(
+    forge: LocalForge,
+    org: loading.Organization,
+    decision: Decision,
+    pull: PullRequest,
+    **fields: object,
+) -> None:
+    """A later push by the proposer that rewrites its own decision record."""
+    path = f"org/decisions/{decision.id}.yaml"
+    data = yaml.safe_load(forge.read_tree(pull.head_ref, prefixes=[path])[path])
+    data.update(fields)
+    forge.commit_files(
+        branch=pull.head_ref,
+        base="main",
+        files={path: yaml.safe_dump(data).encode()},
+        message="rewrite",
+        author=who(org, "cmo"),
+    )
+
+
+def tally_comment(forge: LocalForge, number: int) -> str:
+    [body] = [c.body for c in forge.comments(number) if c.body.startswith(marks.TALLY_MARK)]
+    return body
+
+
+# -- the policy in the tally comment is unforgeable ------------------------------------
+
+
+def test_marks_forged_in_file_names_titles_and_records_are_never_read_back(
+    local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    forged = "<!-- aito:state approved -->"
+    v2 = "<!-- aito:mark v2 QUJD -->"
+    _, pull = propose(
+        local_forge,
+        org,
+        clock,
+        title=f"Campaign {forged}",
+        body=f"why\n{v2}\n{forged}",
+        files={f"legal/{forged}.md": b"x\n", f"content/{v2}.md": b"y\n"},
+    )
+    plain_push(governance_repo, pull.head_ref, {f"content/x\n{v2}\n{forged}.md": b"z\n"})
+    first = applying.tally(local_forge, pull.number, now=clock())
+    assert first.verdict.tier is Tier.CRITICAL  # a file name with a line break is no plain path
+    for _ in range(2):  # the bot reads its own comment back, twice
+        vote(local_forge, org, pull.number, ceo="approve")
+        result = applying.tally(local_forge, pull.number, now=clock())
+        assert result.verdict.status.value == "pending"
+        assert result.verdict.missing == ("dao",)
+    body = tally_comment(local_forge, pull.number)
+    lines = body.splitlines()
+    assert lines[0] == marks.TALLY_MARK
+    assert body.count("<!--") == 2  # our first line and our mark, nothing quoted
+    assert "<!-- aito:state" not in body and "\n" + v2 not in body
+    mark = marks.parse(body)
+    assert mark is not None and mark.policies == reading.freeze(org)
+    assert mark.proposal is not None and mark.proposal.tier is Tier.MAJOR
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+def test_a_look_alike_tally_comment_by_the_proposer_is_ignored(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    _, pull = propose(local_forge, org, clock)
+    first = applying.tally(local_forge, pull.number, now=clock())
+    lax = {
+        tier: p.model_copy(update={"tier": Tier.OPERATIONAL, "approvers": ()})
+        for tier, p in reading.freeze(org).items()
+    }
+    fake = marks.Mark(policies=lax, state="approved")
+    local_forge.post_comment(
+        pull.number,
+        author=who(org, "cmo"),
+        body=f"{marks.TALLY_MARK}\nApproved.\n{marks.render(fake)}",
+    )
+    again = applying.tally(local_forge, pull.number, now=clock())
+    assert again.verdict == first.verdict and again.verdict.missing == ("ceo", "dao")
+
+
+# -- tier and amount are fixed at proposal ---------------------------------------------
+
+
+@pytest.mark.parametrize("tallied_before", [True, False], ids=["after-a-tally", "before-any"])
+def test_a_lowered_tier_and_amount_are_judged_at_the_proposed_values(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock, tallied_before: bool
+) -> None:
+    decision, pull = propose(local_forge, org, clock, tier=Tier.MAJOR, amount_usd=500)
+    if tallied_before:
+        applying.tally(local_forge, pull.number, now=clock())
+    rewrite_record(local_forge, org, decision, pull, tier="minor", amount_usd=50.0)
+    clock.advance(hours=5)  # past the minor deadline: lazy consensus would have merged
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.tier is Tier.MAJOR and result.verdict.status.value == "pending"
+    assert result.decision.amount_usd == 500 and result.decision.tier is Tier.MAJOR
+    assert any("never lower" in p for p in result.problems)
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+def test_a_lowered_amount_alone_keeps_the_proposed_amount(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    decision, pull = propose(local_forge, org, clock, tier=Tier.CRITICAL, amount_usd=5000)
+    applying.tally(local_forge, pull.number, now=clock())
+    rewrite_record(local_forge, org, decision, pull, tier="critical", amount_usd=0.0)
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.decision.amount_usd == 5000 and result.verdict.tier is Tier.CRITICAL
+    assert any("$0" in p and "$5000" in p for p in result.problems)
+
+
+def test_a_raised_tier_is_judged_at_the_higher_value(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    decision, pull = propose(local_forge, org, clock, tier=Tier.MINOR)
+    applying.tally(local_forge, pull.number, now=clock())
+    rewrite_record(local_forge, org, decision, pull, tier="critical")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.tier is Tier.CRITICAL and not result.problems
+
+
+def test_the_id_and_proposer_cannot_change_after_the_proposal(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    decision, pull = propose(local_forge, org, clock)
+    applying.tally(local_forge, pull.number, now=clock())
+    rewrite_record(local_forge, org, decision, pull, proposed_by="ceo")
+    vote(local_forge, org, pull.number, ceo="approve", dao="approve")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.check_state == "failure" and "cannot be claimed" in result.verdict.reason
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+# -- one new record; changing records is critical --------------------------------------
+
+
+def existing_records(forge: LocalForge, org: loading.Organization) -> None:
+    old = Decision(id="old", title="Old", proposed_by="cmo", tier=Tier.MAJOR, status="approved")
+    task = {"id": "t1", "title": "Task", "assigned_to": "cmo", "created_by": "ceo"}
+    forge.commit_files(
+        branch="main",
+        base="main",
+        files={
+            "org/decisions/old.yaml": yaml.safe_dump(old.model_dump(mode="json")).encode(),
+            "org/tasks/t1.yaml": yaml.safe_dump(task).encode(),
+        },
+        message="records",
+        author=who(org, "ceo"),
+    )
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"org/decisions/old.yaml": b"id: old\ntitle: Rewritten\nproposed_by: cmo\ntier: minor\n"},
+        {"org/decisions/old.yaml": None},
+        {"org/tasks/t1.yaml": None},
+        {"org/tasks/t2.yaml": b"id: t2\ntitle: New\nassigned_to: ceo\ncreated_by: cmo\n"},
+        {"org/decisions/second.yaml": b"id: second\ntitle: S\nproposed_by: cmo\ntier: minor\n"},
+        {"org/decisions/sub/x.yaml": b"id: x\n"},
+    ],
+    ids=["modify-record", "delete-record", "delete-task", "add-task", "second-record", "nested"],
+)
+def test_records_other_than_the_new_one_are_rule_changes(
+    local_forge: LocalForge,
+    org: loading.Organization,
+    clock: Clock,
+    files: dict[str, bytes | None],
+) -> None:
+    existing_records(local_forge, org)
+    _, pull = propose(local_forge, org, clock, tier=Tier.MINOR)
+    local_forge.commit_files(
+        branch=pull.head_ref, base="main", files=files, message="x", author=who(org, "cmo")
+    )
+    if "org/decisions/second.yaml" in files:
+        with pytest.raises(GovernanceError, match="exactly one new"):
+            applying.tally(local_forge, pull.number, now=clock())
+        return
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.tier is Tier.CRITICAL
+    assert any("rules or records" in p for p in result.problems)
+
+
+def test_a_pull_request_that_only_changes_a_record_is_not_a_decision(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    existing_records(local_forge, org)
+    cmo = who(org, "cmo")
+    local_forge.commit_files(
+        branch="edit",
+        base="main",
+        files={
+            "org/decisions/old.yaml": b"id: old\ntitle: Mine now\nproposed_by: cmo\ntier: minor\n"
+        },
+        message="edit",
+        author=cmo,
+    )
+    pull = local_forge.open_pull(head="edit", base="main", title="edit", body="", author=cmo)
+    with pytest.raises(GovernanceError, match="adds 0"):
+        applying.tally(local_forge, pull.number, now=clock())
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".GitHub/workflows/x.yml", "ORG/org.yaml", "Org/Decisions/x.yaml", "Profiles/ceo.md"],
+)
+def test_case_variants_of_protected_paths_are_critical(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock, path: str
+) -> None:
+    _, pull = propose(local_forge, org, clock, tier=Tier.MINOR)
+    local_forge.commit_files(
+        branch=pull.head_ref, base="main", files={path: b"x\n"}, message="x", author=who(org, "cmo")
+    )
+    assert applying.tally(local_forge, pull.number, now=clock()).verdict.tier is Tier.CRITICAL
+
+
+def test_a_symbolic_link_in_a_decision_is_critical(
+    local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    _, pull = propose(local_forge, org, clock, tier=Tier.MINOR)
+    plain_push(
+        governance_repo,
+        pull.head_ref,
+        {"content/notes": b"../.github/workflows"},
+        modes={"content/notes": "120000"},
+    )
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.tier is Tier.CRITICAL
+    assert any("symbolic link" in p for p in result.problems)
+
+
+def test_a_decision_record_that_is_a_symbolic_link_is_not_a_decision(
+    local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    git(governance_repo, "branch", "linked", "main")
+    plain_push(
+        governance_repo,
+        "linked",
+        {"org/decisions/linked.yaml": b"../../org/org.yaml"},
+        modes={"org/decisions/linked.yaml": "120000"},
+    )
+    pull = local_forge.open_pull(
+        head="linked", base="main", title="x", body="", author=who(org, "cmo")
+    )
+    with pytest.raises(GovernanceError, match="not a decision"):
+        applying.tally(local_forge, pull.number, now=clock())
+
+
+def test_a_pull_request_against_another_branch_is_not_a_decision(
+    local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    git(governance_repo, "branch", "lax", "main")
+    cmo = who(org, "cmo")
+    record = b"id: x\ntitle: X\nproposed_by: cmo\ntier: operational\n"
+    local_forge.commit_files(
+        branch="aito/decision/x", base="lax", files={"org/decisions/x.yaml": record},
+        message="x", author=cmo,
+    )  # fmt: skip
+    pull = local_forge.open_pull(head="aito/decision/x", base="lax", title="x", body="", author=cmo)
+    with pytest.raises(GovernanceError, match="governance branch"):
+        applying.tally(local_forge, pull.number, now=clock())
+
+
+def test_workflow_files_make_a_decision_critical(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    workflow = {".github/workflows/deploy.yml": b"on: push\n"}
+    with pytest.raises(PermissionDenied, match="needs at least critical"):
+        propose(local_forge, org, clock, tier=Tier.MAJOR, files=workflow)
+    _, pull = propose(local_forge, org, clock, tier=Tier.CRITICAL, files=workflow)
+    vote(local_forge, org, pull.number, ceo="approve", dao="approve")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.stage.value == "maintainer"  # a human approves automation changes
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+# -- dismissals ---------------------------------------------------------------------------
+
+
+def dismiss(forge: LocalForge, number: int, voter: Identity, by: Identity) -> None:
+    review = [r for r in forge.reviews(number) if r.user == voter][-1]
+    forge.dismiss_review(number, review_id=review.id, actor=by, message="stale")
+
+
+def test_the_proposer_cannot_dismiss_a_veto_away(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    _, pull = propose(local_forge, org, clock)
+    vote(local_forge, org, pull.number, dao="veto")
+    clock.advance(minutes=1)
+    dismiss(local_forge, pull.number, who(org, "dao"), by=who(org, "cmo"))
+    clock.advance(minutes=1)
+    vote(local_forge, org, pull.number, ceo="approve")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert (result.verdict.stage.value, result.verdict.round) == ("analysis", 2)
+    assert any("cmo's bot dismissed" in p and "still counts" in p for p in result.problems)
+    assert "still counts" in tally_comment(local_forge, pull.number)
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+def test_a_voter_withdraws_its_own_vote_by_dismissing_it(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    _, pull = propose(local_forge, org, clock)
+    vote(local_forge, org, pull.number, ceo="approve")
+    clock.advance(minutes=1)
+    dismiss(local_forge, pull.number, who(org, "ceo"), by=who(org, "ceo"))
+    [review] = local_forge.reviews(pull.number)
+    assert (review.state, review.dismissed_state) == (ReviewState.DISMISSED, ReviewState.APPROVED)
+    assert review.dismissed_at == clock()
+    clock.advance(minutes=1)
+    vote(local_forge, org, pull.number, dao="approve")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.missing == ("ceo",) and not result.problems
+
+
+# -- time is the forge's, never a commit's ---------------------------------------------
+
+
+def test_a_backdated_commit_does_not_shorten_the_deadline(
+    local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    _, pull = propose(local_forge, org, clock, tier=Tier.MINOR)
+    applying.tally(local_forge, pull.number, now=clock())
+    clock.advance(hours=3, minutes=50)
+    plain_push(
+        governance_repo, pull.head_ref, {"content/c.md": b"v2\n"}, date="2001-01-01T00:00:00Z"
+    )
+    clock.advance(minutes=20)  # 4h10 after opening, 20 min after the new content
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.status.value == "pending"  # the new content gets its full 4 hours
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+    pushed = [c.pushed_at for c in local_forge.commits(pull.number)]
+    assert pushed[-1] is not None and pushed[-1].year == clock().year
+
+
+def test_a_future_dated_commit_is_judged_as_the_head_now(
+    local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    _, pull = propose(local_forge, org, clock)
+    vote(local_forge, org, pull.number, ceo="approve", dao="approve")
+    sha = plain_push(
+        governance_repo, pull.head_ref, {"content/c.md": b"v2\n"}, date="2099-01-01T00:00:00Z"
+    )
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.head_sha == sha and result.verdict.status.value == "pending"
+    assert [s.state for s in local_forge.statuses(sha)] == [CheckState.PENDING]
+    assert local_forge.statuses(pull.head_sha) == []  # the old head gets no "approved"
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+class RacingForge(LocalForge):
+    """A local forge where someone pushes while the tally reads the commits."""
+
+    race: tuple[str, Identity] | None = None
+
+    def commits(self, number: int) -> list[Commit]:
+        found = super().commits(number)
+        if self.race is not None:
+            branch, author = self.race
+            self.race = None
+            self.commit_files(
+                branch=branch, base="main", files={"content/c.md": b"raced\n"}, message="race",
+                author=author,
+            )  # fmt: skip
+        return found
+
+
+def test_nothing_is_applied_when_the_head_moves_during_the_tally(
+    governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    forge = RacingForge(repo=governance_repo, store=governance_repo / ".aito/forge", clock=clock)
+    _, pull = propose(forge, org, clock)
+    vote(forge, org, pull.number, ceo="approve", dao="approve")
+    forge.race = (pull.head_ref, who(org, "cmo"))
+    result = applying.tally(forge, pull.number, now=clock())
+    assert result.verdict.status.value == "approved" and result.verdict.head_sha == pull.head_sha
+    assert any("head moved" in p for p in result.problems)
+    moved = forge.pull(pull.number)
+    assert moved.state is PullState.OPEN and moved.head_sha != pull.head_sha
+    assert forge.statuses(pull.head_sha) == [] and forge.statuses(moved.head_sha) == []
+    assert not any(label.startswith("aito/") for label in moved.labels)
+    again = applying.tally(forge, pull.number, now=clock())  # judges the new head
+    assert again.verdict.head_sha == moved.head_sha and again.verdict.status.value == "pending"
+
+
+# -- the base branch's org, whatever the working tree holds ----------------------------
+
+
+def test_a_dirty_working_tree_neither_makes_maintainers_nor_changes_the_rules(
+    governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    forge = LocalForge(repo=governance_repo, store=governance_repo / ".aito/forge", clock=clock)
+    org_yaml = governance_repo / "org/org.yaml"
+    committed = org_yaml.read_text()
+    _, pull = propose(forge, org, clock, tier=Tier.CRITICAL)
+    dirty = committed.replace(
+        "maintainers:\n", "maintainers:\n  - login: mallory\n    id: 666\n"
+    ).replace("approvers: [ceo, dao]\n      maintainer_required: true", "approvers: []")
+    assert dirty != committed
+    org_yaml.write_text(dirty)  # not committed
+    mallory = Identity("mallory", 666)
+    vote(forge, org, pull.number, ceo="approve", dao="approve")
+    forge.post_review(
+        pull.number, author=mallory, state=ReviewState.APPROVED, body="", commit_id=pull.head_sha
+    )
+    result = applying.tally(forge, pull.number, now=clock())
+    assert result.verdict.stage.value == "maintainer"  # mallory is nobody; a maintainer must
+    assert forge.pull(pull.number).state is PullState.OPEN
+    assert org_yaml.read_text() == dirty  # and the working tree is left as it was
+
+
+def test_a_checked_out_branch_with_other_rules_changes_nothing(
+    governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    forge = LocalForge(repo=governance_repo, store=governance_repo / ".aito/forge", clock=clock)
+    _, pull = propose(forge, org, clock)
+    git(governance_repo, "checkout", "-q", "-b", "lax")
+    org_yaml = governance_repo / "org/org.yaml"
+    org_yaml.write_text(
+        org_yaml.read_text().replace(
+            "approvers: [ceo, dao]\n      deadline: 24h", "approvers: [ceo]\n      deadline: 24h"
+        )
+    )
+    git(governance_repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qam", "lax")
+    vote(forge, org, pull.number, ceo="approve")
+    result = applying.tally(forge, pull.number, now=clock())
+    assert result.verdict.status.value == "pending" and result.verdict.missing == ("dao",)
+
+
+# -- maintainers who cannot be asked ---------------------------------------------------
+
+
+def test_a_maintainer_who_cannot_be_requested_does_not_stop_the_tally(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    maintainer = who(org, "shiba-maintainer")
+    record = Decision(id="m1", title="M", proposed_by="cmo", tier=Tier.CRITICAL)
+    local_forge.commit_files(
+        branch="aito/decision/m1",
+        base="main",
+        files={"org/decisions/m1.yaml": yaml.safe_dump(record.model_dump(mode="json")).encode()},
+        message="m1",
+        author=maintainer,
+    )
+    pull = local_forge.open_pull(
+        head="aito/decision/m1", base="main", title="m1", body="", author=maintainer
+    )  # a maintainer may open a proposal on an agent's behalf
+    vote(local_forge, org, pull.number, ceo="approve", dao="approve")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.stage.value == "maintainer"
+    assert any("shiba-maintainer cannot be asked" in p for p in result.problems)
+    assert "status pending" in result.changes and "tally comment posted" in result.changes
+
+
+# -- YAML in records is bounded ---------------------------------------------------------
+
+
+def test_an_alias_bomb_in_a_decision_record_is_a_clear_error(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for n, name in enumerate("bcdefgh"):
+        previous = "abcdefgh"[n]
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 10) + "]")
+    bomb = "id: bomb\ntitle: B\nproposed_by: cmo\ntier: minor\n" + "\n".join(levels) + "\n"
+    cmo = who(org, "cmo")
+    local_forge.commit_files(
+        branch="aito/decision/bomb", base="main", files={"org/decisions/bomb.yaml": bomb.encode()},
+        message="b", author=cmo,
+    )  # fmt: skip
+    pull = local_forge.open_pull(
+        head="aito/decision/bomb", base="main", title="b", body="", author=cmo
+    )
+    with pytest.raises(GovernanceError, match="alias bomb") as caught:
+        applying.tally(local_forge, pull.number, now=clock())
+    assert len(str(caught.value)) < 600
+
+
+def test_a_huge_decision_record_is_refused_by_its_size(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    record = b"id: huge\ntitle: H\nproposed_by: cmo\ntier: minor\ndescription: " + b"x" * 2_000_000
+    cmo = who(org, "cmo")
+    local_forge.commit_files(
+        branch="aito/decision/huge", base="main", files={"org/decisions/huge.yaml": record},
+        message="h", author=cmo,
+    )  # fmt: skip
+    pull = local_forge.open_pull(
+        head="aito/decision/huge", base="main", title="h", body="", author=cmo
+    )
+    with pytest.raises(GovernanceError, match="over 1024 KiB") as caught:
+        applying.tally(local_forge, pull.number, now=clock())
+    assert len(str(caught.value)) < 600
+
+
+@pytest.mark.parametrize(
+    "path", ["org/decisions/../org.yaml", "/etc/passwd", "content/./x.md", ".git/config"]
+)
+def test_a_proposal_cannot_carry_a_path_outside_the_repo(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock, path: str
+) -> None:
+    with pytest.raises(GovernanceError, match="carry files by their path"):
+        propose(local_forge, org, clock, files={path: b"x\n"})
+    assert local_forge.pulls(state=None) == []
+
+
+def test_verdict_fields_written_into_the_record_are_ignored(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    decision, pull = propose(local_forge, org, clock)
+    rewrite_record(
+        local_forge,
+        org,
+        decision,
+        pull,
+        status="approved",
+        human_decision="approve",
+        decided_by="shiba-maintainer",
+        rounds=[{"round": 1, "votes": {"ceo": "approve", "dao": "approve"}}],
+    )
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.status.value == "pending" and result.verdict.missing == ("ceo", "dao")
+    assert result.decision.status.value == "pending" and result.decision.human_decision is None
+    assert any("only the tally writes" in p for p in result.problems)
+    assert local_forge.pull(pull.number).state is PullState.OPEN
