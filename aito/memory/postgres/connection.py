@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -196,7 +197,24 @@ def rows(cursor: psycopg.Cursor[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 
 def jsonb(value: Any) -> Jsonb:
-    return Jsonb(value)
+    """``value`` as a JSONB parameter, its strings made storable (see :func:`storable`)."""
+    return Jsonb(storable(value))
+
+
+def storable(value: Any) -> Any:
+    """``value`` with what Postgres refuses in text and JSONB replaced by U+FFFD: NUL
+    characters and lone surrogates (e.g. from a malformed model reply being recorded).
+    Anything else is returned as is."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def first_line(exc: BaseException) -> str:
