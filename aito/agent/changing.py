@@ -6,14 +6,18 @@ instead of producing it twice."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aito.agent import actions, effects
+from aito.agent import actions, effects, verdicts
 from aito.bus import models as bus_models
 from aito.decisions import proposing, reading
+from aito.errors import AitoError
 from aito.org.messages import MessageType, Priority
 from aito.org.records import Task, TaskStatus
+
+log = logging.getLogger(__name__)
 
 
 def open_pr(ex: effects.Effects, position: int, action: actions.OpenPr) -> effects.Result:
@@ -99,6 +103,12 @@ def vote(ex: effects.Effects, position: int, action: actions.CastVote) -> effect
     already = any(r.user.id == author.id and marker in r.body for r in forge.reviews(decision.pr))
     if not already:
         proposing.review(forge, decision.pr, author=author, vote=vote, body=body)
+    try:  # the stored verdict now counts this vote: no one asks this agent again
+        verdicts.refresh(ex.ports, decision.pr, now=ex.ports.clock())
+    except AitoError as exc:
+        log.warning(
+            "%s: verdict of #%d not refreshed after a vote: %s", ex.run_id, decision.pr, exc
+        )
     ex.remember(
         "vote" if vote != "comment" else "analysis",
         f"{action.vote.value} on {decision.id} (round {decision.round}): {action.reason}",
