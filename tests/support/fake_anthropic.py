@@ -13,7 +13,7 @@ and a JSON body with ``model``, ``max_tokens`` and ``messages`` (400
 
 Scripting: :meth:`FakeAnthropic.plan` queues replies (:func:`tool_use`, :func:`text`,
 :func:`rate_limited`, :func:`overloaded`, :func:`server_error`, :func:`malformed`,
-:func:`raw`);
+:func:`raw`, :func:`held`);
 each request takes the next one. With the queue empty it calls the ``summary`` tool
 with ``{"text": "nothing to do"}``. Every request received (also rejected ones) is in
 :attr:`FakeAnthropic.requests`.
@@ -73,7 +73,20 @@ class RawReply:
     content_type: str
 
 
-Reply = ToolUseReply | TextReply | ErrorReply | RawReply
+@dataclasses.dataclass(frozen=True)
+class HeldReply:
+    """``reply``, sent only once the test calls :meth:`release` (a slow answer: the test
+    acts while the request is in flight; :attr:`arrived` is set when it came)."""
+
+    reply: ToolUseReply | TextReply | ErrorReply | RawReply
+    arrived: threading.Event = dataclasses.field(default_factory=threading.Event)
+    released: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+Reply = ToolUseReply | TextReply | ErrorReply | RawReply | HeldReply
 
 
 def tool_use(*calls: tuple[str, dict[str, Any]], text: str = "") -> ToolUseReply:
@@ -97,6 +110,11 @@ def raw(
     """A reply of these bytes as is: HTML from a proxy, JSON that does not parse or lacks
     the fields a message has, escapes no valid text has (``\\u0000``, lone surrogates)."""
     return RawReply(status, body.encode() if isinstance(body, str) else body, content_type)
+
+
+def held(reply: ToolUseReply | TextReply | ErrorReply | RawReply) -> HeldReply:
+    """``reply``, held back until released (see :class:`HeldReply`)."""
+    return HeldReply(reply)
 
 
 def rate_limited(*, retry_after_ms: int | None = 50, retry_after: str | None = None) -> ErrorReply:
@@ -174,6 +192,11 @@ class FakeAnthropic:
             if problem is not None:
                 return problem
             reply = self._planned.pop(0) if self._planned else tool_use(DEFAULT_CALL)
+        if isinstance(reply, HeldReply):
+            reply.arrived.set()
+            reply.released.wait(120)
+            reply = reply.reply
+        with self._lock:
             if isinstance(reply, ErrorReply):
                 return _error(reply.status, reply.error_type, reply.message, dict(reply.headers))
             if isinstance(reply, RawReply):
@@ -285,7 +308,8 @@ def _handler(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             for name, value in extra.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)  # the client may have died meanwhile (a crash test)
 
         do_POST = _serve  # noqa: N815 - http.server's naming
         do_GET = _serve  # noqa: N815

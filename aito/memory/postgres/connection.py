@@ -120,9 +120,10 @@ class Connector:
         if self._pool is not None:
             self._pool.close()
 
-    def _run(self, fn: Callable[[Connection], T]) -> T:
+    def _run(self, fn: Callable[[Connection], T], *, patience: float | None = None) -> T:
         """``fn(conn)`` on a connection of its own, retried through TemporaryAdapterError
-        (Postgres away, a serialization failure) within ``retry_seconds`` in all.
+        (Postgres away, a serialization failure) within ``retry_seconds`` in all (or
+        ``patience`` seconds, for the few writes worth a longer wait).
 
         ``fn`` must be safe to run again after an attempt whose reply was lost: its
         transaction may have committed. A statement's own errors are not retried.
@@ -137,7 +138,8 @@ class Connector:
             with self._connect(retry=False, pooled=attempts == 1) as conn:
                 return fn(conn)
 
-        return with_backoff(attempt, seconds=self._retry_seconds, retry_on=TemporaryAdapterError)
+        seconds = self._retry_seconds if patience is None else max(patience, self._retry_seconds)
+        return with_backoff(attempt, seconds=seconds, retry_on=TemporaryAdapterError)
 
     @contextlib.contextmanager
     def _open(self, *, retry: bool, pooled: bool) -> Iterator[Connection]:

@@ -17,6 +17,8 @@ from aito.memory import base
 from aito.memory.postgres.connection import Connection, Connector, jsonb, rows, storable
 
 TERMINAL = base.TERMINAL_RUN_STATUSES
+ANSWER_PATIENCE_SECONDS = 120.0
+"""How long saving a model's answer waits for Postgres to come back (a restart, a failover)."""
 
 
 class RunStore(Connector):
@@ -67,7 +69,8 @@ class RunStore(Connector):
 
     def save_exchanges(self, run_id: str, *, exchanges: list[dict[str, Any]]) -> None:
         """The model exchanges so far, saved as each answer arrives (the run's usage
-        survives in them). Retried while Postgres is away: it is an overwrite."""
+        survives in them). An overwrite, retried while Postgres is away for up to
+        :data:`ANSWER_PATIENCE_SECONDS`: an answer already paid for is worth the wait."""
 
         def save(conn: Connection) -> None:
             with conn.transaction():
@@ -76,7 +79,7 @@ class RunStore(Connector):
                     (jsonb(exchanges), run_id),
                 )
 
-        self._run(save)
+        self._run(save, patience=ANSWER_PATIENCE_SECONDS)
 
     def save_plan(
         self, run_id: str, *, exchanges: list[dict[str, Any]], actions: list[dict[str, Any]] | None
