@@ -15,9 +15,9 @@ Each step is a module of its own: :mod:`~aito.agent.gathering`, :mod:`~aito.agen
 A run id derives from (agent, trigger), so the same wake-up run twice does its work
 once: a finished run is reported as it was; an unfinished one (a crash) is resumed
 from its saved model exchanges without asking the model again. The run's lock
-(`lock:container:{agent}`) is a lease renewed while the run lives and expiring
-``lock_ttl_seconds`` after it dies; a re-run of the same wake-up takes over the
-lease its crashed predecessor left at once, any other run waits.
+(`lock:container:{agent}`) is a lease (:mod:`aito.bus.leasing`) renewed while the run
+lives and expiring ``lock_ttl_seconds`` after it dies; a re-run of the same wake-up
+takes over the lease its dead predecessor left at once, any other run waits.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ run_id_for = runs.run_id_for
 MAX_TOKENS = thinking.MAX_TOKENS
 LOOP_LIMIT = guarding.LOOP_LIMIT
 LOOP_WINDOW = guarding.LOOP_WINDOW
-LOCK_TTL_SECONDS = 90.0
-"""A crashed run's lock is free this long after its last renewal (renewed every third)."""
+LOCK_TTL_SECONDS = 60.0
+"""A crashed run's lock is free this long after its last renewal (renewed every 5 s)."""
 
 
 @dataclasses.dataclass

@@ -361,24 +361,15 @@ class RedisBus:
 
         return self.connection.run(look, op="look for unread messages")
 
-    def try_lock(
-        self, name: str, *, ttl_seconds: float, token: str | None = None, owner: str | None = None
-    ) -> str | None:
+    def try_lock(self, name: str, *, ttl_seconds: float, token: str | None = None) -> str | None:
         """Take ``name`` (a key from `keys`) now if free: returns the owner token, or None.
 
         Pass the same ``token`` again to renew a lock you hold (the TTL restarts).
-        ``owner`` names who takes it (e.g. a run id): the token then carries it, and a
-        lock still held under the same owner — an earlier incarnation of it that died —
-        is taken over at once instead of waited out. Anyone else still waits.
         """
-        prefix = "" if owner is None else owner_prefix(owner)
-        if token is None:
-            token = prefix + secrets.token_hex(16)
-        elif not token.startswith(prefix):
-            raise ValueError("a token taken for an owner starts with owner_prefix(owner)")
+        token = token or secrets.token_hex(16)
         key, ms = self._key(name), max(1, int(ttl_seconds * 1000))
         taken = self.connection.run(
-            lambda r: _ACQUIRE(r, keys=[key], args=[token, ms, prefix]), op=f"lock {name}"
+            lambda r: _ACQUIRE(r, keys=[key], args=[token, ms]), op=f"lock {name}"
         )
         return token if int(taken) == 1 else None
 
@@ -390,6 +381,28 @@ class RedisBus:
             lambda r: _RENEW(r, keys=[key], args=[token, ms]), op=f"renew lock {name}"
         )
         return int(renewed) == 1
+
+    def lock_holder(self, name: str) -> tuple[str, float] | None:
+        """The token holding ``name`` and the seconds its TTL has left, or None if free."""
+        key = self._key(name)
+
+        def build(pipe: Pipeline) -> None:
+            pipe.get(key)
+            pipe.pttl(key)
+
+        token, left = self.connection.batch(build, op=f"read lock {name}")
+        if token is None or int(left) < 0:
+            return None
+        return str(token), int(left) / 1000
+
+    def take_over_lock(self, name: str, *, old: str, token: str, ttl_seconds: float) -> bool:
+        """Replace the holder ``old`` of ``name`` by ``token`` (only if ``old`` still holds
+        it): for a holder known to be dead. True if ``token`` holds it now."""
+        key, ms = self._key(name), max(1, int(ttl_seconds * 1000))
+        taken = self.connection.run(
+            lambda r: _TAKE_OVER(r, keys=[key], args=[old, token, ms]), op=f"take over {name}"
+        )
+        return int(taken) == 1
 
     def unlock(self, name: str, token: str) -> bool:
         """Release ``name`` if ``token`` still owns it; False if it expired or is another's."""
@@ -421,22 +434,21 @@ class RedisBus:
             self.unlock(name, token)
 
 
-def owner_prefix(owner: str) -> str:
-    """How a lock token names its owner (length-prefixed: no owner is another's prefix)."""
-    return f"{len(owner)}:{owner}:"
-
-
-# Take the lock, or renew it if this token already holds it (a retried call), or take it
-# over from a token of the same owner (ARGV[3], the owner prefix; '' for none).
+# Take the lock, or renew it if this token already holds it (a retried call).
 _ACQUIRE = Script("""
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-local current = redis.call('get', KEYS[1])
-if current == ARGV[1] then
+if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('pexpire', KEYS[1], ARGV[2])
   return 1
 end
-if ARGV[3] ~= '' and current and string.sub(current, 1, #ARGV[3]) == ARGV[3] then
-  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 0
+""")
+
+# Hand the lock from the holder ARGV[1] to ARGV[2] (a retried call finds it done).
+_TAKE_OVER = Script("""
+local current = redis.call('get', KEYS[1])
+if current == ARGV[1] or current == ARGV[2] then
+  redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
 end
 return 0

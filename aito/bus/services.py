@@ -19,13 +19,17 @@ class BusServices:
     def __init__(self, bus: adapter.RedisBus) -> None:
         self.redis = bus
 
-    def try_lock(
-        self, name: str, *, ttl_seconds: float, token: str | None = None, owner: str | None = None
-    ) -> str | None:
-        return self.redis.try_lock(name, ttl_seconds=ttl_seconds, token=token, owner=owner)
+    def try_lock(self, name: str, *, ttl_seconds: float, token: str | None = None) -> str | None:
+        return self.redis.try_lock(name, ttl_seconds=ttl_seconds, token=token)
 
     def renew_lock(self, name: str, token: str, *, ttl_seconds: float) -> bool:
         return self.redis.renew_lock(name, token, ttl_seconds=ttl_seconds)
+
+    def lock_holder(self, name: str) -> tuple[str, float] | None:
+        return self.redis.lock_holder(name)
+
+    def take_over_lock(self, name: str, *, old: str, token: str, ttl_seconds: float) -> bool:
+        return self.redis.take_over_lock(name, old=old, token=token, ttl_seconds=ttl_seconds)
 
     def unlock(self, name: str, token: str) -> bool:
         return self.redis.unlock(name, token)

@@ -240,3 +240,21 @@ def test_an_answer_counts_once_when_postgres_restarts_right_after_it(
         assert sum(row["calls"] for row in usage_rows(memory, RUN)) == 1
         assert len(fake.requests) == 1
         assert memory.run_record(RUN)["status"] == "completed"
+
+
+def test_a_live_run_of_the_same_wake_up_is_never_taken_over(
+    make_world: MakeWorld, fake: FakeAnthropic, postgres_url: str, redis_url: str
+) -> None:
+    in_flight = held(tool_use(cto_message("Only once"), ("summary", {"text": "Told the CTO."})))
+    fake.plan(in_flight)
+    env = env_for(fake, postgres_url=postgres_url, redis_url=redis_url)
+    world = make_world(None, env=env)
+    first = start(world, env)
+    assert in_flight.arrived.wait(120)
+    code, _, err = finish(start(world, env))  # e.g. a workflow and a daemon, same slot
+    assert code == 6 and "held by another process" in err
+    in_flight.release()
+    code, outcome, err = finish(first)
+    assert code == 0 and outcome["status"] == "completed", err
+    assert len(fake.requests) == 1
+    assert [m.payload["subject"] for m in world.stream("cto")] == ["Only once"]
