@@ -44,7 +44,7 @@ from aito.agent.ports import LoopPorts
 from aito.bus import keys, leasing
 from aito.bus import models as bus_models
 from aito.decisions import reading
-from aito.errors import ConfigError
+from aito.errors import ConfigError, GovernanceError
 from aito.llm.base import Exchange, ModelRequest
 from aito.memory import base as memory_base
 from aito.org import loading
@@ -117,12 +117,16 @@ class Runner:
         elif existing["status"] in memory_base.TERMINAL_RUN_STATUSES:
             return finishing.reported(existing, ports)
         forge = ports.governance
-        org = reading.base_organization(forge, forge.default_branch)  # once per run
-        if agent_id not in org.agents:
-            raise ConfigError(f"no agent {agent_id!r} on the base branch")
-        org = preparing.materialize_due_events(ports, org, agent_id)
+        try:
+            org = reading.base_organization(forge, forge.default_branch)  # once per run
+            wake = self._wake(org, agent_id, trigger, run_id, lease)
+        except (ConfigError, GovernanceError) as exc:  # no organization to run in: failed
+            ports.memory.finish_run(
+                run_id, status="failed", at=now, summary=str(exc), error=str(exc)
+            )
+            raise
+        org = wake.org = preparing.materialize_due_events(ports, org, agent_id)
         preparing.refresh_outcomes(ports, agent_id)
-        wake = self._wake(org, agent_id, trigger, run_id, lease)
         saved = preparing.saved_run(existing)
         if saved is not None:
             # A crashed run: its answered calls are accounted (once), then it carries on
@@ -224,6 +228,8 @@ class Runner:
         run_id: str,
         lease: leasing.Lease,
     ) -> runs.Wake:
+        if agent_id not in org.agents:
+            raise ConfigError(f"no agent {agent_id!r} on the base branch")
         model_name = org.model_of(agent_id)
         price = org.org.pricing.get(model_name)
         if price is None:

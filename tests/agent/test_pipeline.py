@@ -12,9 +12,13 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+import yaml
 from support.agent_world import ScriptedModel, World
 
+from aito.agent import running
 from aito.decisions import proposing, recording, sweeping
+from aito.errors import GovernanceError
 from aito.forge.base import Forge
 from aito.org.organization import Tier
 
@@ -162,3 +166,22 @@ def test_the_organization_is_read_once_per_wake_up(make_world: MakeWorld) -> Non
     tasks = {t["title"] for t in model.requests[-1].context["tasks"]}
     assert "Post the recap" in tasks  # the due event's task, without reading the org again
     assert counting.org_reads == 1
+
+
+def test_a_wake_up_that_cannot_start_is_settled_not_left_running(make_world: MakeWorld) -> None:
+    world = make_world(ScriptedModel())
+    org_file = world.repo / "org" / "org.yaml"
+    data = yaml.safe_load(org_file.read_text("utf-8"))
+    data["pricing"].pop("claude-sonnet-4-5")
+    world.governance.commit_files(  # the base branch now has an organization in error
+        branch=world.governance.default_branch,
+        base=world.governance.default_branch,
+        files={"org/org.yaml": yaml.safe_dump(data, sort_keys=False).encode()},
+        message="drop a price",
+        author=world.identity("shiba-maintainer"),
+    )
+    with pytest.raises(GovernanceError, match="has no price"):
+        world.run("cmo")
+    record = world.runtime.memory.run_record(running.run_id_for("cmo", "schedule", key="1"))
+    assert record is not None and record["status"] == "failed"
+    assert "no price" in (record["error"] or "")
