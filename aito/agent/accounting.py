@@ -36,7 +36,7 @@ def reservation_id(run_id: str, index: int) -> str:
     return f"{run_id}:{index}"
 
 
-def spend_of(ports: LoopPorts, agent_id: str, now: dt.datetime) -> Spend:
+def spend_of(ports: LoopPorts, agent_id: str, *, now: dt.datetime) -> Spend:
     """Read once per run, for the agent's budget view and to seed the Redis ledger."""
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     starts = {"day": day, "month": day.replace(day=1)}
@@ -48,7 +48,7 @@ def spend_of(ports: LoopPorts, agent_id: str, now: dt.datetime) -> Spend:
     }
 
 
-def budget_view(org: loading.Organization, agent_id: str, spend: Spend) -> context.BudgetView:
+def budget_view(org: loading.Organization, agent_id: str, *, spend: Spend) -> context.BudgetView:
     spec = org.agents[agent_id]
     scope = budgets.agent_scope(agent_id)
     return context.BudgetView(
@@ -59,7 +59,7 @@ def budget_view(org: loading.Organization, agent_id: str, spend: Spend) -> conte
     )
 
 
-def seed_ledger(wake: Wake, limits: list[budgets.Limit], spend: Spend) -> None:
+def seed_ledger(wake: Wake, limits: list[budgets.Limit], *, spend: Spend) -> None:
     """Postgres' model_usage is the durable record: a period Redis does not know yet
     (first call of the day, or Redis lost its data) starts from what it says."""
     ledger = wake.ports.bus.ledger()
@@ -69,7 +69,7 @@ def seed_ledger(wake: Wake, limits: list[budgets.Limit], spend: Spend) -> None:
         ledger.seed(limit.scope, budgets.period_key(limit.period, now), usd=usd, tokens=tokens)
 
 
-def settle(wake: Wake, index: int, response: ModelResponse) -> None:
+def settle(wake: Wake, response: ModelResponse, *, index: int) -> None:
     """Steps 2 and 3 for one answered call (step 1 is the caller's)."""
     spent = cost_usd(response.usage, wake.price)
     wake.ports.memory.record_usage(
@@ -98,4 +98,4 @@ def recover(wake: Wake, exchanges: list[Exchange]) -> None:
     """Account every answered call a crashed run saved (those already counted add nothing)."""
     for index, exchange in enumerate(exchanges):
         if exchange.response is not None:
-            settle(wake, index, exchange.response)
+            settle(wake, exchange.response, index=index)

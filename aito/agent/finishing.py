@@ -50,7 +50,7 @@ def finish(wake: Wake, seen: context.Context, *, fingerprint: str | None) -> Run
         source_agent=wake.agent_id,
         run_id=wake.run_id,
     )
-    heartbeat(ports, wake.org, wake.agent_id, wake.run_id)
+    heartbeat(ports, wake.org, agent_id=wake.agent_id, run_id=wake.run_id)
     return outcome
 
 
@@ -66,11 +66,11 @@ def skipped(wake: Wake, *, fingerprint: str) -> RunOutcome:
         fingerprint=fingerprint,
         summary=outcome.summary,
     )
-    heartbeat(wake.ports, wake.org, wake.agent_id, wake.run_id)
+    heartbeat(wake.ports, wake.org, agent_id=wake.agent_id, run_id=wake.run_id)
     return outcome
 
 
-def heartbeat(ports: LoopPorts, org: loading.Organization, agent_id: str, run_id: str) -> None:
+def heartbeat(ports: LoopPorts, org: loading.Organization, *, agent_id: str, run_id: str) -> None:
     schedule = org.schedule(agent_id) if org.agents[agent_id].loop else None
     interval = schedule.interval_seconds if schedule and schedule.interval_seconds else 3600
     ports.bus.heartbeat(

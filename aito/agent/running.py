@@ -97,15 +97,17 @@ class Runner:
             owner=run_id,
             wait_seconds=self.lock_wait_seconds,
         ) as lease:
-            return self._run(agent_id, trigger, run_id, lease, force=force, worker=worker)
+            return self._run(
+                agent_id, trigger=trigger, run_id=run_id, lease=lease, force=force, worker=worker
+            )
 
     def _run(
         self,
         agent_id: str,
+        *,
         trigger: str,
         run_id: str,
         lease: leasing.Lease,
-        *,
         force: bool,
         worker: executing.WorkerRequest | None,
     ) -> RunOutcome:
@@ -119,7 +121,7 @@ class Runner:
         forge = ports.governance
         try:
             org = reading.base_organization(forge, forge.default_branch)  # once per run
-            wake = self._wake(org, agent_id, trigger, run_id, lease)
+            wake = self._wake(org, agent_id, trigger=trigger, run_id=run_id, lease=lease)
         except (ConfigError, GovernanceError) as exc:  # no organization to run in: failed
             ports.memory.finish_run(
                 run_id, status="failed", at=now, summary=str(exc), error=str(exc)
@@ -134,18 +136,23 @@ class Runner:
             accounting.recover(wake, saved.exchanges)
             if saved.planned is not None:
                 return self._act(wake, saved.seen, saved.planned, worker=worker)
-            spend = accounting.spend_of(ports, agent_id, now)
+            spend = accounting.spend_of(ports, agent_id, now=now)
             return self._think(
-                wake, saved.seen, saved.exchanges[0].request, saved.exchanges, spend, worker
+                wake,
+                saved.seen,
+                request=saved.exchanges[0].request,
+                saved=saved.exchanges,
+                spend=spend,
+                worker=worker,
             )
-        spend = accounting.spend_of(ports, agent_id, now)
+        spend = accounting.spend_of(ports, agent_id, now=now)
         seen = gathering.gather(
             ports,
             org,
             agent_id=agent_id,
             run_id=run_id,
             trigger=trigger,
-            budget=accounting.budget_view(org, agent_id, spend),
+            budget=accounting.budget_view(org, agent_id, spend=spend),
             caps=self.caps.as_dict(),
         )
         if worker is not None:
@@ -157,12 +164,13 @@ class Runner:
             return finishing.skipped(wake, fingerprint=fingerprint)
         # No saved exchange: nothing was asked yet (or a crash came first), so think anew.
         request = thinking.request_for(wake, seen)
-        return self._think(wake, seen, request, [], spend, worker)
+        return self._think(wake, seen, request=request, saved=[], spend=spend, worker=worker)
 
     def _think(
         self,
         wake: runs.Wake,
         seen: context.Context,
+        *,
         request: ModelRequest,
         saved: list[Exchange],
         spend: accounting.Spend,
@@ -224,6 +232,7 @@ class Runner:
         self,
         org: loading.Organization,
         agent_id: str,
+        *,
         trigger: str,
         run_id: str,
         lease: leasing.Lease,

@@ -84,7 +84,7 @@ def think(
             exchange = saved[index]
         else:
             if not seeded:
-                accounting.seed_ledger(wake, budget, spend)
+                accounting.seed_ledger(wake, budget, spend=spend)
                 seeded = True
             asked = _ask(wake, request, index=index, budget=budget, limits=limits)
             if isinstance(asked, budgets.Refusal):
@@ -97,7 +97,7 @@ def think(
                 wake.run_id, exchanges=[e.model_dump(mode="json") for e in exchanges]
             )
             if exchange.response is not None:
-                accounting.settle(wake, index, exchange.response)
+                accounting.settle(wake, exchange.response, index=index)
         if exchange.error is not None and exchange.rejected is None:
             wake.outcome.error = f"model call failed: {exchange.error}"
             return Thought(None, "failed", exchanges)
