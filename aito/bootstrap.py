@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aito.agent.ports import LoopPorts
+from aito.bus import services
 from aito.bus.redis import RedisBus
 from aito.errors import ConfigError
 from aito.forge.base import Forge, Permission
@@ -224,7 +225,7 @@ def loop_ports(
         chosen = embedder
     return LoopPorts(
         memory=runtime.memory,
-        bus=runtime.bus,
+        bus=services.BusServices(runtime.bus),
         governance=governance,
         repo_forge=repo_forge,
         model=llm or model(settings),

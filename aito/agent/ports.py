@@ -1,16 +1,328 @@
-"""What one wake-up works with: the organization, the services and the model."""
+"""What one wake-up works with: the organization, the services and the model.
+
+The loop is typed against the small protocols below, not against the Postgres and
+Redis adapters: :mod:`aito.bootstrap` wires `PostgresMemory` and
+`aito.bus.services.BusServices` in (they satisfy these structurally), and a later
+container split may wire something else without touching the loop. Each protocol
+names only what the loop calls.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Protocol
 
-from aito.bus.redis import RedisBus
+from aito.bus import base as bus_base
+from aito.bus import budgets
+from aito.bus import models as bus_models
 from aito.forge.base import Forge
 from aito.llm.base import Model
+from aito.memory.base import HistoryEntry, RecallItem, StateValue, UsageRow
 from aito.memory.embedding import Embedder
-from aito.memory.postgres import PostgresMemory
+from aito.org.messages import AgentMessage
+
+# -- memory (Postgres in production) ----------------------------------------------------
+
+
+class RunLog(Protocol):
+    """Runs, their saved model exchanges and plan, and each action's fate."""
+
+    def begin_run(
+        self, *, run_id: str, agent_id: str, trigger: str, at: dt.datetime
+    ) -> dict[str, Any] | None: ...
+
+    def run_record(self, run_id: str) -> dict[str, Any] | None: ...
+
+    def save_exchanges(self, run_id: str, *, exchanges: list[dict[str, Any]]) -> None: ...
+
+    def save_plan(
+        self, run_id: str, *, exchanges: list[dict[str, Any]], actions: list[dict[str, Any]] | None
+    ) -> None: ...
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        at: dt.datetime,
+        fingerprint: str | None = None,
+        summary: str | None = None,
+        error: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        usage: dict[str, Any] | None = None,
+        cost_usd: float = 0.0,
+    ) -> None: ...
+
+    def last_fingerprint(self, agent_id: str) -> str | None: ...
+
+    def actions_of(self, run_id: str) -> dict[int, dict[str, Any]]: ...
+
+    def mark_action(
+        self,
+        *,
+        run_id: str,
+        position: int,
+        agent_id: str,
+        action: dict[str, Any],
+        content_hash: str,
+        status: str,
+        at: dt.datetime,
+        reason: str | None = None,
+        ref: str | None = None,
+    ) -> None: ...
+
+    def repeats(self, agent_id: str, content_hash: str, *, since: dt.datetime) -> int: ...
+
+
+class Mailbox(Protocol):
+    """Delivered messages kept until handled, and results shown to an agent once."""
+
+    def store_inbox(
+        self, agent_id: str, messages: Sequence[tuple[str, dict[str, Any]]], *, at: dt.datetime
+    ) -> int: ...
+
+    def unhandled_inbox(self, agent_id: str, *, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    def mark_inbox_handled(
+        self, agent_id: str, message_ids: Sequence[str], *, run_id: str
+    ) -> None: ...
+
+    def add_outcome(
+        self,
+        *,
+        agent_id: str,
+        kind: str,
+        summary: str,
+        dedupe_key: str,
+        at: dt.datetime,
+        ref: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> bool: ...
+
+    def unseen_outcomes(self, agent_id: str, *, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    def mark_outcomes_seen(self, ids: Sequence[int], *, run_id: str) -> None: ...
+
+
+class OpenItems(Protocol):
+    """What agents opened and is still open (the dedup gate, follow-ups)."""
+
+    def add_item(
+        self,
+        *,
+        kind: str,
+        ref: str,
+        agent_id: str,
+        title: str,
+        content_hash: str,
+        embedding: Sequence[float] | None,
+        at: dt.datetime,
+        details: dict[str, Any] | None = None,
+    ) -> None: ...
+
+    def close_item(self, *, kind: str, ref: str, at: dt.datetime) -> None: ...
+
+    def items(
+        self, *, kind: str | None = None, agent_id: str | None = None, state: str | None = "open"
+    ) -> list[dict[str, Any]]: ...
+
+    def duplicate_of(
+        self,
+        *,
+        kinds: Sequence[str],
+        content_hash: str,
+        embedding: Sequence[float] | None,
+        min_similarity: float,
+    ) -> dict[str, Any] | None: ...
+
+
+class Recollection(Protocol):
+    """An agent's state, history (with recall) and the audit log."""
+
+    def get_state(self, agent_id: str, key: str) -> StateValue | None: ...
+
+    def all_state(self, agent_id: str) -> dict[str, StateValue]: ...
+
+    def put_state(
+        self, agent_id: str, key: str, value: Any, *, expected_version: int | None
+    ) -> int: ...
+
+    def history(self, agent_id: str, *, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    def write_history(
+        self,
+        entries: Sequence[HistoryEntry],
+        *,
+        embeddings: Sequence[Sequence[float] | None],
+        model: str | None,
+    ) -> int: ...
+
+    def run_unembedded(self, run_id: str) -> list[tuple[uuid.UUID, str]]: ...
+
+    def set_embeddings(
+        self, items: Sequence[tuple[uuid.UUID, Sequence[float]]], *, model: str
+    ) -> None: ...
+
+    def recall(
+        self,
+        *,
+        agent_id: str,
+        query: Sequence[float],
+        k: int = 10,
+        recent: int = 50,
+        action_types: Sequence[str] | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        exact: bool = False,
+    ) -> list[RecallItem]: ...
+
+    def record_wake(self, *, agent_id: str, run_id: str, trigger: str, at: dt.datetime) -> bool: ...
+
+    def append_event(
+        self,
+        *,
+        event_type: str,
+        payload: dict[str, Any],
+        source_agent: str | None = None,
+        target_agent: str | None = None,
+        run_id: str | None = None,
+        decision_id: str | None = None,
+    ) -> None: ...
+
+
+class Spending(Protocol):
+    """Model usage: one row per answered call, summed for budgets."""
+
+    def record_usage(self, row: UsageRow) -> bool: ...
+
+    def spent(self, *, agent_id: str | None, since: dt.datetime) -> tuple[float, int]: ...
+
+
+class Verdicts(Protocol):
+    """Decisions as the governance tally last judged them."""
+
+    def decision(self, decision_id: str) -> dict[str, Any] | None: ...
+
+    def verdicts(self, prs: Collection[int]) -> dict[int, dict[str, Any]]: ...
+
+    def store_verdict(
+        self,
+        *,
+        pr: int,
+        decision_id: str,
+        head_sha: str,
+        status: str,
+        verdict: dict[str, Any],
+        tallied_at: dt.datetime,
+    ) -> None: ...
+
+
+class Memory(RunLog, Mailbox, OpenItems, Recollection, Spending, Verdicts, Protocol):
+    """Everything the loop keeps in Postgres."""
+
+
+# -- the bus (Redis in production) ------------------------------------------------------
+
+
+class Subscription(Protocol):
+    def get(self, *, timeout: float) -> tuple[str, str] | None: ...
+
+    def close(self) -> None: ...
+
+
+class Outbox(Protocol):
+    """Sends messages; knows which requests still wait for an answer."""
+
+    def send(self, message: AgentMessage) -> list[str]: ...
+
+    def open_requests(self) -> list[bus_models.RequestTimeout]: ...
+
+    def listen(self, agent_id: str) -> Subscription: ...
+
+
+class Poller(Protocol):
+    """Reads one agent's stream: each delivered message is handed over once."""
+
+    def poll(self, handler: bus_base.Handler, *, block_seconds: float = 0.0) -> Any: ...
+
+
+class Ledger(Protocol):
+    """Model-spend budgets: reserve before a call, settle after (idempotent per id)."""
+
+    def seed(self, scope: str, period_key: str, *, usd: float, tokens: int) -> bool: ...
+
+    def reserve(
+        self,
+        *,
+        reservation_id: str,
+        limits: Sequence[budgets.Limit],
+        usd: float,
+        tokens: int,
+        now: dt.datetime,
+        ttl_seconds: float = 900,
+    ) -> budgets.Reservation | budgets.Refusal: ...
+
+    def settle_once(self, reservation_id: str, *, usd: float, tokens: int) -> bool: ...
+
+    def release(self, reservation: budgets.Reservation) -> bool: ...
+
+
+class Limiter(Protocol):
+    def acquire(self, agent: str, *, tokens: int, now: dt.datetime) -> bus_models.RateDecision: ...
+
+
+class Queues(Protocol):
+    def enqueue(
+        self, task: bus_models.QueuedTask, *, now: dt.datetime, urgent: bool = False
+    ) -> bool: ...
+
+
+class Bus(Protocol):
+    """What the loop needs from the bus: locks, heartbeats and the helpers built on it."""
+
+    def try_lock(
+        self, name: str, *, ttl_seconds: float, token: str | None = None
+    ) -> str | None: ...
+
+    def renew_lock(self, name: str, token: str, *, ttl_seconds: float) -> bool: ...
+
+    def lock_holder(self, name: str) -> tuple[str, float] | None: ...
+
+    def take_over_lock(self, name: str, *, old: str, token: str, ttl_seconds: float) -> bool: ...
+
+    def unlock(self, name: str, token: str) -> bool: ...
+
+    def heartbeat(
+        self,
+        *,
+        agent_id: str,
+        status: str,
+        run_id: str,
+        at: dt.datetime,
+        ttl_seconds: int,
+        container_id: str | None = None,
+    ) -> None: ...
+
+    def has_unread(self, agent_id: str) -> bool: ...
+
+    def outbox(
+        self,
+        *,
+        groups: Mapping[str, Collection[str]] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> Outbox: ...
+
+    def poller(self, agent_id: str, *, batch_size: int = 100) -> Poller: ...
+
+    def ledger(self) -> Ledger: ...
+
+    def limiter(self, *, default: bus_models.RateLimits) -> Limiter: ...
+
+    def queues(self) -> Queues: ...
 
 
 @dataclasses.dataclass
@@ -22,8 +334,8 @@ class LoopPorts:
     of "now" (the demo accelerates it).
     """
 
-    memory: PostgresMemory
-    bus: RedisBus
+    memory: Memory
+    bus: Bus
     governance: Forge
     repo_forge: Callable[[str], Forge]
     model: Model

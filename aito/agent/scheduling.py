@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable
 
 from aito.agent import running
-from aito.bus import streams
 from aito.errors import AdapterError
 from aito.org import loading
 from aito.org.agents import Layer
@@ -74,7 +73,7 @@ class Daemon:
     def serve(self) -> int:
         """Run until stopped; the number of runs made."""
         ports = self.runner.ports
-        subscription = streams.Messenger(ports.bus, groups=self.org.groups()).listen(self.agent_id)
+        subscription = ports.bus.outbox(groups=self.org.groups()).listen(self.agent_id)
         runs = 0
         try:
             while not self.stop.is_set():

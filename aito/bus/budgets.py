@@ -198,6 +198,27 @@ class BudgetLedger:
         args += [_PERIOD_TTL[_period_of(k)] for _, k in reservation.periods]
         self._conn.run(lambda r: _SETTLE(r, keys=script_keys, args=args), op="settle budget")
 
+    def settle_once(self, reservation_id: str, *, usd: float, tokens: int) -> bool:
+        """Settle a reservation known only by its id (a run recovering after a crash).
+
+        Records the spend on the periods the reservation held, once: a settled or
+        released reservation is left alone, and so is one Redis does not know (it
+        lost its data: the periods are seeded again from Postgres, which already
+        counts this call). True if the spend was recorded now.
+        """
+        if usd < 0 or tokens < 0:
+            raise ValueError("usd and tokens must be >= 0")
+        script_keys = [
+            self._conn.key(keys.budget_reservations()),
+            self._conn.key(keys.budget_reservation(reservation_id)),
+        ]
+        args: list[Any] = [reservation_id, _micro(usd), tokens, _TOMBSTONE_SECONDS]
+        args += [_PERIOD_TTL["day"], _PERIOD_TTL["month"]]
+        done = self._conn.run(
+            lambda r: _SETTLE_ONCE(r, keys=script_keys, args=args), op="settle budget"
+        )
+        return int(done) == 1
+
     def release(self, reservation: Reservation) -> bool:
         """Give the reservation back unspent (no call was made); False if it no longer held."""
         script_keys = self._reservation_keys(reservation)[:2]
@@ -389,6 +410,35 @@ for k = 3, #KEYS do
   redis.call('hincrby', KEYS[k], 'usd_spent', ARGV[2])
   redis.call('hincrby', KEYS[k], 'tokens_spent', ARGV[3])
   redis.call('expire', KEYS[k], ARGV[4 + k - 2])
+end
+redis.call('hset', KEYS[2], 'state', 'settled', 'spent_usd', ARGV[2], 'spent_tokens', ARGV[3])
+redis.call('expire', KEYS[2], ARGV[4])
+redis.call('zrem', KEYS[1], ARGV[1])
+return 1
+"""
+)
+
+# KEYS: reservations zset, the record. ARGV: id, usd (micro), tokens, tombstone s, day
+# ttl, month ttl. Returns 1 if recorded, 0 if settled/released before or unknown.
+_SETTLE_ONCE = adapter.Script(
+    _GIVE_BACK
+    + """
+local r = redis.call('hmget', KEYS[2], 'state', 'usd', 'tokens', 'keys')
+if not r[1] or r[1] == 'settled' or r[1] == 'released' then return 0 end
+local held_usd, held_tokens = 0, 0
+if r[1] == 'reserved' then held_usd, held_tokens = tonumber(r[2]), tonumber(r[3]) end
+for key in string.gmatch(r[4], '[^\\n]+') do
+  if redis.call('exists', key) == 1 then
+    take(key, 'usd_reserved', held_usd)
+    take(key, 'tokens_reserved', held_tokens)
+    redis.call('hincrby', key, 'usd_spent', ARGV[2])
+    redis.call('hincrby', key, 'tokens_spent', ARGV[3])
+    if string.match(key, '%d%d%d%d%-%d%d%-%d%d$') then
+      redis.call('expire', key, ARGV[5])
+    else
+      redis.call('expire', key, ARGV[6])
+    end
+  end
 end
 redis.call('hset', KEYS[2], 'state', 'settled', 'spent_usd', ARGV[2], 'spent_tokens', ARGV[3])
 redis.call('expire', KEYS[2], ARGV[4])

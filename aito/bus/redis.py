@@ -374,6 +374,37 @@ class RedisBus:
         )
         return token if int(taken) == 1 else None
 
+    def renew_lock(self, name: str, token: str, *, ttl_seconds: float) -> bool:
+        """Restart the TTL of a lock ``token`` still holds; False if it expired or was
+        taken over (the holder has lost it and must stop)."""
+        key, ms = self._key(name), max(1, int(ttl_seconds * 1000))
+        renewed = self.connection.run(
+            lambda r: _RENEW(r, keys=[key], args=[token, ms]), op=f"renew lock {name}"
+        )
+        return int(renewed) == 1
+
+    def lock_holder(self, name: str) -> tuple[str, float] | None:
+        """The token holding ``name`` and the seconds its TTL has left, or None if free."""
+        key = self._key(name)
+
+        def build(pipe: Pipeline) -> None:
+            pipe.get(key)
+            pipe.pttl(key)
+
+        token, left = self.connection.batch(build, op=f"read lock {name}")
+        if token is None or int(left) < 0:
+            return None
+        return str(token), int(left) / 1000
+
+    def take_over_lock(self, name: str, *, old: str, token: str, ttl_seconds: float) -> bool:
+        """Replace the holder ``old`` of ``name`` by ``token`` (only if ``old`` still holds
+        it): for a holder known to be dead. True if ``token`` holds it now."""
+        key, ms = self._key(name), max(1, int(ttl_seconds * 1000))
+        taken = self.connection.run(
+            lambda r: _TAKE_OVER(r, keys=[key], args=[old, token, ms]), op=f"take over {name}"
+        )
+        return int(taken) == 1
+
     def unlock(self, name: str, token: str) -> bool:
         """Release ``name`` if ``token`` still owns it; False if it expired or is another's."""
         key = self._key(name)
@@ -407,6 +438,25 @@ class RedisBus:
 # Take the lock, or renew it if this token already holds it (a retried call).
 _ACQUIRE = Script("""
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+""")
+
+# Hand the lock from the holder ARGV[1] to ARGV[2] (a retried call finds it done).
+_TAKE_OVER = Script("""
+local current = redis.call('get', KEYS[1])
+if current == ARGV[1] or current == ARGV[2] then
+  redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+""")
+
+# Restart the TTL only while the lock still carries this token.
+_RENEW = Script("""
 if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('pexpire', KEYS[1], ARGV[2])
   return 1

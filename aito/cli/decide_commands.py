@@ -13,7 +13,7 @@ from aito import bootstrap
 from aito.bus import keys
 from aito.cli import context, types
 from aito.cli.context import emit_json, progress, state
-from aito.decisions import applying, proposing, reading, recording
+from aito.decisions import applying, proposing, reading, recording, sweeping
 from aito.errors import GovernanceError, PermanentAdapterError
 from aito.forge.base import Forge, PullRequest, PullState
 from aito.org import loading
@@ -267,16 +267,17 @@ def tally(
     with _session(ctx, writes=not dry_run) as (settings, org, forge):
         if pr is not None:
             decision_pull(forge, pr)
-        numbers = [pr] if pr is not None else _decision_pulls(forge)
         if dry_run:
-            results = [applying.tally(forge, n, now=now, apply=False) for n in numbers]
+            sweep = sweeping.tally_open(forge, now=now, apply=False, numbers=_only(pr))
         else:
-            results = _tally_many(settings, org, forge, numbers, now=now)
+            sweep = _sweep(settings, org, forge, _only(pr), now=now)
+    results = _results(sweep, single=pr is not None)
     if as_json:
         emit_json(results[0].as_json() if pr is not None else [r.as_json() for r in results])
-        return
-    for result in results:
-        _print(result, show_changes=True)
+    else:
+        for result in results:
+            _print(result, show_changes=True)
+    _fail_on(sweep)
 
 
 @decide.command("status")
@@ -296,18 +297,17 @@ def status(ctx: click.Context, every: bool, as_json: bool, now_text: dt.datetime
     """
     now = _now(now_text)
     with _session(ctx, writes=False) as (_, _org, forge):
-        state_filter = None if every else PullState.OPEN
-        results = [
-            applying.tally(forge, n, now=now, apply=False)
-            for n in _decision_pulls(forge, state=state_filter)
-        ]
+        numbers = sweeping.open_decisions(forge, state=None if every else PullState.OPEN)
+        sweep = sweeping.tally_open(forge, now=now, apply=False, numbers=numbers)
+    results = sweep.tallies
     if as_json:
         emit_json([r.as_json() for r in results])
-        return
-    if not results:
-        click.echo("no decisions" if every else "no open decisions")
-    for result in results:
-        _print(result, show_changes=False)
+    else:
+        if not results and not sweep.problems:
+            click.echo("no decisions" if every else "no open decisions")
+        for result in results:
+            _print(result, show_changes=False)
+    _fail_on(sweep)
 
 
 @decide.command("hold")
@@ -357,49 +357,53 @@ def decision_pull(forge: Forge, number: int) -> PullRequest:
     return pull
 
 
-def _decision_pulls(forge: Forge, *, state: PullState | None = PullState.OPEN) -> list[int]:
-    numbers = []
-    for pull in forge.pulls(state=state):
-        try:
-            reading.decision_of(forge, pull)
-        except GovernanceError:
-            continue
-        numbers.append(pull.number)
-    return sorted(numbers)
+def _only(pr: int | None) -> list[int] | None:
+    return None if pr is None else [pr]
 
 
 def _tally(
     settings: Settings, org: loading.Organization, forge: Forge, number: int, *, now: dt.datetime
 ) -> applying.Tally:
-    return _tally_many(settings, org, forge, [number], now=now)[0]
+    return _results(_sweep(settings, org, forge, [number], now=now), single=True)[0]
 
 
-def _tally_many(
+def _sweep(
     settings: Settings,
     org: loading.Organization,
     forge: Forge,
-    numbers: list[int],
+    numbers: list[int] | None,
     *,
     now: dt.datetime,
-) -> list[applying.Tally]:
-    """Tally and apply each pull request; the services are brought up once for all."""
+) -> sweeping.Sweep:
+    """Tally and apply ``numbers`` (None: every open decision); services started once."""
+    if numbers is None:
+        numbers = sweeping.open_decisions(forge)
     if not numbers:
-        return []
+        return sweeping.Sweep([], [])
     with bootstrap.build(settings, org=org) as runtime:
-        recorder = recording.ServicesRecorder(memory=runtime.memory, bus=runtime.bus)
-        results = []
-        for number in numbers:
-            progress(f"tallying #{number} …")
-            results.append(
-                applying.tally(
-                    forge,
-                    number,
-                    now=now,
-                    recorder=recorder,
-                    lock=lambda decision_id: runtime.bus.lock(keys.decision_lock(decision_id)),
-                )
-            )
-        return results
+        return sweeping.tally_open(
+            forge,
+            now=now,
+            numbers=numbers,
+            recorder=recording.ServicesRecorder(memory=runtime.memory, bus=runtime.bus),
+            lock=lambda decision_id: runtime.bus.lock(keys.decision_lock(decision_id)),
+            progress=lambda number: progress(f"tallying #{number} …"),
+        )
+
+
+def _results(sweep: sweeping.Sweep, *, single: bool) -> list[applying.Tally]:
+    """The tallies; one pull request asked for by number fails with its own error."""
+    if single and sweep.problems:
+        raise sweep.problems[0].error
+    return sweep.tallies
+
+
+def _fail_on(sweep: sweeping.Sweep) -> None:
+    """Each decision that could not be tallied, on stderr; exit with the worst code."""
+    for problem in sweep.problems:
+        click.echo(f"⚠ {problem.message}", err=True)
+    if sweep.problems:
+        raise SystemExit(max(p.error.exit_code for p in sweep.problems))
 
 
 def _print(result: applying.Tally, *, show_changes: bool) -> None:

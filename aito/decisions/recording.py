@@ -1,25 +1,120 @@
-"""Remember decisions in Postgres and tell the agents concerned (Redis inbox + history)."""
+"""Remember decisions in Postgres and tell the agents concerned (Redis inbox + history).
+
+Every verdict a tally applies is also stored whole (:class:`StoredVerdict`: stage,
+round, votes, what is missing, deadline, the head it judged, and the record's facts),
+so an agent's wake-up reads what the governance tally last decided instead of
+tallying every open decision itself.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, Protocol
 
-from aito.bus.redis import RedisBus
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
 from aito.governance.tallying import Verdict
 from aito.memory.base import DecisionRow
-from aito.memory.postgres import PostgresMemory
 from aito.org.messages import AgentMessage, MessageType, Priority
 from aito.org.records import Decision, Vote
 
 
-class ServicesRecorder:
-    """The `Recorder` of `aito decide tally` on the real services."""
+class StoredVerdict(BaseModel):
+    """A verdict as stored for readers that do not tally (agents' wake-ups)."""
 
-    def __init__(self, *, memory: PostgresMemory, bus: RedisBus) -> None:
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    pr: int
+    decision_id: str
+    title: str
+    description: str
+    proposed_by: str
+    amount_usd: float
+    tier: str
+    status: str
+    stage: str
+    round: int
+    votes: dict[str, str | None]
+    missing: list[str]
+    deadline: AwareDatetime | None
+    head_sha: str
+    reason: str
+    tallied_at: AwareDatetime
+
+    @classmethod
+    def of(cls, decision: Decision, verdict: Verdict, *, now: dt.datetime) -> StoredVerdict:
+        return cls(
+            pr=verdict.pr,
+            decision_id=verdict.decision_id,
+            title=decision.title,
+            description=decision.description,
+            proposed_by=decision.proposed_by,
+            amount_usd=decision.amount_usd,
+            tier=verdict.tier.value,
+            status=verdict.status.value,
+            stage=verdict.stage.value,
+            round=verdict.round,
+            votes={agent: vote.value if vote else None for agent, vote in verdict.votes.items()},
+            missing=list(verdict.missing),
+            deadline=verdict.deadline,
+            head_sha=verdict.head_sha,
+            reason=verdict.reason,
+            tallied_at=now,
+        )
+
+
+class StoresVerdicts(Protocol):
+    def store_verdict(
+        self,
+        *,
+        pr: int,
+        decision_id: str,
+        head_sha: str,
+        status: str,
+        verdict: dict[str, Any],
+        tallied_at: dt.datetime,
+    ) -> None: ...
+
+
+class KeepsDecisions(StoresVerdicts, Protocol):
+    def upsert_decision(self, row: DecisionRow) -> str | None: ...
+
+    def add_history(
+        self,
+        *,
+        agent_id: str,
+        action_type: str,
+        summary: str,
+        details: dict[str, Any],
+        run_id: str | None = None,
+    ) -> None: ...
+
+
+class Delivers(Protocol):
+    def deliver(self, message: AgentMessage) -> str: ...
+
+
+def store(memory: StoresVerdicts, verdict: StoredVerdict) -> None:
+    """Keep ``verdict`` as the pull request's latest."""
+    memory.store_verdict(
+        pr=verdict.pr,
+        decision_id=verdict.decision_id,
+        head_sha=verdict.head_sha,
+        status=verdict.status,
+        verdict=verdict.model_dump(mode="json"),
+        tallied_at=verdict.tallied_at,
+    )
+
+
+class ServicesRecorder:
+    """The `Recorder` of `aito decide tally` on the real services (Postgres, Redis)."""
+
+    def __init__(self, *, memory: KeepsDecisions, bus: Delivers) -> None:
         self._memory = memory
         self._bus = bus
 
     def record(self, *, decision: Decision, verdict: Verdict, now: dt.datetime) -> None:
+        store(self._memory, StoredVerdict.of(decision, verdict, now=now))
         votes = {agent: vote.value for agent, vote in verdict.votes.items() if vote}
         last_votes: dict[str, Vote] = {}
         for outcome in verdict.rounds:

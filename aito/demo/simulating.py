@@ -33,7 +33,7 @@ import yaml
 from aito import bootstrap, scaffolding
 from aito.agent import running, scheduling
 from aito.bus import keys, streams
-from aito.decisions import applying, proposing, reading, recording
+from aito.decisions import applying, proposing, reading, recording, sweeping
 from aito.errors import ConfigError, GovernanceError
 from aito.forge.base import PullState
 from aito.governance.tallying import Stage
@@ -244,24 +244,21 @@ def _tally(
     verdicts: dict[int, tuple[str, int, str]],
     echo: Callable[[str], None],
 ) -> None:
-    for pull in forge.pulls(state=PullState.OPEN):
-        try:
-            reading.decision_of(forge, pull)
-        except GovernanceError:
-            continue
-        result = applying.tally(
-            forge,
-            pull.number,
-            now=now,
-            recorder=recorder,
-            lock=lambda decision_id: runtime.bus.lock(keys.decision_lock(decision_id)),
-        )
+    sweep = sweeping.tally_open(
+        forge,
+        now=now,
+        recorder=recorder,
+        lock=lambda decision_id: runtime.bus.lock(keys.decision_lock(decision_id)),
+    )
+    for problem in sweep.problems:
+        echo(f"{now:%H:%M} governance {problem.message}")
+    for result in sweep.tallies:
         verdict = result.verdict
         key = (verdict.status.value, verdict.round, verdict.stage.value)
-        if verdicts.get(pull.number) != key:
-            verdicts[pull.number] = key
+        if verdicts.get(verdict.pr) != key:
+            verdicts[verdict.pr] = key
             echo(
-                f"{now:%H:%M} governance #{pull.number} {verdict.decision_id} "
+                f"{now:%H:%M} governance #{verdict.pr} {verdict.decision_id} "
                 f"[{verdict.tier.value}] round {verdict.round} {verdict.stage.value} → "
                 f"{verdict.status.value}: {verdict.reason}"
             )

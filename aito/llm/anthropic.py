@@ -15,10 +15,14 @@ is not waited for. Once the retries are spent the failure is translated here, at
 boundary: :class:`~aito.errors.TemporaryAdapterError` with the
 server's ``retry-after`` (else 30 s), or :class:`~aito.errors.PermanentAdapterError`
 with a message that says what to fix. The API key never appears in a message or log.
+A 200 whose body is not a well-formed message (HTML from a proxy, JSON that does not
+parse, missing or mistyped fields: the SDK validates strictly) is a
+:class:`~aito.llm.base.MalformedReply`, never a half answer.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 
@@ -28,7 +32,7 @@ from pydantic import SecretStr
 
 from aito import retrying
 from aito.errors import AdapterError, PermanentAdapterError, TemporaryAdapterError
-from aito.llm.base import ModelRequest, ModelResponse, ToolCall, Usage
+from aito.llm.base import MalformedReply, ModelRequest, ModelResponse, ToolCall, Usage
 
 SERVICE = "anthropic"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -60,6 +64,8 @@ class AnthropicModel:
             base_url=self._base_url,
             max_retries=0,  # ours, below: one retry helper for every adapter
             timeout=timeout_seconds,
+            # A reply whose fields are missing or mistyped is an error, not a half answer.
+            _strict_response_validation=True,
         )
         self._retry = retrying.Policy(
             budget_seconds=None,
@@ -95,8 +101,18 @@ class AnthropicModel:
             )
         except anthropic.AnthropicError as exc:
             raise self._translate(exc, request) from exc
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            # the SDK lets a body that does not parse as JSON through as is
+            raise MalformedReply(
+                SERVICE, f"the reply is not JSON a message can be read from ({type(exc).__name__})"
+            ) from exc
         latency_ms = int((time.monotonic() - started) * 1000)
-        return _response(message, latency_ms=latency_ms)
+        try:
+            return _response(message, latency_ms=latency_ms)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise MalformedReply(
+                SERVICE, f"the reply does not have a message's shape ({type(exc).__name__})"
+            ) from exc
 
     def close(self) -> None:
         """Release the HTTP connections (the model is unusable afterwards)."""
@@ -119,6 +135,8 @@ class AnthropicModel:
             )
         if isinstance(exc, anthropic.APIStatusError):
             return _status_error(exc, request)
+        if isinstance(exc, anthropic.APIResponseValidationError):
+            return MalformedReply(SERVICE, f"the reply is not a well-formed message: {exc.message}")
         return PermanentAdapterError(SERVICE, f"unexpected answer from the API: {exc}")
 
 

@@ -9,10 +9,12 @@ rendered from (what the offline model reasons over); providers use what they nee
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aito.errors import PermanentAdapterError
 from aito.org.organization import ModelPrice
 
 CHARS_PER_TOKEN = 4
@@ -103,11 +105,22 @@ class ModelResponse(Dto):
 
 
 class Exchange(Dto):
-    """One call as recorded for replay: the request, and the response or the error."""
+    """One call as recorded for replay: the request, and the response or the error.
+
+    ``rejected`` says why the reply was not well-formed (:func:`reply_problems`, or a
+    :class:`MalformedReply`); the response is then kept only as :func:`storable`
+    made it, and a resumed or replayed run rejects it again for the same reason.
+    """
 
     request: ModelRequest
     response: ModelResponse | None = None
     error: str | None = None
+    rejected: str | None = None
+
+
+class MalformedReply(PermanentAdapterError):
+    """The provider answered, but not with a well-formed reply (HTML, broken JSON, a
+    body without the fields it must have). Recorded and shown to the agent, never used."""
 
 
 class Model(Protocol):
@@ -144,3 +157,78 @@ def worst_case(request: ModelRequest, price: ModelPrice) -> tuple[float, int]:
         tokens_in * max(price.input, price.cache_write) + request.max_tokens * price.output
     ) / 1_000_000
     return usd, tokens_in + request.max_tokens
+
+
+MAX_DEPTH = 16
+"""Nesting levels a tool call's input may have (actions need three or four)."""
+MAX_VALUES = 50_000
+"""Values (strings, numbers, list items, object members) one reply may carry."""
+
+
+def reply_problems(response: ModelResponse) -> list[str]:
+    """Why ``response`` is not well-formed, whatever it says: NUL characters or lone
+    surrogates in any string (Postgres cannot even store them), non-finite numbers,
+    absurd nesting or size. Messages never repeat the offending text."""
+    problems: list[str] = []
+    _check_text(response.text, "the reply's text", problems)
+    counted = 0
+    for index, call in enumerate(response.tool_calls):
+        where = f"tool call {index}"
+        _check_text(call.id, f"{where}'s id", problems)
+        _check_text(call.name, f"{where}'s name", problems)
+        stack: list[tuple[Any, str, int]] = [(call.input, f"{where}'s input", 1)]
+        while stack and len(problems) < 20:
+            value, path, depth = stack.pop()
+            counted += 1
+            if counted > MAX_VALUES:
+                problems.append(f"the reply carries more than {MAX_VALUES:,} values")
+                return problems
+            if isinstance(value, str):
+                _check_text(value, path, problems)
+            elif isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"{path}: a number that is not finite")
+            elif isinstance(value, dict | list):
+                if depth > MAX_DEPTH:
+                    problems.append(f"{path}: nested deeper than {MAX_DEPTH} levels")
+                    continue
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                for key, item in items:
+                    if isinstance(key, str):
+                        _check_text(key, f"{path}: a key", problems)
+                    stack.append((item, _path(path, key), depth + 1))
+    return problems
+
+
+def storable(value: Any, *, depth: int = 0) -> Any:
+    """``value`` (JSON-like) made safe to record: NUL characters and lone surrogates
+    replaced by U+FFFD, non-finite numbers by None, anything nested deeper than
+    :data:`MAX_DEPTH` by a marker."""
+    if isinstance(value, str):
+        return "".join("\ufffd" if _unstorable(c) else c for c in value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        return "…(cut: nested too deep)"
+    if isinstance(value, dict):
+        return {storable(str(k)): storable(v, depth=depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v, depth=depth + 1) for v in value]
+    return value
+
+
+def _check_text(text: str, where: str, problems: list[str]) -> None:
+    if "\x00" in text:
+        problems.append(f"{where}: a NUL character")
+    elif any("\ud800" <= c <= "\udfff" for c in text):
+        problems.append(f"{where}: a lone surrogate (not valid Unicode)")
+
+
+def _unstorable(char: str) -> bool:
+    return char == "\x00" or "\ud800" <= char <= "\udfff"
+
+
+def _path(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    text = str(key)
+    return f"{path}.{text[:40]}" if text.isidentifier() else f"{path}[{text[:40]!r}]"

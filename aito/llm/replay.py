@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aito.errors import PermanentAdapterError
-from aito.llm.base import Exchange, Model, ModelRequest, ModelResponse
+from aito.llm.base import Exchange, MalformedReply, Model, ModelRequest, ModelResponse
 
 SERVICE = "replay"
 COMPARED_FIELDS = ("model", "system", "prompt", "feedback", "tools")
@@ -82,6 +82,10 @@ class ReplayModel:
                 f"{_difference(recorded.request, request)}",
             )
         self._next += 1
+        if recorded.rejected is not None:
+            raise MalformedReply(
+                SERVICE, f"call {number} was rejected when it was recorded: {recorded.rejected}"
+            )
         if recorded.response is None:
             raise PermanentAdapterError(
                 SERVICE, f"call {number} failed when it was recorded: {recorded.error}"

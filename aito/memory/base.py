@@ -11,6 +11,9 @@ from typing import Any
 
 from aito.org import loading
 
+TERMINAL_RUN_STATUSES = ("skipped", "completed", "failed", "budget_exhausted", "stopped")
+"""How a run ends; a run in any other status (``running``) is unfinished and resumable."""
+
 
 @dataclasses.dataclass(frozen=True)
 class AgentRow:
@@ -146,7 +149,11 @@ class RecallItem:
 
 @dataclasses.dataclass(frozen=True)
 class UsageRow:
-    """One model call, for cost accounting and budgets."""
+    """One model call, for cost accounting and budgets.
+
+    ``exchange`` is the call's index in its run's saved exchanges: with ``run_id`` it
+    keys the row, so writing it again (a run recovering after a crash) adds nothing.
+    """
 
     agent_id: str
     run_id: str | None
@@ -158,6 +165,7 @@ class UsageRow:
     cost_usd: float
     latency_ms: int | None
     created_at: dt.datetime | None = None
+    exchange: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from support import agent_world
+from support.bus_helpers import chaos  # noqa: F401 - a fixture (a Redis tests may SIGKILL)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from support.agent_world import ScriptedModel, Spy, World
 from support.fake_anthropic import API_KEY, running_fake_anthropic, tool_use
 
 from aito.agent import executing, running
+from aito.decisions import reading
 from aito.forge.base import Forge, PullState
 from aito.llm import offline
 from aito.org.messages import MessageType
@@ -348,7 +349,7 @@ def test_a_spawned_worker_runs_in_process_with_its_profile_and_reports_back(
     assert [t["id"] for t in asked.context["tasks"]] == [task_id]
     drafts = world.forge("social").pulls(state=None)
     assert [p.head_ref.startswith("aito/content-writer/") for p in drafts] == [True]
-    base = running.Runner(world.ports)._organization()
+    base = reading.base_organization(world.governance, world.governance.default_branch)
     assert base.tasks[task_id].status.value == "done"
 
     world.clock.advance(hours=4)

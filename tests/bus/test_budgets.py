@@ -184,6 +184,31 @@ def test_settling_an_expired_reservation_still_records_the_spend(bus: RedisBus) 
     assert ledger.spent(CMO, DAY) == (1.5, 100, 0.0, 0)
 
 
+def test_settling_by_id_alone_records_the_spend_once(bus: RedisBus) -> None:
+    ledger = BudgetLedger(bus)
+    held(ledger, "run:0", 0.10, tokens=2000, limits=[CMO_DAY, CMO_MONTH])
+
+    # a run recovering after a crash knows only the id, maybe settled already
+    assert ledger.settle_once("run:0", usd=0.12, tokens=2100) is True
+    assert ledger.settle_once("run:0", usd=0.12, tokens=2100) is False
+
+    assert ledger.spent(CMO, DAY) == (0.12, 2100, 0.0, 0)
+    assert ledger.spent(CMO, MONTH) == (0.12, 2100, 0.0, 0)
+
+
+def test_settling_by_id_after_expiry_or_data_loss(bus: RedisBus) -> None:
+    ledger = BudgetLedger(bus)
+    held(ledger, "slow", 1.0, ttl=60)
+    assert ledger.expire(now=NOW + dt.timedelta(seconds=61)) == 1
+    assert ledger.settle_once("slow", usd=0.5, tokens=10) is True  # expired: still counted
+    assert ledger.spent(CMO, DAY) == (0.5, 10, 0.0, 0)
+    # Redis lost the reservation (and its periods): nothing is written that a seed from
+    # Postgres, which counts the call already, would then not fill
+    assert ledger.settle_once("never-reserved", usd=9.0, tokens=9) is False
+    assert ledger.spent(CMO, DAY) == (0.5, 10, 0.0, 0)
+    assert ledger.spent("agent:ceo", DAY) == (0.0, 0, 0.0, 0)
+
+
 def test_token_limits(bus: RedisBus) -> None:
     ledger = BudgetLedger(bus)
     tokens_only = Limit(scope=CMO, period="day", tokens=10_000)

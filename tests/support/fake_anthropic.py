@@ -12,7 +12,8 @@ and a JSON body with ``model``, ``max_tokens`` and ``messages`` (400
 ``invalid_request_error``).
 
 Scripting: :meth:`FakeAnthropic.plan` queues replies (:func:`tool_use`, :func:`text`,
-:func:`rate_limited`, :func:`overloaded`, :func:`server_error`, :func:`malformed`);
+:func:`rate_limited`, :func:`overloaded`, :func:`server_error`, :func:`malformed`,
+:func:`raw`, :func:`held`);
 each request takes the next one. With the queue empty it calls the ``summary`` tool
 with ``{"text": "nothing to do"}``. Every request received (also rejected ones) is in
 :attr:`FakeAnthropic.requests`.
@@ -63,7 +64,29 @@ class ErrorReply:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-Reply = ToolUseReply | TextReply | ErrorReply
+@dataclasses.dataclass(frozen=True)
+class RawReply:
+    """Exactly these bytes, with this status and content type (a broken server or proxy)."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldReply:
+    """``reply``, sent only once the test calls :meth:`release` (a slow answer: the test
+    acts while the request is in flight; :attr:`arrived` is set when it came)."""
+
+    reply: ToolUseReply | TextReply | ErrorReply | RawReply
+    arrived: threading.Event = dataclasses.field(default_factory=threading.Event)
+    released: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+Reply = ToolUseReply | TextReply | ErrorReply | RawReply | HeldReply
 
 
 def tool_use(*calls: tuple[str, dict[str, Any]], text: str = "") -> ToolUseReply:
@@ -79,6 +102,19 @@ def malformed(name: str, bad_input: dict[str, Any]) -> ToolUseReply:
 def text(answer: str) -> TextReply:
     """A plain text answer (no tool call; ``stop_reason`` ``end_turn``)."""
     return TextReply(answer)
+
+
+def raw(
+    body: str | bytes, *, status: int = 200, content_type: str = "application/json"
+) -> RawReply:
+    """A reply of these bytes as is: HTML from a proxy, JSON that does not parse or lacks
+    the fields a message has, escapes no valid text has (``\\u0000``, lone surrogates)."""
+    return RawReply(status, body.encode() if isinstance(body, str) else body, content_type)
+
+
+def held(reply: ToolUseReply | TextReply | ErrorReply | RawReply) -> HeldReply:
+    """``reply``, held back until released (see :class:`HeldReply`)."""
+    return HeldReply(reply)
 
 
 def rate_limited(*, retry_after_ms: int | None = 50, retry_after: str | None = None) -> ErrorReply:
@@ -143,8 +179,9 @@ class FakeAnthropic:
 
     def handle(
         self, method: str, path: str, headers: dict[str, str], raw: bytes
-    ) -> tuple[int, str, dict[str, str]]:
-        """One HTTP exchange: (status, JSON text, extra headers)."""
+    ) -> tuple[int, str | bytes, dict[str, str]]:
+        """One HTTP exchange: (status, body, extra headers; `content-type` among them
+        when it is not JSON)."""
         try:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
@@ -155,8 +192,15 @@ class FakeAnthropic:
             if problem is not None:
                 return problem
             reply = self._planned.pop(0) if self._planned else tool_use(DEFAULT_CALL)
+        if isinstance(reply, HeldReply):
+            reply.arrived.set()
+            reply.released.wait(120)
+            reply = reply.reply
+        with self._lock:
             if isinstance(reply, ErrorReply):
                 return _error(reply.status, reply.error_type, reply.message, dict(reply.headers))
+            if isinstance(reply, RawReply):
+                return reply.status, reply.body, {"content-type": reply.content_type}
             message = self._message(body, reply)
             return 200, message.model_dump_json(), {}
 
@@ -256,15 +300,16 @@ def _handler(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             headers = {name.lower(): value for name, value in self.headers.items()}
             status, payload, extra = fake.handle(self.command, self.path, headers, raw)
-            data = payload.encode()
+            data = payload if isinstance(payload, bytes) else payload.encode()
             self.send_response(status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", extra.pop("content-type", "application/json"))
             self.send_header("content-length", str(len(data)))
             self.send_header("request-id", fake.new_id("req"))
             for name, value in extra.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)  # the client may have died meanwhile (a crash test)
 
         do_POST = _serve  # noqa: N815 - http.server's naming
         do_GET = _serve  # noqa: N815

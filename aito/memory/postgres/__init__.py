@@ -18,12 +18,14 @@ from aito.memory.postgres.schema import (
 )
 from aito.memory.postgres.state import StateStore
 from aito.memory.postgres.usage import UsageStore
+from aito.memory.postgres.verdicts import VerdictStore
 
 __all__ = ["AppliedMigration", "MigrationDrift", "PostgresMemory", "drop_database"]
 
 
 class PostgresMemory(
-    SchemaStore, OrganizationStore, StateStore, HistoryStore, UsageStore, RunStore
+    SchemaStore, OrganizationStore, StateStore, HistoryStore, UsageStore, RunStore, VerdictStore
 ):
-    """State, history (with pgvector recall), the audit log, decisions, tasks, usage and the
-    agent loop's runs, actions, outcomes, inbox and open items."""
+    """State, history (with pgvector recall), the audit log, decisions (and their last
+    verdicts), tasks, usage and the agent loop's runs, actions, outcomes, inbox and open
+    items."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -109,9 +110,10 @@ class Connector:
         if self._pool is not None:
             self._pool.close()
 
-    def _run(self, fn: Callable[[Connection], T]) -> T:
+    def _run(self, fn: Callable[[Connection], T], *, patience: float | None = None) -> T:
         """``fn(conn)`` on a connection of its own, retried through TemporaryAdapterError
-        (Postgres away, a serialization failure) within ``retry_seconds`` in all.
+        (Postgres away, a serialization failure) within ``retry_seconds`` in all (or
+        ``patience`` seconds, for the few writes worth a longer wait).
 
         ``fn`` must be safe to run again after an attempt whose reply was lost: its
         transaction may have committed. A statement's own errors are not retried.
@@ -126,7 +128,10 @@ class Connector:
             with self._connect(retry=False, pooled=attempts == 1) as conn:
                 return fn(conn)
 
-        return retrying.call(attempt, policy=self._retry, what="postgres")
+        policy = self._retry
+        if patience is not None and patience > self._retry_seconds:
+            policy = dataclasses.replace(policy, budget_seconds=patience)
+        return retrying.call(attempt, policy=policy, what="postgres")
 
     @contextlib.contextmanager
     def _open(self, *, retry: bool, pooled: bool) -> Iterator[Connection]:
@@ -187,7 +192,24 @@ def rows(cursor: psycopg.Cursor[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 
 def jsonb(value: Any) -> Jsonb:
-    return Jsonb(value)
+    """``value`` as a JSONB parameter, its strings made storable (see :func:`storable`)."""
+    return Jsonb(storable(value))
+
+
+def storable(value: Any) -> Any:
+    """``value`` with what Postgres refuses in text and JSONB replaced by U+FFFD: NUL
+    characters and lone surrogates (e.g. from a malformed model reply being recorded).
+    Anything else is returned as is."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def first_line(exc: BaseException) -> str:

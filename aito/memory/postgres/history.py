@@ -71,6 +71,16 @@ class HistoryStore(Connector):
             ).fetchall()
         return [(row[0], str(row[1])) for row in found]
 
+    def run_unembedded(self, run_id: str) -> list[tuple[uuid.UUID, str]]:
+        """One run's history rows still without an embedding (written before embedding)."""
+        with self._connect() as conn:
+            found = conn.execute(
+                "SELECT id, summary FROM agent_history WHERE run_id = %s AND embedding IS NULL "
+                "ORDER BY created_at, id",
+                (run_id,),
+            ).fetchall()
+        return [(row[0], str(row[1])) for row in found]
+
     def set_embeddings(
         self, items: Sequence[tuple[uuid.UUID, Sequence[float]]], *, model: str
     ) -> None:

@@ -13,9 +13,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from aito.memory.postgres.connection import Connector, jsonb, rows
+from aito.memory import base
+from aito.memory.postgres.connection import Connection, Connector, jsonb, rows, storable
 
-TERMINAL = ("skipped", "completed", "failed", "budget_exhausted", "stopped")
+TERMINAL = base.TERMINAL_RUN_STATUSES
+ANSWER_PATIENCE_SECONDS = 120.0
+"""How long saving a model's answer waits for Postgres to come back (a restart, a failover)."""
 
 
 class RunStore(Connector):
@@ -64,15 +67,33 @@ class RunStore(Connector):
             ).fetchone()
         return str(row[0]) if row else None
 
+    def save_exchanges(self, run_id: str, *, exchanges: list[dict[str, Any]]) -> None:
+        """The model exchanges so far, saved as each answer arrives (the run's usage
+        survives in them). An overwrite, retried while Postgres is away for up to
+        :data:`ANSWER_PATIENCE_SECONDS`: an answer already paid for is worth the wait."""
+
+        def save(conn: Connection) -> None:
+            with conn.transaction():
+                conn.execute(
+                    "UPDATE agent_runs SET exchanges = %s WHERE run_id = %s",
+                    (jsonb(exchanges), run_id),
+                )
+
+        self._run(save, patience=ANSWER_PATIENCE_SECONDS)
+
     def save_plan(
         self, run_id: str, *, exchanges: list[dict[str, Any]], actions: list[dict[str, Any]] | None
     ) -> None:
         """The model exchanges (for replay and resume) and the validated actions."""
-        with self._connect() as conn, conn.transaction():
-            conn.execute(
-                "UPDATE agent_runs SET exchanges = %s, actions = %s WHERE run_id = %s",
-                (jsonb(exchanges), None if actions is None else jsonb(actions), run_id),
-            )
+
+        def save(conn: Connection) -> None:
+            with conn.transaction():
+                conn.execute(
+                    "UPDATE agent_runs SET exchanges = %s, actions = %s WHERE run_id = %s",
+                    (jsonb(exchanges), None if actions is None else jsonb(actions), run_id),
+                )
+
+        self._run(save)
 
     def finish_run(
         self,
@@ -88,24 +109,29 @@ class RunStore(Connector):
         usage: dict[str, Any] | None = None,
         cost_usd: float = 0.0,
     ) -> None:
-        with self._connect() as conn, conn.transaction():
-            conn.execute(
-                "UPDATE agent_runs SET status = %s, finished_at = %s, fingerprint = %s, "
-                "summary = %s, error = %s, provider = %s, model = %s, usage = %s, cost_usd = %s "
-                "WHERE run_id = %s",
-                (
-                    status,
-                    at,
-                    fingerprint,
-                    summary,
-                    error,
-                    provider,
-                    model,
-                    jsonb(usage or {}),
-                    cost_usd,
-                    run_id,
-                ),
-            )
+        """Settle the run (retried while Postgres is away: an overwrite)."""
+
+        def finish(conn: Connection) -> None:
+            with conn.transaction():
+                conn.execute(
+                    "UPDATE agent_runs SET status = %s, finished_at = %s, fingerprint = %s, "
+                    "summary = %s, error = %s, provider = %s, model = %s, usage = %s, "
+                    "cost_usd = %s WHERE run_id = %s",
+                    (
+                        status,
+                        at,
+                        fingerprint,
+                        storable(summary),
+                        storable(error),
+                        provider,
+                        model,
+                        jsonb(usage or {}),
+                        cost_usd,
+                        run_id,
+                    ),
+                )
+
+        self._run(finish)
 
     # -- actions ----------------------------------------------------------------------
 
@@ -131,27 +157,33 @@ class RunStore(Connector):
         reason: str | None = None,
         ref: str | None = None,
     ) -> None:
-        """Insert or move an action's row (started → executed | refused | failed)."""
-        with self._connect() as conn, conn.transaction():
-            conn.execute(
-                "INSERT INTO agent_actions (run_id, position, agent_id, action_type, action, "
-                "content_hash, status, reason, ref, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (run_id, position) DO UPDATE SET status = EXCLUDED.status, "
-                "reason = EXCLUDED.reason, ref = EXCLUDED.ref",
-                (
-                    run_id,
-                    position,
-                    agent_id,
-                    action["type"],
-                    jsonb(action),
-                    content_hash,
-                    status,
-                    reason,
-                    ref,
-                    at,
-                ),
-            )
+        """Insert or move an action's row (started → executed | refused | failed).
+
+        Retried while Postgres is away: the same move again changes nothing."""
+
+        def mark(conn: Connection) -> None:
+            with conn.transaction():
+                conn.execute(
+                    "INSERT INTO agent_actions (run_id, position, agent_id, action_type, action, "
+                    "content_hash, status, reason, ref, created_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (run_id, position) DO UPDATE SET status = EXCLUDED.status, "
+                    "reason = EXCLUDED.reason, ref = EXCLUDED.ref",
+                    (
+                        run_id,
+                        position,
+                        agent_id,
+                        action["type"],
+                        jsonb(action),
+                        content_hash,
+                        status,
+                        storable(reason),
+                        storable(ref),
+                        at,
+                    ),
+                )
+
+        self._run(mark)
 
     def repeats(self, agent_id: str, content_hash: str, *, since: dt.datetime) -> int:
         """How often the agent planned this same action since ``since`` (loop detection)."""
@@ -191,7 +223,15 @@ class RunStore(Connector):
                 "INSERT INTO agent_outcomes (agent_id, kind, ref, summary, details, dedupe_key, "
                 "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-                (agent_id, kind, ref, summary, jsonb(details or {}), dedupe_key, at),
+                (
+                    agent_id,
+                    kind,
+                    storable(ref),
+                    storable(summary),
+                    jsonb(details or {}),
+                    storable(dedupe_key),
+                    at,
+                ),
             ).fetchone()
         return row is not None
 

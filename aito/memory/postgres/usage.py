@@ -6,29 +6,46 @@ import datetime as dt
 from typing import Any
 
 from aito.memory.base import UsageRow
-from aito.memory.postgres.connection import Connector, rows
+from aito.memory.postgres.connection import Connection, Connector, rows
 
 
 class UsageStore(Connector):
-    def record_usage(self, row: UsageRow) -> None:
-        with self._connect() as conn, conn.transaction():
-            conn.execute(
-                "INSERT INTO model_usage (agent_id, run_id, model, input_tokens, output_tokens, "
-                "cache_write_tokens, cache_read_tokens, cost_usd, latency_ms, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, COALESCE(%s, now()))",
-                (
-                    row.agent_id,
-                    row.run_id,
-                    row.model,
-                    row.input_tokens,
-                    row.output_tokens,
-                    row.cache_write_tokens,
-                    row.cache_read_tokens,
-                    row.cost_usd,
-                    row.latency_ms,
-                    row.created_at,
-                ),
-            )
+    def record_usage(self, row: UsageRow) -> bool:
+        """Write one call's usage; False when its (run, exchange) row is already there.
+
+        A row keyed by run and exchange is retried while Postgres is away (a repeat
+        after a lost reply finds it and adds nothing); an unkeyed one is written once.
+        """
+
+        def insert(conn: Connection) -> bool:
+            with conn.transaction():
+                found = conn.execute(
+                    "INSERT INTO model_usage (agent_id, run_id, model, input_tokens, "
+                    "output_tokens, cache_write_tokens, cache_read_tokens, cost_usd, latency_ms, "
+                    "created_at, exchange) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, COALESCE(%s, now()), %s) "
+                    "ON CONFLICT (run_id, exchange) WHERE run_id IS NOT NULL AND exchange IS "
+                    "NOT NULL DO NOTHING RETURNING 1",
+                    (
+                        row.agent_id,
+                        row.run_id,
+                        row.model,
+                        row.input_tokens,
+                        row.output_tokens,
+                        row.cache_write_tokens,
+                        row.cache_read_tokens,
+                        row.cost_usd,
+                        row.latency_ms,
+                        row.created_at,
+                        row.exchange,
+                    ),
+                ).fetchone()
+            return found is not None
+
+        if row.run_id is not None and row.exchange is not None:
+            return self._run(insert)
+        with self._connect() as conn:
+            return insert(conn)
 
     def spent(self, *, agent_id: str | None, since: dt.datetime) -> tuple[float, int]:
         """USD and tokens spent since ``since`` (by one agent, or by all when None)."""

@@ -1,0 +1,82 @@
+"""What a wake-up is while it runs and what it reports when it ends (data, no I/O).
+
+:class:`Wake` is handed from step to step of the pipeline in :mod:`aito.agent.running`:
+the organization read once at the start, the run's lease on its lock, its price, and
+the :class:`RunOutcome` each step adds to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from aito.agent.ports import LoopPorts
+from aito.bus import leasing
+from aito.llm.base import Usage
+from aito.org import loading
+from aito.org.organization import ModelPrice
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionReport:
+    position: int
+    type: str
+    status: str
+    ref: str | None = None
+    reason: str | None = None
+
+
+@dataclasses.dataclass
+class RunOutcome:
+    """What a wake-up did (also what `aito agent run --json` prints)."""
+
+    run_id: str
+    agent_id: str
+    trigger: str
+    status: str  # completed, skipped, failed, budget_exhausted, stopped
+    summary: str = ""
+    actions: list[ActionReport] = dataclasses.field(default_factory=list)
+    usage: Usage = dataclasses.field(default_factory=Usage)
+    cost_usd: float = 0.0
+    error: str | None = None
+    repeated: bool = False
+    workers: list[RunOutcome] = dataclasses.field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "agent": self.agent_id,
+            "trigger": self.trigger,
+            "status": self.status,
+            "summary": self.summary,
+            "actions": [dataclasses.asdict(a) for a in self.actions],
+            "usage": self.usage.model_dump(),
+            "cost_usd": round(self.cost_usd, 6),
+            "error": self.error,
+            "already_done": self.repeated,
+            "workers": [w.as_json() for w in self.workers],
+        }
+
+
+def run_id_for(agent_id: str, trigger: str, *, key: str) -> str:
+    """``key`` names the occasion: the schedule slot, the message id, the CI run id."""
+    return f"{agent_id}:{trigger}:{key}"
+
+
+@dataclasses.dataclass
+class Wake:
+    """One wake-up in progress."""
+
+    ports: LoopPorts
+    org: loading.Organization
+    agent_id: str
+    run_id: str
+    trigger: str
+    lease: leasing.Lease
+    model_name: str
+    price: ModelPrice
+    outcome: RunOutcome
+
+    def check(self) -> None:
+        """Stop here (LeaseLost) if another process took this run over."""
+        self.lease.check()

@@ -1,0 +1,205 @@
+"""Thinking: the model asked within the agent's budget and rate limit, its answer checked.
+
+Each call reserves its worst case first (a refusal ends the run as
+``budget_exhausted`` before any call). A reply is used only if it is well-formed
+(:func:`aito.llm.base.reply_problems`: no NUL characters, lone surrogates, absurd
+nesting…; a provider's unreadable reply arrives as :class:`MalformedReply`) and
+valid against the action schema. Anything else is rejected: recorded with its reason
+(an ``agent.invalid_answer`` event, and an outcome the agent sees next time), never
+executed, and asked once more with the reason as feedback. Every exchange is saved
+as it arrives and accounted by :mod:`aito.agent.accounting`.
+
+A resumed run passes the exchanges it saved before the crash: they answer first, in
+order, so the model is not asked again for what it already answered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+
+from aito.agent import accounting, actions, context, effects, guarding, prompting
+from aito.agent.runs import Wake
+from aito.bus import budgets
+from aito.bus import models as bus_models
+from aito.errors import AdapterError, TemporaryAdapterError
+from aito.llm import base as llm
+from aito.llm.base import Exchange, ModelRequest, ModelResponse
+
+MAX_TOKENS = 2048
+"""Output cap per call; it also bounds the worst case reserved against budgets."""
+ATTEMPTS = 2
+"""An answer that is rejected is asked again once, with the reason."""
+UNLIMITED_PROVIDERS = ("offline", "replay")
+"""Providers of our own: no provider rate limit applies to them."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """The per-agent model rate limit and how long a call may wait for it."""
+
+    rates: bus_models.RateLimits
+    max_wait_seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Thought:
+    """The validated plan, or why there is none (``failed``, ``budget_exhausted``)."""
+
+    planned: list[actions.ActionModel] | None
+    failure: str | None
+    exchanges: list[Exchange]
+
+
+def request_for(wake: Wake, seen: context.Context) -> ModelRequest:
+    return ModelRequest(
+        agent_id=wake.agent_id,
+        run_id=wake.run_id,
+        model=wake.model_name,
+        system=prompting.system_for(seen),
+        prompt=prompting.turn_prompt(seen),
+        tools=prompting.tools_for(seen.agent.layer),
+        max_tokens=MAX_TOKENS,
+        context=seen.model_dump(mode="json"),
+        seed=_seed(wake.run_id),
+    )
+
+
+def think(
+    wake: Wake,
+    request: ModelRequest,
+    *,
+    saved: list[Exchange],
+    spend: accounting.Spend,
+    limits: Limits,
+) -> Thought:
+    """Ask until an answer is valid, at most :data:`ATTEMPTS` times."""
+    exchanges = list(saved)
+    budget = budgets.limits_for(wake.org, wake.agent_id)
+    seeded = False
+    for index in range(ATTEMPTS):
+        wake.check()
+        if index < len(saved):
+            exchange = saved[index]
+        else:
+            if not seeded:
+                accounting.seed_ledger(wake, budget, spend=spend)
+                seeded = True
+            asked = _ask(wake, request, index=index, budget=budget, limits=limits)
+            if isinstance(asked, budgets.Refusal):
+                wake.outcome.error = f"budget exhausted: {asked.reason}"
+                guarding.budget_exhausted(wake, asked.reason)
+                return Thought(None, "budget_exhausted", exchanges)
+            exchange = asked
+            exchanges.append(exchange)
+            wake.ports.memory.save_exchanges(
+                wake.run_id, exchanges=[e.model_dump(mode="json") for e in exchanges]
+            )
+            if exchange.response is not None:
+                accounting.settle(wake, exchange.response, index=index)
+        if exchange.error is not None and exchange.rejected is None:
+            wake.outcome.error = f"model call failed: {exchange.error}"
+            return Thought(None, "failed", exchanges)
+        problems = [exchange.rejected] if exchange.rejected else []
+        response = exchange.response
+        if not problems and response is not None:
+            try:
+                planned = actions.parse([(c.name, c.input) for c in response.tool_calls])
+            except actions.InvalidActions as exc:
+                problems = exc.problems
+            else:
+                return Thought(planned, None, exchanges)
+        _rejected(wake, index, problems, live=index >= len(saved))
+        request = request.model_copy(
+            update={
+                "feedback": "Your answer was rejected and nothing of it was executed: "
+                + "; ".join(problems)
+                + ". Answer again with valid tool calls.",
+                # a reply that is not well-formed is not repeated back to the model
+                "previous": response.tool_calls if response and not exchange.rejected else [],
+            }
+        )
+    return Thought(None, "failed", exchanges)
+
+
+def _ask(
+    wake: Wake, request: ModelRequest, *, index: int, budget: list[budgets.Limit], limits: Limits
+) -> Exchange | budgets.Refusal:
+    """One call: reserve, respect the rate limit, ask, and judge the reply's form."""
+    ledger = wake.ports.bus.ledger()
+    usd, tokens = llm.worst_case(request, wake.price)
+    granted = ledger.reserve(
+        reservation_id=accounting.reservation_id(wake.run_id, index),
+        limits=budget,
+        usd=usd,
+        tokens=tokens,
+        now=wake.ports.clock(),
+    )
+    if isinstance(granted, budgets.Refusal):
+        return granted
+    try:
+        _respect_rate_limit(wake, tokens, limits)
+        response = wake.ports.model.complete(request)
+    except llm.MalformedReply as exc:
+        ledger.release(granted)
+        return Exchange(request=request, error=str(exc), rejected=f"unreadable reply: {exc}")
+    except AdapterError as exc:
+        ledger.release(granted)
+        return Exchange(request=request, error=f"{type(exc).__name__}: {exc}")
+    problems = llm.reply_problems(response)
+    if problems:
+        kept = ModelResponse.model_validate(llm.storable(response.model_dump(mode="json")))
+        return Exchange(request=request, response=kept, rejected="; ".join(problems))
+    return Exchange(request=request, response=response)
+
+
+def _rejected(wake: Wake, index: int, problems: list[str], *, live: bool) -> None:
+    """Record a rejected answer: an audit event (when it just arrived), and an outcome
+    the agent is shown on its next wake-up (once, however often the run resumes)."""
+    text = "; ".join(problems)
+    wake.outcome.error = f"invalid model answer: {text[:1000]}"
+    if live:
+        wake.ports.memory.append_event(
+            event_type="agent.invalid_answer",
+            payload={"attempt": index + 1, "problems": problems[:20]},
+            source_agent=wake.agent_id,
+            run_id=wake.run_id,
+        )
+    wake.ports.memory.add_outcome(
+        agent_id=wake.agent_id,
+        kind="answer_rejected",
+        summary=f"Your answer {index + 1} in run {wake.run_id} was rejected and nothing of it "
+        f"ran: {text}"[:1500],
+        ref=wake.run_id,
+        dedupe_key=f"rejected:{wake.run_id}:{index}",
+        at=wake.ports.clock(),
+        details={"problems": problems[:20]},
+    )
+
+
+def _respect_rate_limit(wake: Wake, tokens: int, limits: Limits) -> None:
+    """Per-agent requests/tokens per minute, shared through Redis, for real providers
+    (wall-clock time: rate limits are the provider's, not the simulation's)."""
+    if wake.ports.model.provider in UNLIMITED_PROVIDERS:
+        return
+    limiter = wake.ports.bus.limiter(default=limits.rates)
+    wanted = min(tokens, limits.rates.tokens_per_minute)
+    deadline = time.monotonic() + limits.max_wait_seconds
+    while True:
+        decision = limiter.acquire(wake.agent_id, tokens=wanted, now=dt.datetime.now(dt.UTC))
+        if decision.allowed:
+            return
+        if time.monotonic() + decision.retry_after > deadline:
+            raise TemporaryAdapterError(
+                "ratelimit",
+                f"{wake.agent_id} is over its model rate limit "
+                f"({limits.rates.requests_per_minute} requests, "
+                f"{limits.rates.tokens_per_minute:,} tokens per minute)",
+                retry_after=decision.retry_after,
+            )
+        time.sleep(decision.retry_after)
+
+
+def _seed(run_id: str) -> int:
+    return int.from_bytes(effects.content_hash(run_id).encode()[:8], "big") % (2**31)
