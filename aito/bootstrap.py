@@ -122,6 +122,8 @@ def forge(
             api_url=settings.github_api_url,
             token=settings.github_token,
             agent_tokens=tokens,
+            # the checkout's objects spare a request per blob (taken only by their hash)
+            local_objects=settings.repo if (settings.repo / ".git").exists() else None,
         )
     permissions = {bot.id: Permission.WRITE for bot in org.org.bots.values()} | {
         m.id: Permission.ADMIN for m in org.org.maintainers
