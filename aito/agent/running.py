@@ -205,6 +205,7 @@ class Runner:
             run_id=run_id,
             model=model_name,
             system=prompting.system_for(seen),
+            shared_chars=len(prompting.shared_for(seen)),  # the first cache breakpoint
             prompt=prompting.turn_prompt(seen),
             tools=prompting.tools_for(seen.agent.layer),
             max_tokens=MAX_TOKENS,
