@@ -137,10 +137,17 @@ class Figures:
     server_p50: float
     server_p99: float
     recall: float
+    raw_p50: float  # the same statements through psycopg alone: the floor from Python
+    raw_p99: float
 
 
 def measure(
-    store: PostgresMemory, log: Path, work: Workload, agent: str, types: list[str] | None
+    store: PostgresMemory,
+    url: str,
+    log: Path,
+    work: Workload,
+    agent: str,
+    types: list[str] | None,
 ) -> Figures:
     """Time one recall per query after one untimed pass (a running server's index and
     table are in memory; a first touch reads them from disk), beside Postgres's own
@@ -167,13 +174,32 @@ def measure(
     for query, expected in list(zip(queries, nearest, strict=True))[:10]:  # ground truth
         exact = store.recall(query=query, exact=True, **ask)
         assert len({_row(i.summary) for i in exact} & set(expected)) >= 9, "ground truth"
+    raw = _raw(url, queries, ask)
     return Figures(
         p50=statistics.median(latencies),
         p99=_p99(latencies),
         server_p50=statistics.median(server),
         server_p99=_p99(server),
         recall=statistics.mean(hits),
+        raw_p50=statistics.median(raw),
+        raw_p99=_p99(raw),
     )
+
+
+def _raw(url: str, queries: list[list[float]], ask: dict[str, Any]) -> list[float]:
+    """The same statements, prepared, through psycopg alone (one connection, no pool,
+    rows left as tuples), logged like the timed store's: what any Python caller pays."""
+    latencies = []
+    logged = connection.with_session_settings(make_conninfo(url, options=LOGGED))
+    with psycopg.connect(logged, autocommit=True) as conn:
+        for round_ in range(2):  # the first round warms the connection up
+            for query in queries:
+                statement, params = history.recall_statement(query=query, **ask)
+                started = time.perf_counter()
+                conn.execute(statement, params, prepare=True).fetchall()
+                if round_:
+                    latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
 
 
 _EXECUTED = re.compile(r"duration: ([0-9.]+) ms  execute [^:]*: \(SELECT [^\n]*agent_history")
@@ -213,7 +239,8 @@ def report(label: str, figures: Figures) -> None:
         f"  {label:40} p50 {figures.p50:5.2f} ms  p99 {figures.p99:5.2f} ms | server p50 "
         f"{figures.server_p50:5.2f} ms  p99 {figures.server_p99:5.2f} ms | p99 "
         f"{ratio:4.2f}x (+{figures.p99 - figures.server_p99:4.2f} ms) | recall@10 "
-        f"{figures.recall:.3f} ({verdict})"
+        f"{figures.recall:.3f} ({verdict}) | psycopg alone p50 {figures.raw_p50:5.2f} ms  "
+        f"p99 {figures.raw_p99:5.2f} ms"
     )
 
 
@@ -310,7 +337,7 @@ def main() -> None:
             timed = PostgresMemory(url=make_conninfo(url, options=LOGGED), pool_size=2)
             log = server.pgdata / "log"
             for label, agent, types in SCENARIOS:
-                report(label, measure(timed, log, work, agent, types))
+                report(label, measure(timed, url, log, work, agent, types))
             timed.close()
             crossover(store, url, work)
             writes(store, 5000)
@@ -332,7 +359,7 @@ def before(url: str, log: Path, work: Workload) -> None:
     print(f"before 0006: one HNSW index over every agent's rows, built in {elapsed:.0f} s")
     timed = PostgresMemory(url=make_conninfo(url, options=LOGGED), pool_size=2)
     for label, agent, types in SCENARIOS:
-        report(label, measure(timed, log, work, agent, types))
+        report(label, measure(timed, url, log, work, agent, types))
     timed.close()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP INDEX agent_history_embedding")
