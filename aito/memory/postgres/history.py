@@ -202,7 +202,9 @@ class HistoryStore(Connector):
         died is dropped and built again, and nothing is done twice.
         """
         built: list[str] = []
-        with self._connect(pooled=False) as conn:  # CONCURRENTLY: outside a transaction
+        # a connection of its own (CONCURRENTLY runs outside a transaction), tried once:
+        # after a write, a Postgres gone away is no reason to wait
+        with self._connect(retry=False, pooled=False) as conn:
             conn.autocommit = True
             locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (_INDEX_LOCK,)).fetchone()
             if not locked or not locked[0]:
