@@ -40,7 +40,7 @@ from psycopg.conninfo import make_conninfo
 
 from aito.memory import base
 from aito.memory.base import HistoryEntry
-from aito.memory.postgres import PostgresMemory, connection, history
+from aito.memory.postgres import PostgresMemory, connection, history, indexing
 from aito.org import loading
 from aito.services.postgres_server import EmbeddedPostgres
 
@@ -265,10 +265,10 @@ def crossover(store: PostgresMemory, url: str, work: Workload) -> None:
         hnsw = statistics.median(_server_times(url, queries, ask))
         if temporary:
             with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(f'DROP INDEX "{history.recall_index_name(agent)}"')
-            store.exact_below = history.EXACT_BELOW
+                conn.execute(f'DROP INDEX "{indexing.recall_index_name(agent)}"')
+            store.exact_below = indexing.EXACT_BELOW
         faster = "exact" if exact <= hnsw else "HNSW"
-        mode = "exact" if count < history.EXACT_BELOW else "HNSW"
+        mode = "exact" if count < indexing.EXACT_BELOW else "HNSW"
         print(
             f"  {agent:15} {count:6,} rows: exact {exact:5.2f} ms, HNSW {hnsw:5.2f} ms "
             f"({faster} faster; recall uses {mode})"
@@ -326,7 +326,7 @@ def main() -> None:
             started = time.perf_counter()
             built = store.index_recall()
             print(
-                f"built the HNSW indexes of {', '.join(built)} ({history.EXACT_BELOW:,} rows "
+                f"built the HNSW indexes of {', '.join(built)} ({indexing.EXACT_BELOW:,} rows "
                 f"or more) in "
                 f"{time.perf_counter() - started:.0f} s"
             )

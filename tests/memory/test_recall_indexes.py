@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from aito.memory import migrations
-from aito.memory.postgres import PostgresMemory, history
+from aito.memory.postgres import PostgresMemory, history, indexing
 from aito.memory.postgres.connection import with_session_settings
 from tests.memory.test_history import entry, unit
 
@@ -50,10 +50,10 @@ def test_an_agent_over_the_threshold_gets_its_own_index_from_the_write(
     fill(store, "cmo", 2000)
     fill(store, "cto", 300, seed=2)
 
-    assert store.recall_indexes() == {"cmo": history.recall_index_name("cmo")}
+    assert store.recall_indexes() == {"cmo": indexing.recall_index_name("cmo")}
     query = vectors(1, seed=9)[0]
     cmo_plan = plan(postgres_url, agent_id="cmo", query=query, k=10, recent=0)
-    assert history.recall_index_name("cmo") in cmo_plan
+    assert indexing.recall_index_name("cmo") in cmo_plan
     cto_plan = plan(postgres_url, agent_id="cto", query=query, k=10, recent=0)
     assert "agent_history_recall_" not in cto_plan  # exact: no HNSW index of its own
 
@@ -84,7 +84,7 @@ def test_both_paths_find_the_nearest_rows_of_that_agent_only(store: PostgresMemo
 def test_an_index_left_invalid_is_built_again(store: PostgresMemory, postgres_url: str) -> None:
     store.exact_below = 1000
     fill(store, "cmo", 1200)
-    name = history.recall_index_name("cmo")
+    name = indexing.recall_index_name("cmo")
     with psycopg.connect(postgres_url, autocommit=True) as conn:  # a build that died midway
         conn.execute(
             "UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass", (name,)
@@ -101,20 +101,20 @@ def test_agents_under_the_threshold_are_left_alone(store: PostgresMemory) -> Non
     assert store.index_recall() == []
     assert store.recall_indexes() == {}
     fill(store, "cmo", 1, seed=3)  # the thousandth row
-    assert store.recall_indexes() == {"cmo": history.recall_index_name("cmo")}
+    assert store.recall_indexes() == {"cmo": indexing.recall_index_name("cmo")}
 
 
 def test_migration_0006_indexes_the_agents_already_over_the_threshold(
     store: PostgresMemory, postgres_url: str
 ) -> None:
     store.exact_below = 10**9  # no index from the writes: as before the migration
-    fill(store, "ceo", history.EXACT_BELOW)
-    fill(store, "cfo", history.EXACT_BELOW - 1, seed=2)
+    fill(store, "ceo", indexing.EXACT_BELOW)
+    fill(store, "cfo", indexing.EXACT_BELOW - 1, seed=2)
     assert store.recall_indexes() == {}
     [sql] = [m.sql for m in migrations.shipped() if m.version == 6]
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(sql.encode())  # as applied to a database with that history
-    assert store.recall_indexes() == {"ceo": history.recall_index_name("ceo")}  # same name
+    assert store.recall_indexes() == {"ceo": indexing.recall_index_name("ceo")}  # same name
 
 
 def test_a_query_embedding_is_sent_exactly(store: PostgresMemory) -> None:
@@ -127,7 +127,7 @@ def test_a_query_embedding_is_sent_exactly(store: PostgresMemory) -> None:
 
 def test_the_migration_and_the_code_share_the_threshold() -> None:
     [sql] = [m.sql for m in migrations.shipped() if m.version == 6]
-    assert f"HAVING count(*) >= {history.EXACT_BELOW}" in sql
-    assert "left(md5(agent), 16)" in sql and history.recall_index_name("x").startswith(
+    assert f"HAVING count(*) >= {indexing.EXACT_BELOW}" in sql
+    assert "left(md5(agent), 16)" in sql and indexing.recall_index_name("x").startswith(
         "agent_history_recall_"
     )
