@@ -123,6 +123,8 @@ def forge(
             api_url=settings.github_api_url,
             token=settings.github_token,
             agent_tokens=tokens,
+            # the checkout's objects spare a request per blob (taken only by their hash)
+            local_objects=settings.repo if (settings.repo / ".git").exists() else None,
         )
     extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
     # No permissions map: the local forge reads maintainers and bots from the governance

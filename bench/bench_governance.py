@@ -4,6 +4,11 @@
 2. One `aito decide tally` on the local forge: how many forge (port) calls it makes,
    for histories of growing length (target: a constant, independent of history length;
    on GitHub each list call may add pages of 100).
+3. The same tally through PyGithub against the local GitHub stand-in: HTTP requests of
+   a first tally in a fresh process (every blob read once), of the same with the tally
+   job's clone of the base branch at hand (blobs whose hash matches are read from it),
+   and of a later tally in the same process (blobs and commit trees come from the cache
+   by content hash), with the ratio to the 34 requests a tally took before the cache.
 
 Run: .venv/bin/python bench/bench_governance.py
 """
@@ -43,6 +48,8 @@ from aito.org import loading  # noqa: E402
 from aito.org.organization import Tier  # noqa: E402
 
 USERS = [*BOTS.values(), MAINTAINER, 999]
+BEFORE_CACHE = 34
+"""HTTP requests of a 5-review tally before blobs were cached by sha (most read org/)."""
 
 
 def random_history(rng: random.Random, number: int, reviews: int) -> PullFacts:
@@ -210,13 +217,48 @@ def bench_github_calls(history_lengths: list[int]) -> None:
                         body="note",
                         commit_id=head,
                     )
-                applying.tally(forge, pull.number, now=now)
-                server.reset_counts()
-                applying.tally(forge, pull.number, now=now)
-                total = sum(server.calls.values())
-                print(f"GitHub: tally with {length:>4} reviews: {total} HTTP requests")
+                applying.tally(forge, pull.number, now=now)  # freezes the policy
+            counts = []
+            with tempfile.TemporaryDirectory() as tmp:
+                checkout = _base_checkout(Path(tmp), files)  # the tally job's clone of main
+                for local_objects in (None, checkout):
+                    fresh = make_github_forge(
+                        server,
+                        repo=org.org.governance_repo.repo,
+                        governance=(governance.login, governance.id),
+                        agents=people,
+                        local_objects=local_objects,
+                    )
+                    with fresh:  # a fresh process: nothing read yet
+                        server.reset_counts()
+                        applying.tally(fresh, pull.number, now=now)
+                        counts.append(sum(server.calls.values()))
+                        server.reset_counts()
+                        applying.tally(fresh, pull.number, now=now)
+                        counts.append(sum(server.calls.values()))
+            first, later, first_local, _ = counts
+            print(
+                f"GitHub: tally with {length:>4} reviews: {first} HTTP requests in a fresh "
+                f"process, {first_local} with the base branch's clone, {later} later in the "
+                f"same process ({first_local / BEFORE_CACHE:.2f}x and {later / BEFORE_CACHE:.2f}x "
+                f"the {BEFORE_CACHE} before blobs were cached by sha)"
+            )
         finally:
             server.stop()
+
+
+def _base_checkout(root: Path, files: dict[str, bytes]) -> Path:
+    """A git clone of the base branch's files (the tally job's `git clone --depth 1`)."""
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(content)
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "base"],
+    ):
+        subprocess.run(["git", "-C", str(root), *args], check=True)
+    return root
 
 
 def main() -> None:

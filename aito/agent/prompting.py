@@ -1,11 +1,21 @@
 """Prompts from Jinja2 templates: a stable, cacheable prefix and a small dynamic turn.
 
-The prefix (organization, profile, the action reference generated from the action
-schema, the rules) is the same on every wake-up of an agent until its definition
-changes, so the provider's prompt cache serves it; the turn carries this wake-up.
-Both have a size budget (`defaults.prompt_max_bytes` for the prefix, and
-:data:`TURN_MAX_BYTES`): a prefix over budget is an `aito validate` problem, a turn
-over budget is trimmed (oldest history first) rather than sent whole.
+The prefix has two parts, in this order, each the end of a prompt-cache breakpoint
+(see :mod:`aito.llm.caching`):
+
+1. what every agent of the organization shares (`shared.md.j2`): the organization
+   chart, how agents act and the rules, the action reference generated from the
+   action schema. With the tool schemas, which come before it in a request, it is
+   the same bytes for every agent (of one tool set: workers are offered fewer
+   tools), so one agent's call writes it to the provider's cache and the others read
+   it at a tenth of the price;
+2. the agent's own part (`agent.md.j2`): who it is, its permissions and its profile,
+   the same on each of its wake-ups until its definition changes.
+
+The turn carries this wake-up. Both have a size budget
+(`defaults.prompt_max_bytes` for the prefix, and :data:`TURN_MAX_BYTES`): a prefix
+over budget is an `aito validate` problem, a turn over budget is trimmed (oldest
+history first) rather than sent whole.
 """
 
 from __future__ import annotations
@@ -32,6 +42,22 @@ _ENV = jinja2.Environment(
 )
 
 
+def shared_prompt(*, organization: str, agents: list[AgentCard]) -> str:
+    """The part of the prefix every agent of the organization reads alike."""
+    return _ENV.get_template("shared.md.j2").render(
+        organization=organization, agents=agents, reference=action_reference()
+    )
+
+
+def agent_prompt(
+    *, agent: AgentCard, organization: str, profile: str, permissions: Permissions
+) -> str:
+    """The agent's own part of the prefix: identity, permissions, profile."""
+    return _ENV.get_template("agent.md.j2").render(
+        agent=agent, organization=organization, profile=profile.strip(), permissions=permissions
+    )
+
+
 def system_prompt(
     *,
     agent: AgentCard,
@@ -40,15 +66,18 @@ def system_prompt(
     profile: str,
     permissions: Permissions,
 ) -> str:
-    """The stable prefix: identical across wake-ups while the organization is unchanged."""
-    return _ENV.get_template("system.md.j2").render(
-        agent=agent,
-        organization=organization,
-        agents=agents,
-        profile=profile.strip(),
-        permissions=permissions,
-        reference=action_reference(),
+    """The whole stable prefix (shared part, then the agent's): identical across
+    wake-ups while the organization is unchanged."""
+    shared = shared_prompt(organization=organization, agents=agents)
+    own = agent_prompt(
+        agent=agent, organization=organization, profile=profile, permissions=permissions
     )
+    return shared + own
+
+
+def shared_for(context: Context) -> str:
+    """The shared part of :func:`system_for` (its first ``len(shared_for(...))`` characters)."""
+    return shared_prompt(organization=context.organization, agents=context.agents)
 
 
 def system_for(context: Context) -> str:

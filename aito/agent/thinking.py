@@ -58,6 +58,7 @@ def request_for(wake: Wake, seen: context.Context) -> ModelRequest:
         run_id=wake.run_id,
         model=wake.model_name,
         system=prompting.system_for(seen),
+        shared_chars=len(prompting.shared_for(seen)),  # the first cache breakpoint
         prompt=prompting.turn_prompt(seen),
         tools=prompting.tools_for(seen.agent.layer),
         max_tokens=MAX_TOKENS,

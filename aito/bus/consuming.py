@@ -541,8 +541,9 @@ return out
 # KEYS as above. ARGV[1] group, [2] dedupe window ms, [3] JSON [entry id, message id,
 # ...] handled: each id marked handled and its entry acknowledged, in one step;
 # [4] JSON [entry id, ...] second copies: acknowledged only. Marks older than the
-# window are trimmed. Returns the handled ids that were marked already (two
-# consumers handled two copies at once). Safe to repeat after a lost reply.
+# window are trimmed; the set expires no sooner than a window after its newest mark.
+# Returns the handled ids that were marked already (two consumers handled two copies
+# at once). Safe to repeat after a lost reply.
 _COMPLETE = adapter.Script("""
 local done, copies = cjson.decode(ARGV[3]), cjson.decode(ARGV[4])
 local t = redis.call('time')
@@ -574,7 +575,11 @@ for first = 1, #done, 1000 do
 end
 ack(copies)
 redis.call('zremrangebyscore', KEYS[2], '-inf', now - tonumber(ARGV[2]))
-redis.call('pexpire', KEYS[2], ARGV[2])
+-- the set outlives its newest mark by a window at least: renewed to two windows once
+-- less than one is left, not on every ack (each renewal is a write to sync to disk)
+if redis.call('pttl', KEYS[2]) < tonumber(ARGV[2]) then
+  redis.call('pexpire', KEYS[2], 2 * tonumber(ARGV[2]))
+end
 return twice
 """)
 

@@ -131,8 +131,14 @@ class PollResult:
     reclaimed: int = 0
 
     def __add__(self, other: PollResult) -> PollResult:
-        mine, theirs = dataclasses.astuple(self), dataclasses.astuple(other)
-        return PollResult(*(a + b for a, b in zip(mine, theirs, strict=True)))
+        # field by field: dataclasses.astuple deep-copies, a cost on every poll
+        return PollResult(
+            handled=self.handled + other.handled,
+            duplicates=self.duplicates + other.duplicates,
+            failed=self.failed + other.failed,
+            dead_lettered=self.dead_lettered + other.dead_lettered,
+            reclaimed=self.reclaimed + other.reclaimed,
+        )
 
     @property
     def seen(self) -> int:

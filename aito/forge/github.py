@@ -36,6 +36,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import github
@@ -56,6 +57,7 @@ from pydantic import SecretStr
 
 from aito import errors, retrying
 from aito.forge import base as port
+from aito.forge import caching, gitobjects
 
 T = TypeVar("T")
 SERVICE = "github"
@@ -84,6 +86,10 @@ class GitHubForge:
     ``max_wait``: a rate limit asking for a longer pause is raised at once (with its
     ``retry_after``) instead of slept through. ``throttle`` keeps PyGithub's spacing of
     requests and writes, which GitHub asks integrators for; tests turn it off.
+    ``local_objects``: a local clone (the tally's checkout of the base branch) whose
+    object store is asked for a blob before GitHub is; only content whose git hash is
+    the blob's sha is taken, so nothing checked out or doctored there is ever read as
+    the repository's content.
     """
 
     def __init__(
@@ -99,6 +105,7 @@ class GitHubForge:
         timeout: int = 15,
         throttle: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        local_objects: Path | None = None,
     ) -> None:
         self.repo_name = repo
         self._api_url, self._timeout, self._throttle = api_url, timeout, throttle
@@ -114,6 +121,10 @@ class GitHubForge:
         self._agent_tokens = dict(agent_tokens)
         self._agents: dict[int, _Account] = {}
         self._default_branch: str | None = None
+        self._blobs = caching.blob_cache()  # blob sha → content
+        self._local = None if local_objects is None else gitobjects.GitObjects(local_objects)
+        self._trees: caching.Lru[list[tuple[str, str]]] = caching.listing_cache()
+        # commit sha → (path, blob sha) of every file
 
     def _connect(self, token: SecretStr, credential: str) -> _Account:
         client = github.Github(
@@ -141,6 +152,8 @@ class GitHubForge:
         """Close the HTTP sessions (one per token used); also on leaving a ``with`` block."""
         for account in (self._gov, *self._agents.values()):
             account.client.close()
+        if self._local is not None:
+            self._local.close()
 
     def __enter__(self) -> GitHubForge:
         return self
@@ -228,21 +241,43 @@ class GitHubForge:
         return self._default_branch
 
     def read_tree(self, ref: str, *, prefixes: Sequence[str]) -> dict[str, bytes]:
-        """One recursive tree read, then one read per distinct blob under ``prefixes``."""
+        """One recursive tree read, then one read per blob not read before (by blob sha).
+
+        Blobs are kept by sha, and the tree of a full commit sha too (both never change;
+        see :mod:`aito.forge.caching`): a branch name costs one request, a commit sha
+        read before none, and only blobs never seen cost one each.
+        """
+        wanted = [
+            (path, sha) for path, sha in self._tree_entries(ref) if caching.under(path, prefixes)
+        ]
+        blobs: dict[str, bytes] = {}
+        for path, sha in wanted:
+            if sha not in blobs:
+                kept = self._blobs.get(sha)
+                if kept is None and self._local is not None:
+                    kept = self._local.find_blob(sha, verify=True)
+                blobs[sha] = kept if kept is not None else self._read_blob(sha, f"{path} at {ref}")
+        return {path: blobs[sha] for path, sha in wanted}
+
+    def _read_blob(self, sha: str, what: str) -> bytes:
+        blob = self._call(f"read {what}", functools.partial(self._gov.repo.get_git_blob, sha))
+        raw = blob.content.encode()
+        return self._blobs.put(sha, base64.b64decode(raw) if blob.encoding == "base64" else raw)
+
+    def _tree_entries(self, ref: str) -> list[tuple[str, str]]:
+        """(path, blob sha) of every file at ``ref``; kept when ``ref`` is a commit sha."""
+        kept = self._trees.get(ref) if caching.is_object_id(ref) else None
+        if kept is not None:
+            return kept
         repo = self._gov.repo
         tree = self._call(f"read tree {ref}", lambda: repo.get_git_tree(ref, recursive=True))
         if tree.truncated:
             where = f"read tree {ref} on {self.repo_name}"
             raise errors.PermanentAdapterError(SERVICE, f"{where}: GitHub truncated the tree")
-        wanted = [e for e in tree.tree if e.type == "blob" and _under(e.path, prefixes)]
-        blobs: dict[str, bytes] = {}
-        for entry in wanted:
-            if entry.sha not in blobs:
-                read = functools.partial(repo.get_git_blob, entry.sha)
-                blob = self._call(f"read {entry.path} at {ref}", read)
-                raw = blob.content.encode()
-                blobs[entry.sha] = base64.b64decode(raw) if blob.encoding == "base64" else raw
-        return {entry.path: blobs[entry.sha] for entry in wanted}
+        entries = [(e.path, e.sha) for e in tree.tree if e.type == "blob"]
+        if caching.is_object_id(ref):
+            self._trees.put(ref, entries)
+        return entries
 
     def commit_files(
         self,
@@ -681,11 +716,6 @@ def _seconds(text: str, default: float) -> float:
         return float(text)
     except ValueError:
         return default
-
-
-def _under(path: str, prefixes: Sequence[str]) -> bool:
-    stems = [prefix.strip("/") for prefix in prefixes]
-    return any(not stem or path == stem or path.startswith(f"{stem}/") for stem in stems)
 
 
 def _identity(user: NamedUser | Organization | None) -> port.Identity | None:

@@ -37,6 +37,7 @@ from typing import Any
 import pydantic
 
 from aito.errors import ConfigError, PermanentAdapterError
+from aito.forge import gitobjects
 from aito.forge.base import (
     ISSUE_STATES,
     CheckState,
@@ -89,9 +90,9 @@ class LocalForge:
                 "org/ and profiles/ (the local forge keeps decisions as branches there)"
             )
         (store / "pulls").mkdir(parents=True, exist_ok=True)
-        self._listings: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}
-        self._blobs: dict[str, bytes] = {}
         (store / "issues").mkdir(parents=True, exist_ok=True)
+        self.objects = gitobjects.GitObjects(repo)
+        """Refs and content, read through one `git cat-file --batch` and cached by id."""
 
     @property
     def default_branch(self) -> str:
@@ -119,8 +120,8 @@ class LocalForge:
         return result
 
     def _rev(self, ref: str) -> str | None:
-        found = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
-        return found.stdout.decode().strip() or None if found.returncode == 0 else None
+        # as `git rev-parse --verify --quiet <ref>^{commit}`, without a process per call
+        return self.objects.resolve(ref)
 
     def _tree_of(self, sha: str) -> str:
         return self._git("rev-parse", f"{sha}^{{tree}}").stdout.decode().strip()
@@ -142,38 +143,18 @@ class LocalForge:
         self._git("update-ref", f"refs/heads/{branch}", new, old or "")
 
     def read_tree(self, ref: str, *, prefixes: Sequence[str]) -> dict[str, bytes]:
+        """Files under ``prefixes`` at ``ref``: the ref is resolved on each call (it may
+        have moved), trees and blobs are read once by id (see :mod:`aito.forge.gitobjects`)."""
         sha = self._rev(ref)
         if sha is None:
             raise PermanentAdapterError(SERVICE, f"no branch or commit {ref!r} in {self.repo}")
-        # Commits and blobs are immutable: a listing per (commit, prefixes) and each blob
-        # are read once per forge object, and the blobs of a listing in one git call.
-        key = (sha, tuple(prefixes))
-        listing = self._listings.get(key)
-        if listing is None:
-            raw = self._git("ls-tree", "-r", "-z", "--full-tree", sha, "--", *prefixes).stdout
-            listing = []
-            for entry in filter(None, raw.split(b"\0")):
-                meta, _, path = entry.partition(b"\t")
-                _, kind, blob = meta.split()
-                if kind == b"blob":
-                    listing.append((path.decode(), blob.decode()))
-            self._listings[key] = listing
-        missing = [blob for _, blob in listing if blob not in self._blobs]
-        if missing:
-            self._read_blobs(missing)
-        return {path: self._blobs[blob] for path, blob in listing}
+        listing = self.objects.files(sha, tuple(prefixes))
+        return {path: self.objects.blob(blob) for path, blob in listing}
 
-    def _read_blobs(self, shas: list[str]) -> None:
-        out = self._git(
-            "cat-file", "--batch", stdin="".join(f"{s}\n" for s in shas).encode()
-        ).stdout
-        at = 0
-        for sha in shas:
-            header_end = out.index(b"\n", at)
-            _, _, size = out[at:header_end].split()
-            start = header_end + 1
-            self._blobs[sha] = out[start : start + int(size)]
-            at = start + int(size) + 1  # the content is followed by a newline
+    def disconnect(self) -> None:
+        """Stop the `git cat-file` process (it also stops when the forge is collected;
+        a later read starts another)."""
+        self.objects.close()
 
     def commit_files(
         self,

@@ -1,11 +1,12 @@
 """The Anthropic Messages API as a :class:`~aito.llm.base.Model`, through the official SDK.
 
 The only module that imports ``anthropic``. A request becomes one ``messages.create``
-call: the system prompt and the tool list are marked as the cacheable prefix
-(``cache_control: ephemeral`` on the system block and on the last tool), the model
-must answer with tool calls (``tool_choice: any``), and a retry after a rejected
-answer replays that answer as ``tool_use`` blocks followed by ``tool_result`` blocks
-carrying the feedback (``is_error: true``).
+call: the tools, then the system prompt as two blocks, each marked ``cache_control:
+ephemeral`` (:func:`aito.llm.caching.system_blocks`): the organization's shared part,
+which with the tools before it is one cached prefix for every agent, and the agent's
+own part. The model must answer with tool calls (``tool_choice: any``), and a retry
+after a rejected answer replays that answer as ``tool_use`` blocks followed by
+``tool_result`` blocks carrying the feedback (``is_error: true``).
 
 Transient failures (429, 408/409, 5xx including 529 overloaded, timeouts, lost
 connections) are retried here through :mod:`aito.retrying` (the SDK's own retries are
@@ -32,6 +33,7 @@ from pydantic import SecretStr
 
 from aito import retrying
 from aito.errors import AdapterError, PermanentAdapterError, TemporaryAdapterError
+from aito.llm import caching
 from aito.llm.base import MalformedReply, ModelRequest, ModelResponse, ToolCall, Usage
 
 SERVICE = "anthropic"
@@ -141,19 +143,18 @@ class AnthropicModel:
 
 
 def _system(request: ModelRequest) -> list[types.TextBlockParam]:
-    """The stable prefix, marked for prompt caching."""
-    return [{"type": "text", "text": request.system, "cache_control": _EPHEMERAL}]
+    """The stable prefix, each block the end of a cached prefix (tools included)."""
+    blocks = caching.system_blocks(request)
+    assert len(blocks) <= caching.MAX_BREAKPOINTS
+    return [{"type": "text", "text": text, "cache_control": _EPHEMERAL} for text in blocks]
 
 
 def _tools(request: ModelRequest) -> list[types.ToolParam]:
-    """The tools; the cache breakpoint on the last one caches them all."""
-    tools: list[types.ToolParam] = [
+    """The tools, first in the prefix: cached with each system block, no mark of their own."""
+    return [
         {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
         for tool in request.tools
     ]
-    if tools:
-        tools[-1]["cache_control"] = _EPHEMERAL
-    return tools
 
 
 def _messages(request: ModelRequest) -> list[types.MessageParam]:

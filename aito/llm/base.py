@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aito.errors import PermanentAdapterError
 from aito.org.organization import ModelPrice
@@ -71,14 +71,19 @@ class ModelRequest(Dto):
     """What one call asks.
 
     ``system`` is the stable, cacheable prefix (organization, profile, action
-    reference); ``prompt`` the small dynamic part of this wake-up. ``feedback`` is
-    set on a retry: why the previous answer was rejected.
+    reference); its first ``shared_chars`` characters are what every agent of the
+    organization reads alike, each part the end of a prompt-cache breakpoint (see
+    :mod:`aito.llm.caching`). ``prompt`` is the small dynamic part of this wake-up.
+    ``feedback`` is set on a retry: why the previous answer was rejected.
     """
 
     agent_id: str
     run_id: str
     model: str
     system: str
+    shared_chars: int = Field(
+        0, ge=0, description="how much of `system` every agent shares (0: no shared part)"
+    )
     prompt: str
     tools: list[ToolSpec]
     max_tokens: int = Field(4096, ge=1)
@@ -90,6 +95,22 @@ class ModelRequest(Dto):
         default_factory=dict, description="the structured context the prompt was rendered from"
     )
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _shared_within_system(self) -> ModelRequest:
+        if self.shared_chars > len(self.system):
+            raise ValueError("shared_chars is longer than system")
+        return self
+
+    @property
+    def shared_system(self) -> str:
+        """The organization-wide part of ``system`` ("" when there is none)."""
+        return self.system[: self.shared_chars]
+
+    @property
+    def own_system(self) -> str:
+        """The agent's own part of ``system`` (all of it when nothing is shared)."""
+        return self.system[self.shared_chars :]
 
 
 class ModelResponse(Dto):

@@ -5,8 +5,14 @@ rendered from (``ModelRequest.context``) and applies fixed rules per role, so th
 whole organization runs on the embedded defaults and every run is reproducible
 (``seed`` only varies wording). Its answers are ordinary tool calls that go through
 the same validation, checks and execution as Claude's. Usage is reported as the
-token counts the prompt and answer would have (4 characters a token), so budgets
-and cost accounting work; cost is priced as the agent's configured model.
+token counts the prompt (tool schemas included) and answer would have (4 characters
+a token), so budgets and cost accounting work; cost is priced as the agent's
+configured model. Prompt caching is simulated as Anthropic does it
+(:class:`aito.llm.caching.PromptCache`: the request's two breakpoints, 5-minute
+lifetimes refreshed by reads, the model's minimum cacheable length) on the time the
+request carries (its context's ``now``, the simulated clock in `aito demo`), so the
+cache reads and writes it reports are those the same calls would have made; the
+cache is this model object's own (one process), as if it were the only client.
 
 The rules, by what is on the table:
 
@@ -32,24 +38,36 @@ The rules, by what is on the table:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from typing import Any
 
-from aito.llm.base import CHARS_PER_TOKEN, ModelRequest, ModelResponse, ToolCall, Usage
+from aito.llm import caching
+from aito.llm.base import CHARS_PER_TOKEN, ModelRequest, ModelResponse, ToolCall
 
 PROVIDER = "offline"
 MAX_TASKS_IN_PROGRESS = 2
 CLOSINGS = ("Ready for review.", "Feedback welcome.", "Please review before publishing.")
 
 
-class OfflineModel:
-    """Rule-driven answers from the context; deterministic for a given seed."""
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
-    def __init__(self, *, seed: int = 0) -> None:
+
+class OfflineModel:
+    """Rule-driven answers from the context; deterministic for a given seed.
+
+    ``clock`` times a request whose context carries no ``now`` (for the cache).
+    """
+
+    def __init__(self, *, seed: int = 0, clock: Callable[[], dt.datetime] = _utcnow) -> None:
         self._seed = seed
+        self._clock = clock
+        self.cache = caching.PromptCache()
 
     @property
     def provider(self) -> str:
@@ -71,21 +89,27 @@ class OfflineModel:
             for i, (name, data) in enumerate(calls)
         ]
         answer = json.dumps([[c.name, c.input] for c in tool_calls])
+        usage = self.cache.account(
+            model=request.model, parts=caching.segments(request), now=self._now(request)
+        )
         return ModelResponse(
             provider=PROVIDER,
             model=request.model,
             tool_calls=tool_calls,
             text="(offline model: rule-driven stand-in, not a language model)",
             stop_reason="tool_use",
-            usage=Usage(
-                input_tokens=(
-                    len(request.system) + len(request.prompt) + len(request.feedback or "")
-                )
-                // CHARS_PER_TOKEN,
-                output_tokens=len(answer) // CHARS_PER_TOKEN + 1,
-            ),
+            usage=usage.model_copy(update={"output_tokens": len(answer) // CHARS_PER_TOKEN + 1}),
             latency_ms=0,
         )
+
+    def _now(self, request: ModelRequest) -> dt.datetime:
+        stamp = request.context.get("now")
+        if isinstance(stamp, str):
+            with contextlib.suppress(ValueError):
+                when = dt.datetime.fromisoformat(stamp)
+                if when.tzinfo is not None:
+                    return when
+        return self._clock()
 
 
 Call = tuple[str, dict[str, Any]]

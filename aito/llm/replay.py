@@ -4,9 +4,10 @@
 :class:`~aito.llm.base.Exchange` (request plus response, or the error it raised).
 :class:`ReplayModel` answers from such a list, in order, without any network: a run
 can be reproduced, debugged or turned into a test. It insists the run asks the same
-questions as the recorded one (model, system prompt, prompt, feedback and tools) and
-stops with a :class:`~aito.errors.PermanentAdapterError` naming the first call and
-field that differ, because answers recorded for other questions would be meaningless.
+questions as the recorded one (model, system prompt and its shared part, prompt,
+feedback and tools) and stops with a :class:`~aito.errors.PermanentAdapterError`
+naming the first call and field that differ, because answers recorded for other
+questions would be meaningless.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aito.errors import PermanentAdapterError
 from aito.llm.base import Exchange, MalformedReply, Model, ModelRequest, ModelResponse
 
 SERVICE = "replay"
-COMPARED_FIELDS = ("model", "system", "prompt", "feedback", "tools")
+COMPARED_FIELDS = ("model", "system", "shared_chars", "prompt", "feedback", "tools")
 """The parts of a request a replay must match; the rest (ids, context) may differ."""
 
 

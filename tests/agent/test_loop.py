@@ -446,10 +446,12 @@ def test_a_run_through_the_anthropic_adapter_caches_the_prefix_and_prices_usage(
     ]
     body = fake.requests[0].body
     assert body["model"] == "claude-sonnet-4-5"
-    assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
-    assert "Chief Marketing Officer" in body["system"][0]["text"]
+    shared, own = body["system"]  # two cache breakpoints: the org's part, the agent's
+    assert shared["cache_control"] == own["cache_control"] == {"type": "ephemeral"}
+    assert "(`cmo`)" not in shared["text"] and "`cto`" in shared["text"]  # the chart only
+    assert "Chief Marketing Officer (`cmo`)" in own["text"]
     assert [t["name"] for t in body["tools"]] == list(executing.actions.ACTION_TYPES)
-    assert body["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert all("cache_control" not in tool for tool in body["tools"])
 
     [row] = world.runtime.memory.usage_summary(
         since=agent_world.START - dt.timedelta(days=1), agent_id="cmo"
@@ -467,3 +469,26 @@ def test_a_run_through_the_anthropic_adapter_caches_the_prefix_and_prices_usage(
     assert row["cost_usd"] == pytest.approx(expected, abs=2e-6)
     assert first.cost_usd + second.cost_usd == pytest.approx(expected, abs=2e-6)
     assert first.usage.cache_write_tokens > 0 and second.usage.cache_read_tokens > 0
+
+
+def test_agents_share_one_cached_prefix_through_the_anthropic_adapter(
+    make_world: MakeWorld,
+) -> None:
+    with running_fake_anthropic() as fake:
+        world = make_world(
+            None,
+            env={
+                "AITO_MODEL": "anthropic",
+                "ANTHROPIC_API_KEY": API_KEY,
+                "ANTHROPIC_BASE_URL": fake.base_url,
+            },
+        )
+        cmo = world.run("cmo", key="1")
+        cto = world.run("cto", key="1")
+    first, second = (request.body for request in fake.requests)
+    assert first["system"][0] == second["system"][0]  # byte for byte: one cache entry
+    assert first["tools"] == second["tools"]
+    assert first["system"][1] != second["system"][1]
+    assert cmo.usage.cache_read_tokens == 0
+    assert 0 < cto.usage.cache_read_tokens < cmo.usage.cache_write_tokens  # the shared part
+    assert cto.usage.cache_write_tokens > 0  # its own part

@@ -244,3 +244,29 @@ def test_waiting_for_messages_returns_when_one_arrives(bus: RedisBus) -> None:
     timer.join()
     assert seen == ["m-1"] and result.handled == 1
     assert 0.1 < time.monotonic() - started < 2
+
+
+def test_handled_marks_outlive_the_dedupe_window_without_a_renewal_per_ack(
+    bus: RedisBus, redis_url: str
+) -> None:
+    window = 100  # seconds
+    consumer = consuming.Consumer(bus, agent_id="cmo", dedupe_ttl_seconds=window)
+    messenger = streams.Messenger(bus)
+    client = redis.Redis.from_url(redis_url)
+    done = keys.handled_messages("cmo")
+    messenger.send(message("m-1"))
+    consumer.poll(lambda m: None)
+    first = client.pttl(done)
+    assert window * 1000 <= first <= 2 * window * 1000
+
+    messenger.send(message("m-2"))
+    consumer.poll(lambda m: None)
+    assert client.pttl(done) <= first  # enough left: not renewed on this ack
+
+    client.pexpire(done, window * 1000 // 2)  # time passed: less than a window left
+    messenger.send(message("m-3"))
+    consumer.poll(lambda m: None)
+    assert client.pttl(done) >= window * 1000  # m-3's mark lives a window at least
+    messenger.send(message("m-1"))  # a second copy within the window
+    assert consumer.poll(lambda m: None).duplicates == 1
+    client.close()

@@ -85,7 +85,7 @@ def make_model(fake: FakeAnthropic) -> Iterator[MakeModel]:
         model.close()
 
 
-def test_request_caches_system_and_tools_and_forces_a_tool_answer(
+def test_request_caches_tools_with_the_system_and_forces_a_tool_answer(
     fake: FakeAnthropic, make_model: MakeModel
 ) -> None:
     make_model().complete(make_request())
@@ -101,8 +101,7 @@ def test_request_caches_system_and_tools_and_forces_a_tool_answer(
     ]
     assert [tool["name"] for tool in body["tools"]] == ["propose", "summary"]
     assert body["tools"][0]["input_schema"] == PROPOSE_SCHEMA
-    assert "cache_control" not in body["tools"][0]
-    assert body["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert all("cache_control" not in tool for tool in body["tools"])  # cached with system
     assert body["tool_choice"] == {"type": "any"}
     assert body["messages"] == [{"role": "user", "content": PROMPT}]
 
@@ -159,6 +158,45 @@ def test_a_malformed_tool_input_is_passed_on_unchanged_for_the_agent_to_reject(
 
     [call] = response.tool_calls
     assert (call.name, call.input) == ("propose", {"titel": 3})
+
+
+SHARED = "Shiba Classic is an organization run by AI agents. " * 40
+CMO = "You are the CMO (`cmo`). Profile: growth. " * 10
+
+
+def test_the_shared_prefix_and_the_agents_own_part_are_two_breakpoints(
+    fake: FakeAnthropic, make_model: MakeModel
+) -> None:
+    model = make_model()
+    request = make_request(system=SHARED + CMO, shared_chars=len(SHARED))
+
+    model.complete(request)
+
+    body = fake.requests[-1].body
+    assert body["system"] == [
+        {"type": "text", "text": SHARED, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": CMO, "cache_control": {"type": "ephemeral"}},
+    ]
+    marked = [b for b in body["system"] + body["tools"] if "cache_control" in b]
+    assert len(marked) == 2  # the API takes at most 4
+
+
+def test_another_agent_reads_the_shared_prefix_and_writes_only_its_own_part(
+    make_model: MakeModel,
+) -> None:
+    model = make_model()
+    cfo = "You are the CFO (`cfo`). Profile: money. " * 10
+    cmo = make_request(system=SHARED + CMO, shared_chars=len(SHARED))
+    other = make_request(system=SHARED + cfo, shared_chars=len(SHARED), prompt="Wake-up 9")
+
+    first = model.complete(cmo).usage
+    second = model.complete(other).usage
+    again = model.complete(cmo.model_copy(update={"prompt": "Wake-up 10"})).usage
+
+    assert first.cache_read_tokens == 0 and first.cache_write_tokens > 0
+    assert 0 < second.cache_read_tokens < first.cache_write_tokens  # tools + shared part
+    assert 0 < second.cache_write_tokens < first.cache_write_tokens  # its own part
+    assert again.cache_read_tokens == first.cache_write_tokens and again.cache_write_tokens == 0
 
 
 def test_usage_shows_a_cache_write_then_cache_reads_of_the_same_prefix(

@@ -55,9 +55,11 @@ def test_migrations_apply_once_and_a_second_run_changes_nothing(
     } <= names
 
 
-def test_history_has_a_vector_column_with_an_hnsw_index(
+def test_history_has_a_vector_column_and_hnsw_indexes_per_agent_only(
     memory: PostgresMemory, postgres_url: str
 ) -> None:
+    """One HNSW index over every agent's rows (0004) is gone since 0006: recall is per
+    agent, through an agent's own index (tests/memory/test_recall_indexes.py)."""
     memory.migrate()
     with psycopg.connect(postgres_url) as conn:
         column = conn.execute(
@@ -69,7 +71,7 @@ def test_history_has_a_vector_column_with_an_hnsw_index(
             "AND indexname = 'agent_history_embedding'"
         ).fetchone()
     assert column == ("vector(384)",)
-    assert index is not None and "USING hnsw" in index[0]
+    assert index is None
 
 
 def test_an_edited_migration_is_refused(memory: PostgresMemory, postgres_url: str) -> None:

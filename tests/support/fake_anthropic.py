@@ -18,12 +18,14 @@ each request takes the next one. With the queue empty it calls the ``summary`` t
 with ``{"text": "nothing to do"}``. Every request received (also rejected ones) is in
 :attr:`FakeAnthropic.requests`.
 
-Usage is simulated: input is ``len(json)/4`` tokens of ``system``, ``tools`` and
-``messages``. When the request marks its prefix (tools and system) with
-``cache_control``, the first request with that prefix reports it as
-``cache_creation_input_tokens`` and later ones as ``cache_read_input_tokens`` (the
-rest stays ``input_tokens``). Not modelled: the minimum cacheable length, cache
-expiry, streaming, token counting, other endpoints.
+Usage is simulated: input is ``len(json)/4`` tokens of ``tools``, ``system`` and
+``messages``, read in that order as one prefix. Each block marked ``cache_control``
+(a tool, a system block, a message's content block; at most four, else 400 as the
+real API answers) ends a cacheable prefix: a request reads the longest marked prefix
+an earlier request wrote (``cache_read_input_tokens``), writes the longer marked ones
+(``cache_creation_input_tokens``) and the rest stays ``input_tokens``. System blocks
+must be non-empty text. Not modelled: the minimum cacheable length, cache expiry,
+streaming, token counting, other endpoints.
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ class FakeAnthropic:
         self.base_url = ""
         self.requests: list[ReceivedRequest] = []
         self._planned: list[Reply] = []
-        self._cached_prefixes: set[str] = set()
+        self._cached: set[str] = set()  # keys of the prefixes written to the cache
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -229,6 +231,31 @@ class FakeAnthropic:
             return _error(
                 400, "invalid_request_error", "messages: at least one message is required"
             )
+        system = body.get("system")
+        if isinstance(system, list):
+            for block in system:
+                if not isinstance(block, dict) or block.get("type") != "text":
+                    return _error(400, "invalid_request_error", "system: blocks must be text")
+                if not str(block.get("text") or "").strip():
+                    return _error(
+                        400,
+                        "invalid_request_error",
+                        "system: text content blocks must be non-empty",
+                    )
+        marked = [item for item, mark in _prefix_items(body) if mark is not None]
+        for _, mark in _prefix_items(body):
+            if mark is not None and (
+                not isinstance(mark, dict)
+                or mark.get("type") != "ephemeral"
+                or mark.get("ttl", "5m") not in ("5m", "1h")
+            ):
+                return _error(400, "invalid_request_error", f"cache_control: invalid {mark!r}")
+        if len(marked) > 4:
+            return _error(
+                400,
+                "invalid_request_error",
+                f"A maximum of 4 blocks with cache_control may be provided. Found {len(marked)}.",
+            )
         return None
 
     def _message(self, body: dict[str, Any], reply: ToolUseReply | TextReply) -> types.Message:
@@ -255,27 +282,49 @@ class FakeAnthropic:
         )
 
     def _usage(self, body: dict[str, Any], content: list[Any]) -> types.Usage:
-        prefix = {key: body[key] for key in ("tools", "system") if key in body}
-        prefix_text = _json(prefix) if prefix else ""
-        total = _tokens(prefix_text + _json(body["messages"]))
         output = _tokens(_json([block.model_dump(exclude_none=True) for block in content]))
-        if "cache_control" not in prefix_text:
-            return types.Usage(
-                input_tokens=total,
-                output_tokens=output,
-                cache_creation_input_tokens=0,
-                cache_read_input_tokens=0,
-            )
-        cached = _tokens(prefix_text)
-        key = hashlib.sha256(prefix_text.encode()).hexdigest()
-        read = key in self._cached_prefixes
-        self._cached_prefixes.add(key)
+        digest = hashlib.sha256(body["model"].encode())
+        marks: list[tuple[str, int]] = []  # (prefix key, its tokens) at each marked block
+        text = ""
+        for item, mark in _prefix_items(body):
+            piece = _json(item)
+            digest.update(piece.encode())
+            text += piece
+            if mark is not None:
+                marks.append((digest.hexdigest(), _tokens(text)))
+        total = _tokens(text)
+        read = next((tokens for key, tokens in reversed(marks) if key in self._cached), 0)
+        written = 0
+        for key, tokens in marks:
+            if tokens > read:
+                self._cached.add(key)
+                written = tokens - read
         return types.Usage(
-            input_tokens=max(total - cached, 0),
+            input_tokens=total - read - written,
             output_tokens=output,
-            cache_creation_input_tokens=0 if read else cached,
-            cache_read_input_tokens=cached if read else 0,
+            cache_creation_input_tokens=written,
+            cache_read_input_tokens=read,
         )
+
+
+def _prefix_items(body: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """Everything a request's prompt holds, in the API's order (tools, system, messages),
+    each with its ``cache_control`` (None when unmarked)."""
+    items: list[tuple[Any, Any]] = []
+    for tool in body.get("tools") or []:
+        items.append((tool, tool.get("cache_control") if isinstance(tool, dict) else None))
+    system = body.get("system")
+    if isinstance(system, str):
+        items.append((system, None))
+    elif isinstance(system, list):
+        items += [(b, b.get("cache_control") if isinstance(b, dict) else None) for b in system]
+    for message in body.get("messages") or []:
+        blocks = message.get("content") if isinstance(message, dict) else None
+        if isinstance(blocks, list):
+            items += [(b, b.get("cache_control") if isinstance(b, dict) else None) for b in blocks]
+        else:
+            items.append((message, None))
+    return items
 
 
 def _json(value: Any) -> str:

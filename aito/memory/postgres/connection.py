@@ -41,8 +41,8 @@ SESSION_SETTINGS = {
     "hnsw.ef_search": "40",
     "hnsw.max_scan_tuples": "20000",
 }
-# A pooled connection used this recently is handed out without a ping: a server that
-# went away since is met by the operation itself, as TemporaryAdapterError.
+# A pooled connection handed out this recently is handed out again without a ping: a
+# server that went away since is met by the operation itself, as TemporaryAdapterError.
 FRESH_SECONDS = 1.0
 
 
@@ -84,13 +84,15 @@ class Connector:
         self._retry = dataclasses.replace(RETRY, budget_seconds=retry_seconds)
         self._pool: ConnectionPool[Connection] | None = None
         if pool_size:
-            returned: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
-
-            def note_return(conn: Connection) -> None:
-                returned[conn] = time.monotonic()
+            # When each connection was last handed out. (Not noted on return: a `reset`
+            # callback makes the pool return every connection through a worker thread,
+            # a thread switch per operation.)
+            handed: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
 
             def check_unless_fresh(conn: Connection) -> None:
-                if time.monotonic() - returned.get(conn, 0.0) > FRESH_SECONDS:
+                now = time.monotonic()
+                last, handed[conn] = handed.get(conn, 0.0), now
+                if now - last > FRESH_SECONDS:
                     ConnectionPool.check_connection(conn)
 
             self._pool = ConnectionPool(
@@ -99,7 +101,6 @@ class Connector:
                 max_size=pool_size,
                 kwargs={"connect_timeout": int(connect_timeout)},
                 check=check_unless_fresh,
-                reset=note_return,
                 timeout=connect_timeout,
                 open=False,
                 name="aito",
