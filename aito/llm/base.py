@@ -159,8 +159,8 @@ def cost_usd(usage: Usage, price: ModelPrice) -> float:
     return (
         usage.input_tokens * price.input
         + usage.output_tokens * price.output
-        + usage.cache_write_tokens * price.cache_write
-        + usage.cache_read_tokens * price.cache_read
+        + usage.cache_write_tokens * price.write_price
+        + usage.cache_read_tokens * price.read_price
     ) / 1_000_000
 
 
@@ -175,7 +175,7 @@ def worst_case(request: ModelRequest, price: ModelPrice) -> tuple[float, int]:
     schemas = sum(len(str(tool.input_schema)) + len(tool.description) for tool in request.tools)
     tokens_in = estimate_tokens(text) + estimate_tokens("x" * schemas)
     usd = (
-        tokens_in * max(price.input, price.cache_write) + request.max_tokens * price.output
+        tokens_in * max(price.input, price.write_price) + request.max_tokens * price.output
     ) / 1_000_000
     return usd, tokens_in + request.max_tokens
 

@@ -102,13 +102,41 @@ class GovernanceRules(OrgModel):
         return self
 
 
+CACHE_WRITE_FACTOR = 1.25
+"""A prompt-cache write costs this much of the input price (Anthropic's 5-minute cache)."""
+CACHE_READ_FACTOR = 0.1
+"""A prompt-cache read costs this much of the input price (Anthropic's)."""
+
+
 class ModelPrice(OrgModel):
-    """USD per million tokens, for cost accounting."""
+    """USD per million tokens, for cost accounting.
+
+    Cache prices left out are the provider's usual multiples of the input price, never
+    zero: a cached token is never free in AITO's books, so spend is not under-reported.
+    """
 
     input: Annotated[float, Field(ge=0)]
     output: Annotated[float, Field(ge=0)]
-    cache_write: Annotated[float, Field(ge=0)] = 0.0
-    cache_read: Annotated[float, Field(ge=0)] = 0.0
+    cache_write: Annotated[float, Field(ge=0)] | None = Field(
+        None, description=f"default: {CACHE_WRITE_FACTOR} x input"
+    )
+    cache_read: Annotated[float, Field(ge=0)] | None = Field(
+        None, description=f"default: {CACHE_READ_FACTOR} x input"
+    )
+
+    @property
+    def write_price(self) -> float:
+        """USD per million tokens written to the prompt cache."""
+        if self.cache_write is None:
+            return self.input * CACHE_WRITE_FACTOR
+        return self.cache_write
+
+    @property
+    def read_price(self) -> float:
+        """USD per million tokens read from the prompt cache."""
+        if self.cache_read is None:
+            return self.input * CACHE_READ_FACTOR
+        return self.cache_read
 
 
 class OrgBudget(OrgModel):

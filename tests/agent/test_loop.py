@@ -462,8 +462,8 @@ def test_a_run_through_the_anthropic_adapter_caches_the_prefix_and_prices_usage(
     expected = (
         row["input_tokens"] * price.input
         + row["output_tokens"] * price.output
-        + row["cache_write_tokens"] * price.cache_write
-        + row["cache_read_tokens"] * price.cache_read
+        + row["cache_write_tokens"] * price.write_price
+        + row["cache_read_tokens"] * price.read_price
     ) / 1_000_000
     # model_usage keeps micro-dollars
     assert row["cost_usd"] == pytest.approx(expected, abs=2e-6)

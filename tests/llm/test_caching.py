@@ -193,3 +193,13 @@ def test_every_agent_of_an_organization_gets_the_same_shared_prefix(
         assert f"(`{agent}`)" in own and f"(`{agent}`)" not in text
         assert view.profile in own and view.profile not in text
     assert "`summary`" in text  # the action reference is shared
+
+
+def test_cache_prices_left_out_are_the_providers_multiples_never_free() -> None:
+    """An org that prices only input and output still pays for cached tokens."""
+    bare = ModelPrice(input=3.0, output=15.0)
+    usage = Usage(input_tokens=0, output_tokens=0, cache_write_tokens=1_000_000)
+    assert cost_usd(usage, bare) == pytest.approx(3.75)  # 1.25 x input
+    assert cost_usd(Usage(cache_read_tokens=1_000_000), bare) == pytest.approx(0.30)
+    explicit = ModelPrice(input=3.0, output=15.0, cache_write=6.0, cache_read=0.0)
+    assert cost_usd(usage, explicit) == pytest.approx(6.0)  # what the org says wins
