@@ -1,5 +1,5 @@
-"""AITO's fast bus on Redis (key names in `keys`; redis-py only in `redis`; retries through
-`aito.retrying`: jittered exponential backoff within a time budget).
+"""AITO's fast bus on Redis (key names in `keys`; redis-py only in `redis_connection`;
+retries through `aito.retrying`: jittered exponential backoff within a time budget).
 
 redis.RedisBus        the front: registry, heartbeats, alive(), deliver(), locks;
                       its `.connection` is what the modules below talk through

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from aito.bus import keys
+from aito.bus import keys, redis_connection
 from aito.bus import redis as adapter
 from aito.org import loading
 
@@ -353,7 +353,7 @@ end
 # per period key its ttl, then the periods as `scope|period key` lines. Returns {'1'}
 # reserved, {'2', usd, tokens, expires at, periods} already reserved under this id,
 # or {'0', limit index (0-based), unit, spent, reserved} refused.
-_RESERVE = adapter.Script(
+_RESERVE = redis_connection.Script(
     _GIVE_BACK
     + """
 local id, now, expires_at = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -397,7 +397,7 @@ return {'1'}
 
 # KEYS: reservations zset, the record, its period keys. ARGV: id, usd (micro), tokens,
 # tombstone s, per period key its ttl. Returns 1 if recorded, 0 if settled/released before.
-_SETTLE = adapter.Script(
+_SETTLE = redis_connection.Script(
     _GIVE_BACK
     + """
 local r = redis.call('hmget', KEYS[2], 'state', 'usd', 'tokens')
@@ -420,7 +420,7 @@ return 1
 
 # KEYS: reservations zset, the record. ARGV: id, usd (micro), tokens, tombstone s, day
 # ttl, month ttl. Returns 1 if recorded, 0 if settled/released before or unknown.
-_SETTLE_ONCE = adapter.Script(
+_SETTLE_ONCE = redis_connection.Script(
     _GIVE_BACK
     + """
 local r = redis.call('hmget', KEYS[2], 'state', 'usd', 'tokens', 'keys')
@@ -448,7 +448,7 @@ return 1
 )
 
 # KEYS: reservations zset, the record. ARGV: id, tombstone s. Returns 1 if given back.
-_RELEASE = adapter.Script(
+_RELEASE = redis_connection.Script(
     _GIVE_BACK
     + """
 local done = give_back(KEYS[2], 'released', tonumber(ARGV[2]))
@@ -458,7 +458,7 @@ return done
 )
 
 # KEYS: reservations zset. ARGV: now, record key prefix, tombstone s. Returns how many.
-_EXPIRE = adapter.Script(
+_EXPIRE = redis_connection.Script(
     _GIVE_BACK
     + """
 return expire_due(KEYS[1], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]))
@@ -466,7 +466,7 @@ return expire_due(KEYS[1], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]))
 )
 
 # KEYS: a period key. ARGV: usd (micro), tokens, ttl. Returns 1 if the key was created.
-_SEED = adapter.Script("""
+_SEED = redis_connection.Script("""
 if redis.call('exists', KEYS[1]) == 1 then return 0 end
 redis.call('hset', KEYS[1], 'usd_spent', ARGV[1], 'tokens_spent', ARGV[2],
            'usd_reserved', '0', 'tokens_reserved', '0')

@@ -58,7 +58,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aito.bus import base, keys, models
+from aito.bus import base, keys, models, redis_connection
 from aito.bus import redis as adapter
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
 from aito.org.messages import AgentMessage
@@ -213,7 +213,7 @@ class Consumer:
         after = self._last_read
         args = [keys.CONSUMER_GROUP, self.name, after, 2 * FEW]
 
-        def read(client: adapter.Client) -> list[Any]:
+        def read(client: redis_connection.Client) -> list[Any]:
             with client.pipeline(transaction=False) as pipe:
                 pipe.xreadgroup(
                     keys.CONSUMER_GROUP,
@@ -333,7 +333,7 @@ class Consumer:
         )
         ids = [str(entry["message_id"]) for entry in mine]
 
-        def ranges(pipe: adapter.Pipeline) -> None:
+        def ranges(pipe: redis_connection.Pipeline) -> None:
             for eid in ids:
                 pipe.xrange(self._stream, eid, eid)
 
@@ -485,7 +485,7 @@ def _raw(fields: Mapping[str, str] | None) -> str:
 
 
 # Create the group reading from the start; an existing group is left as it is.
-_GROUP = adapter.Script("""
+_GROUP = redis_connection.Script("""
 local ok = redis.pcall('xgroup', 'create', KEYS[1], ARGV[1], '0', 'MKSTREAM')
 if type(ok) == 'table' and ok.err and not string.find(ok.err, 'BUSYGROUP') then
   return redis.error_reply(ok.err)
@@ -496,7 +496,7 @@ return 1
 # KEYS[1] stream, [2] handled message ids (zset: id -> ms). ARGV[1] JSON [message id
 # ('' = none), ...]. One letter per id: y(es, handled) or n(o). Read-only, so it
 # costs no AOF write (no fsync) on the way to the handler. ZMSCORE needs Redis 6.2.
-_DONE = adapter.Script("""
+_DONE = redis_connection.Script("""
 local ids = cjson.decode(ARGV[1])
 local ask, at, out = {}, {}, {}
 for i, id in ipairs(ids) do
@@ -520,7 +520,7 @@ return table.concat(out)
 # consumer's pending entries newer than [3] (those the read just before delivered),
 # {entry id, y|n (handled before), ...}. Read-only. Reads message bodies in Lua, which
 # is cheap for the few entries it is used for.
-_DONE_AFTER = adapter.Script("""
+_DONE_AFTER = redis_connection.Script("""
 local out = {}
 local pending = redis.call('xpending', KEYS[1], ARGV[1], '(' .. ARGV[3], '+', ARGV[4], ARGV[2])
 for _, entry in ipairs(pending) do
@@ -544,7 +544,7 @@ return out
 # window are trimmed; the set expires no sooner than a window after its newest mark.
 # Returns the handled ids that were marked already (two consumers handled two copies
 # at once). Safe to repeat after a lost reply.
-_COMPLETE = adapter.Script("""
+_COMPLETE = redis_connection.Script("""
 local done, copies = cjson.decode(ARGV[3]), cjson.decode(ARGV[4])
 local t = redis.call('time')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -588,7 +588,7 @@ return twice
 # is kept. Trims (MINID, exact) below the oldest entry any group may still need: its
 # oldest pending entry, or its last-delivered one. Returns {trimmed,
 # removed consumer, ...}.
-_TIDY = adapter.Script("""
+_TIDY = redis_connection.Script("""
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(seq)
@@ -635,7 +635,7 @@ return {trimmed, unpack(removed)}
 # KEYS[1] stream, [2] dead letters. ARGV[1] group, [2] consumer, [3] maxlen, [4] source,
 # [5] time; then groups of three: entry id, reason, raw fields (JSON). Written only if
 # the XACK took the entry out of the pending list, so a retry writes nothing twice.
-_DEAD = adapter.Script("""
+_DEAD = redis_connection.Script("""
 local out = {}
 for i = 6, #ARGV, 3 do
   local eid = ARGV[i]

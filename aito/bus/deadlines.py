@@ -15,8 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aito.bus import base, keys, models
-from aito.bus import redis as adapter
+from aito.bus import base, keys, models, redis_connection
 from aito.org.messages import AgentMessage, MessageType, Priority
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,7 @@ BUS_SENDER = "bus"
 """The ``from`` of messages the bus itself writes (timeouts)."""
 
 
-def open_requests(conn: adapter.Connection) -> list[models.RequestTimeout]:
+def open_requests(conn: redis_connection.Connection) -> list[models.RequestTimeout]:
     """Requests still waiting for an answer, earliest deadline first."""
     raw: Any = conn.run(lambda r: r.hvals(conn.key(keys.REQUESTS_PENDING)), op="read requests")
     found = [timeout for text in raw if (timeout := _timeout(text)) is not None]
@@ -34,7 +33,7 @@ def open_requests(conn: adapter.Connection) -> list[models.RequestTimeout]:
 
 
 def expire(
-    conn: adapter.Connection, *, now: dt.datetime, sink: base.EventSink
+    conn: redis_connection.Connection, *, now: dt.datetime, sink: base.EventSink
 ) -> list[models.RequestTimeout]:
     """Every request unanswered at ``now`` becomes a timeout (once); returns this call's."""
     expired: list[models.RequestTimeout] = []
@@ -54,7 +53,7 @@ def expire(
 
 
 def _expire_batch(
-    conn: adapter.Connection, now: dt.datetime
+    conn: redis_connection.Connection, now: dt.datetime
 ) -> tuple[int, list[models.RequestTimeout]]:
     deadlines = conn.key(keys.REQUEST_DEADLINES)
     pending = conn.key(keys.REQUESTS_PENDING)
@@ -121,7 +120,7 @@ def _timeout_alert(timeout: models.RequestTimeout, *, now: dt.datetime) -> Agent
 # KEYS: requests:deadlines, requests:pending. ARGV: groups of five per request:
 # member, sender stream, sender channel, alert id, alert JSON (stream "" = just drop it).
 # Only the caller whose ZREM removes the member writes the alert: exactly one timeout.
-_EXPIRE = adapter.Script("""
+_EXPIRE = redis_connection.Script("""
 local out = {}
 for i = 1, #ARGV, 5 do
   local member = ARGV[i]

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aito.bus import base, keys, models
+from aito.bus import base, keys, models, redis_connection
 from aito.bus import redis as adapter
 from aito.org.messages import AgentMessage
 
@@ -44,7 +44,7 @@ def pending(bus: adapter.RedisBus, agent_id: str, *, count: int = 100) -> list[m
     """Entries delivered to a consumer of ``agent_id``'s stream and not acknowledged."""
     stream = bus.connection.key(keys.agent_stream(agent_id))
 
-    def read(client: adapter.Client) -> Any:
+    def read(client: redis_connection.Client) -> Any:
         if not _has_group(client, stream):
             return []
         return client.xpending_range(stream, keys.CONSUMER_GROUP, "-", "+", count)
@@ -54,7 +54,7 @@ def pending(bus: adapter.RedisBus, agent_id: str, *, count: int = 100) -> list[m
         return []
     ids = [str(row["message_id"]) for row in rows]
 
-    def fetch(pipe: adapter.Pipeline) -> None:
+    def fetch(pipe: redis_connection.Pipeline) -> None:
         for entry_id in ids:
             pipe.xrange(stream, entry_id, entry_id)
 
@@ -119,7 +119,7 @@ def consumers(bus: adapter.RedisBus, agent_id: str) -> list[ConsumerView]:
     """The consumers of ``agent_id``'s stream group (none before the group exists)."""
     stream = bus.connection.key(keys.agent_stream(agent_id))
 
-    def read(client: adapter.Client) -> Any:
+    def read(client: redis_connection.Client) -> Any:
         if not _has_group(client, stream):
             return []
         return client.xinfo_consumers(stream, keys.CONSUMER_GROUP)
@@ -137,7 +137,7 @@ def length(bus: adapter.RedisBus, agent_id: str) -> int:
     return int(bus.connection.run(lambda r: r.xlen(stream), op="read inbox"))
 
 
-def _has_group(client: adapter.Client, stream: str) -> bool:
+def _has_group(client: redis_connection.Client, stream: str) -> bool:
     """Whether ``stream`` exists with AITO's consumer group (both come with the first read)."""
     if not client.exists(stream):
         return False

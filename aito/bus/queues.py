@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aito.bus import base, keys, models
+from aito.bus import base, keys, models, redis_connection
 from aito.bus import redis as adapter
 from aito.errors import PermanentAdapterError
 
@@ -200,7 +200,7 @@ class TaskQueues:
             )
         except (KeyError, ValueError) as exc:  # ValidationError is a ValueError
             raise PermanentAdapterError(
-                adapter.SERVICE, f"the record of task {task_id!r} is unreadable: {exc}"
+                redis_connection.SERVICE, f"the record of task {task_id!r} is unreadable: {exc}"
             ) from exc
 
     def queued(self, agent: str | None = None) -> list[str]:
@@ -290,7 +290,7 @@ end
 """
 
 # KEYS[1] queue, KEYS[2] record; ARGV task id, score, task JSON, now (ISO).
-_ENQUEUE = adapter.Script("""
+_ENQUEUE = redis_connection.Script("""
 if redis.call('exists', KEYS[2]) == 1 then return 0 end
 redis.call('hset', KEYS[2], 'task', ARGV[3], 'queue', KEYS[1], 'score', ARGV[2],
            'state', 'queued', 'attempts', 0, 'enqueued_at', ARGV[4], 'source', KEYS[1])
@@ -301,7 +301,7 @@ return 1
 # KEYS[3] queue:claim:{token}, KEYS[4..] queues in order; ARGV[6] worker, [7] token,
 # [8] visible until (epoch s), [9] visibility ms. Returns {dead ids} or
 # {dead ids, task id, task JSON, attempts}.
-_CLAIM = adapter.Script(
+_CLAIM = redis_connection.Script(
     _REQUEUE_FUNCTION
     + """
 local held = redis.call('get', KEYS[3])
@@ -333,7 +333,7 @@ return {dead}
 )
 
 # KEYS[1] inflight, KEYS[2] record; ARGV task id, token, new visible until.
-_EXTEND = adapter.Script("""
+_EXTEND = redis_connection.Script("""
 if redis.call('hget', KEYS[2], 'token') ~= ARGV[2] then return 0 end
 redis.call('hset', KEYS[2], 'visible_until', ARGV[3])
 redis.call('zadd', KEYS[1], ARGV[3], ARGV[1])
@@ -342,7 +342,7 @@ return 1
 
 # KEYS[3] record; ARGV[6] task id, [7] token, [8] result JSON, [9] record TTL s.
 # Returns 1 (recorded), 2 (already recorded by this claim: a retry) or 0 (claim lost).
-_COMPLETE = adapter.Script("""
+_COMPLETE = redis_connection.Script("""
 local rec = KEYS[3]
 if redis.call('hget', rec, 'token') ~= ARGV[7] then
   if redis.call('hget', rec, 'done_token') == ARGV[7] then return 2 end
@@ -357,7 +357,7 @@ return 1
 """)
 
 # KEYS[3] record; ARGV[6] task id, [7] token, [8] error.
-_RELEASE = adapter.Script(
+_RELEASE = redis_connection.Script(
     _REQUEUE_FUNCTION
     + """
 if redis.call('hget', KEYS[3], 'token') ~= ARGV[7] then return 'lost' end
@@ -366,7 +366,7 @@ return requeue(ARGV[6], ARGV[8])
 )
 
 # KEYS[3] record; ARGV[6] task id, [7] token, [8] reason.
-_BURY = adapter.Script(
+_BURY = redis_connection.Script(
     _REQUEUE_FUNCTION
     + """
 if redis.call('hget', KEYS[3], 'token') ~= ARGV[7] then return 'lost' end
@@ -374,7 +374,7 @@ return bury(ARGV[6], ARGV[8])
 """
 )
 
-_SWEEP = adapter.Script(
+_SWEEP = redis_connection.Script(
     _REQUEUE_FUNCTION
     + """
 local moved, dead = sweep()

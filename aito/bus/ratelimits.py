@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from aito.bus import keys, models
+from aito.bus import keys, models, redis_connection
 from aito.bus import redis as adapter
 
 
@@ -67,7 +67,7 @@ class RateLimiter:
 # KEYS[1] bucket hash; ARGV now (epoch s), requests/min, tokens/min, tokens wanted
 # (-1: only report). Returns {allowed, retry after s, requests left, tokens left} as
 # strings (Lua numbers would be truncated to integers).
-_ACQUIRE = adapter.Script("""
+_ACQUIRE = redis_connection.Script("""
 local now, rpm, tpm, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
                             tonumber(ARGV[4])
 local state = redis.call('hmget', KEYS[1], 'requests', 'tokens', 'at')

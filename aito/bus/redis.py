@@ -1,210 +1,34 @@
-"""The Redis adapter: the only module that imports redis-py.
+"""The bus's front over Redis: agent registry, heartbeats, one-recipient delivery, locks.
 
-:class:`Connection` is the thin wrapper every bus module talks through: it owns the
-redis-py client, reconnects when the server's URL changes (an embedded Redis
-restarted on a new port), runs Lua scripts by SHA, and translates redis-py's errors
-into ours at this boundary — connection losses, timeouts and ``LOADING`` into
-:class:`TemporaryAdapterError` (retried with backoff by :mod:`aito.retrying`),
-everything else into :class:`PermanentAdapterError`.
-
-:class:`RedisBus` is the bus's front: agent registry, heartbeats and status, a
-one-recipient ``deliver``, locks. Sending (`streams`, `deadlines`), reading
-(`consuming`, `inspecting`), task queues (`queues`) and rate limits (`ratelimits`)
-live beside it and take a RedisBus.
+:class:`RedisBus` holds the agent registry, heartbeats and status, a one-recipient
+``deliver``, the inbox look-ups and locks. It talks to Redis through its
+``.connection`` (:class:`aito.bus.redis_connection.Connection`, the one module that
+imports redis-py: errors translated, retries, reconnection). Sending (`streams`,
+`deadlines`), reading (`consuming`, `inspecting`), task queues (`queues`), rate
+limits (`ratelimits`) and budgets (`budgets`) live beside it and take a RedisBus.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import secrets
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import Any, TypeAlias, TypeVar
-
-import redis
-import redis.backoff
-import redis.client
-import redis.exceptions
-import redis.retry
+from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import Any
 
 from aito import retrying
-from aito.bus import base, keys, models
-from aito.errors import PermanentAdapterError, TemporaryAdapterError
+from aito.bus import base, keys, models, redis_connection
+from aito.errors import TemporaryAdapterError
 from aito.org.messages import AgentMessage
-
-SERVICE = "redis"
-Client: TypeAlias = "redis.Redis"
-Pipeline: TypeAlias = "redis.client.Pipeline"
-T = TypeVar("T")
-
-# Replies that mean "the server is there but not ready yet": worth a retry.
-_TEMPORARY_REPLIES = ("LOADING", "READONLY", "TRYAGAIN", "MASTERDOWN", "BUSY ")
-
-
-class Script:
-    """A Lua script run by SHA; loaded on first use and again after a restart."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-
-    def __call__(self, client: Client, *, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
-        try:
-            return client.evalsha(self.sha, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:
-            client.script_load(self.source)
-            return client.evalsha(self.sha, len(keys), *keys, *args)
-
-    def queue(self, pipe: Pipeline, *, keys: Sequence[str], args: Sequence[Any] = ()) -> None:
-        """Add a run to a pipeline (with its source: nothing to load first, even after a
-        restart; the server compiles it once and keeps it by its SHA)."""
-        pipe.eval(self.source, len(keys), *keys, *args)
-
-
-class Subscription:
-    """Live pub/sub notifications (a nudge only: the streams hold the messages)."""
-
-    def __init__(self, pubsub: redis.client.PubSub, prefix: str) -> None:
-        self._pubsub = pubsub
-        self._prefix = prefix
-
-    def get(self, *, timeout: float) -> tuple[str, str] | None:
-        """The next ``(channel, data)`` within ``timeout`` seconds, or None."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = max(0.0, deadline - time.monotonic())
-            try:
-                found = self._pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                raise TemporaryAdapterError(
-                    SERVICE, f"pub/sub lost ({exc})", retry_after=0.1
-                ) from exc
-            if found and found.get("type") == "message":
-                return str(found["channel"]).removeprefix(self._prefix), str(found["data"])
-            if remaining <= 0:
-                return None
-
-    def close(self) -> None:
-        self._pubsub.close()
-
-
-class Connection:
-    """One redis-py client, errors translated, retries and reconnection included.
-
-    ``url`` is a URL or a function returning the current one; it is asked again
-    after a connection failure, so a server that came back on a new port is found.
-    """
-
-    def __init__(
-        self,
-        *,
-        url: str | Callable[[], str],
-        prefix: str = "",
-        policy: retrying.Policy | None = None,
-        socket_timeout: float = 10.0,
-    ) -> None:
-        self._source = url
-        self.prefix = prefix
-        self.policy = policy if policy is not None else retrying.Policy()
-        self._socket_timeout = socket_timeout
-        self._url = url() if callable(url) else url
-        self._client = self._connect(self._url)
-        self._stale = False
-
-    def _connect(self, url: str) -> Client:
-        return redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=5,
-            socket_timeout=self._socket_timeout,
-            # Retries are ours (aito.retrying): one place, one budget, visible errors.
-            retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0),
-        )
-
-    def key(self, name: str) -> str:
-        return self.prefix + name
-
-    def strip(self, key: str) -> str:
-        return key.removeprefix(self.prefix)
-
-    def run(self, fn: Callable[[Client], T], *, op: str, retry: bool = True) -> T:
-        """``fn(client)`` with errors translated; retried per the policy unless ``retry=False``.
-
-        Retried operations must be safe to repeat: every bus write is (message ids are
-        deduplicated by the consumer, scripts check before they change anything).
-        """
-        if not retry:
-            return self._once(fn, op)
-        return retrying.call(lambda: self._once(fn, op), policy=self.policy, what=op)
-
-    def _once(self, fn: Callable[[Client], T], op: str) -> T:
-        client = self._current()
-        try:
-            return fn(client)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            self._stale = True
-            raise TemporaryAdapterError(
-                SERVICE,
-                f"{op}: cannot reach Redis ({exc}); `aito services status` tells",
-                retry_after=0.0,
-            ) from exc
-        except redis.ResponseError as exc:
-            if str(exc).startswith(_TEMPORARY_REPLIES):
-                raise TemporaryAdapterError(SERVICE, f"{op}: {exc}", retry_after=0.1) from exc
-            raise PermanentAdapterError(SERVICE, f"{op}: {exc}") from exc
-        except redis.RedisError as exc:
-            raise PermanentAdapterError(SERVICE, f"{op}: {exc}") from exc
-
-    def _current(self) -> Client:
-        if self._stale and callable(self._source):
-            url = self._source()
-            if url != self._url:
-                self._client.close()
-                self._url, self._client = url, self._connect(url)
-            self._stale = False
-        return self._client
-
-    def transaction(self, build: Callable[[Pipeline], None], *, op: str) -> list[Any]:
-        """Commands queued by ``build`` run as one MULTI/EXEC (one round trip), retried."""
-
-        def execute(client: Client) -> list[Any]:
-            with client.pipeline(transaction=True) as pipe:
-                build(pipe)
-                return list(pipe.execute())
-
-        return self.run(execute, op=op)
-
-    def batch(self, build: Callable[[Pipeline], None], *, op: str) -> list[Any]:
-        """Commands queued by ``build`` in one round trip, not atomic; retried."""
-
-        def execute(client: Client) -> list[Any]:
-            with client.pipeline(transaction=False) as pipe:
-                build(pipe)
-                return list(pipe.execute())
-
-        return self.run(execute, op=op)
-
-    def subscribe(self, channels: Sequence[str]) -> Subscription:
-        """Listen on ``channels`` (names from `keys`, unprefixed)."""
-
-        def open_pubsub(client: Client) -> redis.client.PubSub:
-            pubsub: redis.client.PubSub = client.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(*(self.key(c) for c in channels))
-            return pubsub
-
-        return Subscription(self.run(open_pubsub, op="subscribe"), self.prefix)
-
-    def close(self) -> None:
-        self._client.close()
 
 
 class RedisBus:
     """AITO's fast bus. ``prefix`` namespaces every key (for tests on a shared server).
 
-    ``url`` may be a function returning the current URL (see :class:`Connection`);
-    ``retry`` bounds how long an operation keeps retrying while Redis is away.
+    ``url`` may be a function returning the current URL (see
+    :class:`~aito.bus.redis_connection.Connection`); ``retry`` bounds how long an
+    operation keeps retrying while Redis is away.
     """
 
     def __init__(
@@ -214,7 +38,7 @@ class RedisBus:
         prefix: str = "",
         retry: retrying.Policy | None = None,
     ) -> None:
-        self.connection = Connection(url=url, prefix=prefix, policy=retry)
+        self.connection = redis_connection.Connection(url=url, prefix=prefix, policy=retry)
         self._prefix = prefix
 
     def _key(self, name: str) -> str:
@@ -239,7 +63,7 @@ class RedisBus:
         changed = sorted(a for a, digest in definitions.items() if current.get(a) != digest)
         gone = sorted(set(current) - set(definitions))
 
-        def build(pipe: Pipeline) -> None:
+        def build(pipe: redis_connection.Pipeline) -> None:
             if changed:
                 pipe.hset(registry, mapping={a: definitions[a] for a in changed})
             if gone:
@@ -272,7 +96,7 @@ class RedisBus:
             "run_id": run_id,
         }
 
-        def build(pipe: Pipeline) -> None:
+        def build(pipe: redis_connection.Pipeline) -> None:
             if container_id is None:
                 pipe.hdel(key, "container_id")
             else:
@@ -286,7 +110,7 @@ class RedisBus:
         """`agent:status:{id}` for each agent ({} when it never reported or expired)."""
         ids = list(agent_ids)
 
-        def build(pipe: Pipeline) -> None:
+        def build(pipe: redis_connection.Pipeline) -> None:
             for agent_id in ids:
                 pipe.hgetall(self._key(keys.agent_status(agent_id)))
 
@@ -325,7 +149,7 @@ class RedisBus:
         stream = self._key(keys.agent_stream(message.to))
         channel = self._key(keys.agent_channel(message.to))
 
-        def build(pipe: Pipeline) -> None:
+        def build(pipe: redis_connection.Pipeline) -> None:
             pipe.xadd(stream, base.entry_fields(message))  # type: ignore[arg-type]
             pipe.publish(channel, message.id)
 
@@ -347,10 +171,10 @@ class RedisBus:
         (or still pending ones): one cheap look, for waking agents on messages."""
         stream = self._key(keys.agent_stream(agent_id))
 
-        def look(client: Client) -> bool:
+        def look(client: redis_connection.Client) -> bool:
             try:
                 groups = client.xinfo_groups(stream)
-            except redis.ResponseError:  # no stream yet
+            except redis_connection.ResponseError:  # no stream yet
                 return False
             group = next((g for g in groups if g["name"] == keys.CONSUMER_GROUP), None)
             if group is None:
@@ -387,7 +211,7 @@ class RedisBus:
         """The token holding ``name`` and the seconds its TTL has left, or None if free."""
         key = self._key(name)
 
-        def build(pipe: Pipeline) -> None:
+        def build(pipe: redis_connection.Pipeline) -> None:
             pipe.get(key)
             pipe.pttl(key)
 
@@ -426,7 +250,9 @@ class RedisBus:
         while self.try_lock(name, ttl_seconds=ttl_seconds, token=token) is None:
             if time.monotonic() > deadline:
                 raise TemporaryAdapterError(
-                    SERVICE, f"{name} is held by another process; try again", retry_after=1.0
+                    redis_connection.SERVICE,
+                    f"{name} is held by another process; try again",
+                    retry_after=1.0,
                 )
             time.sleep(0.05)
         try:
@@ -436,7 +262,7 @@ class RedisBus:
 
 
 # Take the lock, or renew it if this token already holds it (a retried call).
-_ACQUIRE = Script("""
+_ACQUIRE = redis_connection.Script("""
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('pexpire', KEYS[1], ARGV[2])
@@ -446,7 +272,7 @@ return 0
 """)
 
 # Hand the lock from the holder ARGV[1] to ARGV[2] (a retried call finds it done).
-_TAKE_OVER = Script("""
+_TAKE_OVER = redis_connection.Script("""
 local current = redis.call('get', KEYS[1])
 if current == ARGV[1] or current == ARGV[2] then
   redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
@@ -456,7 +282,7 @@ return 0
 """)
 
 # Restart the TTL only while the lock still carries this token.
-_RENEW = Script("""
+_RENEW = redis_connection.Script("""
 if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('pexpire', KEYS[1], ARGV[2])
   return 1
@@ -465,13 +291,13 @@ return 0
 """)
 
 # Delete the lock only if it still carries our token (it may have expired and been re-taken).
-_RELEASE = Script("""
+_RELEASE = redis_connection.Script("""
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """)
 
 # ARGV[1] = the status key prefix, ARGV[2..] = agent ids; or KEYS[1] = the registry.
-_ALIVE = Script("""
+_ALIVE = redis_connection.Script("""
 local ids = {}
 if #KEYS == 1 then ids = redis.call('hkeys', KEYS[1])
 else for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end end

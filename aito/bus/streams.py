@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from aito.bus import base, deadlines, keys, models
+from aito.bus import base, deadlines, keys, models, redis_connection
 from aito.bus import redis as adapter
 from aito.errors import TemporaryAdapterError
 from aito.org.messages import AgentMessage, MessageType
@@ -62,7 +62,7 @@ class Messenger:
             )
         return [agent for agent in self._groups[message.to] if agent != message.from_]
 
-    def listen(self, agent_id: str) -> adapter.Subscription:
+    def listen(self, agent_id: str) -> redis_connection.Subscription:
         """Live nudges for ``agent_id``: its own channel and its groups' channels.
 
         A nudge carries a message id; the message itself is in the agent's stream.
@@ -112,7 +112,7 @@ class Messenger:
         attempts, started = 0, time.time()  # Redis's clock, not the injected one
         answered_once = sorted(set(answered))
 
-        def send(client: adapter.Client) -> None:
+        def send(client: redis_connection.Client) -> None:
             nonlocal attempts
             attempts += 1
             todo = inboxes if attempts == 1 else self._not_yet_sent(client, inboxes, since=started)
@@ -140,7 +140,7 @@ class Messenger:
 
     def _not_yet_sent(
         self,
-        client: adapter.Client,
+        client: redis_connection.Client,
         inboxes: Mapping[str, list[tuple[str, str]]],
         *,
         since: float,
@@ -323,7 +323,7 @@ def _parse(fields: Mapping[str, str] | None) -> AgentMessage | None:
 # stream's entries as (message id, JSON) pairs; then the request count and (member,
 # deadline, record) triples; the answered count and members; then (channel, message
 # id) nudges to publish. All of it at once, like MULTI/EXEC, in one command.
-_SEND = adapter.Script("""
+_SEND = redis_connection.Script("""
 local n = tonumber(ARGV[3])
 local i = 4 + n
 for s = 1, n do
