@@ -7,6 +7,7 @@ streams.Messenger     send / send_many (direct and group fan-out), listen,
                       request / request_all / reply, expire_requests
 consuming.Consumer    poll / run / reclaim: at-least-once, handled once per id,
                       dead consumers' messages reclaimed, malformed ones dead-lettered
+                      (its parts: acknowledging, reclaiming, tidying, dead_lettering)
 queues.TaskQueues     priority queues with visibility timeouts and results
 ratelimits.RateLimiter  requests and tokens per minute per agent (Lua token buckets)
 inspecting            tail, pending, dead_letters (read-only; the CLI uses them)

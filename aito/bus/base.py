@@ -27,6 +27,9 @@ MESSAGE_FIELD = "message"
 Handler = Callable[[AgentMessage], None]
 """Handles one message; raising leaves it pending (retried, dead-lettered after N tries)."""
 
+Read = tuple[str, Mapping[str, str]]
+"""A stream entry as read: (entry id, fields)."""
+
 
 class EventSink(Protocol):
     """Where the bus appends audit events (Postgres `events` in production)."""
