@@ -4,7 +4,8 @@ Every limit in `org/` (an agent's ``budget.daily_usd``, ``monthly_usd`` and
 ``daily_tokens``; the organization's ``budget.daily_usd`` and ``monthly_usd``) is a
 :class:`Limit` on one *scope* (``org`` or ``agent:{id}``) in one UTC *period* (a day
 ``2026-11-21`` or a month ``2026-11``). Before a model call the caller reserves its
-estimated cost on every limit that applies, in one Lua script: spent + reserved +
+estimated cost on every limit that applies, in one Lua script
+(:mod:`aito.bus.budget_scripts` holds them all): spent + reserved +
 asked must stay within each limit, and the amount is reserved on all of them or on
 none (:class:`Refusal` says which limit stopped it and why). After the call the
 reservation is settled with the real cost (which may exceed the estimate: it is
@@ -30,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from aito.bus import keys, redis_connection
+from aito.bus import budget_scripts, keys
 from aito.bus import redis as adapter
 from aito.org import loading
 
@@ -156,7 +157,7 @@ class BudgetLedger:
             *period_keys,
         ]
         reply: Any = self._conn.run(
-            lambda r: _RESERVE(r, keys=script_keys, args=args), op="reserve budget"
+            lambda r: budget_scripts.RESERVE(r, keys=script_keys, args=args), op="reserve budget"
         )
         if reply[0] == "0":
             lim = limits[int(reply[1])]
@@ -196,7 +197,9 @@ class BudgetLedger:
         script_keys = self._reservation_keys(reservation)
         args: list[Any] = [reservation.id, _micro(usd), tokens, _TOMBSTONE_SECONDS]
         args += [_PERIOD_TTL[_period_of(k)] for _, k in reservation.periods]
-        self._conn.run(lambda r: _SETTLE(r, keys=script_keys, args=args), op="settle budget")
+        self._conn.run(
+            lambda r: budget_scripts.SETTLE(r, keys=script_keys, args=args), op="settle budget"
+        )
 
     def settle_once(self, reservation_id: str, *, usd: float, tokens: int) -> bool:
         """Settle a reservation known only by its id (a run recovering after a crash).
@@ -215,7 +218,7 @@ class BudgetLedger:
         args: list[Any] = [reservation_id, _micro(usd), tokens, _TOMBSTONE_SECONDS]
         args += [_PERIOD_TTL["day"], _PERIOD_TTL["month"]]
         done = self._conn.run(
-            lambda r: _SETTLE_ONCE(r, keys=script_keys, args=args), op="settle budget"
+            lambda r: budget_scripts.SETTLE_ONCE(r, keys=script_keys, args=args), op="settle budget"
         )
         return int(done) == 1
 
@@ -224,7 +227,7 @@ class BudgetLedger:
         script_keys = self._reservation_keys(reservation)[:2]
         args = [reservation.id, _TOMBSTONE_SECONDS]
         released = self._conn.run(
-            lambda r: _RELEASE(r, keys=script_keys, args=args), op="release budget"
+            lambda r: budget_scripts.RELEASE(r, keys=script_keys, args=args), op="release budget"
         )
         return int(released) == 1
 
@@ -237,7 +240,8 @@ class BudgetLedger:
             _TOMBSTONE_SECONDS,
         ]
         count = self._conn.run(
-            lambda r: _EXPIRE(r, keys=script_keys, args=args), op="expire budget reservations"
+            lambda r: budget_scripts.EXPIRE(r, keys=script_keys, args=args),
+            op="expire budget reservations",
         )
         return int(count)
 
@@ -257,7 +261,9 @@ class BudgetLedger:
         """Set a period's spend (from Postgres) if Redis has no record of it; True if set."""
         key = self._conn.key(keys.budget_period(scope, period_key))
         args = [_micro(usd), tokens, _PERIOD_TTL[_period_of(period_key)]]
-        done = self._conn.run(lambda r: _SEED(r, keys=[key], args=args), op="seed budget")
+        done = self._conn.run(
+            lambda r: budget_scripts.SEED(r, keys=[key], args=args), op="seed budget"
+        )
         return int(done) == 1
 
     def _reservation_keys(self, reservation: Reservation) -> list[str]:
@@ -314,162 +320,3 @@ def _decode_periods(text: str) -> tuple[tuple[str, str], ...]:
     # Stored as `scope|period key` lines (scopes and period keys never contain `|`).
     pairs = (line.partition("|") for line in text.split("\n") if line)
     return tuple((scope, key) for scope, _, key in pairs)
-
-
-# Shared Lua: give a reservation's held amounts back to its period keys (never below
-# zero, never creating a key a seed should fill) and mark it `state`.
-_GIVE_BACK = """
-local function take(key, field, amount)
-  if amount <= 0 or redis.call('exists', key) == 0 then return end
-  local left = (tonumber(redis.call('hget', key, field)) or 0) - amount
-  if left < 0 then left = 0 end
-  redis.call('hset', key, field, string.format('%d', left))
-end
-local function give_back(record, state, tombstone)
-  local r = redis.call('hmget', record, 'state', 'usd', 'tokens', 'keys')
-  if r[1] ~= 'reserved' then return 0 end
-  local usd, tokens = tonumber(r[2]), tonumber(r[3])
-  for key in string.gmatch(r[4], '[^\\n]+') do
-    take(key, 'usd_reserved', usd)
-    take(key, 'tokens_reserved', tokens)
-  end
-  redis.call('hset', record, 'state', state)
-  redis.call('expire', record, tombstone)
-  return 1
-end
-local function expire_due(zset, now, prefix, tombstone)
-  local due = redis.call('zrangebyscore', zset, '-inf', now, 'LIMIT', 0, 1000)
-  for _, id in ipairs(due) do
-    give_back(prefix .. id, 'expired', tombstone)
-    redis.call('zrem', zset, id)
-  end
-  return #due
-end
-"""
-
-# KEYS: reservations zset, this reservation's record, the distinct period keys.
-# ARGV: id, now, expires at, usd (micro), tokens, record key prefix, tombstone s,
-# n limits, then per limit (KEYS index, usd limit or -1, tokens limit or -1), then
-# per period key its ttl, then the periods as `scope|period key` lines. Returns {'1'}
-# reserved, {'2', usd, tokens, expires at, periods} already reserved under this id,
-# or {'0', limit index (0-based), unit, spent, reserved} refused.
-_RESERVE = redis_connection.Script(
-    _GIVE_BACK
-    + """
-local id, now, expires_at = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local usd, tokens = tonumber(ARGV[4]), tonumber(ARGV[5])
-local tombstone, n = tonumber(ARGV[7]), tonumber(ARGV[8])
-expire_due(KEYS[1], now, ARGV[6], tombstone)
-local known = redis.call('hmget', KEYS[2], 'usd', 'tokens', 'expires_at', 'periods')
-if known[1] then return {'2', known[1], known[2], known[3], known[4]} end
-for i = 0, n - 1 do
-  local at = 9 + i * 3
-  local key = KEYS[tonumber(ARGV[at])]
-  local usd_limit, token_limit = tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
-  local h = redis.call('hmget', key, 'usd_spent', 'usd_reserved', 'tokens_spent',
-                       'tokens_reserved')
-  local us, ur = tonumber(h[1]) or 0, tonumber(h[2]) or 0
-  local ts, tr = tonumber(h[3]) or 0, tonumber(h[4]) or 0
-  if usd_limit >= 0 and us + ur + usd > usd_limit then
-    return {'0', tostring(i), 'usd', string.format('%d', us), string.format('%d', ur)}
-  end
-  if token_limit >= 0 and ts + tr + tokens > token_limit then
-    return {'0', tostring(i), 'tokens', string.format('%d', ts), string.format('%d', tr)}
-  end
-end
-local ttl_at = 9 + n * 3
-local held = {}
-for k = 3, #KEYS do
-  redis.call('hincrby', KEYS[k], 'usd_reserved', ARGV[4])
-  redis.call('hincrby', KEYS[k], 'tokens_reserved', ARGV[5])
-  redis.call('hsetnx', KEYS[k], 'usd_spent', '0')
-  redis.call('hsetnx', KEYS[k], 'tokens_spent', '0')
-  redis.call('expire', KEYS[k], ARGV[ttl_at + k - 3])
-  held[#held + 1] = KEYS[k]
-end
-redis.call('hset', KEYS[2], 'state', 'reserved', 'usd', ARGV[4], 'tokens', ARGV[5],
-           'expires_at', expires_at, 'keys', table.concat(held, '\\n'),
-           'periods', ARGV[#ARGV])
-redis.call('zadd', KEYS[1], expires_at, id)
-return {'1'}
-"""
-)
-
-# KEYS: reservations zset, the record, its period keys. ARGV: id, usd (micro), tokens,
-# tombstone s, per period key its ttl. Returns 1 if recorded, 0 if settled/released before.
-_SETTLE = redis_connection.Script(
-    _GIVE_BACK
-    + """
-local r = redis.call('hmget', KEYS[2], 'state', 'usd', 'tokens')
-if r[1] == 'settled' or r[1] == 'released' then return 0 end
-local held_usd, held_tokens = 0, 0
-if r[1] == 'reserved' then held_usd, held_tokens = tonumber(r[2]), tonumber(r[3]) end
-for k = 3, #KEYS do
-  take(KEYS[k], 'usd_reserved', held_usd)
-  take(KEYS[k], 'tokens_reserved', held_tokens)
-  redis.call('hincrby', KEYS[k], 'usd_spent', ARGV[2])
-  redis.call('hincrby', KEYS[k], 'tokens_spent', ARGV[3])
-  redis.call('expire', KEYS[k], ARGV[4 + k - 2])
-end
-redis.call('hset', KEYS[2], 'state', 'settled', 'spent_usd', ARGV[2], 'spent_tokens', ARGV[3])
-redis.call('expire', KEYS[2], ARGV[4])
-redis.call('zrem', KEYS[1], ARGV[1])
-return 1
-"""
-)
-
-# KEYS: reservations zset, the record. ARGV: id, usd (micro), tokens, tombstone s, day
-# ttl, month ttl. Returns 1 if recorded, 0 if settled/released before or unknown.
-_SETTLE_ONCE = redis_connection.Script(
-    _GIVE_BACK
-    + """
-local r = redis.call('hmget', KEYS[2], 'state', 'usd', 'tokens', 'keys')
-if not r[1] or r[1] == 'settled' or r[1] == 'released' then return 0 end
-local held_usd, held_tokens = 0, 0
-if r[1] == 'reserved' then held_usd, held_tokens = tonumber(r[2]), tonumber(r[3]) end
-for key in string.gmatch(r[4], '[^\\n]+') do
-  if redis.call('exists', key) == 1 then
-    take(key, 'usd_reserved', held_usd)
-    take(key, 'tokens_reserved', held_tokens)
-    redis.call('hincrby', key, 'usd_spent', ARGV[2])
-    redis.call('hincrby', key, 'tokens_spent', ARGV[3])
-    if string.match(key, '%d%d%d%d%-%d%d%-%d%d$') then
-      redis.call('expire', key, ARGV[5])
-    else
-      redis.call('expire', key, ARGV[6])
-    end
-  end
-end
-redis.call('hset', KEYS[2], 'state', 'settled', 'spent_usd', ARGV[2], 'spent_tokens', ARGV[3])
-redis.call('expire', KEYS[2], ARGV[4])
-redis.call('zrem', KEYS[1], ARGV[1])
-return 1
-"""
-)
-
-# KEYS: reservations zset, the record. ARGV: id, tombstone s. Returns 1 if given back.
-_RELEASE = redis_connection.Script(
-    _GIVE_BACK
-    + """
-local done = give_back(KEYS[2], 'released', tonumber(ARGV[2]))
-redis.call('zrem', KEYS[1], ARGV[1])
-return done
-"""
-)
-
-# KEYS: reservations zset. ARGV: now, record key prefix, tombstone s. Returns how many.
-_EXPIRE = redis_connection.Script(
-    _GIVE_BACK
-    + """
-return expire_due(KEYS[1], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]))
-"""
-)
-
-# KEYS: a period key. ARGV: usd (micro), tokens, ttl. Returns 1 if the key was created.
-_SEED = redis_connection.Script("""
-if redis.call('exists', KEYS[1]) == 1 then return 0 end
-redis.call('hset', KEYS[1], 'usd_spent', ARGV[1], 'tokens_spent', ARGV[2],
-           'usd_reserved', '0', 'tokens_reserved', '0')
-redis.call('expire', KEYS[1], ARGV[3])
-return 1
-""")
