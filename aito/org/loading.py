@@ -1,19 +1,18 @@
 """Load `org/` and `profiles/` into an :class:`Organization`, collecting every problem.
 
 Loading never stops at the first problem: a user fixing an org wants the whole
-list, each with file and line. :func:`load` returns what could be read plus the
-problems; :func:`load_valid` raises :class:`OrgDefinitionError` instead.
+list, each with file and line (:mod:`aito.org.explaining` words a file's schema
+errors; :mod:`aito.org.validating` checks what no single file can). :func:`load`
+returns what could be read plus the problems; :func:`load_valid` raises
+:class:`OrgDefinitionError` instead.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import gc
 import os
-import types
-import typing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +20,7 @@ import pydantic
 
 from aito.errors import OrgDefinitionError, Problem
 from aito.org import agents as agent_models
-from aito.org import organization, profiles, records, schedules, yamlfiles
+from aito.org import explaining, organization, profiles, records, schedules, yamlfiles
 
 ORG_FILE = Path("org/org.yaml")
 AGENTS_DIR = Path("org/agents")
@@ -208,8 +207,8 @@ def _load_dir(
                     path,
                     yamlfiles.locate(path, ["id"]),
                     f"id {yamlfiles.shown(item_id)} does not match the file name; rename the "
-                    f"file to {_cut(item_id, 80)}.yaml or set `id: {_cut(path.stem, 80)}` "
-                    "(ids must be unique)",
+                    f"file to {explaining.cut(item_id, 80)}.yaml or set "
+                    f"`id: {explaining.cut(path.stem, 80)}` (ids must be unique)",
                 )
             )
             continue
@@ -226,7 +225,6 @@ def _unreadable(directory: Path, loaded: dict[str, Model]) -> frozenset[str]:
 
 
 _UNREAD: Any = object()
-_KINDS = {list: "a list", str: "a single text value", int: "a number", float: "a number"}
 
 
 def _load_model(
@@ -242,133 +240,18 @@ def _load_model(
         problems.append(data)
         return None
     if not isinstance(data, dict):
-        kind = "empty" if data is None else _KINDS.get(type(data), f"a {type(data).__name__}")
+        kind = (
+            "empty"
+            if data is None
+            else explaining.KINDS.get(type(data), f"a {type(data).__name__}")
+        )
         problems.append(Problem(path, 1, f"the file is {kind}; it must be a mapping of fields"))
         return None
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        problems.extend(_problems_from_validation(path, model, exc))
+        problems.extend(explaining.problems_from_validation(path, model, exc))
         return None
-
-
-def _problems_from_validation(
-    path: Path, model: type[pydantic.BaseModel], exc: pydantic.ValidationError
-) -> list[Problem]:
-    errors = exc.errors(include_url=False)
-    # A misspelt field is both unknown and missing; report it once, as the unknown one.
-    misspelt: set[tuple[tuple[str | int, ...], str]] = set()
-    for error in errors:
-        if error["type"] == "extra_forbidden":
-            suggestion = _suggestion(model, error["loc"])
-            if suggestion is not None:
-                misspelt.add((tuple(error["loc"][:-1]), suggestion))
-    found = []
-    for error in errors:
-        location = [step for step in error["loc"] if step != "[key]"]
-        if error["type"] == "missing" and (tuple(location[:-1]), location[-1]) in misspelt:
-            continue
-        found.append(_problem_for(path, model, location, error))
-    return found
-
-
-def _suggestion(model: type[pydantic.BaseModel], location: Sequence[str | int]) -> str | None:
-    """The allowed field closest to the unknown one at ``location``, if one is close."""
-    allowed = _allowed_fields(model, location[:-1])
-    close = difflib.get_close_matches(str(location[-1]), allowed, n=1, cutoff=0.7)
-    return close[0] if close else None
-
-
-def _problem_for(
-    path: Path,
-    model: type[pydantic.BaseModel],
-    location: Sequence[str | int],
-    error: Any,
-) -> Problem:
-    dotted = _dotted(location)
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        parent = location[:-1]
-        allowed = _allowed_fields(model, parent)
-        where = f" in {_dotted(parent)}" if parent else ""
-        suggestion = _suggestion(model, location)
-        guess = f"; did you mean {suggestion!r}?" if suggestion else ""
-        hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
-        message = f"unknown field {yamlfiles.shown(location[-1])}{where}{guess}{hint}"
-        return Problem(path, yamlfiles.locate(path, location), message)
-    if kind == "missing":
-        parent = location[:-1]
-        where = f" in {_dotted(parent)}" if parent else ""
-        message = f"missing required field {location[-1]!r}{where}"
-        return Problem(path, yamlfiles.locate(path, parent), message)
-    shown = error.get("input")
-    if kind == "invalid_key":
-        # pydantic's location holds the key as a number (True is 1): use the key itself.
-        parent = location[:-1]
-        where = f" in {_dotted(parent)}" if parent else ""
-        message = (
-            f"key {yamlfiles.shown(shown)}{where} is a {_yaml_kind(shown)}, not text; quote it "
-            "(YAML reads yes, no, on, off, true, false and numbers as other types)"
-        )
-        return Problem(path, yamlfiles.locate(path, [*parent, shown]), message)
-    text = _cut(str(error["msg"]).removeprefix("Value error, "))
-    got = "" if isinstance(shown, dict | list) else f" (got {yamlfiles.shown(shown)})"
-    if kind == "string_type" and isinstance(shown, bool):
-        got += "; YAML reads yes, no, on, off, true and false as booleans: quote the value"
-    prefix = f"{dotted}: " if dotted else ""
-    return Problem(path, yamlfiles.locate(path, location), f"{prefix}{text}{got}")
-
-
-def _dotted(location: Sequence[str | int]) -> str:
-    """A field's path for a message; keys come from the file, so it is kept short."""
-    return _cut(".".join(str(step) for step in location), 120)
-
-
-def _cut(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _yaml_kind(value: object) -> str:
-    if value is None:
-        return "null"
-    return "boolean" if isinstance(value, bool) else _KINDS.get(type(value), "value").split()[-1]
-
-
-def _allowed_fields(model: type[pydantic.BaseModel], location: Sequence[str | int]) -> list[str]:
-    """Field names of the model found at ``location`` inside ``model``, best effort."""
-    current: Any = model
-    for step in location:
-        current = _step_type(current, step)
-        if current is None:
-            return []
-    current = _unwrap(current)  # e.g. `loop: Loop | None`
-    if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
-        return [info.alias or name for name, info in current.model_fields.items()]
-    return []
-
-
-def _step_type(annotation: Any, step: str | int) -> Any:
-    annotation = _unwrap(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
-        field = annotation.model_fields.get(str(step))
-        return field.annotation if field else None
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is list and args:
-        return args[0]
-    if origin is dict and len(args) == 2:
-        return args[1]
-    return None
-
-
-def _unwrap(annotation: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _unwrap(options[0]) if len(options) == 1 else annotation
-    return annotation
 
 
 def _load_profile(
