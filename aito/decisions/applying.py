@@ -154,10 +154,11 @@ def _tally(
             f"${decision.amount_usd:g}; it was proposed at {proposal.tier.value} and "
             f"${proposal.amount_usd:g}: a later push may raise them, never lower them"
         )
+    paths = reading.judged_paths(changes, decision.id)
     requirement = authority.required_tier(
         base,
         proposer=proposal.proposer,
-        paths=reading.judged_paths(changes, decision.id),
+        paths=paths,
         amount_usd=proposal.amount_usd,
         links=[c.path for c in changes if c.special],
     )
@@ -185,6 +186,7 @@ def _tally(
             f"opened by {pull.author.login}, not by "
             f"{proposal.proposer}'s bot: proposed_by cannot be claimed"
         )
+    blocked = blocked or observed.doubt
     if len(observed.heads) >= marks.MAX_HEADS:
         # The mark keeps at most MAX_HEADS heads: past that, history would be lost.
         blocked = blocked or (
@@ -192,7 +194,7 @@ def _tally(
         )
     if blocked:
         verdict = _blocked(verdict, blocked)
-    judged, claimed = reading.judged_record(decision, tier=tier, proposal=proposal)
+    judged, claimed = reading.judged_record(decision, tier=tier, proposal=proposal, paths=paths)
     problems += claimed
     if not apply:
         return Tally(verdict, judged, (), tuple(problems))
@@ -202,6 +204,7 @@ def _tally(
         proposal=proposal,
         heads=observed.heads[-marks.MAX_HEADS :],
     )
+    marks.render(mark)  # a mark that would not read back whole stops the tally here
     changed, final = _apply(forge, pull, verdict, governance, found, mark, problems)
     if final:
         changed.extend(_record_final(forge, pull, judged, verdict, governance, now))

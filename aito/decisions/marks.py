@@ -36,6 +36,7 @@ from collections.abc import Sequence
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from aito.errors import GovernanceError
 from aito.forge.base import Comment, Identity
 from aito.governance.policies import Policy
 from aito.governance.tallying import Verdict
@@ -58,7 +59,7 @@ class Proposal(BaseModel):
     decision: str
     proposer: str
     tier: Tier
-    amount_usd: float = Field(ge=0)
+    amount_usd: float = Field(ge=0, allow_inf_nan=False)
 
 
 class Head(BaseModel):
@@ -121,9 +122,16 @@ def parse(body: str) -> Mark | None:
 
 
 def render(mark: Mark) -> str:
-    """The mark's line (the comment's last line)."""
+    """The mark's line (the comment's last line).
+
+    Raises :class:`GovernanceError` rather than write a mark that would not read back
+    whole: a mark that reads back as nothing would make the next tally forget the frozen
+    policy, the proposal and the heads it saw."""
     data = mark.model_dump_json().encode()
-    return f"<!-- aito:mark v2 {base64.b64encode(zlib.compress(data, 9)).decode()} -->"
+    line = f"<!-- aito:mark v2 {base64.b64encode(zlib.compress(data, 9)).decode()} -->"
+    if parse(f"{TALLY_MARK}\n{line}") != mark:
+        raise GovernanceError("the tally's mark would not read back whole: nothing was applied")
+    return line
 
 
 def _decode(text: str, *, compressed: bool) -> object:

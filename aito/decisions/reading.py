@@ -15,7 +15,8 @@ Trust rules live here:
   governance bot first saw that head (kept in its mark, :mod:`aito.decisions.marks`),
   else the tally's own ``now``. Commit dates are never read.
 * Review dismissals count only when the forge says who dismissed (see
-  :mod:`aito.governance.tallying`).
+  :mod:`aito.governance.tallying`); while a dismissed review's author and former state
+  are unknown, nothing is decided (the verdict is blocked, never guessed).
 """
 
 from __future__ import annotations
@@ -178,11 +179,13 @@ def freeze(org: loading.Organization) -> dict[Tier, Policy]:
 
 @dataclasses.dataclass(frozen=True)
 class Reading:
-    """The engine's facts, the heads as now known (for the mark) and what to report."""
+    """The engine's facts, the heads as now known (for the mark), what to report, and why
+    nothing may be applied (``doubt``: the forge left out something a vote depends on)."""
 
     facts: PullFacts
     heads: tuple[marks.Head, ...]
     notes: tuple[str, ...]
+    doubt: str | None = None
 
 
 def facts_of(
@@ -231,6 +234,7 @@ def facts_of(
     events: list[ReviewEvent] = []
     dismissals: list[DismissalEvent] = []
     notes: list[str] = []
+    doubt: str | None = None
     for r in reviews:
         kind = ReviewKind(r.state.value)
         dismissed = r.state is ReviewState.DISMISSED
@@ -239,9 +243,11 @@ def facts_of(
             at = r.dismissed_at or now
             dismissals.append(DismissalEvent(at, r.id, r.id, r.user.id, r.dismissed_by.id))
         elif dismissed:
-            notes.append(
-                f"a review by {r.user.login} was dismissed and the forge does not say by whom "
-                "or what it was: it does not count"
+            # Only the voter or a maintainer may withdraw a vote: a dismissal whose author
+            # the forge does not report (yet) can neither be trusted nor ignored.
+            doubt = doubt or (
+                f"a review by {_cut(r.user.login, 60)} was dismissed and the forge does not "
+                "say by whom or what it was: nothing is decided until it does (tally again)"
             )
         events.append(ReviewEvent(r.submitted_at, r.id, r.user.id, kind, r.commit_id, r.body))
     facts = PullFacts(
@@ -259,7 +265,7 @@ def facts_of(
         maintainers=maintainers,
         logins=logins,
     )
-    return Reading(facts, heads, tuple(notes))
+    return Reading(facts, heads, tuple(notes), doubt)
 
 
 class HeadMoved(GovernanceError):
@@ -362,10 +368,12 @@ TALLY_FIELDS = (
 
 
 def judged_record(
-    head: Decision, *, tier: Tier, proposal: marks.Proposal
+    head: Decision, *, tier: Tier, proposal: marks.Proposal, paths: Sequence[str]
 ) -> tuple[Decision, list[str]]:
-    """The record as judged: the proposal's fixed values, the judged tier, and none of the
-    fields the tally owns (what a proposer wrote there is reported and dropped)."""
+    """The record as judged: the proposal's fixed values, the judged tier, ``changes`` as
+    the paths the pull request really changes (``paths``, not the record's own claim), and
+    none of the fields the tally owns (what a proposer wrote there is reported and
+    dropped)."""
     fields = Decision.model_fields
     claimed = [
         name
@@ -380,6 +388,11 @@ def judged_record(
     )
     judged = Decision.model_validate(
         head.model_dump(exclude=set(TALLY_FIELDS))
-        | {"tier": tier, "amount_usd": proposal.amount_usd, "proposed_by": proposal.proposer}
+        | {
+            "tier": tier,
+            "amount_usd": proposal.amount_usd,
+            "proposed_by": proposal.proposer,
+            "changes": sorted(set(paths)),
+        }
     )
     return judged, problems

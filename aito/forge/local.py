@@ -37,7 +37,7 @@ from typing import Any
 import pydantic
 
 from aito.errors import ConfigError, PermanentAdapterError
-from aito.forge import gitobjects
+from aito.forge import caching, gitobjects
 from aito.forge.base import (
     ISSUE_STATES,
     CheckState,
@@ -120,7 +120,14 @@ class LocalForge:
         return result
 
     def _rev(self, ref: str) -> str | None:
-        # as `git rev-parse --verify --quiet <ref>^{commit}`, without a process per call
+        # as `git rev-parse --verify --quiet <ref>^{commit}`, without a process per call,
+        # except that a branch wins over a tag of the same name (git would take the tag):
+        # a tag called `main` pushed by anyone must never stand in for the governance
+        # branch, whose org judges and against which a pull request's changes are listed.
+        if not ref.startswith("refs/") and not caching.is_object_id(ref):
+            branch = self.objects.resolve(f"refs/heads/{ref}")
+            if branch is not None:
+                return branch
         return self.objects.resolve(ref)
 
     def _tree_of(self, sha: str) -> str:

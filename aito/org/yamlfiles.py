@@ -97,12 +97,24 @@ for _tag, _pattern, _first in (
     )
 
 # The fast path takes files without control characters (PyYAML rejects them with a
-# line number), anchors, merge keys or tags (PyYAML's semantics are the reference).
+# line number), anchors, merge keys or tags (PyYAML's semantics are the reference), and
+# without long lines: yaml-rs has no limit on block nesting and overflows the stack (the
+# process dies) past about 10,000 levels, which `- - - …` reaches in 20 kB. A nested
+# block node starts to the right of its parent, so lines of at most MAX_FAST_LINE
+# characters bound the nesting well below that; PyYAML refuses deep nesting with an error.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_FAST_LINE = 1000
+_LONG_LINE = re.compile(rf"[^\n]{{{MAX_FAST_LINE + 1}}}")
 
 
 def _plain(text: str) -> bool:
-    return "&" not in text and "<<" not in text and "!" not in text and not _CONTROL.search(text)
+    return (
+        "&" not in text
+        and "<<" not in text
+        and "!" not in text
+        and not _CONTROL.search(text)
+        and not _LONG_LINE.search(text)
+    )
 
 
 def _parse(text: str) -> Any:

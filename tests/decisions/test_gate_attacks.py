@@ -574,3 +574,107 @@ def test_verdict_fields_written_into_the_record_are_ignored(
     assert result.decision.status.value == "pending" and result.decision.human_decision is None
     assert any("only the tally writes" in p for p in result.problems)
     assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+# -- found in review: each of these got through before its fix ---------------------------
+
+
+def test_a_tag_named_like_the_governance_branch_stands_in_for_nothing(
+    local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    # git prefers a tag to a branch of the same name: a tag `main` on a commit with lax
+    # rules and a workflow would be read as the governance branch, its rules judging and
+    # the pull request's changes listed against it (hiding the workflow and the rules).
+    org_yaml = (governance_repo / "org/org.yaml").read_text()
+    lax = org_yaml.replace(
+        "approvers: [ceo, dao]\n      deadline: 24h", "approvers: [ceo]\n      deadline: 24h"
+    )
+    git(governance_repo, "branch", "aito/decision/t", "main")
+    plain_push(
+        governance_repo,
+        "aito/decision/t",
+        {"org/org.yaml": lax.encode(), ".github/workflows/evil.yml": b"on: push\n"},
+    )
+    git(governance_repo, "tag", "main", "aito/decision/t")
+    record = Decision(id="t", title="T", proposed_by="cmo", tier=Tier.MAJOR)
+    plain_push(
+        governance_repo,
+        "aito/decision/t",
+        {"org/decisions/t.yaml": yaml.safe_dump(record.model_dump(mode="json")).encode()},
+    )
+    pull = local_forge.open_pull(
+        head="aito/decision/t", base="main", title="t", body="", author=who(org, "cmo")
+    )
+    vote(local_forge, org, pull.number, ceo="approve")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.tier is Tier.CRITICAL  # org.yaml and the workflow are changes
+    assert result.verdict.status.value == "pending" and result.verdict.missing == ("dao",)
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+def test_the_proposer_never_votes_on_a_proposal_a_maintainer_opened(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    maintainer = who(org, "shiba-maintainer")
+    record = Decision(id="m2", title="M", proposed_by="cmo", tier=Tier.MAJOR)
+    local_forge.commit_files(
+        branch="aito/decision/m2",
+        base="main",
+        files={"org/decisions/m2.yaml": yaml.safe_dump(record.model_dump(mode="json")).encode()},
+        message="m2",
+        author=maintainer,
+    )
+    pull = local_forge.open_pull(
+        head="aito/decision/m2", base="main", title="m2", body="", author=maintainer
+    )
+    vote(local_forge, org, pull.number, ceo="approve", dao="veto")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert (result.verdict.stage.value, result.verdict.round) == ("analysis", 2)
+    assert "cmo" not in result.verdict.missing  # the proposer gives no analysis…
+    clock.advance(minutes=1)
+    vote(local_forge, org, pull.number, cto="comment", cfo="comment", coo="comment")
+    vote(local_forge, org, pull.number, cco="comment", cmo="comment")
+    clock.advance(minutes=1)
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.stage.value == "final"
+    assert "cmo" not in result.verdict.votes  # … and casts no vote
+    clock.advance(minutes=1)
+    vote(local_forge, org, pull.number, cmo="approve", ceo="approve", cto="approve")
+    vote(local_forge, org, pull.number, cfo="approve", dao="veto", coo="veto", cco="veto")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.status.value == "escalated"  # 3 to 3: cmo's vote would tip it
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+@pytest.mark.parametrize("amount", [".inf", ".nan", "-.inf", "1e400", "-1"])
+def test_an_amount_that_is_not_a_finite_number_is_no_record(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock, amount: str
+) -> None:
+    # An infinite amount was a valid record, but its mark wrote `null` and read back as
+    # nothing: every tally forgot the frozen policy, the proposal and the heads it saw.
+    record = f"id: inf\ntitle: I\nproposed_by: cmo\ntier: critical\namount_usd: {amount}\n"
+    cmo = who(org, "cmo")
+    local_forge.commit_files(
+        branch="aito/decision/inf", base="main", files={"org/decisions/inf.yaml": record.encode()},
+        message="i", author=cmo,
+    )  # fmt: skip
+    pull = local_forge.open_pull(
+        head="aito/decision/inf", base="main", title="i", body="", author=cmo
+    )
+    with pytest.raises(GovernanceError, match="not a valid decision record: amount_usd"):
+        applying.tally(local_forge, pull.number, now=clock())
+    assert local_forge.comments(pull.number) == []
+
+
+def test_the_recorded_changes_are_the_pull_requests_own(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    decision, pull = propose(local_forge, org, clock, tier=Tier.MAJOR)
+    rewrite_record(local_forge, org, decision, pull, changes=[".github/workflows/deploy.yml"])
+    vote(local_forge, org, pull.number, ceo="approve", dao="approve")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.status.value == "approved"
+    assert result.decision.changes == ["content/c.md"]  # not what the record claimed
+    path = f"org/decisions/{decision.id}.yaml"
+    recorded = yaml.safe_load(local_forge.read_tree("main", prefixes=[path])[path])
+    assert recorded["changes"] == ["content/c.md"]

@@ -118,3 +118,15 @@ def test_a_comment_in_the_earlier_format_is_read_by_position_only() -> None:
     assert found.mark.state == "open" and found.mark.proposal is None
     moved = f"{marks.TALLY_MARK}\n{line}\n<!-- aito:state open -->\nmore text"
     assert marks.find([comment(moved)], BOT) is None
+
+
+def test_a_mark_that_would_not_read_back_is_never_written() -> None:
+    from aito.errors import GovernanceError
+
+    # Built without validation, as a value the JSON encoder turns into null would be.
+    proposal = marks.Proposal.model_construct(
+        decision="d-1", proposer="cmo", tier=Tier.CRITICAL, amount_usd=float("inf")
+    )
+    broken = genuine().model_copy(update={"proposal": proposal})
+    with pytest.raises(GovernanceError, match="read back"):
+        marks.render(broken)

@@ -422,3 +422,15 @@ def test_a_custom_max_rounds_and_quorum() -> None:
     strict = policy(quorum=7)
     result = verdict(history, now=40, the_policy=strict)
     assert result.status is ESCALATED and "no quorum" in result.reason
+
+
+def test_the_proposing_agent_never_votes_when_a_maintainer_opened_the_proposal() -> None:
+    history = History(proposer="maintainer")  # opened by a maintainer on cmo's behalf
+    history.votes(1, ceo="approve", dao="veto")
+    assert "cmo" not in verdict(history, now=2).missing  # no analysis from the proposer
+    for hours, who in enumerate(("cto", "cfo", "coo", "cco"), start=2):
+        history.comment(hours, who)
+    history.votes(6, cmo="approve", ceo="approve", cto="approve", cfo="approve")
+    history.votes(6, dao="veto", coo="veto", cco="veto")
+    result = verdict(history, now=7)
+    assert "cmo" not in result.votes and result.status is ESCALATED  # a 3-3 tie, not 4-3

@@ -113,6 +113,13 @@ def test_validation_accepts_what_the_matcher_reads() -> None:
         ".husky/pre-commit",
         ".devcontainer/devcontainer.json",
         ".gitmodules",
+        # the same file on a Windows checkout: a dotless i and a long s upper-case to I and S,
+        # and trailing dots and spaces are dropped from every name
+        ".g\u0131thub/workflows/deploy.yml",
+        ".hu\u017fky/pre-commit",
+        ".github./workflows/deploy.yml",
+        "CODEOWNERS ",
+        "docs/CODEOWNERS.",
     ],
 )
 def test_automation_paths_are_protected(path: str) -> None:
@@ -135,6 +142,7 @@ def test_ordinary_files_are_not_protected(path: str) -> None:
         "a\\b.md",
         ".git/config",
         "sub/.GIT/hooks/post-checkout",
+        ".git./config",  # .git on Windows
         "content/x\n<!-- aito:mark -->.md",
         "x" * 1100,
     ],

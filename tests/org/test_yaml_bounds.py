@@ -68,3 +68,20 @@ def test_a_huge_alias_name_is_cut_in_the_message(tmp_path: Path) -> None:
     with pytest.raises(yamlfiles.YamlFileError) as caught:
         yamlfiles.read_yaml(path)
     assert len(caught.value.problem.message) < 600
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id: x\nchanges:\n  " + "- " * 50_000 + "x\n",  # 100 kB, 50,000 levels deep
+        "id: x\nrounds: " + "[" * 50_000 + "]" * 50_000 + "\n",
+        "id: x\n" + "".join(" " * n + f"k{n}:\n" for n in range(1_400)) + " " * 1_400 + "v\n",
+    ],
+    ids=["block-sequences", "flow-lists", "indentation"],
+)
+def test_deep_nesting_is_a_clear_error_never_a_crash(text: str) -> None:
+    # A parser without a depth limit overflows the stack and kills the process (the
+    # tally, `aito validate`): deep documents go to the parser that refuses them.
+    with pytest.raises(yamlfiles.YamlFileError, match=r"nesting depth|nested too deeply") as caught:
+        yamlfiles.load_bytes(text.encode(), Path("org/decisions/x.yaml"))
+    assert len(caught.value.problem.message) < 300
