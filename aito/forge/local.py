@@ -16,6 +16,10 @@ any identity of the organization, as the owner of a local repository can.
 plain git moved it; reviews, comments and dismissals carry the time they were made.
 Commit dates are never read.
 
+The **governance branch** is fixed when the store is first used (kept in
+``<store>/forge.json``): opening it later for another branch (a checkout whose
+org.yaml names a branch a proposer pushed) is refused, not obeyed.
+
 **Permissions** come from the base branch's `org/org.yaml` as committed
 (maintainers are admins, agents' bots may write), never from the working tree, unless
 an explicit ``permissions`` map is given.
@@ -91,8 +95,32 @@ class LocalForge:
             )
         (store / "pulls").mkdir(parents=True, exist_ok=True)
         (store / "issues").mkdir(parents=True, exist_ok=True)
+        self._anchor_governance_branch()
         self.objects = gitobjects.GitObjects(repo)
         """Refs and content, read through one `git cat-file --batch` and cached by id."""
+
+    def _anchor_governance_branch(self) -> None:
+        """The store belongs to the governance branch it was first opened for.
+
+        The branch name comes from `org/org.yaml` in whatever is checked out; a checkout
+        whose org.yaml names another branch (one a proposer pushed, with laxer rules)
+        must not make that branch the one whose org judges and into which decisions
+        merge."""
+        path = self.store / "forge.json"
+        try:
+            anchored = json.loads(path.read_text()).get("governance_branch")
+        except FileNotFoundError:
+            _write_json(path, {"governance_branch": self._base})
+            return
+        except (ValueError, AttributeError):
+            anchored = None
+        if anchored != self._base:
+            raise ConfigError(
+                f"{self.store} holds the decisions of governance branch {anchored!r}, but "
+                f"org/org.yaml in {self.repo} names {self._base!r}: check out {anchored} "
+                f"(or, if the governance branch really moved, set governance_branch in "
+                f"{path})"
+            )
 
     @property
     def default_branch(self) -> str:

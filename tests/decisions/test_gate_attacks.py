@@ -13,7 +13,7 @@ import yaml
 from support.local_repo import Clock, git, plain_push
 
 from aito.decisions import applying, marks, proposing, reading
-from aito.errors import GovernanceError, PermissionDenied
+from aito.errors import ConfigError, GovernanceError, PermissionDenied
 from aito.forge.base import CheckState, Commit, Identity, PullRequest, PullState, ReviewState
 from aito.forge.local import LocalForge
 from aito.org import loading
@@ -476,6 +476,34 @@ def test_a_checked_out_branch_with_other_rules_changes_nothing(
     vote(forge, org, pull.number, ceo="approve")
     result = applying.tally(forge, pull.number, now=clock())
     assert result.verdict.status.value == "pending" and result.verdict.missing == ("dao",)
+
+
+def test_a_checkout_naming_another_governance_branch_judges_nothing(
+    governance_repo: Path,
+    org: loading.Organization,
+    clock: Clock,
+    run_aito,  # type: ignore[no-untyped-def]
+) -> None:
+    forge = LocalForge(repo=governance_repo, store=governance_repo / ".aito/forge", clock=clock)
+    _, pull = propose(forge, org, clock)
+    # A branch a proposer pushed, whose org.yaml names itself the governance branch and
+    # drops the DAO: checked out, it would judge (and take merges) in main's place.
+    git(governance_repo, "checkout", "-q", "-b", "lax")
+    org_yaml = governance_repo / "org/org.yaml"
+    org_yaml.write_text(
+        org_yaml.read_text()
+        .replace("  branch: main\n", "  branch: lax\n")
+        .replace(
+            "approvers: [ceo, dao]\n      deadline: 24h", "approvers: [ceo]\n      deadline: 24h"
+        )
+    )
+    git(governance_repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qam", "lax")
+    vote(forge, org, pull.number, ceo="approve")
+    shown = run_aito("--repo", str(governance_repo), "decide", "status", "--json")
+    assert shown.code == 3 and "governance branch 'main'" in shown.err
+    with pytest.raises(ConfigError, match="check out main"):
+        LocalForge(repo=governance_repo, store=governance_repo / ".aito/forge", base_branch="lax")
+    assert forge.pull(pull.number).state is PullState.OPEN
 
 
 # -- maintainers who cannot be asked ---------------------------------------------------
