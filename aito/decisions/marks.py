@@ -19,7 +19,10 @@ anyone, nor stand on a line of its own.
 
 Comments written before this format (a ``<!-- aito:policy … -->`` line followed by a
 ``<!-- aito:state … -->`` line, as the comment's last two lines) are still read, by
-position only, and rewritten in this format at the next tally.
+position only, and rewritten in this format at the next tally. A tally comment of the
+bot's that reads as neither was edited by someone else: :func:`find` refuses it rather
+than forget what it held. (A substituted mark that reads is not detected: GitHub does
+not say who edited a comment through its REST API; see README, "On GitHub".)
 """
 
 from __future__ import annotations
@@ -89,14 +92,27 @@ class TallyComment:
 
 
 def find(comments: Sequence[Comment], governance: Identity) -> TallyComment | None:
-    """The governance bot's tally comment (the first of its comments with a valid mark)."""
+    """The governance bot's tally comment (the first of its comments with a valid mark).
+
+    Raises :class:`GovernanceError` when one of the bot's tally comments no longer reads
+    back (the bot never writes such a mark, see :func:`render`): anyone with write
+    access can edit any comment on GitHub, and forgetting the frozen policy, the
+    proposal and the heads because someone broke the mark must not be the way round
+    them. A maintainer then decides, or deletes that comment to start afresh."""
+    found = None
     for comment in comments:
         if comment.user.id != governance.id:
             continue
         mark = parse(comment.body)
-        if mark is not None:
-            return TallyComment(comment, mark)
-    return None
+        if mark is None and comment.body.lstrip().startswith(TALLY_MARK):
+            raise GovernanceError(
+                f"the governance bot's tally comment {comment.id} was edited and its mark no "
+                "longer reads: nothing is decided until a maintainer merges or closes the "
+                "pull request, or deletes that comment to start the tally afresh"
+            )
+        if mark is not None and found is None:
+            found = TallyComment(comment, mark)
+    return found
 
 
 def parse(body: str) -> Mark | None:

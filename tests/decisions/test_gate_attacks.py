@@ -7,6 +7,7 @@ Each test names the rule it attacks (issue 10 §2). The forge is a real git repo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -706,3 +707,28 @@ def test_the_recorded_changes_are_the_pull_requests_own(
     path = f"org/decisions/{decision.id}.yaml"
     recorded = yaml.safe_load(local_forge.read_tree("main", prefixes=[path])[path])
     assert recorded["changes"] == ["content/c.md"]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda body: body.rsplit("\n", 1)[0],  # the mark line removed
+        lambda body: body[:-10] + "AAAA -->",  # the mark broken
+        lambda body: f"{marks.TALLY_MARK}\nApproved.",  # the whole comment replaced
+    ],
+    ids=["mark-removed", "mark-broken", "replaced"],
+)
+def test_a_tally_comment_edited_by_someone_else_is_refused_not_forgotten(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock, edit: Any
+) -> None:
+    # Anyone with write access may edit any comment on GitHub: breaking the mark must not
+    # make the bot forget the frozen policy, the proposal and the heads and start afresh.
+    _, pull = propose(local_forge, org, clock)
+    applying.tally(local_forge, pull.number, now=clock())
+    [comment] = local_forge.comments(pull.number)
+    local_forge.edit_comment(pull.number, comment_id=comment.id, body=edit(comment.body))
+    vote(local_forge, org, pull.number, ceo="approve", dao="approve")
+    with pytest.raises(GovernanceError, match="was edited"):
+        applying.tally(local_forge, pull.number, now=clock())
+    assert len(local_forge.comments(pull.number)) == 1  # no second, fresh tally comment
+    assert local_forge.pull(pull.number).state is PullState.OPEN

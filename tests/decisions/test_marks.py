@@ -9,6 +9,7 @@ import pytest
 from support.histories import policy
 
 from aito.decisions import marks
+from aito.errors import GovernanceError
 from aito.forge.base import Comment, Identity
 from aito.org.organization import Tier
 
@@ -117,12 +118,12 @@ def test_a_comment_in_the_earlier_format_is_read_by_position_only() -> None:
     assert found is not None and found.mark.policies == {t: policy(t) for t in Tier}
     assert found.mark.state == "open" and found.mark.proposal is None
     moved = f"{marks.TALLY_MARK}\n{line}\n<!-- aito:state open -->\nmore text"
-    assert marks.find([comment(moved)], BOT) is None
+    assert marks.parse(moved) is None
+    with pytest.raises(GovernanceError, match="was edited"):  # the bot never wrote that
+        marks.find([comment(moved)], BOT)
 
 
 def test_a_mark_that_would_not_read_back_is_never_written() -> None:
-    from aito.errors import GovernanceError
-
     # Built without validation, as a value the JSON encoder turns into null would be.
     proposal = marks.Proposal.model_construct(
         decision="d-1", proposer="cmo", tier=Tier.CRITICAL, amount_usd=float("inf")
