@@ -128,6 +128,7 @@ def _tally(
     changes = forge.file_changes(number)
     decision = reading.decision_of(forge, pull, changes)
     base = reading.base_organization(forge, forge.default_branch)
+    reading.check_id_is_free(base, decision, pull)
     governance = reading.governance_identity(base)
     comments = forge.comments(number)
     found = marks.find(comments, governance)

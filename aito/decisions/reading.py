@@ -148,6 +148,23 @@ def decision_of(
     return decision
 
 
+def check_id_is_free(base: loading.Organization, decision: Decision, pull: PullRequest) -> None:
+    """Refuse a pull request whose decision id is already recorded on the base branch for
+    another pull request (or for none): one id, one decision. A second pull request
+    adding the same record (the id is readable off the first one's branch name) would
+    otherwise overwrite the recorded decision when it is closed or rejected."""
+    recorded = base.decisions.get(decision.id)
+    if recorded is None or pull.state is PullState.MERGED:
+        return  # a merged pull request's own record came with its merge
+    if recorded.pr is not None and recorded.pr.number == pull.number:
+        return
+    owner = f" for #{recorded.pr.number}" if recorded.pr is not None else ""
+    raise GovernanceError(
+        f"#{pull.number}: decision {decision.id} is already recorded on "
+        f"{pull.base_ref}{owner}: a proposal adds a decision of its own, under a new id"
+    )
+
+
 def record_at(forge: Forge, sha: str, path: str, *, number: int) -> Decision | None:
     """The decision record at ``path`` in commit ``sha`` (None if there is none there);
     an unreadable one raises :class:`GovernanceError`, its message cut short."""

@@ -732,3 +732,42 @@ def test_a_tally_comment_edited_by_someone_else_is_refused_not_forgotten(
         applying.tally(local_forge, pull.number, now=clock())
     assert len(local_forge.comments(pull.number)) == 1  # no second, fresh tally comment
     assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+def test_a_second_pull_request_with_the_same_decision_id_never_rewrites_its_record(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    # cmo reads the id off ceo's branch name and opens its own record under that id; once
+    # ceo's decision is approved and recorded, withdrawing the copy must not overwrite it.
+    decision, first = propose(local_forge, org, clock, proposer="ceo", tier=Tier.MAJOR)
+    cmo = who(org, "cmo")
+    copy = Decision(id=decision.id, title="Mine", proposed_by="cmo", tier=Tier.MAJOR)
+    local_forge.commit_files(
+        branch="copy",
+        base="main",
+        files={
+            f"org/decisions/{decision.id}.yaml": yaml.safe_dump(
+                copy.model_dump(mode="json")
+            ).encode()
+        },
+        message="copy",
+        author=cmo,
+    )
+    second = local_forge.open_pull(head="copy", base="main", title="c", body="", author=cmo)
+    vote(local_forge, org, first.number, dao="approve")
+    clock.advance(hours=25)  # ceo cannot vote on its own: round 2, then 3
+    vote(local_forge, org, first.number, cmo="comment", cto="comment", cfo="comment")
+    vote(local_forge, org, first.number, coo="comment", cco="comment")
+    clock.advance(minutes=1)
+    applying.tally(local_forge, first.number, now=clock())
+    vote(local_forge, org, first.number, dao="approve", cmo="approve", cto="approve")
+    vote(local_forge, org, first.number, cfo="approve")
+    assert applying.tally(local_forge, first.number, now=clock()).verdict.status.value == (
+        "approved"
+    )
+    path = f"org/decisions/{decision.id}.yaml"
+    recorded = local_forge.read_tree("main", prefixes=[path])[path]
+    local_forge.close(second.number, actor=cmo)
+    with pytest.raises(GovernanceError, match="already recorded"):
+        applying.tally(local_forge, second.number, now=clock())
+    assert local_forge.read_tree("main", prefixes=[path])[path] == recorded
