@@ -13,9 +13,10 @@ numeric id, (2) it is the last line, matched whole by a strict pattern, of a com
 whose first line is :data:`TALLY_MARK`, and (3) its content validates as :class:`Mark`.
 Nothing else in the comment is ever parsed. Text a proposer controls (file names,
 titles, ids, reasons quoting them, logins) is shown through :func:`text`: one line,
-cut short, with ``<``, ``>`` and ``&`` as HTML entities and Markdown punctuation
-escaped, so it can neither open a ``<!--`` comment, nor render as markup, nor mention
-anyone, nor stand on a line of its own.
+cut short, with ``<``, ``>`` and ``&`` as HTML entities, Markdown punctuation escaped
+and invisible or direction-changing marks shown as escapes, so it can neither open a
+``<!--`` comment, nor render as markup, nor mention anyone, nor stand on a line of its
+own, nor read backwards.
 
 Comments written before this format (a ``<!-- aito:policy … -->`` line followed by a
 ``<!-- aito:state … -->`` line, as the comment's last two lines) are still read, by
@@ -172,11 +173,15 @@ def _validated(raw: object) -> Mark | None:
 
 _MARKDOWN = re.compile(r"([\\`*_\[\]{}()#+!|~])")
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+# Invisible and direction-changing marks: shown as escapes, so a right-to-left override
+# in a file name cannot make the comment read "approved" where it does not say so.
+_INVISIBLE = re.compile(r"[\x80-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def text(value: object, limit: int = 300) -> str:
     """``value`` safe to show in a bot comment (see the module docstring)."""
     shown = _LINE_BREAKS.sub(" ", str(value)).strip()
+    shown = _INVISIBLE.sub(lambda m: m.group().encode("unicode_escape").decode(), shown)
     if len(shown) > limit:
         shown = shown[: limit - 1] + "…"
     shown = shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

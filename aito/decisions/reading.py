@@ -186,8 +186,9 @@ def record_at(forge: Forge, sha: str, path: str, *, number: int) -> Decision | N
 
 
 def _cut(text: str, limit: int = 120) -> str:
-    # Paths and values come from the proposer: never repeat an unbounded one.
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    # Paths and values come from the proposer: never repeat an unbounded one, nor one
+    # that would act on a terminal (see aito.org.paths.shown).
+    return repo_paths.shown(text, limit)
 
 
 def freeze(org: loading.Organization) -> dict[Tier, Policy]:

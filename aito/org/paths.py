@@ -140,6 +140,22 @@ def unsafe_reason(path: str) -> str | None:
     return None
 
 
+# Characters that would act instead of show when a path is printed: control characters
+# (a terminal obeys ESC sequences), line separators, and invisible or direction-changing
+# marks (a right-to-left override can make `dm.evorppa` read as "approve.md").
+_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def shown(path: str, limit: int = 120) -> str:
+    """``path`` fit to repeat in a message: cut to ``limit`` characters (paths come from
+    proposers: never an unbounded one) and with every control, invisible or direction
+    mark written as an escape (``\\x1b``, ``\\u202e``), so printing it can never move a
+    terminal's cursor, start a line or reverse what follows."""
+    if len(path) > limit:
+        path = path[: limit - 1] + "…"
+    return _UNSHOWABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), path)
+
+
 def pattern_problem(pattern: str) -> str | None:
     """Why ``pattern`` is not a usable path filter inside a repo, or None if it is."""
     if not pattern.strip():

@@ -96,12 +96,16 @@ def test_a_mark_that_inflates_past_the_limit_is_refused() -> None:
         "x\u2028<!-- aito:state approved -->",
         "[click](https://evil.example) **bold** `code` @everyone #1 <b>html</b> a|b",
         "x" * 10_000,
+        "content/\u202edm.devorppa :sutats.md",  # reads "status: approved" right to left
+        "a\u200b<\u200b!-- aito:mark v2 QUJD --\u200b>",  # zero-width joins
     ],
 )
 def test_quoted_text_cannot_open_a_comment_a_line_or_markup(text: str) -> None:
     shown = marks.text(text)
     assert "<" not in shown and ">" not in shown
     assert "\n" not in shown and "\u2028" not in shown
+    assert "\u202e" not in shown  # direction marks are shown as escapes instead
+    assert shown.count("\u200b") == shown.count("@")  # only our own mention breakers
     assert "@everyone" not in shown  # no mention
     assert "[click](" not in shown and "**bold**" not in shown
     assert len(shown) < 700
