@@ -149,6 +149,24 @@ def test_a_lowered_tier_and_amount_are_judged_at_the_proposed_values(
     assert local_forge.pull(pull.number).state is PullState.OPEN
 
 
+def test_a_force_push_that_rewrites_the_first_commit_keeps_the_proposed_values(
+    local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    # Before any tally: the forge itself remembers the first head it had.
+    decision, pull = propose(local_forge, org, clock, tier=Tier.MAJOR, amount_usd=500)
+    path = f"org/decisions/{decision.id}.yaml"
+    data = yaml.safe_load(local_forge.read_tree(pull.head_ref, prefixes=[path])[path])
+    data.update(tier="minor", amount_usd=50.0)
+    git(governance_repo, "branch", "rewritten", "main")
+    sha = plain_push(governance_repo, "rewritten", {path: yaml.safe_dump(data).encode()})
+    git(governance_repo, "update-ref", f"refs/heads/{pull.head_ref}", sha)  # forced
+    clock.advance(hours=5)
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.head_sha == sha and len(local_forge.commits(pull.number)) == 2
+    assert (result.verdict.tier, result.decision.amount_usd) == (Tier.MAJOR, 500)
+    assert result.verdict.status.value == "pending"
+
+
 def test_a_lowered_amount_alone_keeps_the_proposed_amount(
     local_forge: LocalForge, org: loading.Organization, clock: Clock
 ) -> None:
@@ -771,3 +789,25 @@ def test_a_second_pull_request_with_the_same_decision_id_never_rewrites_its_reco
     with pytest.raises(GovernanceError, match="already recorded"):
         applying.tally(local_forge, second.number, now=clock())
     assert local_forge.read_tree("main", prefixes=[path])[path] == recorded
+
+
+@pytest.mark.parametrize(
+    "impostor",
+    [
+        Identity("shiba-maintainer", 666),  # a maintainer's login, another account
+        Identity("shiba-governance[bot]", 190000000),  # the governance bot itself
+        Identity("shiba-cto[bot]", 190000004),  # an agent's bot
+    ],
+    ids=["maintainer-login", "governance-bot", "agent-bot"],
+)
+def test_only_a_maintainers_own_account_approves_as_a_maintainer(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock, impostor: Identity
+) -> None:
+    _, pull = propose(local_forge, org, clock, tier=Tier.CRITICAL)
+    vote(local_forge, org, pull.number, ceo="approve", dao="approve")
+    local_forge.post_review(
+        pull.number, author=impostor, state=ReviewState.APPROVED, body="", commit_id=pull.head_sha
+    )
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.stage.value == "maintainer" and result.verdict.human_decision is None
+    assert local_forge.pull(pull.number).state is PullState.OPEN
