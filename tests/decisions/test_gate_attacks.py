@@ -13,7 +13,7 @@ import pytest
 import yaml
 from support.local_repo import Clock, git, plain_push
 
-from aito.decisions import applying, marks, proposing, reading
+from aito.decisions import applying, marks, proposing, reading, sweeping
 from aito.errors import ConfigError, GovernanceError, PermissionDenied
 from aito.forge.base import CheckState, Commit, Identity, PullRequest, PullState, ReviewState
 from aito.forge.local import LocalForge
@@ -811,3 +811,23 @@ def test_only_a_maintainers_own_account_approves_as_a_maintainer(
     result = applying.tally(local_forge, pull.number, now=clock())
     assert result.verdict.stage.value == "maintainer" and result.verdict.human_decision is None
     assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+def test_a_record_yaml_cannot_build_stops_no_other_tally(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    _, honest = propose(local_forge, org, clock)
+    cmo = who(org, "cmo")
+    record = b"id: bad\ntitle: !!int abc\nproposed_by: cmo\ntier: minor\n"
+    local_forge.commit_files(
+        branch="aito/decision/bad", base="main", files={"org/decisions/bad.yaml": record},
+        message="b", author=cmo,
+    )  # fmt: skip
+    bad = local_forge.open_pull(
+        head="aito/decision/bad", base="main", title="b", body="", author=cmo
+    )
+    sweep = sweeping.tally_open(local_forge, now=clock())
+    assert [t.verdict.pr for t in sweep.tallies] == [honest.number]
+    with pytest.raises(GovernanceError, match=r"yaml:2: ") as caught:
+        applying.tally(local_forge, bad.number, now=clock())
+    assert len(str(caught.value)) < 400
