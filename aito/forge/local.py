@@ -300,7 +300,7 @@ class LocalForge:
         else:
             base = self._rev(pull.base_ref) or pull.base_ref
         names = self._git("diff", "--name-only", "-z", f"{base}...{pull.head_sha}").stdout
-        return sorted(name.decode() for name in filter(None, names.split(b"\0")))
+        return sorted(_name(name) for name in filter(None, names.split(b"\0")))
 
     def file_changes(self, number: int) -> list[FileChange]:
         """Against the merge base, without rename detection (a rename is a removal and an
@@ -323,7 +323,7 @@ class LocalForge:
                 letter[:1], FileStatus.MODIFIED
             )
             special = status is not FileStatus.REMOVED and new_mode in _SPECIAL_MODES
-            changes.append(FileChange(name.decode(), status, special=special))
+            changes.append(FileChange(_name(name), status, special=special))
         return sorted(changes, key=lambda change: change.path)
 
     # -- conversation --------------------------------------------------------------
@@ -658,6 +658,12 @@ class LocalForge:
             merge_sha=record["merge_sha"],
             url=self._path(int(record["number"])).as_uri(),
         )
+
+
+def _name(raw: bytes) -> str:
+    # git stores any bytes as a file name: one that is not UTF-8 is shown with U+FFFD,
+    # which no plain path holds (aito.org.paths.unsafe_reason), so it is judged critical.
+    return raw.decode("utf-8", errors="replace")
 
 
 def _identity_json(identity: Identity) -> dict[str, Any]:

@@ -120,7 +120,8 @@ def unsafe_reason(path: str) -> str | None:
 
     Refused: empty, absolute, backslashes, `.`/`..`/empty segments, a `.git`
     segment (git's own files), control characters (a newline in a file name can
-    fake a line of a report) and paths over 1,024 characters.
+    fake a line of a report), names that are not UTF-8 (read with U+FFFD in their
+    place) and paths over 1,024 characters.
     """
     if not path:
         return "is empty"
@@ -128,6 +129,8 @@ def unsafe_reason(path: str) -> str | None:
         return f"is longer than {_MAX_PATH} characters"
     if _CONTROL.search(path):
         return "contains a control character"
+    if "\ufffd" in path:
+        return "is not UTF-8 text (read with U+FFFD in its place)"
     if "\\" in path:
         return "uses a backslash; write paths with /"
     if path.startswith("/"):

@@ -6,6 +6,9 @@ Each test names the rule it attacks (issue 10 §2). The forge is a real git repo
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -831,3 +834,28 @@ def test_a_record_yaml_cannot_build_stops_no_other_tally(
     with pytest.raises(GovernanceError, match=r"yaml:2: ") as caught:
         applying.tally(local_forge, bad.number, now=clock())
     assert len(str(caught.value)) < 400
+
+
+def test_a_file_name_that_is_not_utf8_is_critical_and_stops_no_sweep(
+    local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    _, pull = propose(local_forge, org, clock, tier=Tier.MINOR)
+    with tempfile.TemporaryDirectory() as scratch:  # git takes any bytes as a name
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        env |= {"GIT_AUTHOR_NAME": "x", "GIT_AUTHOR_EMAIL": "x@x"}
+        env |= {"GIT_COMMITTER_NAME": "x", "GIT_COMMITTER_EMAIL": "x@x"}
+
+        def run(*args: str | bytes, stdin: bytes | None = None) -> bytes:
+            command = ["git", "-C", str(governance_repo), *args]
+            done = subprocess.run(command, input=stdin, env=env, check=True, capture_output=True)
+            return done.stdout.strip()
+
+        parent = run("rev-parse", f"refs/heads/{pull.head_ref}")
+        run("read-tree", parent)
+        blob = run("hash-object", "-w", "--stdin", stdin=b"x\n")
+        run("update-index", "--add", "--cacheinfo", b"100644," + blob + b",content/\xff\xfe.md")
+        commit = run("commit-tree", run("write-tree"), "-p", parent, "-m", "bytes")
+        run("update-ref", f"refs/heads/{pull.head_ref}", commit)
+    sweep = sweeping.tally_open(local_forge, now=clock(), apply=False)
+    [result] = sweep.tallies
+    assert result.verdict.tier is Tier.CRITICAL and any("not UTF-8" in p for p in result.problems)

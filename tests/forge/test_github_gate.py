@@ -18,7 +18,7 @@ import yaml
 from github import Auth, InputGitAuthor
 from support.fake_github import FakeGitHub, make_github_forge, start_fake_github
 
-from aito.decisions import applying, marks, proposing
+from aito.decisions import applying, marks, proposing, sweeping
 from aito.errors import PermanentAdapterError
 from aito.forge.base import Identity, PullRequest, PullState
 from aito.forge.github import GitHubForge
@@ -270,6 +270,11 @@ def test_a_pull_request_with_more_files_than_github_lists_is_not_judged(
     with pytest.raises(PermanentAdapterError, match="at most 3,000"):
         applying.tally(forge, pull.number, now=later(hours=5))
     assert forge.pull(pull.number).state is PullState.OPEN
+    # … and it hides no other decision from the sweep (it once ended `tally --all`).
+    _, honest = propose(forge, org, tier=Tier.MAJOR, title="Honest")
+    sweep = sweeping.tally_open(forge, now=later(hours=5))
+    assert [t.verdict.pr for t in sweep.tallies] == [honest.number]
+    assert [p.pr for p in sweep.problems] == [pull.number]
 
 
 def test_a_dismissal_github_does_not_explain_decides_nothing(
