@@ -21,7 +21,9 @@ The rules (defaults from `org.yaml`, frozen in the :class:`Policy`):
 * a new push with different content after votes were cast starts the next round
   (votes are for the content they were cast on); past ``max_rounds`` → escalated.
 * maintainers: request-changes (or closing) rejects at any time; an approval decides
-  an escalated decision and is required for a critical one.
+  an escalated decision and is required for a critical one; merging decides too. A merge
+  by anyone else of content that was not approved is escalated, never recorded as an
+  approval.
 * the proposer never votes or advises on its own decision: neither the pull request's
   author nor the proposing agent's bot (a maintainer may open a proposal on an agent's
   behalf); a bot account is never a maintainer.
@@ -497,11 +499,14 @@ class _Fold:
         if facts.status is PullStatus.MERGED:
             by = facts.merged_by
             if state.status is not DecisionStatus.APPROVED or state.approved_sha != state.head.sha:
-                if by in self.maintainers:
-                    state.human, state.decided_by = HumanDecision.APPROVE, by
-                    state.reason = "a maintainer merged it (final)"
-                else:
-                    state.reason = "merged outside governance"
+                if by not in self.maintainers:
+                    # Merged by someone who may not decide (a proposer where the branch
+                    # is unprotected): a fact, never an approval to record and announce.
+                    self.escalate("merged outside governance, without an approval")
+                    state.approved_sha = None
+                    return
+                state.human, state.decided_by = HumanDecision.APPROVE, by
+                state.reason = "a maintainer merged it (final)"
             state.status, state.stage = DecisionStatus.APPROVED, Stage.DONE
             state.approved_sha = state.head.sha
         elif facts.status is PullStatus.CLOSED and state.stage is not Stage.DONE:

@@ -859,3 +859,17 @@ def test_a_file_name_that_is_not_utf8_is_critical_and_stops_no_sweep(
     sweep = sweeping.tally_open(local_forge, now=clock(), apply=False)
     [result] = sweep.tallies
     assert result.verdict.tier is Tier.CRITICAL and any("not UTF-8" in p for p in result.problems)
+
+
+def test_a_proposer_merging_its_own_proposal_is_no_approval(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    # Where the base branch is unprotected a proposer's bot can merge through the forge;
+    # the tally must not then record and announce the decision as approved.
+    decision, pull = propose(local_forge, org, clock)
+    local_forge.merge(pull.number, sha=pull.head_sha, actor=who(org, "cmo"), message="mine")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.status.value == "escalated" and result.verdict.human_decision is None
+    path = f"org/decisions/{decision.id}.yaml"
+    recorded = yaml.safe_load(local_forge.read_tree("main", prefixes=[path])[path])
+    assert recorded["status"] == "pending"  # the proposal as merged, no "approved" record

@@ -412,6 +412,19 @@ def test_a_maintainer_merge_is_a_final_approval() -> None:
     assert result.status is APPROVED and result.human_decision is HumanDecision.APPROVE
 
 
+@pytest.mark.parametrize("merger", [3, 1, OUTSIDER], ids=["proposer", "ceo-bot", "outsider"])
+def test_a_merge_outside_governance_is_never_recorded_as_approved(merger: int) -> None:
+    history = History().votes(1, ceo="approve")  # dao has not approved
+    history.status = history.status.MERGED
+    history.merged_by = merger
+    result = verdict(history, now=2)
+    assert result.status is ESCALATED and result.human_decision is None
+    assert "outside governance" in result.reason and result.actions == ()
+    approved = History().votes(1, ceo="approve", dao="approve")  # merged after approval
+    approved.status, approved.merged_by = approved.status.MERGED, merger
+    assert verdict(approved, now=2).status is APPROVED
+
+
 def test_re_evaluating_gives_the_same_verdict() -> None:
     history = split_then_analysis(History()).votes(5, ceo="approve")
     assert verdict(history, now=6) == verdict(history, now=6)
