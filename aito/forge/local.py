@@ -114,6 +114,11 @@ class LocalForge:
             return
         except (ValueError, AttributeError):
             anchored = None
+        if not isinstance(anchored, str):
+            raise ConfigError(
+                f"{path} does not say which branch governs; write "
+                f'{{"governance_branch": "{self._base}"}} into it if that is the one'
+            )
         if anchored != self._base:
             raise ConfigError(
                 f"{self.store} holds the decisions of governance branch {anchored!r}, but "
