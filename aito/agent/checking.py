@@ -154,7 +154,8 @@ def _open_pr(action: actions.OpenPr, *, org: loading.Organization, agent_id: str
             f"path(s) outside your path filters {spec.git.paths}: {_listed(unsafe)} "
             f"(not a plain path inside the repo: it {why})"
         )
-    governance = org.org.repos[repo_key] == org.org.governance_repo.repo
+    # GitHub repository names ignore case: `Org/Governance` is the governance repo too.
+    governance = org.org.repos[repo_key].lower() == org.org.governance_repo.repo.lower()
     for path in sorted(action.files):
         protected = paths.protected_reason(path, governance=governance)
         if protected is not None:

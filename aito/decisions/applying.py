@@ -128,6 +128,7 @@ def _tally(
     changes = forge.file_changes(number)
     decision = reading.decision_of(forge, pull, changes)
     base = reading.base_organization(forge, forge.default_branch)
+    reading.check_id_is_free(base, decision, pull)
     governance = reading.governance_identity(base)
     comments = forge.comments(number)
     found = marks.find(comments, governance)
@@ -154,10 +155,11 @@ def _tally(
             f"${decision.amount_usd:g}; it was proposed at {proposal.tier.value} and "
             f"${proposal.amount_usd:g}: a later push may raise them, never lower them"
         )
+    paths = reading.judged_paths(changes, decision.id)
     requirement = authority.required_tier(
         base,
         proposer=proposal.proposer,
-        paths=reading.judged_paths(changes, decision.id),
+        paths=paths,
         amount_usd=proposal.amount_usd,
         links=[c.path for c in changes if c.special],
     )
@@ -185,6 +187,7 @@ def _tally(
             f"opened by {pull.author.login}, not by "
             f"{proposal.proposer}'s bot: proposed_by cannot be claimed"
         )
+    blocked = blocked or observed.doubt
     if len(observed.heads) >= marks.MAX_HEADS:
         # The mark keeps at most MAX_HEADS heads: past that, history would be lost.
         blocked = blocked or (
@@ -192,7 +195,7 @@ def _tally(
         )
     if blocked:
         verdict = _blocked(verdict, blocked)
-    judged, claimed = reading.judged_record(decision, tier=tier, proposal=proposal)
+    judged, claimed = reading.judged_record(decision, tier=tier, proposal=proposal, paths=paths)
     problems += claimed
     if not apply:
         return Tally(verdict, judged, (), tuple(problems))
@@ -202,6 +205,7 @@ def _tally(
         proposal=proposal,
         heads=observed.heads[-marks.MAX_HEADS :],
     )
+    marks.render(mark)  # a mark that would not read back whole stops the tally here
     changed, final = _apply(forge, pull, verdict, governance, found, mark, problems)
     if final:
         changed.extend(_record_final(forge, pull, judged, verdict, governance, now))

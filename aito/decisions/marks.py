@@ -13,13 +13,17 @@ numeric id, (2) it is the last line, matched whole by a strict pattern, of a com
 whose first line is :data:`TALLY_MARK`, and (3) its content validates as :class:`Mark`.
 Nothing else in the comment is ever parsed. Text a proposer controls (file names,
 titles, ids, reasons quoting them, logins) is shown through :func:`text`: one line,
-cut short, with ``<``, ``>`` and ``&`` as HTML entities and Markdown punctuation
-escaped, so it can neither open a ``<!--`` comment, nor render as markup, nor mention
-anyone, nor stand on a line of its own.
+cut short, with ``<``, ``>`` and ``&`` as HTML entities, Markdown punctuation escaped
+and invisible or direction-changing marks shown as escapes, so it can neither open a
+``<!--`` comment, nor render as markup, nor mention anyone, nor stand on a line of its
+own, nor read backwards.
 
 Comments written before this format (a ``<!-- aito:policy … -->`` line followed by a
 ``<!-- aito:state … -->`` line, as the comment's last two lines) are still read, by
-position only, and rewritten in this format at the next tally.
+position only, and rewritten in this format at the next tally. A tally comment of the
+bot's that reads as neither was edited by someone else: :func:`find` refuses it rather
+than forget what it held. (A substituted mark that reads is not detected: GitHub does
+not say who edited a comment through its REST API; see README, "On GitHub".)
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from collections.abc import Sequence
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from aito.errors import GovernanceError
 from aito.forge.base import Comment, Identity
 from aito.governance.policies import Policy
 from aito.governance.tallying import Verdict
@@ -58,7 +63,7 @@ class Proposal(BaseModel):
     decision: str
     proposer: str
     tier: Tier
-    amount_usd: float = Field(ge=0)
+    amount_usd: float = Field(ge=0, allow_inf_nan=False)
 
 
 class Head(BaseModel):
@@ -88,14 +93,27 @@ class TallyComment:
 
 
 def find(comments: Sequence[Comment], governance: Identity) -> TallyComment | None:
-    """The governance bot's tally comment (the first of its comments with a valid mark)."""
+    """The governance bot's tally comment (the first of its comments with a valid mark).
+
+    Raises :class:`GovernanceError` when one of the bot's tally comments no longer reads
+    back (the bot never writes such a mark, see :func:`render`): anyone with write
+    access can edit any comment on GitHub, and forgetting the frozen policy, the
+    proposal and the heads because someone broke the mark must not be the way round
+    them. A maintainer then decides, or deletes that comment to start afresh."""
+    found = None
     for comment in comments:
         if comment.user.id != governance.id:
             continue
         mark = parse(comment.body)
-        if mark is not None:
-            return TallyComment(comment, mark)
-    return None
+        if mark is None and comment.body.lstrip().startswith(TALLY_MARK):
+            raise GovernanceError(
+                f"the governance bot's tally comment {comment.id} was edited and its mark no "
+                "longer reads: nothing is decided until a maintainer merges or closes the "
+                "pull request, or deletes that comment to start the tally afresh"
+            )
+        if mark is not None and found is None:
+            found = TallyComment(comment, mark)
+    return found
 
 
 def parse(body: str) -> Mark | None:
@@ -121,9 +139,16 @@ def parse(body: str) -> Mark | None:
 
 
 def render(mark: Mark) -> str:
-    """The mark's line (the comment's last line)."""
+    """The mark's line (the comment's last line).
+
+    Raises :class:`GovernanceError` rather than write a mark that would not read back
+    whole: a mark that reads back as nothing would make the next tally forget the frozen
+    policy, the proposal and the heads it saw."""
     data = mark.model_dump_json().encode()
-    return f"<!-- aito:mark v2 {base64.b64encode(zlib.compress(data, 9)).decode()} -->"
+    line = f"<!-- aito:mark v2 {base64.b64encode(zlib.compress(data, 9)).decode()} -->"
+    if parse(f"{TALLY_MARK}\n{line}") != mark:
+        raise GovernanceError("the tally's mark would not read back whole: nothing was applied")
+    return line
 
 
 def _decode(text: str, *, compressed: bool) -> object:
@@ -148,11 +173,15 @@ def _validated(raw: object) -> Mark | None:
 
 _MARKDOWN = re.compile(r"([\\`*_\[\]{}()#+!|~])")
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+# Invisible and direction-changing marks: shown as escapes, so a right-to-left override
+# in a file name cannot make the comment read "approved" where it does not say so.
+_INVISIBLE = re.compile(r"[\x80-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def text(value: object, limit: int = 300) -> str:
     """``value`` safe to show in a bot comment (see the module docstring)."""
     shown = _LINE_BREAKS.sub(" ", str(value)).strip()
+    shown = _INVISIBLE.sub(lambda m: m.group().encode("unicode_escape").decode(), shown)
     if len(shown) > limit:
         shown = shown[: limit - 1] + "…"
     shown = shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -15,7 +15,8 @@ Trust rules live here:
   governance bot first saw that head (kept in its mark, :mod:`aito.decisions.marks`),
   else the tally's own ``now``. Commit dates are never read.
 * Review dismissals count only when the forge says who dismissed (see
-  :mod:`aito.governance.tallying`).
+  :mod:`aito.governance.tallying`); while a dismissed review's author and former state
+  are unknown, nothing is decided (the verdict is blocked, never guessed).
 """
 
 from __future__ import annotations
@@ -147,6 +148,23 @@ def decision_of(
     return decision
 
 
+def check_id_is_free(base: loading.Organization, decision: Decision, pull: PullRequest) -> None:
+    """Refuse a pull request whose decision id is already recorded on the base branch for
+    another pull request (or for none): one id, one decision. A second pull request
+    adding the same record (the id is readable off the first one's branch name) would
+    otherwise overwrite the recorded decision when it is closed or rejected."""
+    recorded = base.decisions.get(decision.id)
+    if recorded is None or pull.state is PullState.MERGED:
+        return  # a merged pull request's own record came with its merge
+    if recorded.pr is not None and recorded.pr.number == pull.number:
+        return
+    owner = f" for #{recorded.pr.number}" if recorded.pr is not None else ""
+    raise GovernanceError(
+        f"#{pull.number}: decision {decision.id} is already recorded on "
+        f"{pull.base_ref}{owner}: a proposal adds a decision of its own, under a new id"
+    )
+
+
 def record_at(forge: Forge, sha: str, path: str, *, number: int) -> Decision | None:
     """The decision record at ``path`` in commit ``sha`` (None if there is none there);
     an unreadable one raises :class:`GovernanceError`, its message cut short."""
@@ -168,8 +186,9 @@ def record_at(forge: Forge, sha: str, path: str, *, number: int) -> Decision | N
 
 
 def _cut(text: str, limit: int = 120) -> str:
-    # Paths and values come from the proposer: never repeat an unbounded one.
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    # Paths and values come from the proposer: never repeat an unbounded one, nor one
+    # that would act on a terminal (see aito.org.paths.shown).
+    return repo_paths.shown(text, limit)
 
 
 def freeze(org: loading.Organization) -> dict[Tier, Policy]:
@@ -178,11 +197,13 @@ def freeze(org: loading.Organization) -> dict[Tier, Policy]:
 
 @dataclasses.dataclass(frozen=True)
 class Reading:
-    """The engine's facts, the heads as now known (for the mark) and what to report."""
+    """The engine's facts, the heads as now known (for the mark), what to report, and why
+    nothing may be applied (``doubt``: the forge left out something a vote depends on)."""
 
     facts: PullFacts
     heads: tuple[marks.Head, ...]
     notes: tuple[str, ...]
+    doubt: str | None = None
 
 
 def facts_of(
@@ -231,6 +252,7 @@ def facts_of(
     events: list[ReviewEvent] = []
     dismissals: list[DismissalEvent] = []
     notes: list[str] = []
+    doubt: str | None = None
     for r in reviews:
         kind = ReviewKind(r.state.value)
         dismissed = r.state is ReviewState.DISMISSED
@@ -239,9 +261,11 @@ def facts_of(
             at = r.dismissed_at or now
             dismissals.append(DismissalEvent(at, r.id, r.id, r.user.id, r.dismissed_by.id))
         elif dismissed:
-            notes.append(
-                f"a review by {r.user.login} was dismissed and the forge does not say by whom "
-                "or what it was: it does not count"
+            # Only the voter or a maintainer may withdraw a vote: a dismissal whose author
+            # the forge does not report (yet) can neither be trusted nor ignored.
+            doubt = doubt or (
+                f"a review by {_cut(r.user.login, 60)} was dismissed and the forge does not "
+                "say by whom or what it was: nothing is decided until it does (tally again)"
             )
         events.append(ReviewEvent(r.submitted_at, r.id, r.user.id, kind, r.commit_id, r.body))
     facts = PullFacts(
@@ -259,7 +283,7 @@ def facts_of(
         maintainers=maintainers,
         logins=logins,
     )
-    return Reading(facts, heads, tuple(notes))
+    return Reading(facts, heads, tuple(notes), doubt)
 
 
 class HeadMoved(GovernanceError):
@@ -362,10 +386,12 @@ TALLY_FIELDS = (
 
 
 def judged_record(
-    head: Decision, *, tier: Tier, proposal: marks.Proposal
+    head: Decision, *, tier: Tier, proposal: marks.Proposal, paths: Sequence[str]
 ) -> tuple[Decision, list[str]]:
-    """The record as judged: the proposal's fixed values, the judged tier, and none of the
-    fields the tally owns (what a proposer wrote there is reported and dropped)."""
+    """The record as judged: the proposal's fixed values, the judged tier, ``changes`` as
+    the paths the pull request really changes (``paths``, not the record's own claim), and
+    none of the fields the tally owns (what a proposer wrote there is reported and
+    dropped)."""
     fields = Decision.model_fields
     claimed = [
         name
@@ -380,6 +406,11 @@ def judged_record(
     )
     judged = Decision.model_validate(
         head.model_dump(exclude=set(TALLY_FIELDS))
-        | {"tier": tier, "amount_usd": proposal.amount_usd, "proposed_by": proposal.proposer}
+        | {
+            "tier": tier,
+            "amount_usd": proposal.amount_usd,
+            "proposed_by": proposal.proposer,
+            "changes": sorted(set(paths)),
+        }
     )
     return judged, problems

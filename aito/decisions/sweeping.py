@@ -41,13 +41,16 @@ class Sweep:
 
 def open_decisions(forge: Forge, *, state: PullState | None = PullState.OPEN) -> list[int]:
     """The pull requests in ``state`` (None: all) that add exactly one decision record,
-    by number."""
+    by number, and those the forge could not read enough of to tell (one pull request a
+    proposer made unreadable never hides the others: its own tally fails, and says why)."""
     numbers = []
     for pull in forge.pulls(state=state):
         try:
             reading.decision_of(forge, pull)
         except GovernanceError:
             continue  # not a decision (or not a readable one): nothing to tally
+        except AitoError:
+            pass  # the forge could not say (too many files …): its tally reports why
         numbers.append(pull.number)
     return sorted(numbers)
 

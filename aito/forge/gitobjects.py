@@ -149,8 +149,9 @@ class GitObjects:
                     if not header.endswith(b"\n"):
                         raise EOFError("git cat-file ended")
                     parts = header.split()
-                    if len(parts) != 3:  # "<name> missing" or "<name> ambiguous"
-                        return None
+                    if len(parts) != 3 or not parts[2].isdigit():
+                        return None  # "<name> missing" or "<name> ambiguous" (a name may
+                        # hold spaces: only "<id> <type> <size>" ends in a number)
                     size = int(parts[2])
                     content = stdout.read(size + 1)[:size]  # each answer ends with a newline
                     if len(content) != size:

@@ -16,6 +16,10 @@ any identity of the organization, as the owner of a local repository can.
 plain git moved it; reviews, comments and dismissals carry the time they were made.
 Commit dates are never read.
 
+The **governance branch** is fixed when the store is first used (kept in
+``<store>/forge.json``): opening it later for another branch (a checkout whose
+org.yaml names a branch a proposer pushed) is refused, not obeyed.
+
 **Permissions** come from the base branch's `org/org.yaml` as committed
 (maintainers are admins, agents' bots may write), never from the working tree, unless
 an explicit ``permissions`` map is given.
@@ -37,7 +41,7 @@ from typing import Any
 import pydantic
 
 from aito.errors import ConfigError, PermanentAdapterError
-from aito.forge import gitobjects
+from aito.forge import caching, gitobjects
 from aito.forge.base import (
     ISSUE_STATES,
     CheckState,
@@ -91,8 +95,37 @@ class LocalForge:
             )
         (store / "pulls").mkdir(parents=True, exist_ok=True)
         (store / "issues").mkdir(parents=True, exist_ok=True)
+        self._anchor_governance_branch()
         self.objects = gitobjects.GitObjects(repo)
         """Refs and content, read through one `git cat-file --batch` and cached by id."""
+
+    def _anchor_governance_branch(self) -> None:
+        """The store belongs to the governance branch it was first opened for.
+
+        The branch name comes from `org/org.yaml` in whatever is checked out; a checkout
+        whose org.yaml names another branch (one a proposer pushed, with laxer rules)
+        must not make that branch the one whose org judges and into which decisions
+        merge."""
+        path = self.store / "forge.json"
+        try:
+            anchored = json.loads(path.read_text()).get("governance_branch")
+        except FileNotFoundError:
+            _write_json(path, {"governance_branch": self._base})
+            return
+        except (ValueError, AttributeError):
+            anchored = None
+        if not isinstance(anchored, str):
+            raise ConfigError(
+                f"{path} does not say which branch governs; write "
+                f'{{"governance_branch": "{self._base}"}} into it if that is the one'
+            )
+        if anchored != self._base:
+            raise ConfigError(
+                f"{self.store} holds the decisions of governance branch {anchored!r}, but "
+                f"org/org.yaml in {self.repo} names {self._base!r}: check out {anchored} "
+                f"(or, if the governance branch really moved, set governance_branch in "
+                f"{path})"
+            )
 
     @property
     def default_branch(self) -> str:
@@ -120,7 +153,14 @@ class LocalForge:
         return result
 
     def _rev(self, ref: str) -> str | None:
-        # as `git rev-parse --verify --quiet <ref>^{commit}`, without a process per call
+        # as `git rev-parse --verify --quiet <ref>^{commit}`, without a process per call,
+        # except that a branch wins over a tag of the same name (git would take the tag):
+        # a tag called `main` pushed by anyone must never stand in for the governance
+        # branch, whose org judges and against which a pull request's changes are listed.
+        if not ref.startswith("refs/") and not caching.is_object_id(ref):
+            branch = self.objects.resolve(f"refs/heads/{ref}")
+            if branch is not None:
+                return branch
         return self.objects.resolve(ref)
 
     def _tree_of(self, sha: str) -> str:
@@ -265,7 +305,7 @@ class LocalForge:
         else:
             base = self._rev(pull.base_ref) or pull.base_ref
         names = self._git("diff", "--name-only", "-z", f"{base}...{pull.head_sha}").stdout
-        return sorted(name.decode() for name in filter(None, names.split(b"\0")))
+        return sorted(_name(name) for name in filter(None, names.split(b"\0")))
 
     def file_changes(self, number: int) -> list[FileChange]:
         """Against the merge base, without rename detection (a rename is a removal and an
@@ -288,7 +328,7 @@ class LocalForge:
                 letter[:1], FileStatus.MODIFIED
             )
             special = status is not FileStatus.REMOVED and new_mode in _SPECIAL_MODES
-            changes.append(FileChange(name.decode(), status, special=special))
+            changes.append(FileChange(_name(name), status, special=special))
         return sorted(changes, key=lambda change: change.path)
 
     # -- conversation --------------------------------------------------------------
@@ -623,6 +663,12 @@ class LocalForge:
             merge_sha=record["merge_sha"],
             url=self._path(int(record["number"])).as_uri(),
         )
+
+
+def _name(raw: bytes) -> str:
+    # git stores any bytes as a file name: one that is not UTF-8 is shown with U+FFFD,
+    # which no plain path holds (aito.org.paths.unsafe_reason), so it is judged critical.
+    return raw.decode("utf-8", errors="replace")
 
 
 def _identity_json(identity: Identity) -> dict[str, Any]:

@@ -111,6 +111,6 @@ def _critical_reason(path: str) -> str | None:
     return None
 
 
-def _shown(path: str, limit: int = 120) -> str:
-    # File names come from the proposer: never repeat an unbounded one.
-    return path if len(path) <= limit else path[: limit - 1] + "…"
+def _shown(path: str) -> str:
+    # File names come from the proposer: short, and every control character escaped.
+    return repo_paths.shown(path)

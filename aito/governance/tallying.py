@@ -21,8 +21,12 @@ The rules (defaults from `org.yaml`, frozen in the :class:`Policy`):
 * a new push with different content after votes were cast starts the next round
   (votes are for the content they were cast on); past ``max_rounds`` → escalated.
 * maintainers: request-changes (or closing) rejects at any time; an approval decides
-  an escalated decision and is required for a critical one.
-* the proposer's own reviews never count; a bot account is never a maintainer.
+  an escalated decision and is required for a critical one; merging decides too. A merge
+  by anyone else of content that was not approved is escalated, never recorded as an
+  approval.
+* the proposer never votes or advises on its own decision: neither the pull request's
+  author nor the proposing agent's bot (a maintainer may open a proposal on an agent's
+  behalf); a bot account is never a maintainer.
 * a dismissed review withdraws its vote only when the voter or a maintainer dismissed
   it; anyone else's dismissal leaves the vote standing and is reported (``notes``).
 * time is the forge server's: round 1 starts when the pull request opened, or when its
@@ -235,11 +239,11 @@ class _Fold:
 
     @property
     def advisors(self) -> tuple[str, ...]:
-        return _without_proposer(self.policy.advisors, self.policy, self.facts)
+        return _without_proposer(self.policy.advisors, self.policy, self.facts, self.decision)
 
     @property
     def final_voters(self) -> tuple[str, ...]:
-        return _without_proposer(self.policy.voters, self.policy, self.facts)
+        return _without_proposer(self.policy.voters, self.policy, self.facts, self.decision)
 
     @property
     def deadline(self) -> dt.datetime:
@@ -304,8 +308,8 @@ class _Fold:
             self.maintainer_review(review)
             return
         agent = self.policy.agent_of(review.user)
-        if agent is None:
-            return
+        if agent is None or agent == self.decision.proposed_by:
+            return  # not a voter, or the proposing agent (on a maintainer-opened proposal)
         if review.kind is ReviewKind.DISMISSED:
             # Dismissed, and the forge did not say what it was or who dismissed it: it
             # cannot count either way (the reading reports it).
@@ -495,11 +499,14 @@ class _Fold:
         if facts.status is PullStatus.MERGED:
             by = facts.merged_by
             if state.status is not DecisionStatus.APPROVED or state.approved_sha != state.head.sha:
-                if by in self.maintainers:
-                    state.human, state.decided_by = HumanDecision.APPROVE, by
-                    state.reason = "a maintainer merged it (final)"
-                else:
-                    state.reason = "merged outside governance"
+                if by not in self.maintainers:
+                    # Merged by someone who may not decide (a proposer where the branch
+                    # is unprotected): a fact, never an approval to record and announce.
+                    self.escalate("merged outside governance, without an approval")
+                    state.approved_sha = None
+                    return
+                state.human, state.decided_by = HumanDecision.APPROVE, by
+                state.reason = "a maintainer merged it (final)"
             state.status, state.stage = DecisionStatus.APPROVED, Stage.DONE
             state.approved_sha = state.head.sha
         elif facts.status is PullStatus.CLOSED and state.stage is not Stage.DONE:
@@ -517,9 +524,14 @@ class _Fold:
             state.status, state.reason = DecisionStatus.WITHDRAWN, "closed before it was merged"
 
 
-def _without_proposer(agents: tuple[str, ...], policy: Policy, facts: PullFacts) -> tuple[str, ...]:
-    # The proposer is a party: it neither advises on nor votes in its own decision.
-    return tuple(a for a in agents if policy.bots.get(a) != facts.author)
+def _without_proposer(
+    agents: tuple[str, ...], policy: Policy, facts: PullFacts, decision: DecisionFacts
+) -> tuple[str, ...]:
+    # The proposer is a party: it neither advises on nor votes in its own decision, whether
+    # its bot opened the pull request or a maintainer did on its behalf.
+    return tuple(
+        a for a in agents if a != decision.proposed_by and policy.bots.get(a) != facts.author
+    )
 
 
 def _vote_of(review: ReviewEvent) -> Vote | None:
@@ -548,12 +560,12 @@ def _verdict(
     elif stage is Stage.VOTE:
         voters = policy.approvers
     elif stage is Stage.FINAL:
-        voters = _without_proposer(policy.voters, policy, facts)
+        voters = _without_proposer(policy.voters, policy, facts, decision)
     votes: dict[str, Vote | None] = {a: state.votes.get(a) for a in voters}
     missing: list[str] = [a for a in voters if a not in state.votes]
     if stage is Stage.ANALYSIS:
         votes = {}
-        advisors = _without_proposer(policy.advisors, policy, facts)
+        advisors = _without_proposer(policy.advisors, policy, facts, decision)
         missing = [a for a in advisors if a not in state.answered]
     if stage in (Stage.MAINTAINER, Stage.ESCALATED):
         missing = [MAINTAINERS]

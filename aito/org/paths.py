@@ -12,9 +12,12 @@ decision, and validation. As in a `.gitignore`:
 * Later patterns win, and `!` negates: `["content/**", "!content/legal/**"]` is all
   of `content/` except `content/legal/`.
 
-Matching is case-sensitive for what a pattern *allows* and case-insensitive for
-what is *protected*, so a case variant (`.GitHub/workflows/x.yml`, which is the same
-folder on macOS and Windows checkouts) is never a way around protection.
+Matching is case-sensitive for what a pattern *allows* and folded for what is
+*protected*, so a name that is the same file on a macOS or Windows checkout is never a
+way around protection: case variants (`.GitHub/workflows/x.yml`), letters Windows
+upper-cases to ASCII (a dotless i, U+0131, or a long s, U+017F, in `.github` or
+`.husky`) and the trailing dots and spaces Windows drops from a name (`.github./`,
+`CODEOWNERS `).
 
 **Protected paths** (:data:`PROTECTED`) are the files that make a repository run
 code or change who must review: CI and automation definitions. No agent writes them
@@ -87,10 +90,20 @@ def matches(path: str, patterns: Sequence[str]) -> bool:
 
 
 def matches_folded(path: str, patterns: Sequence[str]) -> bool:
-    """Like :func:`matches`, ignoring case (for protections: never a way around them)."""
+    """Like :func:`matches`, on names as a case-insensitive file system sees them (for
+    protections: never a way around them; see :func:`folded`)."""
     if not patterns:
         return False
-    return bool(_spec(tuple(patterns), True).match_file(path.lower()))
+    return bool(_spec(tuple(patterns), True).match_file(folded(path)))
+
+
+def folded(path: str) -> str:
+    """``path`` as macOS and Windows checkouts name the file: case folded through upper
+    case (Windows maps U+0131, a dotless i, to ``I`` and U+017F, a long s, to ``S``), and
+    each segment without the
+    trailing dots and spaces Windows drops."""
+    parts = [part.upper().lower().rstrip(". ") or part for part in path.split("/")]
+    return "/".join(parts)
 
 
 def protected_reason(path: str, *, governance: bool = False) -> str | None:
@@ -107,7 +120,8 @@ def unsafe_reason(path: str) -> str | None:
 
     Refused: empty, absolute, backslashes, `.`/`..`/empty segments, a `.git`
     segment (git's own files), control characters (a newline in a file name can
-    fake a line of a report) and paths over 1,024 characters.
+    fake a line of a report), names that are not UTF-8 (read with U+FFFD in their
+    place) and paths over 1,024 characters.
     """
     if not path:
         return "is empty"
@@ -115,6 +129,8 @@ def unsafe_reason(path: str) -> str | None:
         return f"is longer than {_MAX_PATH} characters"
     if _CONTROL.search(path):
         return "contains a control character"
+    if "\ufffd" in path:
+        return "is not UTF-8 text (read with U+FFFD in its place)"
     if "\\" in path:
         return "uses a backslash; write paths with /"
     if path.startswith("/"):
@@ -122,9 +138,25 @@ def unsafe_reason(path: str) -> str | None:
     parts = path.split("/")
     if any(part in ("", ".", "..") for part in parts):
         return "has an empty, '.' or '..' segment"
-    if any(part.lower() == ".git" for part in parts):
+    if any(folded(part) == ".git" for part in parts):
         return "is inside .git"
     return None
+
+
+# Characters that would act instead of show when a path is printed: control characters
+# (a terminal obeys ESC sequences), line separators, and invisible or direction-changing
+# marks (a right-to-left override can make `dm.evorppa` read as "approve.md").
+_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def shown(path: str, limit: int = 120) -> str:
+    """``path`` fit to repeat in a message: cut to ``limit`` characters (paths come from
+    proposers: never an unbounded one) and with every control, invisible or direction
+    mark written as an escape (``\\x1b``, ``\\u202e``), so printing it can never move a
+    terminal's cursor, start a line or reverse what follows."""
+    if len(path) > limit:
+        path = path[: limit - 1] + "…"
+    return _UNSHOWABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), path)
 
 
 def pattern_problem(pattern: str) -> str | None:

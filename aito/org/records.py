@@ -62,8 +62,10 @@ class Decision(OrgModel):
     changes: list[str] = Field(
         default_factory=list, description="paths this decision authorises (they ride in its PR)"
     )
-    amount_usd: Annotated[float, Field(ge=0)] = Field(
-        0, description="money the decision commits; with the proposer's limits it sets the tier"
+    amount_usd: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(
+        0,
+        description="money the decision commits (a finite number); with the proposer's "
+        "limits it sets the tier",
     )
     created_at: dt.datetime | None = None
     due: dt.datetime | None = Field(None, description="deadline of the current round")

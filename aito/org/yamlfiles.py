@@ -51,7 +51,12 @@ def shown(value: object, limit: int = SHOWN_CHARS) -> str:
     input (a 1 MiB key or value is shown by its start and its length)."""
     if isinstance(value, str) and len(value) > limit:
         return f"{value[:limit]!r}… ({len(value):,} characters)"
-    text = repr(value)
+    if isinstance(value, int) and value.bit_length() > 4 * limit:
+        return f"a {value.bit_length():,}-bit number"  # repr would take long, or fail
+    try:
+        text = repr(value)
+    except ValueError:  # a number past Python's 4,300 digits somewhere inside
+        return f"a {type(value).__name__} too large to show"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -79,6 +84,17 @@ class _Core12Loader(_BaseLoader):  # type: ignore[valid-type,misc]
             self.flatten_mapping(node)  # as SafeConstructor does, before constructing
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # PyYAML's constructors raise plain ValueErrors for values they cannot build (an
+        # explicit `!!int abc`, `!!timestamp 2020-13-45`, an integer past Python's 4,300
+        # digits): turn them into an error at the value's line, like any other.
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value ({_cut(str(exc), 100)})", node.start_mark
+            ) from exc
+
 
 for _tag, _pattern, _first in (
     ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
@@ -97,12 +113,24 @@ for _tag, _pattern, _first in (
     )
 
 # The fast path takes files without control characters (PyYAML rejects them with a
-# line number), anchors, merge keys or tags (PyYAML's semantics are the reference).
+# line number), anchors, merge keys or tags (PyYAML's semantics are the reference), and
+# without long lines: yaml-rs has no limit on block nesting and overflows the stack (the
+# process dies) past about 10,000 levels, which `- - - …` reaches in 20 kB. A nested
+# block node starts to the right of its parent, so lines of at most MAX_FAST_LINE
+# characters bound the nesting well below that; PyYAML refuses deep nesting with an error.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_FAST_LINE = 1000
+_LONG_LINE = re.compile(rf"[^\n]{{{MAX_FAST_LINE + 1}}}")
 
 
 def _plain(text: str) -> bool:
-    return "&" not in text and "<<" not in text and "!" not in text and not _CONTROL.search(text)
+    return (
+        "&" not in text
+        and "<<" not in text
+        and "!" not in text
+        and not _CONTROL.search(text)
+        and not _LONG_LINE.search(text)
+    )
 
 
 def _parse(text: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,10 +60,11 @@ def test_the_same_agent_may_write_ordinary_files(org: loading.Organization) -> N
     assert check(org, "cto", files, "website") is None
 
 
+@pytest.mark.parametrize("case", [str, str.upper], ids=["as-named", "other-case"])
 def test_rules_and_profiles_are_protected_in_the_governance_repo(
-    org: loading.Organization,
+    org: loading.Organization, case: Callable[[str], str]
 ) -> None:
-    governance = org.org.governance_repo.repo
+    governance = case(org.org.governance_repo.repo)  # GitHub repo names ignore case
     repos = dict(org.org.repos) | {"governance": governance}
     widened = loading.Organization(
         root=org.root,

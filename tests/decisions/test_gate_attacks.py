@@ -6,14 +6,18 @@ Each test names the rule it attacks (issue 10 §2). The forge is a real git repo
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from support.local_repo import Clock, git, plain_push
 
-from aito.decisions import applying, marks, proposing, reading
-from aito.errors import GovernanceError, PermissionDenied
+from aito.decisions import applying, marks, proposing, reading, sweeping
+from aito.errors import ConfigError, GovernanceError, PermissionDenied
 from aito.forge.base import CheckState, Commit, Identity, PullRequest, PullState, ReviewState
 from aito.forge.local import LocalForge
 from aito.org import loading
@@ -146,6 +150,24 @@ def test_a_lowered_tier_and_amount_are_judged_at_the_proposed_values(
     assert result.decision.amount_usd == 500 and result.decision.tier is Tier.MAJOR
     assert any("never lower" in p for p in result.problems)
     assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+def test_a_force_push_that_rewrites_the_first_commit_keeps_the_proposed_values(
+    local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    # Before any tally: the forge itself remembers the first head it had.
+    decision, pull = propose(local_forge, org, clock, tier=Tier.MAJOR, amount_usd=500)
+    path = f"org/decisions/{decision.id}.yaml"
+    data = yaml.safe_load(local_forge.read_tree(pull.head_ref, prefixes=[path])[path])
+    data.update(tier="minor", amount_usd=50.0)
+    git(governance_repo, "branch", "rewritten", "main")
+    sha = plain_push(governance_repo, "rewritten", {path: yaml.safe_dump(data).encode()})
+    git(governance_repo, "update-ref", f"refs/heads/{pull.head_ref}", sha)  # forced
+    clock.advance(hours=5)
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.head_sha == sha and len(local_forge.commits(pull.number)) == 2
+    assert (result.verdict.tier, result.decision.amount_usd) == (Tier.MAJOR, 500)
+    assert result.verdict.status.value == "pending"
 
 
 def test_a_lowered_amount_alone_keeps_the_proposed_amount(
@@ -478,6 +500,34 @@ def test_a_checked_out_branch_with_other_rules_changes_nothing(
     assert result.verdict.status.value == "pending" and result.verdict.missing == ("dao",)
 
 
+def test_a_checkout_naming_another_governance_branch_judges_nothing(
+    governance_repo: Path,
+    org: loading.Organization,
+    clock: Clock,
+    run_aito,  # type: ignore[no-untyped-def]
+) -> None:
+    forge = LocalForge(repo=governance_repo, store=governance_repo / ".aito/forge", clock=clock)
+    _, pull = propose(forge, org, clock)
+    # A branch a proposer pushed, whose org.yaml names itself the governance branch and
+    # drops the DAO: checked out, it would judge (and take merges) in main's place.
+    git(governance_repo, "checkout", "-q", "-b", "lax")
+    org_yaml = governance_repo / "org/org.yaml"
+    org_yaml.write_text(
+        org_yaml.read_text()
+        .replace("  branch: main\n", "  branch: lax\n")
+        .replace(
+            "approvers: [ceo, dao]\n      deadline: 24h", "approvers: [ceo]\n      deadline: 24h"
+        )
+    )
+    git(governance_repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qam", "lax")
+    vote(forge, org, pull.number, ceo="approve")
+    shown = run_aito("--repo", str(governance_repo), "decide", "status", "--json")
+    assert shown.code == 3 and "governance branch 'main'" in shown.err
+    with pytest.raises(ConfigError, match="check out main"):
+        LocalForge(repo=governance_repo, store=governance_repo / ".aito/forge", base_branch="lax")
+    assert forge.pull(pull.number).state is PullState.OPEN
+
+
 # -- maintainers who cannot be asked ---------------------------------------------------
 
 
@@ -574,3 +624,252 @@ def test_verdict_fields_written_into_the_record_are_ignored(
     assert result.decision.status.value == "pending" and result.decision.human_decision is None
     assert any("only the tally writes" in p for p in result.problems)
     assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+# -- found in review: each of these got through before its fix ---------------------------
+
+
+def test_a_tag_named_like_the_governance_branch_stands_in_for_nothing(
+    local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    # git prefers a tag to a branch of the same name: a tag `main` on a commit with lax
+    # rules and a workflow would be read as the governance branch, its rules judging and
+    # the pull request's changes listed against it (hiding the workflow and the rules).
+    org_yaml = (governance_repo / "org/org.yaml").read_text()
+    lax = org_yaml.replace(
+        "approvers: [ceo, dao]\n      deadline: 24h", "approvers: [ceo]\n      deadline: 24h"
+    )
+    git(governance_repo, "branch", "aito/decision/t", "main")
+    plain_push(
+        governance_repo,
+        "aito/decision/t",
+        {"org/org.yaml": lax.encode(), ".github/workflows/evil.yml": b"on: push\n"},
+    )
+    git(governance_repo, "tag", "main", "aito/decision/t")
+    record = Decision(id="t", title="T", proposed_by="cmo", tier=Tier.MAJOR)
+    plain_push(
+        governance_repo,
+        "aito/decision/t",
+        {"org/decisions/t.yaml": yaml.safe_dump(record.model_dump(mode="json")).encode()},
+    )
+    pull = local_forge.open_pull(
+        head="aito/decision/t", base="main", title="t", body="", author=who(org, "cmo")
+    )
+    vote(local_forge, org, pull.number, ceo="approve")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.tier is Tier.CRITICAL  # org.yaml and the workflow are changes
+    assert result.verdict.status.value == "pending" and result.verdict.missing == ("dao",)
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+def test_the_proposer_never_votes_on_a_proposal_a_maintainer_opened(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    maintainer = who(org, "shiba-maintainer")
+    record = Decision(id="m2", title="M", proposed_by="cmo", tier=Tier.MAJOR)
+    local_forge.commit_files(
+        branch="aito/decision/m2",
+        base="main",
+        files={"org/decisions/m2.yaml": yaml.safe_dump(record.model_dump(mode="json")).encode()},
+        message="m2",
+        author=maintainer,
+    )
+    pull = local_forge.open_pull(
+        head="aito/decision/m2", base="main", title="m2", body="", author=maintainer
+    )
+    vote(local_forge, org, pull.number, ceo="approve", dao="veto")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert (result.verdict.stage.value, result.verdict.round) == ("analysis", 2)
+    assert "cmo" not in result.verdict.missing  # the proposer gives no analysis…
+    clock.advance(minutes=1)
+    vote(local_forge, org, pull.number, cto="comment", cfo="comment", coo="comment")
+    vote(local_forge, org, pull.number, cco="comment", cmo="comment")
+    clock.advance(minutes=1)
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.stage.value == "final"
+    assert "cmo" not in result.verdict.votes  # … and casts no vote
+    clock.advance(minutes=1)
+    vote(local_forge, org, pull.number, cmo="approve", ceo="approve", cto="approve")
+    vote(local_forge, org, pull.number, cfo="approve", dao="veto", coo="veto", cco="veto")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.status.value == "escalated"  # 3 to 3: cmo's vote would tip it
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+@pytest.mark.parametrize("amount", [".inf", ".nan", "-.inf", "1e400", "-1"])
+def test_an_amount_that_is_not_a_finite_number_is_no_record(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock, amount: str
+) -> None:
+    # An infinite amount was a valid record, but its mark wrote `null` and read back as
+    # nothing: every tally forgot the frozen policy, the proposal and the heads it saw.
+    record = f"id: inf\ntitle: I\nproposed_by: cmo\ntier: critical\namount_usd: {amount}\n"
+    cmo = who(org, "cmo")
+    local_forge.commit_files(
+        branch="aito/decision/inf", base="main", files={"org/decisions/inf.yaml": record.encode()},
+        message="i", author=cmo,
+    )  # fmt: skip
+    pull = local_forge.open_pull(
+        head="aito/decision/inf", base="main", title="i", body="", author=cmo
+    )
+    with pytest.raises(GovernanceError, match="not a valid decision record: amount_usd"):
+        applying.tally(local_forge, pull.number, now=clock())
+    assert local_forge.comments(pull.number) == []
+
+
+def test_the_recorded_changes_are_the_pull_requests_own(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    decision, pull = propose(local_forge, org, clock, tier=Tier.MAJOR)
+    rewrite_record(local_forge, org, decision, pull, changes=[".github/workflows/deploy.yml"])
+    vote(local_forge, org, pull.number, ceo="approve", dao="approve")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.status.value == "approved"
+    assert result.decision.changes == ["content/c.md"]  # not what the record claimed
+    path = f"org/decisions/{decision.id}.yaml"
+    recorded = yaml.safe_load(local_forge.read_tree("main", prefixes=[path])[path])
+    assert recorded["changes"] == ["content/c.md"]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda body: body.rsplit("\n", 1)[0],  # the mark line removed
+        lambda body: body[:-10] + "AAAA -->",  # the mark broken
+        lambda body: f"{marks.TALLY_MARK}\nApproved.",  # the whole comment replaced
+    ],
+    ids=["mark-removed", "mark-broken", "replaced"],
+)
+def test_a_tally_comment_edited_by_someone_else_is_refused_not_forgotten(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock, edit: Any
+) -> None:
+    # Anyone with write access may edit any comment on GitHub: breaking the mark must not
+    # make the bot forget the frozen policy, the proposal and the heads and start afresh.
+    _, pull = propose(local_forge, org, clock)
+    applying.tally(local_forge, pull.number, now=clock())
+    [comment] = local_forge.comments(pull.number)
+    local_forge.edit_comment(pull.number, comment_id=comment.id, body=edit(comment.body))
+    vote(local_forge, org, pull.number, ceo="approve", dao="approve")
+    with pytest.raises(GovernanceError, match="was edited"):
+        applying.tally(local_forge, pull.number, now=clock())
+    assert len(local_forge.comments(pull.number)) == 1  # no second, fresh tally comment
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+def test_a_second_pull_request_with_the_same_decision_id_never_rewrites_its_record(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    # cmo reads the id off ceo's branch name and opens its own record under that id; once
+    # ceo's decision is approved and recorded, withdrawing the copy must not overwrite it.
+    decision, first = propose(local_forge, org, clock, proposer="ceo", tier=Tier.MAJOR)
+    cmo = who(org, "cmo")
+    copy = Decision(id=decision.id, title="Mine", proposed_by="cmo", tier=Tier.MAJOR)
+    local_forge.commit_files(
+        branch="copy",
+        base="main",
+        files={
+            f"org/decisions/{decision.id}.yaml": yaml.safe_dump(
+                copy.model_dump(mode="json")
+            ).encode()
+        },
+        message="copy",
+        author=cmo,
+    )
+    second = local_forge.open_pull(head="copy", base="main", title="c", body="", author=cmo)
+    vote(local_forge, org, first.number, dao="approve")
+    clock.advance(hours=25)  # ceo cannot vote on its own: round 2, then 3
+    vote(local_forge, org, first.number, cmo="comment", cto="comment", cfo="comment")
+    vote(local_forge, org, first.number, coo="comment", cco="comment")
+    clock.advance(minutes=1)
+    applying.tally(local_forge, first.number, now=clock())
+    vote(local_forge, org, first.number, dao="approve", cmo="approve", cto="approve")
+    vote(local_forge, org, first.number, cfo="approve")
+    assert applying.tally(local_forge, first.number, now=clock()).verdict.status.value == (
+        "approved"
+    )
+    path = f"org/decisions/{decision.id}.yaml"
+    recorded = local_forge.read_tree("main", prefixes=[path])[path]
+    local_forge.close(second.number, actor=cmo)
+    with pytest.raises(GovernanceError, match="already recorded"):
+        applying.tally(local_forge, second.number, now=clock())
+    assert local_forge.read_tree("main", prefixes=[path])[path] == recorded
+
+
+@pytest.mark.parametrize(
+    "impostor",
+    [
+        Identity("shiba-maintainer", 666),  # a maintainer's login, another account
+        Identity("shiba-governance[bot]", 190000000),  # the governance bot itself
+        Identity("shiba-cto[bot]", 190000004),  # an agent's bot
+    ],
+    ids=["maintainer-login", "governance-bot", "agent-bot"],
+)
+def test_only_a_maintainers_own_account_approves_as_a_maintainer(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock, impostor: Identity
+) -> None:
+    _, pull = propose(local_forge, org, clock, tier=Tier.CRITICAL)
+    vote(local_forge, org, pull.number, ceo="approve", dao="approve")
+    local_forge.post_review(
+        pull.number, author=impostor, state=ReviewState.APPROVED, body="", commit_id=pull.head_sha
+    )
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.stage.value == "maintainer" and result.verdict.human_decision is None
+    assert local_forge.pull(pull.number).state is PullState.OPEN
+
+
+def test_a_record_yaml_cannot_build_stops_no_other_tally(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    _, honest = propose(local_forge, org, clock)
+    cmo = who(org, "cmo")
+    record = b"id: bad\ntitle: !!int abc\nproposed_by: cmo\ntier: minor\n"
+    local_forge.commit_files(
+        branch="aito/decision/bad", base="main", files={"org/decisions/bad.yaml": record},
+        message="b", author=cmo,
+    )  # fmt: skip
+    bad = local_forge.open_pull(
+        head="aito/decision/bad", base="main", title="b", body="", author=cmo
+    )
+    sweep = sweeping.tally_open(local_forge, now=clock())
+    assert [t.verdict.pr for t in sweep.tallies] == [honest.number]
+    with pytest.raises(GovernanceError, match=r"yaml:2: ") as caught:
+        applying.tally(local_forge, bad.number, now=clock())
+    assert len(str(caught.value)) < 400
+
+
+def test_a_file_name_that_is_not_utf8_is_critical_and_stops_no_sweep(
+    local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
+) -> None:
+    _, pull = propose(local_forge, org, clock, tier=Tier.MINOR)
+    with tempfile.TemporaryDirectory() as scratch:  # git takes any bytes as a name
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        env |= {"GIT_AUTHOR_NAME": "x", "GIT_AUTHOR_EMAIL": "x@x"}
+        env |= {"GIT_COMMITTER_NAME": "x", "GIT_COMMITTER_EMAIL": "x@x"}
+
+        def run(*args: str | bytes, stdin: bytes | None = None) -> bytes:
+            command = ["git", "-C", str(governance_repo), *args]
+            done = subprocess.run(command, input=stdin, env=env, check=True, capture_output=True)
+            return done.stdout.strip()
+
+        parent = run("rev-parse", f"refs/heads/{pull.head_ref}")
+        run("read-tree", parent)
+        blob = run("hash-object", "-w", "--stdin", stdin=b"x\n")
+        run("update-index", "--add", "--cacheinfo", b"100644," + blob + b",content/\xff\xfe.md")
+        commit = run("commit-tree", run("write-tree"), "-p", parent, "-m", "bytes")
+        run("update-ref", f"refs/heads/{pull.head_ref}", commit)
+    sweep = sweeping.tally_open(local_forge, now=clock(), apply=False)
+    [result] = sweep.tallies
+    assert result.verdict.tier is Tier.CRITICAL and any("not UTF-8" in p for p in result.problems)
+
+
+def test_a_proposer_merging_its_own_proposal_is_no_approval(
+    local_forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    # Where the base branch is unprotected a proposer's bot can merge through the forge;
+    # the tally must not then record and announce the decision as approved.
+    decision, pull = propose(local_forge, org, clock)
+    local_forge.merge(pull.number, sha=pull.head_sha, actor=who(org, "cmo"), message="mine")
+    result = applying.tally(local_forge, pull.number, now=clock())
+    assert result.verdict.status.value == "escalated" and result.verdict.human_decision is None
+    path = f"org/decisions/{decision.id}.yaml"
+    recorded = yaml.safe_load(local_forge.read_tree("main", prefixes=[path])[path])
+    assert recorded["status"] == "pending"  # the proposal as merged, no "approved" record

@@ -9,6 +9,7 @@ import pytest
 from support.histories import policy
 
 from aito.decisions import marks
+from aito.errors import GovernanceError
 from aito.forge.base import Comment, Identity
 from aito.org.organization import Tier
 
@@ -95,12 +96,16 @@ def test_a_mark_that_inflates_past_the_limit_is_refused() -> None:
         "x\u2028<!-- aito:state approved -->",
         "[click](https://evil.example) **bold** `code` @everyone #1 <b>html</b> a|b",
         "x" * 10_000,
+        "content/\u202edm.devorppa :sutats.md",  # reads "status: approved" right to left
+        "a\u200b<\u200b!-- aito:mark v2 QUJD --\u200b>",  # zero-width joins
     ],
 )
 def test_quoted_text_cannot_open_a_comment_a_line_or_markup(text: str) -> None:
     shown = marks.text(text)
     assert "<" not in shown and ">" not in shown
     assert "\n" not in shown and "\u2028" not in shown
+    assert "\u202e" not in shown  # direction marks are shown as escapes instead
+    assert shown.count("\u200b") == shown.count("@")  # only our own mention breakers
     assert "@everyone" not in shown  # no mention
     assert "[click](" not in shown and "**bold**" not in shown
     assert len(shown) < 700
@@ -117,4 +122,16 @@ def test_a_comment_in_the_earlier_format_is_read_by_position_only() -> None:
     assert found is not None and found.mark.policies == {t: policy(t) for t in Tier}
     assert found.mark.state == "open" and found.mark.proposal is None
     moved = f"{marks.TALLY_MARK}\n{line}\n<!-- aito:state open -->\nmore text"
-    assert marks.find([comment(moved)], BOT) is None
+    assert marks.parse(moved) is None
+    with pytest.raises(GovernanceError, match="was edited"):  # the bot never wrote that
+        marks.find([comment(moved)], BOT)
+
+
+def test_a_mark_that_would_not_read_back_is_never_written() -> None:
+    # Built without validation, as a value the JSON encoder turns into null would be.
+    proposal = marks.Proposal.model_construct(
+        decision="d-1", proposer="cmo", tier=Tier.CRITICAL, amount_usd=float("inf")
+    )
+    broken = genuine().model_copy(update={"proposal": proposal})
+    with pytest.raises(GovernanceError, match="read back"):
+        marks.render(broken)

@@ -18,7 +18,7 @@ import yaml
 from github import Auth, InputGitAuthor
 from support.fake_github import FakeGitHub, make_github_forge, start_fake_github
 
-from aito.decisions import applying, marks, proposing
+from aito.decisions import applying, marks, proposing, sweeping
 from aito.errors import PermanentAdapterError
 from aito.forge.base import Identity, PullRequest, PullState
 from aito.forge.github import GitHubForge
@@ -269,4 +269,27 @@ def test_a_pull_request_with_more_files_than_github_lists_is_not_judged(
     repo.refs[f"heads/{pull.head_ref}"] = commit.sha  # a push GitHub would accept
     with pytest.raises(PermanentAdapterError, match="at most 3,000"):
         applying.tally(forge, pull.number, now=later(hours=5))
+    assert forge.pull(pull.number).state is PullState.OPEN
+    # … and it hides no other decision from the sweep (it once ended `tally --all`).
+    _, honest = propose(forge, org, tier=Tier.MAJOR, title="Honest")
+    sweep = sweeping.tally_open(forge, now=later(hours=5))
+    assert [t.verdict.pr for t in sweep.tallies] == [honest.number]
+    assert [p.pr for p in sweep.problems] == [pull.number]
+
+
+def test_a_dismissal_github_does_not_explain_decides_nothing(
+    world: tuple[FakeGitHub, GitHubForge, loading.Organization],
+) -> None:
+    # Issue events can lag behind the review list: a veto dismissed by the proposer whose
+    # `review_dismissed` event is not listed yet must not pass as withdrawn.
+    server, forge, org = world
+    _, pull = propose(forge, org, tier=Tier.MINOR)
+    proposing.review(forge, pull.number, author=who(org, "ceo"), vote="veto", body="no")
+    [veto] = forge.reviews(pull.number)
+    forge.dismiss_review(pull.number, review_id=veto.id, actor=who(org, "cmo"), message="x")
+    repo = server.repos[org.org.governance_repo.repo]
+    repo.events[:] = [e for e in repo.events if e.event != "review_dismissed"]
+    result = applying.tally(forge, pull.number, now=later(hours=5))  # past the 4 h window
+    assert result.verdict.status.value == "pending" and result.verdict.check_state == "failure"
+    assert "does not say by whom" in result.verdict.reason
     assert forge.pull(pull.number).state is PullState.OPEN

@@ -412,6 +412,19 @@ def test_a_maintainer_merge_is_a_final_approval() -> None:
     assert result.status is APPROVED and result.human_decision is HumanDecision.APPROVE
 
 
+@pytest.mark.parametrize("merger", [3, 1, OUTSIDER], ids=["proposer", "ceo-bot", "outsider"])
+def test_a_merge_outside_governance_is_never_recorded_as_approved(merger: int) -> None:
+    history = History().votes(1, ceo="approve")  # dao has not approved
+    history.status = history.status.MERGED
+    history.merged_by = merger
+    result = verdict(history, now=2)
+    assert result.status is ESCALATED and result.human_decision is None
+    assert "outside governance" in result.reason and result.actions == ()
+    approved = History().votes(1, ceo="approve", dao="approve")  # merged after approval
+    approved.status, approved.merged_by = approved.status.MERGED, merger
+    assert verdict(approved, now=2).status is APPROVED
+
+
 def test_re_evaluating_gives_the_same_verdict() -> None:
     history = split_then_analysis(History()).votes(5, ceo="approve")
     assert verdict(history, now=6) == verdict(history, now=6)
@@ -422,3 +435,15 @@ def test_a_custom_max_rounds_and_quorum() -> None:
     strict = policy(quorum=7)
     result = verdict(history, now=40, the_policy=strict)
     assert result.status is ESCALATED and "no quorum" in result.reason
+
+
+def test_the_proposing_agent_never_votes_when_a_maintainer_opened_the_proposal() -> None:
+    history = History(proposer="maintainer")  # opened by a maintainer on cmo's behalf
+    history.votes(1, ceo="approve", dao="veto")
+    assert "cmo" not in verdict(history, now=2).missing  # no analysis from the proposer
+    for hours, who in enumerate(("cto", "cfo", "coo", "cco"), start=2):
+        history.comment(hours, who)
+    history.votes(6, cmo="approve", ceo="approve", cto="approve", cfo="approve")
+    history.votes(6, dao="veto", coo="veto", cco="veto")
+    result = verdict(history, now=7)
+    assert "cmo" not in result.votes and result.status is ESCALATED  # a 3-3 tie, not 4-3

@@ -113,6 +113,13 @@ def test_validation_accepts_what_the_matcher_reads() -> None:
         ".husky/pre-commit",
         ".devcontainer/devcontainer.json",
         ".gitmodules",
+        # the same file on a Windows checkout: a dotless i and a long s upper-case to I and S,
+        # and trailing dots and spaces are dropped from every name
+        ".g\u0131thub/workflows/deploy.yml",
+        ".hu\u017fky/pre-commit",
+        ".github./workflows/deploy.yml",
+        "CODEOWNERS ",
+        "docs/CODEOWNERS.",
     ],
 )
 def test_automation_paths_are_protected(path: str) -> None:
@@ -135,6 +142,7 @@ def test_ordinary_files_are_not_protected(path: str) -> None:
         "a\\b.md",
         ".git/config",
         "sub/.GIT/hooks/post-checkout",
+        ".git./config",  # .git on Windows
         "content/x\n<!-- aito:mark -->.md",
         "x" * 1100,
     ],
@@ -146,3 +154,18 @@ def test_paths_that_are_not_plain_repo_paths_are_unsafe(path: str) -> None:
 def test_odd_but_plain_file_names_are_safe() -> None:
     assert paths.unsafe_reason("content/<!-- aito:mark v2 x -->.md") is None
     assert paths.unsafe_reason("content/ünïcode name.md") is None
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("content/a.md", "content/a.md"),
+        ("content/\x1b[2J\x1b[31mAPPROVED.md", "content/\\x1b[2J\\x1b[31mAPPROVED.md"),
+        ("content/\u202edm.evorppa", "content/\\u202edm.evorppa"),
+        ("x\n<!-- y -->", "x\\n<!-- y -->"),
+        ("x" * 500, "x" * 119 + "…"),
+    ],
+)
+def test_paths_are_shown_short_and_inert(path: str, expected: str) -> None:
+    # Printed by `aito decide tally`: a file name must never drive the terminal.
+    assert paths.shown(path) == expected

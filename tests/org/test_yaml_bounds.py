@@ -68,3 +68,42 @@ def test_a_huge_alias_name_is_cut_in_the_message(tmp_path: Path) -> None:
     with pytest.raises(yamlfiles.YamlFileError) as caught:
         yamlfiles.read_yaml(path)
     assert len(caught.value.problem.message) < 600
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id: x\nchanges:\n  " + "- " * 50_000 + "x\n",  # 100 kB, 50,000 levels deep
+        "id: x\nrounds: " + "[" * 50_000 + "]" * 50_000 + "\n",
+        "id: x\n" + "".join(" " * n + f"k{n}:\n" for n in range(1_400)) + " " * 1_400 + "v\n",
+    ],
+    ids=["block-sequences", "flow-lists", "indentation"],
+)
+def test_deep_nesting_is_a_clear_error_never_a_crash(text: str) -> None:
+    # A parser without a depth limit overflows the stack and kills the process (the
+    # tally, `aito validate`): deep documents go to the parser that refuses them.
+    with pytest.raises(yamlfiles.YamlFileError, match=r"nesting depth|nested too deeply") as caught:
+        yamlfiles.load_bytes(text.encode(), Path("org/decisions/x.yaml"))
+    assert len(caught.value.problem.message) < 300
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("id: x\ntitle: !!int abc\n", 2),
+        ("id: x\ncreated_at: !!timestamp 2026-13-45\n", 2),
+        ("id: x\nrounds:\n  - round: !!float many\n", 3),
+        ("id: x\namount_usd: " + "1" * 5_000 + "\n", 2),  # past Python's 4,300 digits
+        ("id: x\n? !!int 0b" + "1" * 20_000 + "\n: 1\n? !!int 0b" + "1" * 20_000 + "\n: 2\n", 4),
+    ],
+    ids=["int-tag", "timestamp-tag", "float-tag", "huge-int", "huge-duplicate-key"],
+)
+def test_values_yaml_cannot_build_are_errors_at_their_line_never_a_crash(
+    text: str, line: int
+) -> None:
+    # A ValueError out of PyYAML's constructors ended `aito validate` and every tally of
+    # `decide tally --all` with a traceback: one bad record stopped all decisions.
+    with pytest.raises(yamlfiles.YamlFileError) as caught:
+        yamlfiles.load_bytes(text.encode(), Path("org/decisions/x.yaml"))
+    assert caught.value.problem.line == line
+    assert len(caught.value.problem.message) < 300
