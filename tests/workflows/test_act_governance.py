@@ -1,11 +1,14 @@
-"""The rendered governance workflow tallies a decision under act, from a real GitHub
-`pull_request_review` event payload (@octokit/webhooks-examples), on a local forge."""
+"""The rendered governance workflow tallies a decision under act, from real GitHub event
+payloads (@octokit/webhooks-examples), on a local forge: a review reaches the tally as
+the `workflow_run` of the secret-free "governance: review" workflow, and a push to the
+pull request as `pull_request_target` (the governance branch's copy of the workflow)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.act import npm_package, run_act
@@ -19,19 +22,35 @@ from aito.org.organization import Tier
 pytestmark = pytest.mark.act
 
 
-def _review_event(number: int, tmp_path: Path) -> Path:
+def _example(name: str, action: str) -> dict[str, Any]:
     examples = npm_package("@octokit/webhooks-examples") / "api.github.com" / "index.json"
     catalogue = json.loads(examples.read_text())
-    review_events = next(e for e in catalogue if e["name"] == "pull_request_review")
-    event = next(x for x in review_events["examples"] if x["action"] == "submitted")
-    event["pull_request"]["number"] = number  # our local pull request
-    event["number"] = number
-    path = tmp_path / "event.json"
+    events = next(e for e in catalogue if e["name"] == name)
+    return dict(next(x for x in events["examples"] if x["action"] == action))
+
+
+def _review_finished(number: int, tmp_path: Path) -> Path:
+    """GitHub's `workflow_run` payload for "governance: review" finishing on PR ``number``."""
+    event = _example("workflow_run", "completed")
+    run = event["workflow_run"]
+    run["name"], run["event"] = "governance: review", "pull_request_review"
+    run["pull_requests"] = [
+        {"number": number, "id": 1, "url": "https://api.github.com/repos/o/r/pulls/1"}
+    ]
+    path = tmp_path / "workflow_run.json"
     path.write_text(json.dumps(event))
     return path
 
 
-def test_a_review_event_runs_the_tally_and_applies_the_verdict(
+def _pull_request_event(number: int, tmp_path: Path) -> Path:
+    event = _example("pull_request", "synchronize")
+    event["pull_request"]["number"] = event["number"] = number  # our local pull request
+    path = tmp_path / "pull_request.json"
+    path.write_text(json.dumps(event))
+    return path
+
+
+def test_a_finished_review_signal_runs_the_tally_and_applies_the_verdict(
     governance_repo: Path, postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     example_repo = governance_repo
@@ -60,17 +79,50 @@ def test_a_review_event_runs_the_tally_and_applies_the_verdict(
     result = run_act(
         example_repo,
         "governance.yml",
-        "pull_request_review",
+        "workflow_run",
         env={"POSTGRES_URL": postgres_url, "REDIS_URL": redis_url},
         variables={"AITO_FORGE": "local"},
-        extra=["-e", str(_review_event(pull.number, tmp_path))],
+        extra=["-e", str(_review_finished(pull.number, tmp_path))],
     )
 
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert f"tallying #{pull.number}" in output
-    assert "validate org" not in output  # the validate job does not run on review events
+    assert "validate org" not in output  # the validate job does not run for the tally
     merged = forge.pull(pull.number)
     assert merged.state is PullState.MERGED
     assert "aito/approved" in merged.labels
     assert (example_repo / "site/cdn.txt").read_text() == "cdn\n"
+
+
+def test_a_push_to_a_decision_tallies_through_pull_request_target(
+    governance_repo: Path, postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    org = loading.load_valid(governance_repo)
+    forge = LocalForge(repo=governance_repo, store=governance_repo / ".aito" / "forge")
+    _, pull = proposing.propose(
+        forge,
+        org=org,
+        proposer="cto",
+        tier=Tier.MAJOR,
+        title="New CDN",
+        body="faster",
+        files={"site/cdn.txt": b"cdn\n"},
+        amount_usd=200,
+        now=dt.datetime.now(dt.UTC),
+    )
+
+    result = run_act(
+        governance_repo,
+        "governance.yml",
+        "pull_request_target",
+        env={"POSTGRES_URL": postgres_url, "REDIS_URL": redis_url},
+        variables={"AITO_FORGE": "local"},
+        extra=["-e", str(_pull_request_event(pull.number, tmp_path))],
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert f"tallying #{pull.number}" in output
+    assert "validate org" not in output
+    assert "aito/round-1" in forge.pull(pull.number).labels  # the verdict was applied

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -101,19 +102,40 @@ def test_governance_workflow_validates_and_tallies(example_repo: Path) -> None:
     workflow = _load(example_repo / ".github/workflows/governance.yml")
     assert workflow["permissions"] == {}
     triggers = workflow["on"]
-    assert set(triggers["pull_request"]["types"]) >= {"opened", "synchronize", "labeled"}
-    assert set(triggers["pull_request_review"]["types"]) == {"submitted", "dismissed"}
+    assert set(triggers["pull_request"]["types"]) >= {"opened", "synchronize"}
+    assert set(triggers["pull_request_target"]["types"]) >= {"opened", "synchronize", "labeled"}
+    assert triggers["workflow_run"] == {
+        "workflows": ["governance: review"],
+        "types": ["completed"],
+    }
+    assert "pull_request_review" not in triggers  # it would run a pushed branch's copy
     assert triggers["schedule"][0]["cron"]
-    assert "pull_request_target" not in triggers  # PR code never runs with secrets
     validate = workflow["jobs"]["validate"]
     runs = [step.get("run", "") for step in validate["steps"]]
     assert any("validate --format github" in r for r in runs)
     assert any("render --check" in r for r in runs)
     assert validate["permissions"] == {"contents": "read"}
+    assert "secrets." not in json.dumps(validate)  # the pull request's files, no secret
     tally = workflow["jobs"]["tally"]
     assert tally["permissions"] == {"contents": "read"}
+    assert tally["environment"] == "governance"  # secrets limited to the governance branch
+    # The tally never runs for `pull_request` (the branch's own copy of this file).
+    assert "github.event_name != 'pull_request'" in tally["if"]
     assert "pull_request.number" in tally["concurrency"]["group"]
+    assert "workflow_run.pull_requests[0].number" in tally["env"]["PR_NUMBER"]
     steps = tally["steps"]
     assert all("uses" not in step for step in steps)  # no action fetched, no PR checkout
     assert "--branch main" in steps[0]["run"]
     assert "decide tally" in steps[-1]["run"]
+
+
+def test_a_review_only_signals_the_tally_and_holds_no_secret(example_repo: Path) -> None:
+    text = (example_repo / ".github/workflows/governance-review.yml").read_text()
+    workflow = _load(example_repo / ".github/workflows/governance-review.yml")
+    assert workflow["name"] == "governance: review"  # what governance.yml's workflow_run names
+    assert set(workflow["on"]) == {"pull_request_review"}
+    assert set(workflow["on"]["pull_request_review"]["types"]) == {"submitted", "dismissed"}
+    assert workflow["permissions"] == {}
+    [job] = workflow["jobs"].values()
+    assert job["permissions"] == {}
+    assert "secrets." not in text and "review.body" not in text  # nothing to steal or inject
