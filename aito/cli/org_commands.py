@@ -171,7 +171,8 @@ def _annotation(problem: Problem, root: Path) -> str:
 )
 @click.pass_context
 def render(ctx: click.Context, check: bool, as_json: bool) -> None:
-    """Regenerate .github/workflows/ from org/ (one workflow per agent, plus governance.yml)."""
+    """Regenerate .github/workflows/ from org/ (one workflow per agent, governance.yml and
+    governance-review.yml)."""
     org = state(ctx).organization()
     if check:
         drifts = rendering.check(org)
