@@ -31,7 +31,7 @@ import redis.retry
 
 from aito import retrying
 from aito.bus import base, keys, models
-from aito.errors import PermanentAdapterError, TemporaryAdapterError
+from aito.errors import ConfigError, PermanentAdapterError, TemporaryAdapterError
 from aito.org.messages import AgentMessage
 
 SERVICE = "redis"
@@ -114,14 +114,17 @@ class Connection:
         self._stale = False
 
     def _connect(self, url: str) -> Client:
-        return redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=5,
-            socket_timeout=self._socket_timeout,
-            # Retries are ours (aito.retrying): one place, one budget, visible errors.
-            retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0),
-        )
+        try:
+            return redis.Redis.from_url(
+                url,
+                decode_responses=True,
+                socket_connect_timeout=5,
+                socket_timeout=self._socket_timeout,
+                # Retries are ours (aito.retrying): one place, one budget, visible errors.
+                retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0),
+            )
+        except ValueError as exc:  # the URL itself (never echoed: it may hold a password)
+            raise ConfigError(f"the Redis URL is not usable: {str(exc)[:100]}") from exc
 
     def key(self, name: str) -> str:
         return self.prefix + name
