@@ -262,6 +262,9 @@ def _default_run_id(
 
 
 def _print_outcome(outcome: running.RunOutcome, *, simulated: bool = False) -> None:
+    for earlier in outcome.resumed:
+        click.echo(f"{earlier.agent_id}: finishing {earlier.run_id}, which died unfinished")
+        _print_outcome(earlier, simulated=simulated)
     if outcome.repeated:
         click.echo(
             f"{outcome.agent_id}: run {outcome.run_id} already ran ({outcome.status}); "
