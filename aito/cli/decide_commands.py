@@ -313,7 +313,9 @@ def status(ctx: click.Context, every: bool, as_json: bool, now_text: dt.datetime
         emit_json([r.as_json() for r in results])
     else:
         if not results and not sweep.problems:
-            click.echo("no decisions" if every else "no open decisions")
+            click.echo(
+                "no decisions" if every else "no open decisions (--all shows closed ones too)"
+            )
         for result in results:
             _print(result, show_changes=False)
     _fail_on(sweep)
