@@ -8,10 +8,15 @@ real `aito` entry point against the session's real Postgres, Redis and git.
 
 from __future__ import annotations
 
+import importlib.abc
+import sys
 from pathlib import Path
 
 import pytest
 from support import local_repo
+
+import aito.cli
+from aito.cli import launching
 
 SECRET = "s3cret-pw"
 
@@ -118,3 +123,25 @@ def test_a_proposal_that_fails_on_a_service_opens_no_pull_request(  # type: igno
     again = run_aito("--repo", str(governance_repo), *propose, "--json")
     assert again.code == 0, again.err
     assert '"pr": 1' in again.out
+
+
+def test_ctrl_c_while_the_command_line_loads_is_a_quiet_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console script's own import is where a very early Ctrl-C lands."""
+
+    class Interrupted(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: object, target: object = None) -> None:
+            if name == "aito.cli.main":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "aito.cli.main")
+    monkeypatch.delattr(aito.cli, "main")
+    monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
+
+    with pytest.raises(SystemExit) as exited:
+        launching.main()
+
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "aborted\n"  # one line, no traceback
