@@ -30,7 +30,7 @@ import redis.exceptions
 import redis.retry
 
 from aito import retrying
-from aito.bus import base, keys, models
+from aito.bus import base, keys, leasing, models
 from aito.errors import ConfigError, PermanentAdapterError, TemporaryAdapterError
 from aito.org.messages import AgentMessage
 
@@ -425,13 +425,14 @@ class RedisBus:
         Only the owner (a random token) can release it.
         """
         token = secrets.token_hex(16)
-        deadline = time.monotonic() + wait_seconds
-        while self.try_lock(name, ttl_seconds=ttl_seconds, token=token) is None:
-            if time.monotonic() > deadline:
+
+        def take() -> None:
+            if self.try_lock(name, ttl_seconds=ttl_seconds, token=token) is None:
                 raise TemporaryAdapterError(
                     SERVICE, f"{name} is held by another process; try again", retry_after=1.0
                 )
-            time.sleep(0.05)
+
+        retrying.call(take, policy=leasing.waiting_for(wait_seconds), what=f"take {name}")
         try:
             yield
         finally:
