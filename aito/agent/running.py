@@ -191,7 +191,15 @@ class Runner:
             raise
         org = wake.org = preparing.materialize_due_events(ports, org, agent_id)
         preparing.refresh_outcomes(ports, agent_id)
-        saved = preparing.saved_run(existing)
+        try:
+            saved = preparing.saved_run(existing)
+        except preparing.UnreadableRun as exc:
+            wake.outcome.status = "failed"
+            wake.outcome.summary = wake.outcome.error = str(exc)
+            ports.memory.finish_run(
+                run_id, status="failed", at=now, summary=str(exc), error=str(exc)
+            )
+            return wake.outcome
         if saved is not None:
             # A crashed run: its answered calls are accounted (once), then it carries on
             # from what it saved, checked against the context it was made from.
