@@ -147,7 +147,9 @@ class Runner:
                 )
             except (TemporaryAdapterError, leasing.LeaseLost):
                 raise  # the services are away: this run could not go on either
-            except AitoError as exc:
+            except Exception as exc:  # a bug included: logged, and never a wall for later runs
+                if not isinstance(exc, AitoError):
+                    log.exception("%s: resuming %s failed", run_id, old)
                 reason = f"interrupted; resuming it in {run_id} failed: {exc}"
                 memory.finish_run(
                     old, status="failed", at=self.ports.clock(), summary=reason, error=reason
