@@ -44,7 +44,9 @@ def test_a_worker_run_is_left_to_its_unfinished_requester(make_world: MakeWorld)
     requester = "cmo:manual:crashed"
     worker_run = f"content-writer:spawn:{requester}#2"
     memory.begin_run(run_id=requester, agent_id="cmo", trigger="manual", at=world.clock())
-    memory.begin_run(run_id=worker_run, agent_id="content-writer", trigger="spawn", at=world.clock())
+    memory.begin_run(
+        run_id=worker_run, agent_id="content-writer", trigger="spawn", at=world.clock()
+    )
 
     world.runner.run("content-writer", trigger="spawn", run_id="content-writer:spawn:other#0")
 
