@@ -7,6 +7,7 @@ longer reads back — is settled as failed instead of failing every later wake-u
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from support.agent_world import ScriptedModel, World
@@ -55,3 +56,20 @@ def test_a_worker_run_is_left_to_its_unfinished_requester(make_world: MakeWorld)
     memory.finish_run(requester, status="completed", at=world.clock())
     world.runner.run("content-writer", trigger="spawn", run_id="content-writer:spawn:other#1")
     assert memory.run_record(worker_run)["status"] == "failed"  # orphaned, had asked nothing
+
+
+def test_replaying_a_recording_that_cannot_be_read_back_says_so(  # type: ignore[no-untyped-def]
+    make_world: MakeWorld, postgres_url: str, redis_url: str, monkeypatch, run_aito
+) -> None:
+    world = make_world(ScriptedModel())
+    memory = world.runtime.memory
+    memory.begin_run(run_id=DAMAGED, agent_id="cmo", trigger="manual", at=world.clock())
+    memory.save_exchanges(DAMAGED, exchanges=[{"request": {"agent_id": "cmo"}, "response": 7}])
+    monkeypatch.setenv("POSTGRES_URL", postgres_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+
+    result = run_aito("--repo", str(world.repo), "agent", "replay", DAMAGED, "--json")
+
+    assert result.code == 1, result.err  # does not reproduce; not a bug (70)
+    report = json.loads(result.out)
+    assert report["reproduced"] is False and "cannot be read back" in report["verdict"]
