@@ -69,6 +69,9 @@ class Settings(BaseModel):
         ``repo`` (e.g. the CLI's ``--repo``) wins over ``AITO_REPO``.
         """
         source = os.environ if env is None else env
+        for name in ("AITO_REPO", "AITO_DATA_DIR"):
+            if any(ord(c) < 32 or c == "\x7f" for c in source.get(name, "")):
+                raise ConfigError(f"{name} contains a control character (a line break?)")
         chosen_repo = repo or Path(source.get("AITO_REPO") or Path.cwd())
         chosen_repo = chosen_repo.expanduser().resolve()
         if chosen_repo.exists() and not chosen_repo.is_dir():

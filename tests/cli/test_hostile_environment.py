@@ -50,6 +50,11 @@ BAD_SETTINGS = {
         "the database after the host must be a number",
     ),
     "a run id with a line break": ("GITHUB_RUN_ID", "12\n34", "GITHUB_RUN_ID '12\\n34'"),
+    "a data directory with a line break": (
+        "AITO_DATA_DIR",
+        "/tmp/da\nta",
+        "AITO_DATA_DIR contains a control character",
+    ),
     "an unknown model provider": ("AITO_MODEL", "bogus", "AITO_MODEL='bogus'"),
     "an unknown forge": ("AITO_FORGE", "bogus", "AITO_FORGE='bogus'"),
 }
