@@ -1,5 +1,5 @@
-"""`python -m aito` is the `aito` command."""
+"""`python -m aito`: the same as the `aito` command."""
 
-from aito.cli.main import main
+from aito.cli.launching import main
 
 main()

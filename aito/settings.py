@@ -28,6 +28,8 @@ would be validators and custom sources there, and it would be one more dependenc
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -67,15 +69,23 @@ class Settings(BaseModel):
         ``repo`` (e.g. the CLI's ``--repo``) wins over ``AITO_REPO``.
         """
         source = os.environ if env is None else env
+        for name in ("AITO_REPO", "AITO_DATA_DIR"):
+            if any(ord(c) < 32 or c == "\x7f" for c in source.get(name, "")):
+                raise ConfigError(f"{name} contains a control character (a line break?)")
         chosen_repo = repo or Path(source.get("AITO_REPO") or Path.cwd())
         chosen_repo = chosen_repo.expanduser().resolve()
+        if chosen_repo.exists() and not chosen_repo.is_dir():
+            raise ConfigError(
+                f"AITO_REPO {_quoted(str(chosen_repo))} is a file; point it (or --repo) at the "
+                "governance repo's directory"
+            )
         data_dir = Path(source.get("AITO_DATA_DIR") or chosen_repo / ".aito").expanduser()
         return cls(
             repo=chosen_repo,
             data_dir=data_dir.resolve(),
-            postgres_url=_secret(source.get("POSTGRES_URL")),
-            redis_url=_secret(source.get("REDIS_URL")),
-            github_run_id=None if source.get("ACT") else source.get("GITHUB_RUN_ID") or None,
+            postgres_url=_secret(_url("POSTGRES_URL", source, POSTGRES_SCHEMES)),
+            redis_url=_secret(_url("REDIS_URL", source, REDIS_SCHEMES)),
+            github_run_id=None if source.get("ACT") else _run_id(source.get("GITHUB_RUN_ID")),
             forge=_choice("AITO_FORGE", source.get("AITO_FORGE"), ("local", "github")),
             embeddings=_choice(
                 "AITO_EMBEDDINGS", source.get("AITO_EMBEDDINGS"), ("offline", "http")
@@ -119,3 +129,55 @@ def _choice(name: str, value: str | None, options: tuple[str, ...]) -> str:
 
 def _secret(value: str | None) -> SecretStr | None:
     return SecretStr(value) if value else None
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _url(name: str, source: Mapping[str, str], schemes: tuple[str, ...]) -> str | None:
+    """The URL in ``name``, if it can be a URL of one of ``schemes`` (a ConfigError, not a
+    driver's traceback, when it cannot; Postgres also takes libpq's ``key=value`` form).
+    The value is never echoed: it may hold a password."""
+    value = source.get(name)
+    if not value:
+        return None
+    example = f"{schemes[0]}://user:password@host:port/…"
+    if schemes is POSTGRES_SCHEMES and "://" not in value and "=" in value:
+        return value.strip()  # libpq's key=value form; the adapter parses it
+    try:
+        parts = urllib.parse.urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        reason = _quoted(str(exc))
+        raise ConfigError(f"{name} is not a usable URL ({reason}); write e.g. {example}") from exc
+    if parts.scheme.lower() not in schemes:
+        shown = f"{parts.scheme!r}"[:20] if parts.scheme else "no scheme"
+        raise ConfigError(
+            f"{name} has {shown}: use a {' or '.join(s + '://' for s in schemes)} URL, "
+            f"e.g. {example}"
+        )
+    if schemes is REDIS_SCHEMES and parts.scheme.lower() != "unix":
+        database = parts.path.strip("/")
+        if database and not database.isdigit():
+            raise ConfigError(f"{name}: the database after the host must be a number, e.g. /0")
+    return value.strip()
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def _run_id(value: str | None) -> str | None:
+    """GitHub's run id (a number); anything that could not name a wake-up is refused."""
+    if not value:
+        return None
+    if not _RUN_ID.fullmatch(value):
+        raise ConfigError(
+            f"GITHUB_RUN_ID {_quoted(value)} is not a run id (letters, digits, . _ -; "
+            "GitHub Actions sets a number)"
+        )
+    return value
+
+
+def _quoted(value: str, limit: int = 60) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "…")

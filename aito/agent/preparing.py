@@ -134,18 +134,30 @@ class Saved:
     planned: list[actions.ActionModel] | None
 
 
+class UnreadableRun(AitoError):
+    """What an unfinished run saved cannot be read back (a damaged row, or one saved by a
+    version of AITO whose formats differ): it cannot be resumed, only settled as failed."""
+
+
 def saved_run(existing: dict[str, Any] | None) -> Saved | None:
-    """The saved state of an unfinished run, or None if it had not asked the model yet."""
+    """The saved state of an unfinished run, or None if it had not asked the model yet
+    (:class:`UnreadableRun` if it cannot be read back)."""
     if existing is None or not existing.get("exchanges"):
         return None
-    exchanges = [Exchange.model_validate(e) for e in existing["exchanges"]]
-    seen = context.Context.model_validate(exchanges[0].request.context)
-    planned = None
-    if existing.get("actions") is not None:
-        planned = actions.parse(
-            [
-                (str(a["type"]), {k: v for k, v in a.items() if k != "type"})
-                for a in existing["actions"]
-            ]
-        )
+    try:
+        exchanges = [Exchange.model_validate(e) for e in existing["exchanges"]]
+        seen = context.Context.model_validate(exchanges[0].request.context)
+        planned = None
+        if existing.get("actions") is not None:
+            planned = actions.parse(
+                [
+                    (str(a["type"]), {k: v for k, v in a.items() if k != "type"})
+                    for a in existing["actions"]
+                ]
+            )
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # pydantic's included
+        raise UnreadableRun(
+            f"what run {existing.get('run_id')} saved cannot be read back "
+            f"({type(exc).__name__}); it is settled as failed, not resumed"
+        ) from exc
     return Saved(seen, exchanges, planned)

@@ -12,7 +12,15 @@ from aito.llm.base import Exchange
 
 def reproduce(record: dict[str, Any], done: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """Feed each recorded request to a replay model; compare, re-validate, report."""
-    exchanges = [Exchange.model_validate(e) for e in record.get("exchanges") or []]
+    unreadable = None
+    try:
+        exchanges = [Exchange.model_validate(e) for e in record.get("exchanges") or []]
+    except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+        exchanges = []
+        unreadable = (
+            "the recording cannot be read back (damaged, or saved by a version of AITO "
+            f"whose formats differ: {type(exc).__name__})"
+        )
     model = replay.ReplayModel(exchanges)
     calls: list[dict[str, Any]] = []
     reproduced = bool(exchanges)
@@ -37,7 +45,8 @@ def reproduce(record: dict[str, Any], done: dict[int, dict[str, Any]]) -> dict[s
         "agent": record["agent_id"],
         "status": record["status"],
         "reproduced": reproduced,
-        "verdict": (
+        "verdict": unreadable
+        or (
             f"reproduced from {len(exchanges)} recorded call(s)"
             if reproduced
             else "nothing recorded to replay (a skipped run makes no model call)"

@@ -44,7 +44,7 @@ from aito.agent.ports import LoopPorts
 from aito.bus import keys, leasing
 from aito.bus import models as bus_models
 from aito.decisions import reading
-from aito.errors import ConfigError, GovernanceError
+from aito.errors import AitoError, ConfigError, GovernanceError, TemporaryAdapterError
 from aito.llm.base import Exchange, ModelRequest
 from aito.memory import base as memory_base
 from aito.org import loading
@@ -97,9 +97,73 @@ class Runner:
             owner=run_id,
             wait_seconds=self.lock_wait_seconds,
         ) as lease:
-            return self._run(
+            resumed = self._resume_abandoned(agent_id, run_id=run_id, lease=lease)
+            outcome = self._run(
                 agent_id, trigger=trigger, run_id=run_id, lease=lease, force=force, worker=worker
             )
+            outcome.resumed = resumed
+            return outcome
+
+    def _resume_abandoned(
+        self, agent_id: str, *, run_id: str, lease: leasing.Lease
+    ) -> list[RunOutcome]:
+        """Earlier wake-ups of this agent that died unfinished, finished first.
+
+        This run holds the agent's lock, so no other run of the agent is alive: one still
+        ``running`` crashed (or lost its lease and stops at its next step). A scheduled
+        slot or a daemon's message run is never started again under its own id, so
+        without this it would stay ``running`` for good, and an answer it saved but had
+        not accounted would be missing from `aito budget`. One that asked the model is
+        resumed exactly as a re-run of it would be (its calls accounted once, its plan
+        finished); one that had asked nothing is settled as failed, since this wake-up
+        sees its inbox and results anyway. A worker's run is its requester's to resume
+        while that requester is unfinished. A run that cannot be resumed for a reason
+        that will not pass (not a service being away) is settled as failed, so it never
+        blocks the agent's later wake-ups.
+        """
+        memory = self.ports.memory
+        resumed: list[RunOutcome] = []
+        for row in memory.unfinished_runs(agent_id):
+            old = str(row["run_id"])
+            if old == run_id or not self._orphaned(agent_id, old, trigger=str(row["trigger"])):
+                continue
+            if not row["asked"]:
+                reason = f"interrupted before the model was asked; superseded by {run_id}"
+                memory.finish_run(
+                    old, status="failed", at=self.ports.clock(), summary=reason, error=reason
+                )
+                continue
+            log.warning("%s: resuming %s, which died unfinished", run_id, old)
+            try:
+                resumed.append(
+                    self._run(
+                        agent_id,
+                        trigger=str(row["trigger"]),
+                        run_id=old,
+                        lease=lease,
+                        force=False,
+                        worker=None,
+                    )
+                )
+            except (TemporaryAdapterError, leasing.LeaseLost):
+                raise  # the services are away: this run could not go on either
+            except Exception as exc:  # a bug included: logged, and never a wall for later runs
+                if not isinstance(exc, AitoError):
+                    log.exception("%s: resuming %s failed", run_id, old)
+                reason = f"interrupted; resuming it in {run_id} failed: {exc}"
+                memory.finish_run(
+                    old, status="failed", at=self.ports.clock(), summary=reason, error=reason
+                )
+        return resumed
+
+    def _orphaned(self, agent_id: str, old: str, *, trigger: str) -> bool:
+        """Whether no one else will resume ``old``: a worker's run belongs to its requester
+        (which re-runs it under the same id) until that requester is finished."""
+        if trigger != "spawn":
+            return True
+        requester = old.removeprefix(f"{agent_id}:spawn:").rpartition("#")[0]
+        found = self.ports.memory.run_record(requester) if requester else None
+        return found is None or found["status"] in memory_base.TERMINAL_RUN_STATUSES
 
     def _run(
         self,
@@ -129,7 +193,15 @@ class Runner:
             raise
         org = wake.org = preparing.materialize_due_events(ports, org, agent_id)
         preparing.refresh_outcomes(ports, agent_id)
-        saved = preparing.saved_run(existing)
+        try:
+            saved = preparing.saved_run(existing)
+        except preparing.UnreadableRun as exc:
+            wake.outcome.status = "failed"
+            wake.outcome.summary = wake.outcome.error = str(exc)
+            ports.memory.finish_run(
+                run_id, status="failed", at=now, summary=str(exc), error=str(exc)
+            )
+            return wake.outcome
         if saved is not None:
             # A crashed run: its answered calls are accounted (once), then it carries on
             # from what it saved, checked against the context it was made from.

@@ -41,6 +41,8 @@ class RunOutcome:
     error: str | None = None
     repeated: bool = False
     workers: list[RunOutcome] = dataclasses.field(default_factory=list)
+    resumed: list[RunOutcome] = dataclasses.field(default_factory=list)
+    """Earlier wake-ups of the agent that had died unfinished, finished first."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class RunOutcome:
             "error": self.error,
             "already_done": self.repeated,
             "workers": [w.as_json() for w in self.workers],
+            "resumed": [r.as_json() for r in self.resumed],
         }
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import time
 
+from aito import retrying
 from aito.agent import accounting, actions, context, effects, guarding, prompting
 from aito.agent.runs import Wake
 from aito.bus import budgets
@@ -186,12 +186,10 @@ def _respect_rate_limit(wake: Wake, tokens: int, limits: Limits) -> None:
         return
     limiter = wake.ports.bus.limiter(default=limits.rates)
     wanted = min(tokens, limits.rates.tokens_per_minute)
-    deadline = time.monotonic() + limits.max_wait_seconds
-    while True:
+
+    def acquire() -> None:
         decision = limiter.acquire(wake.agent_id, tokens=wanted, now=dt.datetime.now(dt.UTC))
-        if decision.allowed:
-            return
-        if time.monotonic() + decision.retry_after > deadline:
+        if not decision.allowed:
             raise TemporaryAdapterError(
                 "ratelimit",
                 f"{wake.agent_id} is over its model rate limit "
@@ -199,7 +197,17 @@ def _respect_rate_limit(wake: Wake, tokens: int, limits: Limits) -> None:
                 f"{limits.rates.tokens_per_minute:,} tokens per minute)",
                 retry_after=decision.retry_after,
             )
-        time.sleep(decision.retry_after)
+
+    # Waits exactly as long as the limiter asks; a wait past max_wait_seconds is not made.
+    retrying.call(
+        acquire,
+        policy=retrying.Policy(
+            budget_seconds=limits.max_wait_seconds,
+            honour="exact",
+            max_wait=limits.max_wait_seconds,
+        ),
+        what="model rate limit",
+    )
 
 
 def _seed(run_id: str) -> int:

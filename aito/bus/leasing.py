@@ -30,6 +30,7 @@ import time
 from types import TracebackType
 from typing import Protocol
 
+from aito import retrying
 from aito.errors import AdapterError, ConflictError, TemporaryAdapterError
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,13 @@ class Holder:
         return renew_interval(self.ttl_ms / 1000)
 
 
+def waiting_for(seconds: float) -> retrying.Policy:
+    """Trying a held lock again every 50 ms for ``seconds`` (then once more)."""
+    return retrying.Policy(
+        budget_seconds=seconds, base_delay=0.05, max_delay=0.05, jitter="none", honour="ignore"
+    )
+
+
 def renew_interval(ttl_seconds: float) -> float:
     return min(RENEW_EVERY_SECONDS, ttl_seconds / 4)
 
@@ -133,13 +141,14 @@ class Lease:
 
     def acquire(self) -> None:
         token = self._me.token() if self._me is not None else secrets.token_hex(16)
-        deadline = time.monotonic() + self._wait_seconds
-        while not self._take(token):
-            if time.monotonic() > deadline:
+
+        def take() -> None:
+            if not self._take(token):
                 raise TemporaryAdapterError(
                     "redis", f"{self.name} is held by another process; try again", retry_after=1.0
                 )
-            time.sleep(0.05)
+
+        retrying.call(take, policy=waiting_for(self._wait_seconds), what=f"take {self.name}")
         self._token = token
         self._thread = threading.Thread(target=self._renew, name=f"lease {self.name}", daemon=True)
         self._thread.start()

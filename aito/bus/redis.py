@@ -13,12 +13,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import secrets
-import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from aito import retrying
-from aito.bus import base, keys, models, redis_connection
+from aito.bus import base, keys, leasing, models, redis_connection
 from aito.errors import TemporaryAdapterError
 from aito.org.messages import AgentMessage
 
@@ -246,15 +245,16 @@ class RedisBus:
         Only the owner (a random token) can release it.
         """
         token = secrets.token_hex(16)
-        deadline = time.monotonic() + wait_seconds
-        while self.try_lock(name, ttl_seconds=ttl_seconds, token=token) is None:
-            if time.monotonic() > deadline:
+
+        def take() -> None:
+            if self.try_lock(name, ttl_seconds=ttl_seconds, token=token) is None:
                 raise TemporaryAdapterError(
                     redis_connection.SERVICE,
                     f"{name} is held by another process; try again",
                     retry_after=1.0,
                 )
-            time.sleep(0.05)
+
+        retrying.call(take, policy=leasing.waiting_for(wait_seconds), what=f"take {name}")
         try:
             yield
         finally:

@@ -26,7 +26,7 @@ import redis.exceptions
 import redis.retry
 
 from aito import retrying
-from aito.errors import PermanentAdapterError, TemporaryAdapterError
+from aito.errors import ConfigError, PermanentAdapterError, TemporaryAdapterError
 
 SERVICE = "redis"
 Client: TypeAlias = "redis.Redis"
@@ -110,14 +110,17 @@ class Connection:
         self._stale = False
 
     def _connect(self, url: str) -> Client:
-        return redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=5,
-            socket_timeout=self._socket_timeout,
-            # Retries are ours (aito.retrying): one place, one budget, visible errors.
-            retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0),
-        )
+        try:
+            return redis.Redis.from_url(
+                url,
+                decode_responses=True,
+                socket_connect_timeout=5,
+                socket_timeout=self._socket_timeout,
+                # Retries are ours (aito.retrying): one place, one budget, visible errors.
+                retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0),
+            )
+        except ValueError as exc:  # the URL itself (never echoed: it may hold a password)
+            raise ConfigError(f"the Redis URL is not usable: {str(exc)[:100]}") from exc
 
     def key(self, name: str) -> str:
         return self.prefix + name

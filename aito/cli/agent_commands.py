@@ -59,7 +59,13 @@ budget limit refused the model call (the CFO agent and the humans were told)."""
 
 @agent.command("run")
 @click.argument("agent_id", type=types.Agent(workers=False), required=False)
-@click.option("--all", "run_all", is_flag=True, help="Every agent whose schedule slot is due.")
+@click.option(
+    "--all",
+    "run_all",
+    is_flag=True,
+    help="Every agent whose schedule slot is due, each named after its slot "
+    "(not with --run-id, --force or --trigger).",
+)
 @click.option(
     "--trigger",
     type=click.Choice(
@@ -100,6 +106,13 @@ def run(
     """
     if run_all == bool(agent_id):
         raise click.UsageError("name one AGENT_ID, or use --all")
+    if run_all and (run_id is not None or force or trigger != "manual"):
+        # --all wakes each agent's current schedule slot, named after it: nothing to name,
+        # force or re-trigger (silently ignoring them would let a user think they applied)
+        raise click.UsageError(
+            "--run-id, --force and --trigger wake one agent; --all runs each agent's due "
+            "schedule slot as it is"
+        )
     cli_state = state(ctx)
     settings = cli_state.service_settings()
     context.refuse_source_checkout(settings)
@@ -262,6 +275,9 @@ def _default_run_id(
 
 
 def _print_outcome(outcome: running.RunOutcome, *, simulated: bool = False) -> None:
+    for earlier in outcome.resumed:
+        click.echo(f"{earlier.agent_id}: finishing {earlier.run_id}, which died unfinished")
+        _print_outcome(earlier, simulated=simulated)
     if outcome.repeated:
         click.echo(
             f"{outcome.agent_id}: run {outcome.run_id} already ran ({outcome.status}); "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
+import decimal
 import json
 import sys
 from collections.abc import Iterator
@@ -114,7 +116,16 @@ def progress(message: str) -> None:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=_json_value))
+
+
+def _json_value(value: Any) -> Any:
+    """What JSON lacks: amounts (Postgres numerics) as numbers, times as ISO 8601."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
 
 
 def fail(message: str, *, code: int = 1) -> None:

@@ -14,7 +14,7 @@ from aito.bus import keys
 from aito.cli import context, types
 from aito.cli.context import emit_json, progress, state
 from aito.decisions import applying, proposing, reading, recording, sweeping
-from aito.errors import GovernanceError, PermanentAdapterError
+from aito.errors import AitoError, GovernanceError, PermanentAdapterError
 from aito.forge.base import Forge, PullRequest, PullState
 from aito.org import loading
 from aito.org.organization import Tier
@@ -152,7 +152,9 @@ def propose(
             raise click.BadParameter(f"{target} is given twice", param_hint="--file")
         files[target] = data
     now = _now(now_text)
-    with _session(ctx) as (settings, org, forge):
+    with _session(ctx) as (settings, org, forge), context.runtime(settings, org=org) as runtime:
+        # The services are up before the pull request opens: a proposal that fails
+        # because Postgres or Redis is away opens nothing, so trying again makes no twin.
         decision, pull = proposing.propose(
             forge,
             org=org,
@@ -164,7 +166,14 @@ def propose(
             amount_usd=amount_usd,
             now=now,
         )
-        result = _tally(settings, org, forge, pull.number, now=now)
+        try:
+            result = _tally(settings, org, forge, pull.number, now=now, runtime=runtime)
+        except AitoError:
+            progress(
+                f"#{pull.number} {decision.id} was opened but could not be tallied yet; "
+                f"do not propose it again: `aito decide tally {pull.number}` tallies it"
+            )
+            raise
     if as_json:
         emit_json(
             {
@@ -304,7 +313,9 @@ def status(ctx: click.Context, every: bool, as_json: bool, now_text: dt.datetime
         emit_json([r.as_json() for r in results])
     else:
         if not results and not sweep.problems:
-            click.echo("no decisions" if every else "no open decisions")
+            click.echo(
+                "no decisions" if every else "no open decisions (--all shows closed ones too)"
+            )
         for result in results:
             _print(result, show_changes=False)
     _fail_on(sweep)
@@ -362,9 +373,16 @@ def _only(pr: int | None) -> list[int] | None:
 
 
 def _tally(
-    settings: Settings, org: loading.Organization, forge: Forge, number: int, *, now: dt.datetime
+    settings: Settings,
+    org: loading.Organization,
+    forge: Forge,
+    number: int,
+    *,
+    now: dt.datetime,
+    runtime: bootstrap.Runtime | None = None,
 ) -> applying.Tally:
-    return _results(_sweep(settings, org, forge, [number], now=now), single=True)[0]
+    sweep = _sweep(settings, org, forge, [number], now=now, runtime=runtime)
+    return _results(sweep, single=True)[0]
 
 
 def _sweep(
@@ -374,19 +392,22 @@ def _sweep(
     numbers: list[int] | None,
     *,
     now: dt.datetime,
+    runtime: bootstrap.Runtime | None = None,
 ) -> sweeping.Sweep:
-    """Tally and apply ``numbers`` (None: every open decision); services started once."""
+    """Tally and apply ``numbers`` (None: every open decision); services started once
+    (or ``runtime``'s used)."""
     if numbers is None:
         numbers = sweeping.open_decisions(forge)
     if not numbers:
         return sweeping.Sweep([], [])
-    with bootstrap.build(settings, org=org) as runtime:
+    with contextlib.ExitStack() as stack:
+        wired = runtime or stack.enter_context(context.runtime(settings, org=org))
         return sweeping.tally_open(
             forge,
             now=now,
             numbers=numbers,
-            recorder=recording.ServicesRecorder(memory=runtime.memory, bus=runtime.bus),
-            lock=lambda decision_id: runtime.bus.lock(keys.decision_lock(decision_id)),
+            recorder=recording.ServicesRecorder(memory=wired.memory, bus=wired.bus),
+            lock=lambda decision_id: wired.bus.lock(keys.decision_lock(decision_id)),
             progress=lambda number: progress(f"tallying #{number} …"),
         )
 

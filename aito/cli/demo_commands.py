@@ -44,7 +44,7 @@ def demo(ctx: click.Context, target: Path | None, seed: int, hours: int, as_json
     through a split vote, round-2 analysis, a round-3 tie and a maintainer's decision;
     the CTO's minor policy passes by lazy consensus; a worker drafts content; a budget
     limit is hit and handled. Prints the timeline and a summary, and leaves the repo
-    and database for inspection (`aito --repo DIR decide status`, `git -C DIR log`).
+    and database for inspection (`aito --repo DIR decide status --all`, `git -C DIR log`).
     """
     settings = state(ctx).service_settings(org=False)
     if target is not None:

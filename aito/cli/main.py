@@ -5,7 +5,8 @@ Exit codes: 0 ok · 1 the organization is invalid or workflows drifted · 2 usag
 directory) · 4 governance error (no such pull request, not a decision, an illegal
 request) · 5 permission denied · 6 a service (Postgres, Redis, GitHub …) failed ·
 7 conflict (changed by someone else first) · 8 an agent run stopped as a loop · 9 an
-agent run refused by its budget · 70 a bug in AITO (with a traceback).
+agent run refused by its budget · 70 a bug in AITO (with a traceback) · 130 interrupted
+(Ctrl-C; also while the command line loads, see aito/cli/launching.py).
 
 Every option is typed (aito/cli/types.py), so a value that cannot work is a usage
 error before anything runs; no input should ever reach the traceback of exit 70.
@@ -45,8 +46,9 @@ EXIT_BUG = 70
     epilog="Exit codes: 0 ok, 1 invalid org or drift, 2 usage (bad option, unknown agent), "
     "3 configuration (settings, data directory), 4 governance (no such PR, not a decision), "
     "5 permission denied, 6 service or forge failure, 7 conflict, 8 agent run stopped "
-    "as a loop, 9 agent run out of budget, 70 bug. Docs: README.md; env vars: AITO_REPO, "
-    "AITO_DATA_DIR, POSTGRES_URL, REDIS_URL, AITO_MODEL, ANTHROPIC_API_KEY.",
+    "as a loop, 9 agent run out of budget, 70 bug, 130 interrupted (Ctrl-C). Docs: "
+    "README.md; env vars: AITO_REPO, AITO_DATA_DIR, POSTGRES_URL, REDIS_URL, AITO_MODEL, "
+    "ANTHROPIC_API_KEY.",
 )
 @click.option(
     "--repo",

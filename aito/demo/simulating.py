@@ -369,7 +369,7 @@ def render_summary(report: Report) -> list[str]:
     for issue in report.human_issues:
         lines.append(f"  for humans: issue {issue}")
     lines.append(
-        f"  inspect: aito --repo {report.repo} decide status · "
+        f"  inspect: aito --repo {report.repo} decide status --all · "
         f"git -C {report.repo} log --oneline · aito --repo {report.repo} agent runs"
     )
     return lines

@@ -25,13 +25,18 @@ class Dto(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Usage(Dto):
-    """Tokens of one call, as the provider counted them."""
+MAX_CALL_TOKENS = 100_000_000
+"""More tokens of one kind than any call can use (context windows hold a few million at
+most): a reply claiming more is not well-formed (and would not fit a usage row)."""
 
-    input_tokens: int = Field(0, ge=0)
-    output_tokens: int = Field(0, ge=0)
-    cache_write_tokens: int = Field(0, ge=0)
-    cache_read_tokens: int = Field(0, ge=0)
+
+class Usage(Dto):
+    """Tokens of one call (or of one run's calls), as the provider counted them."""
+
+    input_tokens: int = Field(0, ge=0, le=MAX_CALL_TOKENS)
+    output_tokens: int = Field(0, ge=0, le=MAX_CALL_TOKENS)
+    cache_write_tokens: int = Field(0, ge=0, le=MAX_CALL_TOKENS)
+    cache_read_tokens: int = Field(0, ge=0, le=MAX_CALL_TOKENS)
 
     @property
     def total(self) -> int:

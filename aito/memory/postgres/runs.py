@@ -56,6 +56,19 @@ class RunStore(Connector):
                 )
             )
 
+    def unfinished_runs(self, agent_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        """The agent's runs still ``running``, oldest first: ``run_id``, ``trigger`` and
+        ``asked`` (whether it saved a model exchange)."""
+        with self._connect() as conn:
+            return rows(
+                conn.execute(
+                    "SELECT run_id, trigger, jsonb_array_length(exchanges) > 0 AS asked "
+                    "FROM agent_runs WHERE agent_id = %s AND status = 'running' "
+                    "ORDER BY started_at, run_id LIMIT %s",
+                    (agent_id, limit),
+                )
+            )
+
     def last_fingerprint(self, agent_id: str) -> str | None:
         """The fingerprint of the agent's last run that looked at its world."""
         with self._connect() as conn:
