@@ -37,9 +37,9 @@ from aito.forge.base import (
     PullRequest,
     PullState,
 )
-from aito.governance import authority, tallying
+from aito.governance import authority, tallying, verdicts
 from aito.governance.history import DecisionFacts
-from aito.governance.tallying import ActionKind, Verdict
+from aito.governance.verdicts import ActionKind, Verdict
 from aito.org import yamlfiles
 from aito.org.records import Decision, DecisionStatus, PullRequestLink, RoundRecord
 
@@ -283,23 +283,23 @@ def _apply_state(
     changes: list[str] = []
     number = pull.number
     is_open = pull.state is PullState.OPEN
-    managed = {label for label in pull.labels if label.startswith(tallying.LABEL_PREFIX)}
-    managed.discard(tallying.HOLD_LABEL)  # people hold and unhold; the tally never does
-    wanted = set(verdict.labels) - {tallying.HOLD_LABEL}
+    managed = {label for label in pull.labels if label.startswith(verdicts.LABEL_PREFIX)}
+    managed.discard(verdicts.HOLD_LABEL)  # people hold and unhold; the tally never does
+    wanted = set(verdict.labels) - {verdicts.HOLD_LABEL}
     add, remove = sorted(wanted - managed), sorted(managed - wanted)
     if pull.state is PullState.OPEN and (add or remove):
         forge.set_labels(number, add=add, remove=remove)
         changes += [f"label +{label}" for label in add] + [f"label -{label}" for label in remove]
     state = CheckState(verdict.check_state)
     head = verdict.head_sha
-    current = {s.context: s for s in forge.statuses(head)}.get(tallying.CHECK_CONTEXT)
+    current = {s.context: s for s in forge.statuses(head)}.get(verdicts.CHECK_CONTEXT)
     if current is None or (current.state, current.description) != (
         state,
         verdict.check_description,
     ):
         forge.set_status(
             sha=head,
-            context=tallying.CHECK_CONTEXT,
+            context=verdicts.CHECK_CONTEXT,
             state=state,
             description=verdict.check_description,
         )
