@@ -27,7 +27,7 @@ from typing import Protocol
 
 import yaml
 
-from aito.decisions import marks, reading
+from aito.decisions import judging, marks, reading
 from aito.errors import GovernanceError
 from aito.forge.base import (
     CheckState,
@@ -142,7 +142,7 @@ def _tally(
             first = reading.record_at(forge, commits[0].sha, path, number=number)
         except GovernanceError:
             first = None  # unreadable at its first commit: the head and the mark decide
-    proposal, blocked = reading.fixed_proposal(
+    proposal, blocked = judging.fixed_proposal(
         decision, first, found.mark.proposal if found else None
     )
     if proposal.proposer not in base.agents:
@@ -155,7 +155,7 @@ def _tally(
             f"${decision.amount_usd:g}; it was proposed at {proposal.tier.value} and "
             f"${proposal.amount_usd:g}: a later push may raise them, never lower them"
         )
-    paths = reading.judged_paths(changes, decision.id)
+    paths = judging.judged_paths(changes, decision.id)
     requirement = authority.required_tier(
         base,
         proposer=proposal.proposer,
@@ -195,7 +195,7 @@ def _tally(
         )
     if blocked:
         verdict = _blocked(verdict, blocked)
-    judged, claimed = reading.judged_record(decision, tier=tier, proposal=proposal, paths=paths)
+    judged, claimed = judging.judged_record(decision, tier=tier, proposal=proposal, paths=paths)
     problems += claimed
     if not apply:
         return Tally(verdict, judged, (), tuple(problems))
