@@ -4,8 +4,8 @@ Applying is idempotent and level-based: labels, the `aito/decision` status, one
 tally comment (edited in place), requested reviewers, and a merge pinned to the
 evaluated head (fail closed if it moved) or a close. Run it twice and the second
 run changes nothing. The final record (status, rounds, votes, human decision) is
-written to `org/decisions/<id>.yaml` on the base branch, to Postgres, and sent to
-the proposer and the voters, once.
+written to `org/decisions/<id>.yaml` on the base branch (:mod:`aito.decisions.finalizing`),
+to Postgres, and sent to the proposer and the voters, once.
 
 What is judged is fixed where no proposer can move it: the policy, and the decision's
 id, proposer, tier and amount as proposed, live in the governance bot's mark
@@ -22,12 +22,9 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import Protocol
 
-import yaml
-
-from aito.decisions import judging, marks, reading
+from aito.decisions import finalizing, judging, marks, reading
 from aito.errors import GovernanceError
 from aito.forge.base import (
     CheckState,
@@ -40,8 +37,7 @@ from aito.forge.base import (
 from aito.governance import authority, tallying, verdicts
 from aito.governance.history import DecisionFacts
 from aito.governance.verdicts import ActionKind, Verdict
-from aito.org import yamlfiles
-from aito.org.records import Decision, DecisionStatus, PullRequestLink, RoundRecord
+from aito.org.records import Decision, DecisionStatus
 
 _log = logging.getLogger(__name__)
 TERMINAL = (DecisionStatus.APPROVED, DecisionStatus.REJECTED, DecisionStatus.WITHDRAWN)
@@ -208,7 +204,7 @@ def _tally(
     marks.render(mark)  # a mark that would not read back whole stops the tally here
     changed, final = _apply(forge, pull, verdict, governance, found, mark, problems)
     if final:
-        changed.extend(_record_final(forge, pull, judged, verdict, governance, now))
+        changed.extend(finalizing.record_final(forge, pull, judged, verdict, governance, now))
     if recorder is not None:
         recorder.record(decision=judged, verdict=verdict, now=now)
         escalated = verdict.status is DecisionStatus.ESCALATED
@@ -339,65 +335,3 @@ def _apply_state(
 
 def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _record_final(
-    forge: Forge,
-    pull: PullRequest,
-    decision: Decision,
-    verdict: Verdict,
-    governance: Identity,
-    now: dt.datetime,
-) -> list[str]:
-    """Write the final record to `org/decisions/<id>.yaml` on the base branch (once)."""
-    final = decision.model_copy(
-        update={
-            "status": verdict.status,
-            "round": verdict.round,
-            "rounds": [
-                RoundRecord(
-                    round=r.round, votes=r.votes, analysis={a: "answered" for a in r.analysis}
-                )
-                for r in verdict.rounds
-            ],
-            "human_decision": verdict.human_decision,
-            "decided_by": verdict.decided_by,
-            "resolved_at": now,
-            "result": verdict.reason,
-            "pr": PullRequestLink(number=pull.number, url=pull.url if _is_http(pull.url) else None),
-        }
-    )
-    path = f"{reading.DECISIONS_PREFIX}{decision.id}.yaml"
-    data = final.model_dump(mode="json", exclude_none=True)
-    current = forge.read_tree(pull.base_ref, prefixes=[path]).get(path)
-    if current is not None and _same_record(_loaded(current, path), data):
-        return []
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
-    forge.commit_files(
-        branch=pull.base_ref,
-        base=pull.base_ref,
-        files={path: text},
-        message=f"Record decision {decision.id}: {verdict.status.value} (#{pull.number})",
-        author=governance,
-    )
-    return [f"recorded {path} on {pull.base_ref}"]
-
-
-def _loaded(content: bytes, path: str) -> object:
-    try:
-        return yamlfiles.load_bytes(content, Path(path))
-    except yamlfiles.YamlFileError:
-        return None  # unreadable: rewrite it
-
-
-def _same_record(current: object, new: dict[str, object]) -> bool:
-    # The resolution time differs between runs; the decision does not.
-    if not isinstance(current, dict):
-        return False
-    return {k: v for k, v in current.items() if k != "resolved_at"} == {
-        k: v for k, v in new.items() if k != "resolved_at"
-    }
-
-
-def _is_http(url: str | None) -> bool:
-    return bool(url and url.startswith(("http://", "https://")))
