@@ -4,8 +4,8 @@ Applying is idempotent and level-based: labels, the `aito/decision` status, one
 tally comment (edited in place), requested reviewers, and a merge pinned to the
 evaluated head (fail closed if it moved) or a close. Run it twice and the second
 run changes nothing. The final record (status, rounds, votes, human decision) is
-written to `org/decisions/<id>.yaml` on the base branch, to Postgres, and sent to
-the proposer and the voters, once.
+written to `org/decisions/<id>.yaml` on the base branch (:mod:`aito.decisions.finalizing`),
+to Postgres, and sent to the proposer and the voters, once.
 
 What is judged is fixed where no proposer can move it: the policy, and the decision's
 id, proposer, tier and amount as proposed, live in the governance bot's mark
@@ -22,12 +22,9 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import Protocol
 
-import yaml
-
-from aito.decisions import marks, reading
+from aito.decisions import finalizing, judging, marks, reading
 from aito.errors import GovernanceError
 from aito.forge.base import (
     CheckState,
@@ -37,11 +34,10 @@ from aito.forge.base import (
     PullRequest,
     PullState,
 )
-from aito.governance import authority, tallying
+from aito.governance import authority, tallying, verdicts
 from aito.governance.history import DecisionFacts
-from aito.governance.tallying import ActionKind, Verdict
-from aito.org import yamlfiles
-from aito.org.records import Decision, DecisionStatus, PullRequestLink, RoundRecord
+from aito.governance.verdicts import ActionKind, Verdict
+from aito.org.records import Decision, DecisionStatus
 
 _log = logging.getLogger(__name__)
 TERMINAL = (DecisionStatus.APPROVED, DecisionStatus.REJECTED, DecisionStatus.WITHDRAWN)
@@ -142,7 +138,7 @@ def _tally(
             first = reading.record_at(forge, commits[0].sha, path, number=number)
         except GovernanceError:
             first = None  # unreadable at its first commit: the head and the mark decide
-    proposal, blocked = reading.fixed_proposal(
+    proposal, blocked = judging.fixed_proposal(
         decision, first, found.mark.proposal if found else None
     )
     if proposal.proposer not in base.agents:
@@ -155,7 +151,7 @@ def _tally(
             f"${decision.amount_usd:g}; it was proposed at {proposal.tier.value} and "
             f"${proposal.amount_usd:g}: a later push may raise them, never lower them"
         )
-    paths = reading.judged_paths(changes, decision.id)
+    paths = judging.judged_paths(changes, decision.id)
     requirement = authority.required_tier(
         base,
         proposer=proposal.proposer,
@@ -195,7 +191,7 @@ def _tally(
         )
     if blocked:
         verdict = _blocked(verdict, blocked)
-    judged, claimed = reading.judged_record(decision, tier=tier, proposal=proposal, paths=paths)
+    judged, claimed = judging.judged_record(decision, tier=tier, proposal=proposal, paths=paths)
     problems += claimed
     if not apply:
         return Tally(verdict, judged, (), tuple(problems))
@@ -208,7 +204,7 @@ def _tally(
     marks.render(mark)  # a mark that would not read back whole stops the tally here
     changed, final = _apply(forge, pull, verdict, governance, found, mark, problems)
     if final:
-        changed.extend(_record_final(forge, pull, judged, verdict, governance, now))
+        changed.extend(finalizing.record_final(forge, pull, judged, verdict, governance, now))
     if recorder is not None:
         recorder.record(decision=judged, verdict=verdict, now=now)
         escalated = verdict.status is DecisionStatus.ESCALATED
@@ -283,23 +279,23 @@ def _apply_state(
     changes: list[str] = []
     number = pull.number
     is_open = pull.state is PullState.OPEN
-    managed = {label for label in pull.labels if label.startswith(tallying.LABEL_PREFIX)}
-    managed.discard(tallying.HOLD_LABEL)  # people hold and unhold; the tally never does
-    wanted = set(verdict.labels) - {tallying.HOLD_LABEL}
+    managed = {label for label in pull.labels if label.startswith(verdicts.LABEL_PREFIX)}
+    managed.discard(verdicts.HOLD_LABEL)  # people hold and unhold; the tally never does
+    wanted = set(verdict.labels) - {verdicts.HOLD_LABEL}
     add, remove = sorted(wanted - managed), sorted(managed - wanted)
     if pull.state is PullState.OPEN and (add or remove):
         forge.set_labels(number, add=add, remove=remove)
         changes += [f"label +{label}" for label in add] + [f"label -{label}" for label in remove]
     state = CheckState(verdict.check_state)
     head = verdict.head_sha
-    current = {s.context: s for s in forge.statuses(head)}.get(tallying.CHECK_CONTEXT)
+    current = {s.context: s for s in forge.statuses(head)}.get(verdicts.CHECK_CONTEXT)
     if current is None or (current.state, current.description) != (
         state,
         verdict.check_description,
     ):
         forge.set_status(
             sha=head,
-            context=tallying.CHECK_CONTEXT,
+            context=verdicts.CHECK_CONTEXT,
             state=state,
             description=verdict.check_description,
         )
@@ -339,65 +335,3 @@ def _apply_state(
 
 def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _record_final(
-    forge: Forge,
-    pull: PullRequest,
-    decision: Decision,
-    verdict: Verdict,
-    governance: Identity,
-    now: dt.datetime,
-) -> list[str]:
-    """Write the final record to `org/decisions/<id>.yaml` on the base branch (once)."""
-    final = decision.model_copy(
-        update={
-            "status": verdict.status,
-            "round": verdict.round,
-            "rounds": [
-                RoundRecord(
-                    round=r.round, votes=r.votes, analysis={a: "answered" for a in r.analysis}
-                )
-                for r in verdict.rounds
-            ],
-            "human_decision": verdict.human_decision,
-            "decided_by": verdict.decided_by,
-            "resolved_at": now,
-            "result": verdict.reason,
-            "pr": PullRequestLink(number=pull.number, url=pull.url if _is_http(pull.url) else None),
-        }
-    )
-    path = f"{reading.DECISIONS_PREFIX}{decision.id}.yaml"
-    data = final.model_dump(mode="json", exclude_none=True)
-    current = forge.read_tree(pull.base_ref, prefixes=[path]).get(path)
-    if current is not None and _same_record(_loaded(current, path), data):
-        return []
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
-    forge.commit_files(
-        branch=pull.base_ref,
-        base=pull.base_ref,
-        files={path: text},
-        message=f"Record decision {decision.id}: {verdict.status.value} (#{pull.number})",
-        author=governance,
-    )
-    return [f"recorded {path} on {pull.base_ref}"]
-
-
-def _loaded(content: bytes, path: str) -> object:
-    try:
-        return yamlfiles.load_bytes(content, Path(path))
-    except yamlfiles.YamlFileError:
-        return None  # unreadable: rewrite it
-
-
-def _same_record(current: object, new: dict[str, object]) -> bool:
-    # The resolution time differs between runs; the decision does not.
-    if not isinstance(current, dict):
-        return False
-    return {k: v for k, v in current.items() if k != "resolved_at"} == {
-        k: v for k, v in new.items() if k != "resolved_at"
-    }
-
-
-def _is_http(url: str | None) -> bool:
-    return bool(url and url.startswith(("http://", "https://")))

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aito.errors import GovernanceError
 from aito.forge.base import Comment, Identity
 from aito.governance.policies import Policy
-from aito.governance.tallying import Verdict
+from aito.governance.verdicts import Verdict
 from aito.org.organization import Tier
 
 TALLY_MARK = "<!-- aito:tally -->"  # the comment's first line, for people and searches

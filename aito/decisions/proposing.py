@@ -11,7 +11,7 @@ import yaml
 from aito.decisions import reading
 from aito.errors import GovernanceError, PermissionDenied
 from aito.forge.base import Forge, Identity, PullRequest, ReviewState
-from aito.governance import authority, tallying
+from aito.governance import authority, verdicts
 from aito.org import loading
 from aito.org import paths as repo_paths
 from aito.org.agents import Layer
@@ -144,5 +144,5 @@ def review(forge: Forge, number: int, *, author: Identity, vote: str, body: str)
 
 
 def hold(forge: Forge, number: int, *, on: bool) -> None:
-    label = [tallying.HOLD_LABEL]
+    label = [verdicts.HOLD_LABEL]
     forge.set_labels(number, add=label if on else [], remove=[] if on else label)

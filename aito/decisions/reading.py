@@ -7,7 +7,8 @@ Trust rules live here:
   tree, and a pull request against any other branch is not a decision.
 * A decision pull request **adds** exactly one `org/decisions/<id>.yaml` (a new,
   regular file); what else it changes is judged by :mod:`aito.governance.authority`
-  (changing or deleting an existing record is a rule change: critical).
+  (changing or deleting an existing record is a rule change: critical); its id,
+  proposer, tier and amount as judged are fixed at proposal (:mod:`aito.decisions.judging`).
 * Identities are numeric ids; maintainers come from the forge's permission data or
   the governance branch's maintainer list.
 * Time is the forge server's: a push's time is what the forge knows (LocalForge records
@@ -44,7 +45,6 @@ from aito.forge.base import (
     PullState,
     ReviewState,
 )
-from aito.governance import authority
 from aito.governance.history import (
     CommentEvent,
     DismissalEvent,
@@ -324,93 +324,3 @@ def head_timeline(
         at = max(now, timeline[-1].at) if timeline else now
         timeline.append(marks.Head(sha=head, tree=tree, at=at))
     return tuple(timeline)
-
-
-def fixed_proposal(
-    head: Decision, first: Decision | None, frozen: marks.Proposal | None
-) -> tuple[marks.Proposal, str | None]:
-    """The decision as proposed (the mark, else its first commit, else the head), its
-    tier and amount raised to the highest any of them says; and why the head is blocked
-    if it changed what cannot change (the id, the proposer)."""
-    said = [
-        marks.Proposal(decision=d.id, proposer=d.proposed_by, tier=d.tier, amount_usd=d.amount_usd)
-        for d in (first, head)
-        if d is not None
-    ]
-    origin = frozen or said[0]
-    every = [origin, *said]
-    proposal = marks.Proposal(
-        decision=origin.decision,
-        proposer=origin.proposer,
-        tier=max((p.tier for p in every), key=authority.TIER_ORDER.index),
-        amount_usd=max(p.amount_usd for p in every),
-    )
-    blocked = None
-    if head.id != origin.decision:
-        blocked = (
-            f"the decision record changed from {origin.decision} to {head.id} after it was proposed"
-        )
-    elif head.proposed_by != origin.proposer:
-        blocked = (
-            f"proposed_by cannot be claimed: it changed from {origin.proposer} to "
-            f"{head.proposed_by} after the proposal"
-        )
-    return proposal, blocked
-
-
-def judged_paths(changes: list[FileChange], decision_id: str) -> list[str]:
-    """Every path the change touches except its own new record (a rename: both names)."""
-    record = f"{DECISIONS_PREFIX}{decision_id}.yaml"
-    found: list[str] = []
-    for change in changes:
-        if change.path == record and record_path(change):
-            continue
-        found.append(change.path)
-        if change.status is FileStatus.RENAMED and change.previous_path:
-            found.append(change.previous_path)
-    return found
-
-
-# Record fields that say how a decision went: written by the tally, never by a proposer.
-TALLY_FIELDS = (
-    "status",
-    "round",
-    "rounds",
-    "human_decision",
-    "decided_by",
-    "resolved_at",
-    "result",
-    "pr",
-    "due",
-)
-
-
-def judged_record(
-    head: Decision, *, tier: Tier, proposal: marks.Proposal, paths: Sequence[str]
-) -> tuple[Decision, list[str]]:
-    """The record as judged: the proposal's fixed values, the judged tier, ``changes`` as
-    the paths the pull request really changes (``paths``, not the record's own claim), and
-    none of the fields the tally owns (what a proposer wrote there is reported and
-    dropped)."""
-    fields = Decision.model_fields
-    claimed = [
-        name
-        for name in TALLY_FIELDS
-        if name != "round"  # proposals start at round 1; the tally counts its own
-        and getattr(head, name) != fields[name].get_default(call_default_factory=True)
-    ]
-    problems = (
-        [f"the record sets {', '.join(claimed)}, which only the tally writes: ignored"]
-        if claimed
-        else []
-    )
-    judged = Decision.model_validate(
-        head.model_dump(exclude=set(TALLY_FIELDS))
-        | {
-            "tier": tier,
-            "amount_usd": proposal.amount_usd,
-            "proposed_by": proposal.proposer,
-            "changes": sorted(set(paths)),
-        }
-    )
-    return judged, problems

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from aito.governance.tallying import Verdict
+from aito.governance.verdicts import Verdict
 from aito.memory.base import DecisionRow
 from aito.org.messages import AgentMessage, MessageType, Priority
 from aito.org.records import Decision, Vote

@@ -36,7 +36,7 @@ from aito.bus import keys, streams
 from aito.decisions import applying, proposing, reading, recording, sweeping
 from aito.errors import ConfigError, GovernanceError
 from aito.forge.base import PullState
-from aito.governance.tallying import Stage
+from aito.governance.verdicts import Stage
 from aito.llm import offline
 from aito.org import loading
 from aito.org.agents import Layer

@@ -1,9 +1,9 @@
 """The `Forge` port: what governance and agents need from a code forge.
 
 Everything is our own DTOs (never SDK objects). Two implementations sit beside
-this file: `local.py` (a real local git repo, PR data stored beside it) and
-`github.py` (PyGithub). Identities are numeric user ids, as GitHub has them;
-logins are for display only.
+this file: `local.py` (a real local git repo, PR data stored beside it; its parts in
+`local_*.py`) and `github.py` (PyGithub; its parts in `github_*.py`). Identities are
+numeric user ids, as GitHub has them; logins are for display only.
 """
 
 from __future__ import annotations

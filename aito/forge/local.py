@@ -27,51 +27,47 @@ an explicit ``permissions`` map is given.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import json
-import os
-import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pydantic
-
 from aito.errors import ConfigError, PermanentAdapterError
-from aito.forge import caching, gitobjects
+from aito.forge import gitobjects, local_git, local_store
 from aito.forge.base import (
-    ISSUE_STATES,
     CheckState,
-    Comment,
     Commit,
     FileChange,
     FileStatus,
     Identity,
-    Issue,
     MergeConflict,
     Permission,
     PullRequest,
     PullState,
-    Review,
-    ReviewState,
     StatusCheck,
 )
-from aito.org import organization, yamlfiles
+from aito.forge.local_conversation import ConversationMethods
+from aito.forge.local_issues import IssueMethods
+from aito.forge.local_permissions import PermissionMethods
+from aito.forge.local_store import Clock
 
-SERVICE = "local forge"
-_SPECIAL_MODES = (b"120000", b"160000")  # a symbolic link, a submodule
-Clock = Callable[[], dt.datetime]
+SERVICE = local_git.SERVICE
 
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class LocalForge:
-    """A local git repository with pull requests stored in ``store``."""
+class LocalForge(ConversationMethods, IssueMethods, PermissionMethods):
+    """A local git repository with pull requests stored in ``store``.
+
+    Its methods are grouped by job: git plumbing in :mod:`aito.forge.local_git`, the
+    JSON store in :mod:`aito.forge.local_store`, reviews and comments in
+    :mod:`aito.forge.local_conversation`, issues in :mod:`aito.forge.local_issues`,
+    permissions in :mod:`aito.forge.local_permissions`; commits, pull requests and their
+    state here."""
 
     def __init__(
         self,
@@ -99,102 +95,9 @@ class LocalForge:
         self.objects = gitobjects.GitObjects(repo)
         """Refs and content, read through one `git cat-file --batch` and cached by id."""
 
-    def _anchor_governance_branch(self) -> None:
-        """The store belongs to the governance branch it was first opened for.
-
-        The branch name comes from `org/org.yaml` in whatever is checked out; a checkout
-        whose org.yaml names another branch (one a proposer pushed, with laxer rules)
-        must not make that branch the one whose org judges and into which decisions
-        merge."""
-        path = self.store / "forge.json"
-        try:
-            anchored = json.loads(path.read_text()).get("governance_branch")
-        except FileNotFoundError:
-            _write_json(path, {"governance_branch": self._base})
-            return
-        except (ValueError, AttributeError):
-            anchored = None
-        if not isinstance(anchored, str):
-            raise ConfigError(
-                f"{path} does not say which branch governs; write "
-                f'{{"governance_branch": "{self._base}"}} into it if that is the one'
-            )
-        if anchored != self._base:
-            raise ConfigError(
-                f"{self.store} holds the decisions of governance branch {anchored!r}, but "
-                f"org/org.yaml in {self.repo} names {self._base!r}: check out {anchored} "
-                f"(or, if the governance branch really moved, set governance_branch in "
-                f"{path})"
-            )
-
     @property
     def default_branch(self) -> str:
         return self._base
-
-    # -- git -----------------------------------------------------------------------
-    def _git(
-        self,
-        *args: str,
-        stdin: bytes | None = None,
-        env: Mapping[str, str] | None = None,
-        check: bool = True,
-    ) -> subprocess.CompletedProcess[bytes]:
-        result = subprocess.run(
-            ["git", "-C", str(self.repo), *args],
-            input=stdin,
-            capture_output=True,
-            env={**os.environ, **(env or {})},
-            check=False,
-        )
-        if check and result.returncode != 0:
-            raise PermanentAdapterError(
-                SERVICE, f"git {' '.join(args[:2])} failed: {result.stderr.decode().strip()}"
-            )
-        return result
-
-    def _rev(self, ref: str) -> str | None:
-        # as `git rev-parse --verify --quiet <ref>^{commit}`, without a process per call,
-        # except that a branch wins over a tag of the same name (git would take the tag):
-        # a tag called `main` pushed by anyone must never stand in for the governance
-        # branch, whose org judges and against which a pull request's changes are listed.
-        if not ref.startswith("refs/") and not caching.is_object_id(ref):
-            branch = self.objects.resolve(f"refs/heads/{ref}")
-            if branch is not None:
-                return branch
-        return self.objects.resolve(ref)
-
-    def _tree_of(self, sha: str) -> str:
-        return self._git("rev-parse", f"{sha}^{{tree}}").stdout.decode().strip()
-
-    def _checked_out_branch(self) -> str | None:
-        found = self._git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
-        return found.stdout.decode().strip() or None if found.returncode == 0 else None
-
-    def _move_branch(self, branch: str, new: str, old: str | None) -> None:
-        """Point ``branch`` at ``new``; a checked-out branch is fast-forwarded with its files."""
-        if branch == self._checked_out_branch():
-            result = self._git("merge", "--ff-only", "--quiet", new, check=False)
-            if result.returncode != 0:
-                raise MergeConflict(
-                    f"{branch} is checked out in {self.repo} and could not be fast-forwarded "
-                    f"(local changes?): {result.stderr.decode().strip()}"
-                )
-            return
-        self._git("update-ref", f"refs/heads/{branch}", new, old or "")
-
-    def read_tree(self, ref: str, *, prefixes: Sequence[str]) -> dict[str, bytes]:
-        """Files under ``prefixes`` at ``ref``: the ref is resolved on each call (it may
-        have moved), trees and blobs are read once by id (see :mod:`aito.forge.gitobjects`)."""
-        sha = self._rev(ref)
-        if sha is None:
-            raise PermanentAdapterError(SERVICE, f"no branch or commit {ref!r} in {self.repo}")
-        listing = self.objects.files(sha, tuple(prefixes))
-        return {path: self.objects.blob(blob) for path, blob in listing}
-
-    def disconnect(self) -> None:
-        """Stop the `git cat-file` process (it also stops when the forge is collected;
-        a later read starts another)."""
-        self.objects.close()
 
     def commit_files(
         self,
@@ -211,7 +114,10 @@ class LocalForge:
             if parent is None:
                 raise PermanentAdapterError(SERVICE, f"no branch {base!r} to start {branch!r} from")
             with tempfile.TemporaryDirectory() as scratch:
-                env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), **_author_env(author)}
+                env = {
+                    "GIT_INDEX_FILE": str(Path(scratch) / "index"),
+                    **local_git.author_env(author),
+                }
                 self._git("read-tree", parent, env=env)
                 for path, content in files.items():
                     if content is None:
@@ -258,7 +164,7 @@ class LocalForge:
                 "title": title,
                 "body": body,
                 "state": "open",
-                "author": _identity_json(author),
+                "author": local_store.identity_json(author),
                 "head_ref": head,
                 "base_ref": base,
                 "created_at": now.isoformat(),
@@ -305,7 +211,7 @@ class LocalForge:
         else:
             base = self._rev(pull.base_ref) or pull.base_ref
         names = self._git("diff", "--name-only", "-z", f"{base}...{pull.head_sha}").stdout
-        return sorted(_name(name) for name in filter(None, names.split(b"\0")))
+        return sorted(local_git.path_name(name) for name in filter(None, names.split(b"\0")))
 
     def file_changes(self, number: int) -> list[FileChange]:
         """Against the merge base, without rename detection (a rename is a removal and an
@@ -327,86 +233,9 @@ class LocalForge:
             status = {b"A": FileStatus.ADDED, b"D": FileStatus.REMOVED}.get(
                 letter[:1], FileStatus.MODIFIED
             )
-            special = status is not FileStatus.REMOVED and new_mode in _SPECIAL_MODES
-            changes.append(FileChange(_name(name), status, special=special))
+            special = status is not FileStatus.REMOVED and new_mode in local_git.SPECIAL_MODES
+            changes.append(FileChange(local_git.path_name(name), status, special=special))
         return sorted(changes, key=lambda change: change.path)
-
-    # -- conversation --------------------------------------------------------------
-    def reviews(self, number: int) -> list[Review]:
-        return [_to_review(r) for r in self._load(number)["reviews"]]
-
-    def dismiss_review(self, number: int, *, review_id: int, actor: Identity, message: str) -> None:
-        """As GitHub: only an approval or a request for changes can be dismissed."""
-        with self._locked():
-            record = self._load(number)
-            if record["state"] != "open":
-                raise PermanentAdapterError(SERVICE, f"pull request #{number} is {record['state']}")
-            review = next((r for r in record["reviews"] if r["id"] == review_id), None)
-            if review is None:
-                raise PermanentAdapterError(SERVICE, f"no review {review_id} on #{number}")
-            if review["state"] not in (
-                ReviewState.APPROVED.value,
-                ReviewState.CHANGES_REQUESTED.value,
-            ):
-                raise PermanentAdapterError(
-                    SERVICE, f"review {review_id} is {review['state'].lower()}: not dismissable"
-                )
-            review["dismissal"] = {
-                "by": _identity_json(actor),
-                "at": self._clock().isoformat(),
-                "state": review["state"],
-                "message": message,
-            }
-            review["state"] = ReviewState.DISMISSED.value
-            self._save(record)
-
-    def post_review(
-        self, number: int, *, author: Identity, state: ReviewState, body: str, commit_id: str
-    ) -> Review:
-        with self._locked():
-            record = self._load(number)
-            if record["state"] != "open":
-                raise PermanentAdapterError(SERVICE, f"pull request #{number} is {record['state']}")
-            review = {
-                "id": self._next_id("item"),
-                "user": _identity_json(author),
-                "state": state.value,
-                "commit_id": commit_id,
-                "submitted_at": self._clock().isoformat(),
-                "body": body,
-            }
-            record["reviews"].append(review)
-            self._save(record)
-        return self.reviews(number)[-1]
-
-    def comments(self, number: int) -> list[Comment]:
-        return [_to_comment(c) for c in self._load(number)["comments"]]
-
-    def post_comment(self, number: int, *, author: Identity, body: str) -> Comment:
-        with self._locked():
-            record = self._load(number)
-            now = self._clock().isoformat()
-            comment = {
-                "id": self._next_id("item"),
-                "user": _identity_json(author),
-                "body": body,
-                "created_at": now,
-                "updated_at": now,
-            }
-            record["comments"].append(comment)
-            self._save(record)
-        return _to_comment(comment)
-
-    def edit_comment(self, number: int, *, comment_id: int, body: str) -> Comment:
-        with self._locked():
-            record = self._load(number)
-            for comment in record["comments"]:
-                if comment["id"] == comment_id:
-                    comment["body"] = body
-                    comment["updated_at"] = self._clock().isoformat()
-                    self._save(record)
-                    return _to_comment(comment)
-        raise PermanentAdapterError(SERVICE, f"no comment {comment_id} on #{number}")
 
     # -- state ---------------------------------------------------------------------
     def set_labels(self, number: int, *, add: Sequence[str], remove: Sequence[str]) -> None:
@@ -424,7 +253,7 @@ class LocalForge:
                 "state": state.value,
                 "description": description,
             }
-            _write_json(path, statuses)
+            local_store.write_json(path, statuses)
 
     def statuses(self, sha: str) -> list[StatusCheck]:
         path = self.store / "statuses.json"
@@ -479,7 +308,7 @@ class LocalForge:
                     f"#{number} conflicts with {base_ref}; the proposer must rebase"
                 )
             tree = merged_tree.stdout.decode().split()[0]
-            env = _author_env(actor)
+            env = local_git.author_env(actor)
             merge_sha = (
                 self._git("commit-tree", tree, "-p", base, "-p", sha, "-m", message, env=env)
                 .stdout.decode()
@@ -488,7 +317,7 @@ class LocalForge:
             self._move_branch(base_ref, merge_sha, base)
             record.update(
                 state="merged",
-                merged_by=_identity_json(actor),
+                merged_by=local_store.identity_json(actor),
                 merge_sha=merge_sha,
                 closed_at=self._clock().isoformat(),
             )
@@ -501,136 +330,13 @@ class LocalForge:
             if record["state"] != "open":
                 return
             record.update(
-                state="closed", closed_by=_identity_json(actor), closed_at=self._clock().isoformat()
+                state="closed",
+                closed_by=local_store.identity_json(actor),
+                closed_at=self._clock().isoformat(),
             )
             self._save(record)
 
-    def permission(self, user: Identity) -> Permission:
-        if self._permissions is not None:
-            return self._permissions.get(user.id, Permission.READ)
-        return self._committed_permissions().get(user.id, Permission.READ)
-
-    def _committed_permissions(self) -> dict[int, Permission]:
-        """Roles from `org/org.yaml` on the base branch as committed (never the working
-        tree): maintainers administer, agents' bots write; nobody, if it is unreadable."""
-        sha = self._rev(f"refs/heads/{self._base}")
-        if sha is None:
-            return {}
-        if self._base_permissions is not None and self._base_permissions[0] == sha:
-            return self._base_permissions[1]
-        content = self.read_tree(sha, prefixes=["org/org.yaml"]).get("org/org.yaml")
-        found: dict[int, Permission] = {}
-        if content is not None:
-            try:
-                data = yamlfiles.load_bytes(content, Path("org/org.yaml"))
-                org = organization.OrgFile.model_validate(data)
-            except (yamlfiles.YamlFileError, pydantic.ValidationError):
-                org = None
-            if org is not None:
-                found = {bot.id: Permission.WRITE for bot in org.bots.values()}
-                found |= {person.id: Permission.ADMIN for person in org.maintainers}
-        self._base_permissions = (sha, found)
-        return found
-
-    # -- issues --------------------------------------------------------------------
-    def open_issue(
-        self, *, title: str, body: str, labels: Sequence[str], author: Identity
-    ) -> Issue:
-        with self._locked():
-            record: dict[str, Any] = {
-                "number": self._next_number(),
-                "title": title,
-                "body": body,
-                "state": "open",
-                "author": _identity_json(author),
-                "labels": sorted(set(labels)),
-                "created_at": self._clock().isoformat(),
-                "closed_by": None,
-                "closed_at": None,
-            }
-            _write_json(self._issue_path(int(record["number"])), record)
-        return self._to_issue(record)
-
-    def issues(self, *, state: str | None = "open", labels: Sequence[str] = ()) -> list[Issue]:
-        if state is not None and state not in ISSUE_STATES:
-            raise ValueError(f"an issue is open or closed, not {state!r}")
-        paths = sorted((self.store / "issues").glob("*.json"), key=lambda p: int(p.stem))
-        found = [self._to_issue(json.loads(path.read_text())) for path in paths]
-        wanted = set(labels)
-        return [
-            issue
-            for issue in found
-            if (state is None or issue.state == state) and wanted <= issue.labels
-        ]
-
-    def close_issue(self, number: int, *, actor: Identity) -> None:
-        with self._locked():
-            path = self._issue_path(number)
-            if not path.exists():
-                raise PermanentAdapterError(SERVICE, f"no issue #{number} in {self.store}")
-            record: dict[str, Any] = json.loads(path.read_text())
-            if record["state"] != "open":
-                return
-            record.update(
-                state="closed", closed_by=_identity_json(actor), closed_at=self._clock().isoformat()
-            )
-            _write_json(path, record)
-
-    def _issue_path(self, number: int) -> Path:
-        return self.store / "issues" / f"{number}.json"
-
-    def _to_issue(self, record: dict[str, Any]) -> Issue:
-        number = int(record["number"])
-        return Issue(
-            number=number,
-            title=record["title"],
-            body=record["body"],
-            state=record["state"],
-            author=Identity(**record["author"]),
-            labels=frozenset(record["labels"]),
-            created_at=dt.datetime.fromisoformat(record["created_at"]),
-            url=self._issue_path(number).as_uri(),
-        )
-
-    # -- storage -------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with (self.store / ".lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def _path(self, number: int) -> Path:
-        return self.store / "pulls" / f"{number}.json"
-
-    def _load(self, number: int) -> dict[str, Any]:
-        path = self._path(number)
-        if not path.exists():
-            raise PermanentAdapterError(SERVICE, f"no pull request #{number} in {self.store}")
-        data: dict[str, Any] = json.loads(path.read_text())
-        return data
-
-    def _save(self, record: dict[str, Any]) -> None:
-        _write_json(self._path(int(record["number"])), record)
-
-    def _records(self) -> list[dict[str, Any]]:
-        paths = sorted((self.store / "pulls").glob("*.json"), key=lambda p: int(p.stem))
-        return [json.loads(p.read_text()) for p in paths]
-
-    def _next_id(self, kind: str) -> int:
-        path = self.store / "counters.json"
-        counters = json.loads(path.read_text()) if path.exists() else {}
-        counters[kind] = counters.get(kind, 0) + 1
-        _write_json(path, counters)
-        return int(counters[kind])
-
-    def _next_number(self) -> int:
-        """The next issue or pull request number: one sequence for both, as on GitHub.
-        (The counter keeps its first name, "pull", so existing stores number on.)"""
-        return self._next_id("pull")
-
+    # -- pushes --------------------------------------------------------------------
     def _observe_push(self, record: dict[str, Any], sha: str, by: int | None) -> None:
         if record["pushes"] and record["pushes"][-1]["sha"] == sha:
             return
@@ -645,73 +351,3 @@ class LocalForge:
             return False
         self._observe_push(record, tip, None)
         return True
-
-    def _to_pull(self, record: dict[str, Any]) -> PullRequest:
-        return PullRequest(
-            number=int(record["number"]),
-            title=record["title"],
-            body=record["body"],
-            state=PullState(record["state"]),
-            author=Identity(**record["author"]),
-            head_ref=record["head_ref"],
-            head_sha=record["pushes"][-1]["sha"],
-            base_ref=record["base_ref"],
-            labels=frozenset(record["labels"]),
-            created_at=dt.datetime.fromisoformat(record["created_at"]),
-            merged_by=Identity(**record["merged_by"]) if record["merged_by"] else None,
-            closed_by=Identity(**record["closed_by"]) if record["closed_by"] else None,
-            merge_sha=record["merge_sha"],
-            url=self._path(int(record["number"])).as_uri(),
-        )
-
-
-def _name(raw: bytes) -> str:
-    # git stores any bytes as a file name: one that is not UTF-8 is shown with U+FFFD,
-    # which no plain path holds (aito.org.paths.unsafe_reason), so it is judged critical.
-    return raw.decode("utf-8", errors="replace")
-
-
-def _identity_json(identity: Identity) -> dict[str, Any]:
-    return {"login": identity.login, "id": identity.id}
-
-
-def _to_review(review: dict[str, Any]) -> Review:
-    dismissal = review.get("dismissal")
-    return Review(
-        id=review["id"],
-        user=Identity(**review["user"]),
-        state=ReviewState(review["state"]),
-        commit_id=review["commit_id"],
-        submitted_at=dt.datetime.fromisoformat(review["submitted_at"]),
-        body=review["body"],
-        dismissed_by=Identity(**dismissal["by"]) if dismissal else None,
-        dismissed_at=dt.datetime.fromisoformat(dismissal["at"]) if dismissal else None,
-        dismissed_state=ReviewState(dismissal["state"]) if dismissal else None,
-    )
-
-
-def _to_comment(comment: dict[str, Any]) -> Comment:
-    return Comment(
-        id=comment["id"],
-        user=Identity(**comment["user"]),
-        body=comment["body"],
-        created_at=dt.datetime.fromisoformat(comment["created_at"]),
-        updated_at=dt.datetime.fromisoformat(comment["updated_at"]),
-    )
-
-
-def _author_env(identity: Identity) -> dict[str, str]:
-    email = f"{identity.id}+{identity.login}@users.noreply.aito.local"
-    return {
-        "GIT_AUTHOR_NAME": identity.login,
-        "GIT_AUTHOR_EMAIL": email,
-        "GIT_COMMITTER_NAME": identity.login,
-        "GIT_COMMITTER_EMAIL": email,
-    }
-
-
-def _write_json(path: Path, data: Any) -> None:
-    # Write then rename: a crash never leaves half a file.
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    partial.replace(path)

@@ -1,0 +1,167 @@
+"""Calling GitHub: one PyGithub client per token, retries, and GitHub's errors in ours.
+
+:class:`GitHubCalls` is the part of :class:`aito.forge.github.GitHubForge` every other
+part calls through. The governance token reads, labels, sets statuses, edits the
+tally's comments, merges and closes; an agent's bot token (``agent_tokens``, by the
+bot's numeric user id) acts as that agent, and an ``author`` with no token of its own
+falls back to the governance token.
+
+Errors are translated here: 5xx, timeouts and rate limits (403/429 with ``retry-after``
+or ``x-ratelimit-remaining: 0``) are retried with exponential backoff and then raised as
+`TemporaryAdapterError`; 401/403/404/422 raise `PermanentAdapterError` saying what to
+check. PyGithub's own retry is off (``retry=None``) so it does not double ours. Tokens
+are never logged nor put in messages.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from typing import NamedTuple, TypeVar
+
+import github
+from github import Auth, GithubException
+from github.Repository import Repository
+from pydantic import SecretStr
+
+from aito import errors, retrying
+from aito.forge import base as port
+
+T = TypeVar("T")
+SERVICE = "github"
+GOVERNANCE = "the governance token"
+
+
+class Account(NamedTuple):
+    client: github.Github
+    repo: Repository
+    credential: str  # how messages name the token, e.g. "the token of ceo-bot"
+
+
+class GitHubCalls:
+    """Accounts and calls of :class:`aito.forge.github.GitHubForge` (set by its constructor)."""
+
+    repo_name: str
+    _api_url: str
+    _timeout: int
+    _throttle: bool
+    _backoff: float
+    _retry: retrying.Policy
+    _sleep: Callable[[float], None]
+    _gov: Account
+    _agent_tokens: dict[int, SecretStr]
+    _agents: dict[int, Account]
+
+    def _connect(self, token: SecretStr, credential: str) -> Account:
+        client = github.Github(
+            auth=Auth.Token(token.get_secret_value()),
+            base_url=self._api_url,
+            timeout=self._timeout,
+            per_page=100,
+            retry=None,
+            lazy=True,  # objects are fetched when read, so a write costs one request
+            seconds_between_requests=0.25 if self._throttle else None,
+            seconds_between_writes=1.0 if self._throttle else None,
+        )
+        return Account(client, client.get_repo(self.repo_name), credential)
+
+    def _as(self, author: port.Identity) -> Account:
+        """``author``'s own account, or the governance one when it has no token."""
+        token = self._agent_tokens.get(author.id)
+        if token is None:
+            return self._gov
+        if author.id not in self._agents:
+            self._agents[author.id] = self._connect(token, f"the token of {author.login}")
+        return self._agents[author.id]
+
+    def _call(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        *,
+        credential: str = GOVERNANCE,
+        conflict: Collection[int] = (),
+    ) -> T:
+        """Run ``fn`` (PyGithub calls), retrying temporary failures; translate errors."""
+        attempt = 0
+
+        def once() -> T:
+            nonlocal attempt
+            try:
+                return fn()
+            except (GithubException, OSError) as exc:  # requests' errors are OSErrors
+                if isinstance(exc, GithubException) and exc.status in conflict:
+                    raise port.MergeConflict(f"{what}: {error_message(exc)}") from exc
+                raise self._translate(
+                    exc, f"{what} on {self.repo_name}", credential, attempt
+                ) from exc
+            finally:
+                attempt += 1
+
+        return retrying.call(once, policy=self._retry, sleep=self._sleep, what=what)
+
+    def _maybe(self, what: str, fn: Callable[[], T], *, credential: str = GOVERNANCE) -> T | None:
+        """Like :meth:`_call`, but None where GitHub answers 404."""
+        try:
+            return self._call(what, fn, credential=credential)
+        except errors.PermanentAdapterError as exc:
+            if http_status(exc) == 404:
+                return None
+            raise
+
+    def _translate(
+        self, exc: GithubException | OSError, where: str, credential: str, attempt: int
+    ) -> errors.TemporaryAdapterError | errors.PermanentAdapterError:
+        wait = self._backoff * 2**attempt
+        if isinstance(exc, OSError):  # timeouts, refused or reset connections
+            return errors.TemporaryAdapterError(
+                SERVICE, f"{where}: {type(exc).__name__}", retry_after=wait
+            )
+        status, message = exc.status, error_message(exc)
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        spent = headers.get("x-ratelimit-remaining") == "0"
+        if status in (403, 429) and (
+            "retry-after" in headers or spent or "rate limit" in message.lower()
+        ):
+            if "retry-after" in headers:
+                wait = _seconds(headers["retry-after"], wait)
+            elif spent:
+                wait = max(_seconds(headers.get("x-ratelimit-reset", ""), 0) - time.time(), wait)
+            else:
+                wait = max(wait, 60.0)  # GitHub: wait a minute after a secondary rate limit
+            limited = f"{where}: rate limited ({status}: {message})"
+            return errors.TemporaryAdapterError(SERVICE, limited, retry_after=wait)
+        if status >= 500:
+            failed = f"{where}: GitHub answered {status} ({message})"
+            return errors.TemporaryAdapterError(SERVICE, failed, retry_after=wait)
+        hint = {
+            401: f"{credential} was rejected (401 {message}); check that it is set, valid "
+            "and not expired",
+            403: f"forbidden (403: {message}); check that {credential} has the scopes it needs "
+            "(contents, pull requests, issues and statuses: write) and access to the repo",
+            404: "not found (404); check that the repository, branch or pull request exists "
+            f"and that {credential} can see it (GitHub answers 404 to tokens without access)",
+        }.get(status, f"GitHub refused the request ({status}: {message})")
+        return errors.PermanentAdapterError(SERVICE, f"{where}: {hint}")
+
+
+def error_message(exc: GithubException) -> str:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    texts = [data.get("message") or exc.message or "no message"]
+    for error in data.get("errors") or []:
+        texts.append(
+            error.get("message") or error.get("code") if isinstance(error, dict) else error
+        )
+    return "; ".join(str(text) for text in texts if text)
+
+
+def http_status(exc: Exception) -> int | None:
+    cause = exc.__cause__
+    return cause.status if isinstance(cause, GithubException) else None
+
+
+def _seconds(text: str, default: float) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return default

@@ -1,0 +1,85 @@
+"""What a tally says about one decision: the verdict, its stages, rounds and actions.
+
+Plain frozen data built by :func:`aito.governance.tallying.evaluate`, with the names
+of the labels and the status check the verdict shows on the pull request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+
+from aito.org.organization import Tier
+from aito.org.records import DecisionStatus, HumanDecision, Vote
+
+LABEL_PREFIX = "aito/"
+HOLD_LABEL = "aito/hold"
+ESCALATED_LABEL = "aito/escalated"
+APPROVED_LABEL = "aito/approved"
+REJECTED_LABEL = "aito/rejected"
+CHECK_CONTEXT = "aito/decision"
+MAINTAINERS = "maintainers"
+
+
+class Stage(enum.StrEnum):
+    CHECKS = "checks"  # operational: waits only for the forge's checks
+    LAZY = "lazy"  # minor: lazy consensus window
+    VOTE = "vote"  # round 1: approvers vote
+    ANALYSIS = "analysis"  # round 2: advisors analyse
+    FINAL = "final"  # round 3+: majority vote
+    MAINTAINER = "maintainer"  # critical: agents approved, a maintainer must too
+    ESCALATED = "escalated"  # humans decide
+    DONE = "done"
+
+
+class ActionKind(enum.StrEnum):
+    MERGE = "merge"
+    CLOSE = "close"
+    REQUEST_MAINTAINERS = "request_maintainers"
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    kind: ActionKind
+    sha: str | None = None  # merge: only this head
+    logins: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class RoundOutcome:
+    """One finished or current round, for the decision record."""
+
+    round: int
+    stage: Stage
+    votes: dict[str, Vote]
+    analysis: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    decision_id: str
+    pr: int
+    tier: Tier
+    status: DecisionStatus
+    stage: Stage
+    round: int
+    votes: dict[str, Vote | None]
+    missing: tuple[str, ...]
+    deadline: dt.datetime | None
+    reason: str
+    head_sha: str
+    approved_sha: str | None
+    human_decision: HumanDecision | None
+    decided_by: str | None
+    held: bool
+    rounds: tuple[RoundOutcome, ...]
+    labels: frozenset[str]
+    check_state: str  # pending | success | failure
+    check_description: str
+    actions: tuple[Action, ...]
+    notes: tuple[str, ...] = ()  # things a person should know (e.g. an ignored dismissal)
+
+    @property
+    def terminal(self) -> bool:
+        return self.stage is Stage.DONE
