@@ -10,12 +10,11 @@ from pathlib import Path
 import click
 
 from aito import bootstrap
-from aito.bus import keys
-from aito.cli import context, types
+from aito.cli import context, decide_sweeping, types
 from aito.cli.context import emit_json, progress, state
-from aito.decisions import applying, proposing, reading, recording, sweeping
-from aito.errors import AitoError, GovernanceError, PermanentAdapterError
-from aito.forge.base import Forge, PullRequest, PullState
+from aito.decisions import proposing, sweeping
+from aito.errors import AitoError
+from aito.forge.base import Forge, PullState
 from aito.org import loading
 from aito.org.organization import Tier
 from aito.settings import Settings
@@ -167,7 +166,9 @@ def propose(
             now=now,
         )
         try:
-            result = _tally(settings, org, forge, pull.number, now=now, runtime=runtime)
+            result = decide_sweeping.tally_one(
+                settings, org, forge, pull.number, now=now, runtime=runtime
+            )
         except AitoError:
             progress(
                 f"#{pull.number} {decision.id} was opened but could not be tallied yet; "
@@ -239,7 +240,7 @@ def review(
     vote = chosen[0]
     with _session(ctx) as (_, org, forge):
         author = proposing.identity_for(org, who)
-        decision_pull(forge, pr)
+        decide_sweeping.decision_pull(forge, pr)
         proposing.review(forge, pr, author=author, vote=vote, body=body)
     if as_json:
         emit_json({"pr": pr, "as": who, "login": author.login, "vote": vote})
@@ -275,18 +276,20 @@ def tally(
     now = _now(now_text)
     with _session(ctx, writes=not dry_run) as (settings, org, forge):
         if pr is not None:
-            decision_pull(forge, pr)
+            decide_sweeping.decision_pull(forge, pr)
         if dry_run:
-            sweep = sweeping.tally_open(forge, now=now, apply=False, numbers=_only(pr))
+            sweep = sweeping.tally_open(
+                forge, now=now, apply=False, numbers=decide_sweeping.only(pr)
+            )
         else:
-            sweep = _sweep(settings, org, forge, _only(pr), now=now)
-    results = _results(sweep, single=pr is not None)
+            sweep = decide_sweeping.sweep(settings, org, forge, decide_sweeping.only(pr), now=now)
+    results = decide_sweeping.results_of(sweep, single=pr is not None)
     if as_json:
         emit_json(results[0].as_json() if pr is not None else [r.as_json() for r in results])
     else:
         for result in results:
-            _print(result, show_changes=True)
-    _fail_on(sweep)
+            decide_sweeping.show(result, show_changes=True)
+    decide_sweeping.fail_on(sweep)
 
 
 @decide.command("status")
@@ -317,8 +320,8 @@ def status(ctx: click.Context, every: bool, as_json: bool, now_text: dt.datetime
                 "no decisions" if every else "no open decisions (--all shows closed ones too)"
             )
         for result in results:
-            _print(result, show_changes=False)
-    _fail_on(sweep)
+            decide_sweeping.show(result, show_changes=False)
+    decide_sweeping.fail_on(sweep)
 
 
 @decide.command("hold")
@@ -328,7 +331,7 @@ def status(ctx: click.Context, every: bool, as_json: bool, now_text: dt.datetime
 def hold(ctx: click.Context, pr: int, as_json: bool) -> None:
     """Block the merge of a decision (label aito/hold); votes are untouched."""
     with _session(ctx) as (_, _org, forge):
-        decision_pull(forge, pr)
+        decide_sweeping.decision_pull(forge, pr)
         proposing.hold(forge, pr, on=True)
     if as_json:
         emit_json({"pr": pr, "held": True})
@@ -343,107 +346,9 @@ def hold(ctx: click.Context, pr: int, as_json: bool) -> None:
 def unhold(ctx: click.Context, pr: int, as_json: bool) -> None:
     """Lift a hold; the next tally may merge."""
     with _session(ctx) as (_, _org, forge):
-        decision_pull(forge, pr)
+        decide_sweeping.decision_pull(forge, pr)
         proposing.hold(forge, pr, on=False)
     if as_json:
         emit_json({"pr": pr, "held": False})
         return
     click.echo(f"#{pr}: hold lifted")
-
-
-def decision_pull(forge: Forge, number: int) -> PullRequest:
-    """Pull request ``number`` if it is a decision; GovernanceError (exit 4) if there is
-    no such pull request or it is not a decision."""
-    try:
-        pull = forge.pull(number)
-    except PermanentAdapterError as exc:
-        # A missing pull request is the user's mistake, not a forge failure; anything
-        # else (a rejected token, …) fails the listing below the same way and stays exit 6.
-        if all(p.number != number for p in forge.pulls(state=None)):
-            raise GovernanceError(
-                f"no pull request #{number}; `aito decide status --all` lists the decisions"
-            ) from exc
-        raise
-    reading.decision_of(forge, pull)
-    return pull
-
-
-def _only(pr: int | None) -> list[int] | None:
-    return None if pr is None else [pr]
-
-
-def _tally(
-    settings: Settings,
-    org: loading.Organization,
-    forge: Forge,
-    number: int,
-    *,
-    now: dt.datetime,
-    runtime: bootstrap.Runtime | None = None,
-) -> applying.Tally:
-    sweep = _sweep(settings, org, forge, [number], now=now, runtime=runtime)
-    return _results(sweep, single=True)[0]
-
-
-def _sweep(
-    settings: Settings,
-    org: loading.Organization,
-    forge: Forge,
-    numbers: list[int] | None,
-    *,
-    now: dt.datetime,
-    runtime: bootstrap.Runtime | None = None,
-) -> sweeping.Sweep:
-    """Tally and apply ``numbers`` (None: every open decision); services started once
-    (or ``runtime``'s used)."""
-    if numbers is None:
-        numbers = sweeping.open_decisions(forge)
-    if not numbers:
-        return sweeping.Sweep([], [])
-    with contextlib.ExitStack() as stack:
-        wired = runtime or stack.enter_context(context.runtime(settings, org=org))
-        return sweeping.tally_open(
-            forge,
-            now=now,
-            numbers=numbers,
-            recorder=recording.ServicesRecorder(memory=wired.memory, bus=wired.bus),
-            lock=lambda decision_id: wired.bus.lock(keys.decision_lock(decision_id)),
-            progress=lambda number: progress(f"tallying #{number} …"),
-        )
-
-
-def _results(sweep: sweeping.Sweep, *, single: bool) -> list[applying.Tally]:
-    """The tallies; one pull request asked for by number fails with its own error."""
-    if single and sweep.problems:
-        raise sweep.problems[0].error
-    return sweep.tallies
-
-
-def _fail_on(sweep: sweeping.Sweep) -> None:
-    """Each decision that could not be tallied, on stderr; exit with the worst code."""
-    for problem in sweep.problems:
-        click.echo(f"⚠ {problem.message}", err=True)
-    if sweep.problems:
-        raise SystemExit(max(p.error.exit_code for p in sweep.problems))
-
-
-def _print(result: applying.Tally, *, show_changes: bool) -> None:
-    data = result.as_json()
-    votes = ", ".join(f"{a}: {v or '—'}" for a, v in data["votes"].items())  # type: ignore[attr-defined]
-    click.echo(
-        f"#{data['pr']} {data['decision_id']} [{data['tier']}] {data['status']} · "
-        f"round {data['round']} ({data['stage']})"
-    )
-    click.echo(f"  {data['reason']}")
-    if votes:
-        click.echo(f"  votes: {votes}")
-    if data["missing"]:
-        click.echo(f"  missing: {', '.join(data['missing'])}")  # type: ignore[arg-type]
-    if data["deadline"]:
-        click.echo(f"  deadline: {data['deadline']}")
-    for problem in result.problems:
-        click.echo(f"  ⚠ {problem}")
-    if show_changes:
-        click.echo(
-            f"  applied: {', '.join(result.changes) if result.changes else 'nothing to change'}"
-        )
