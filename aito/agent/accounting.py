@@ -11,8 +11,11 @@ by all processes). Once the provider has answered, three things happen in this o
 
 A run resumed after a crash repeats steps 2 and 3 for every answered exchange its
 plan record holds (:func:`recover`), so a call answered just before Redis or Postgres
-went away is counted once, when they are back. `aito budget` reads the usage rows,
-which therefore never miss an answered call that reached the plan record.
+went away is counted once, when they are back. A call is saved as *pending* just
+before it is made: one the crash left pending (the process died while waiting, or
+before the answer was saved) is accounted at its worst case (:func:`settle_lost`),
+because the provider may have charged it. `aito budget` reads the usage rows, which
+therefore never miss a call the provider may have answered.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from aito.agent import context
 from aito.agent.ports import LoopPorts
 from aito.agent.runs import Wake
 from aito.bus import budgets
+from aito.llm import base as llm
 from aito.llm.base import Exchange, ModelResponse, cost_usd
 from aito.memory.base import UsageRow
 from aito.org import loading
@@ -94,8 +98,36 @@ def settle(wake: Wake, response: ModelResponse, *, index: int) -> None:
     wake.outcome.cost_usd += spent
 
 
+def settle_lost(wake: Wake, exchange: Exchange, *, index: int) -> None:
+    """A call lost with its process (saved as pending, never answered here): the provider
+    may have answered and charged it, so it is accounted at its worst case, never at
+    nothing (`aito budget` may over-report such a call, never under-report it)."""
+    usd, tokens = llm.worst_case(exchange.request, wake.price)
+    output = exchange.request.max_tokens
+    wake.ports.memory.record_usage(
+        UsageRow(
+            agent_id=wake.agent_id,
+            run_id=wake.run_id,
+            model=exchange.request.model,
+            input_tokens=tokens - output,
+            output_tokens=output,
+            cache_write_tokens=0,
+            cache_read_tokens=0,
+            cost_usd=usd,
+            latency_ms=None,
+            created_at=wake.ports.clock(),
+            exchange=index,
+        )
+    )
+    wake.ports.bus.ledger().settle_once(reservation_id(wake.run_id, index), usd=usd, tokens=tokens)
+    wake.outcome.cost_usd += usd
+
+
 def recover(wake: Wake, exchanges: list[Exchange]) -> None:
-    """Account every answered call a crashed run saved (those already counted add nothing)."""
+    """Account every call a crashed run saved: each answered one at its usage, each lost
+    one (still pending) at its worst case. Those already counted add nothing."""
     for index, exchange in enumerate(exchanges):
         if exchange.response is not None:
             settle(wake, exchange.response, index=index)
+        elif exchange.pending:
+            settle_lost(wake, exchange, index=index)

@@ -10,7 +10,8 @@ executed, and asked once more with the reason as feedback. Every exchange is sav
 as it arrives and accounted by :mod:`aito.agent.accounting`.
 
 A resumed run passes the exchanges it saved before the crash: they answer first, in
-order, so the model is not asked again for what it already answered.
+order, so the model is not asked again for what it already answered; a call the crash
+left pending (lost with the process, accounted at its worst case) is asked again.
 """
 
 from __future__ import annotations
@@ -83,11 +84,15 @@ def think(
         wake.check()
         if index < len(saved):
             exchange = saved[index]
+            if exchange.pending:
+                # Lost with the crashed process (accounted by accounting.recover): ask again.
+                wake.outcome.error = "a model call was lost when the run's process stopped"
+                continue
         else:
             if not seeded:
                 accounting.seed_ledger(wake, budget, spend=spend)
                 seeded = True
-            asked = _ask(wake, request, index=index, budget=budget, limits=limits)
+            asked = _ask(wake, request, index=index, budget=budget, limits=limits, before=exchanges)
             if isinstance(asked, budgets.Refusal):
                 wake.outcome.error = f"budget exhausted: {asked.reason}"
                 guarding.budget_exhausted(wake, asked.reason)
@@ -125,9 +130,16 @@ def think(
 
 
 def _ask(
-    wake: Wake, request: ModelRequest, *, index: int, budget: list[budgets.Limit], limits: Limits
+    wake: Wake,
+    request: ModelRequest,
+    *,
+    index: int,
+    budget: list[budgets.Limit],
+    limits: Limits,
+    before: list[Exchange],
 ) -> Exchange | budgets.Refusal:
-    """One call: reserve, respect the rate limit, ask, and judge the reply's form."""
+    """One call: reserve, respect the rate limit, save it as pending (so a crash while
+    waiting leaves a trace that is accounted), ask, and judge the reply's form."""
     ledger = wake.ports.bus.ledger()
     usd, tokens = llm.worst_case(request, wake.price)
     granted = ledger.reserve(
@@ -141,6 +153,10 @@ def _ask(
         return granted
     try:
         _respect_rate_limit(wake, tokens, limits)
+        pending = Exchange(request=request, pending=True)
+        wake.ports.memory.save_exchanges(
+            wake.run_id, exchanges=[e.model_dump(mode="json") for e in [*before, pending]]
+        )
         response = wake.ports.model.complete(request)
     except llm.MalformedReply as exc:
         ledger.release(granted)

@@ -131,7 +131,8 @@ class ModelResponse(Dto):
 
 
 class Exchange(Dto):
-    """One call as recorded for replay: the request, and the response or the error.
+    """One call as recorded for replay: the request, and the response or the error
+    (or neither, while it is ``pending``).
 
     ``rejected`` says why the reply was not well-formed (:func:`reply_problems`, or a
     :class:`MalformedReply`); the response is then kept only as :func:`storable`
@@ -142,6 +143,10 @@ class Exchange(Dto):
     response: ModelResponse | None = None
     error: str | None = None
     rejected: str | None = None
+    pending: bool = False
+    """Saved just before the call is made and replaced by its outcome: one still pending
+    when a crashed run is read back was lost with its process (the provider may have
+    answered and charged it), so it is accounted at its worst case and asked again."""
 
 
 class MalformedReply(PermanentAdapterError):

@@ -87,6 +87,10 @@ class ReplayModel:
             raise MalformedReply(
                 SERVICE, f"call {number} was rejected when it was recorded: {recorded.rejected}"
             )
+        if recorded.pending:
+            raise PermanentAdapterError(
+                SERVICE, f"call {number} was lost when it was recorded (its process stopped)"
+            )
         if recorded.response is None:
             raise PermanentAdapterError(
                 SERVICE, f"call {number} failed when it was recorded: {recorded.error}"

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import redis
 from support import agent_world
@@ -332,9 +333,12 @@ def test_the_next_wake_up_finishes_a_run_killed_mid_plan(
     assert sum(row["calls"] for row in usage_rows(memory, RUN)) == 1 + asked_next
 
 
-def test_the_next_wake_up_settles_a_run_killed_before_any_answer(
+def test_a_call_lost_with_its_process_is_charged_at_its_worst_case_and_asked_again(
     make_world: MakeWorld, fake: FakeAnthropic, postgres_url: str, redis_url: str
 ) -> None:
+    """Killed while the model was answering: the provider may have charged that call, so
+    `aito budget` counts it at its worst case (never at nothing); the next wake-up
+    finishes the run by asking again, and the message goes out once."""
     answer = tool_use(cto_message("Numbers are in"), ("summary", {"text": "Told the CTO."}))
     in_flight = held(answer)
     fake.plan(in_flight)
@@ -343,20 +347,38 @@ def test_the_next_wake_up_settles_a_run_killed_before_any_answer(
     memory = world.runtime.memory
     process = start(world, env)
     assert in_flight.arrived.wait(120)
-    kill(process)  # the model had not answered: nothing was saved
+    kill(process)  # the call was made; its answer never reached the run
     in_flight.release()
+    assert usage_rows(memory, RUN) == []  # nothing accounted yet: the crash came first
 
     fake.plan(answer)
     lease_expires(redis_url)
     code, outcome, err = finish(start(world, env, run_id=NEXT))
 
     assert code == 0, err
-    assert outcome["resumed"] == []  # nothing to resume: it had asked nothing
+    assert [r["run_id"] for r in outcome["resumed"]] == [RUN]
     record = memory.run_record(RUN)
-    assert record["status"] == "failed" and NEXT in record["error"]
+    assert record["status"] == "completed"
+    assert [bool(e.get("pending")) for e in record["exchanges"]] == [True, False]
     assert memory.unfinished_runs("cmo") == []
-    assert outcome["status"] == "completed"
     assert [m.payload["subject"] for m in world.stream("cto")] == ["Numbers are in"]
+    with psycopg.connect(postgres_url) as conn:
+        rows = conn.execute(
+            "SELECT exchange, output_tokens, cost_usd FROM model_usage WHERE run_id = %s "
+            "ORDER BY exchange",
+            (RUN,),
+        ).fetchall()
+    assert [row[0] for row in rows] == [0, 1]  # the lost call and the one asked again
+    lost_cost, asked_cost = float(rows[0][2]), float(rows[1][2])
+    assert rows[0][1] == 2048 and lost_cost > asked_cost  # the worst case: full output
+    today = budgets.period_key("day", dt.datetime.now(dt.UTC))
+    bus = RedisBus(url=redis_url)
+    try:
+        usd, _, reserved_usd, _ = budgets.BudgetLedger(bus).spent("agent:cmo", today)
+    finally:
+        bus.close()
+    spent_today = sum(float(row["cost_usd"]) for row in usage_rows(memory, RUN))
+    assert usd == pytest.approx(spent_today, abs=2e-6) and reserved_usd == 0
 
 
 def test_an_answer_counts_once_when_redis_dies_and_a_later_wake_up_recovers_it(
