@@ -93,6 +93,23 @@ def call(
 ) -> T:
     """``fn()``, retried per ``policy`` while ``retry_if`` accepts its failure."""
     deadline = None if policy.budget_seconds is None else clock() + policy.budget_seconds
+    # The first try runs bare: most calls succeed, and building the retry machinery for
+    # them costs more than the call itself (the bus's hot path). A failure is handed to
+    # the machinery as its first attempt, so the waits and limits are the same.
+    try:
+        return fn()
+    except BaseException as exc:
+        if not retry_if(exc):
+            raise
+        first: BaseException | None = exc
+
+    def attempt() -> T:
+        nonlocal first
+        if first is not None:
+            failure, first = first, None
+            raise failure
+        return fn()
+
     too_long: set[int] = set()  # attempts whose asked-for wait exceeded max_wait
 
     def wait(state: tenacity.RetryCallState) -> float:
@@ -130,7 +147,7 @@ def call(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(fn)
+    return retrying(attempt)
 
 
 def _failure(state: tenacity.RetryCallState) -> BaseException:
