@@ -4,7 +4,9 @@ The loop is typed against the small protocols below, not against the Postgres an
 Redis adapters: :mod:`aito.bootstrap` wires `PostgresMemory` and
 `aito.bus.services.BusServices` in (they satisfy these structurally), and a later
 container split may wire something else without touching the loop. Each protocol
-names only what the loop calls.
+names only what the loop calls; what another module already declares (recall and
+history writes in :mod:`aito.memory`, storing verdicts in :mod:`aito.decisions.recording`,
+locks in :mod:`aito.bus.leasing`) is composed in, not written again.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from aito.bus import base as bus_base
-from aito.bus import budgets
+from aito.bus import budgets, leasing
 from aito.bus import models as bus_models
+from aito.decisions import recording
 from aito.forge.base import Forge
 from aito.llm.base import Model
-from aito.memory.base import HistoryEntry, RecallItem, StateValue, UsageRow
+from aito.memory import recalling, writing
+from aito.memory.base import StateValue, UsageRow
 from aito.memory.embedding import Embedder
 from aito.org.messages import AgentMessage
 
@@ -142,7 +146,9 @@ class OpenItems(Protocol):
     ) -> dict[str, Any] | None: ...
 
 
-class Recollection(Protocol):
+class Recollection(
+    recalling.SearchesHistory, writing.WritesHistory, writing.StoresEmbeddings, Protocol
+):
     """An agent's state, history (with recall) and the audit log."""
 
     def get_state(self, agent_id: str, key: str) -> StateValue | None: ...
@@ -155,32 +161,7 @@ class Recollection(Protocol):
 
     def history(self, agent_id: str, *, limit: int = 50) -> list[dict[str, Any]]: ...
 
-    def write_history(
-        self,
-        entries: Sequence[HistoryEntry],
-        *,
-        embeddings: Sequence[Sequence[float] | None],
-        model: str | None,
-    ) -> int: ...
-
     def run_unembedded(self, run_id: str) -> list[tuple[uuid.UUID, str]]: ...
-
-    def set_embeddings(
-        self, items: Sequence[tuple[uuid.UUID, Sequence[float]]], *, model: str
-    ) -> None: ...
-
-    def recall(
-        self,
-        *,
-        agent_id: str,
-        query: Sequence[float],
-        k: int = 10,
-        recent: int = 50,
-        action_types: Sequence[str] | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        exact: bool = False,
-    ) -> list[RecallItem]: ...
 
     def record_wake(self, *, agent_id: str, run_id: str, trigger: str, at: dt.datetime) -> bool: ...
 
@@ -204,23 +185,12 @@ class Spending(Protocol):
     def spent(self, *, agent_id: str | None, since: dt.datetime) -> tuple[float, int]: ...
 
 
-class Verdicts(Protocol):
+class Verdicts(recording.StoresVerdicts, Protocol):
     """Decisions as the governance tally last judged them."""
 
     def decision(self, decision_id: str) -> dict[str, Any] | None: ...
 
     def verdicts(self, prs: Collection[int]) -> dict[int, dict[str, Any]]: ...
-
-    def store_verdict(
-        self,
-        *,
-        pr: int,
-        decision_id: str,
-        head_sha: str,
-        status: str,
-        verdict: dict[str, Any],
-        tallied_at: dt.datetime,
-    ) -> None: ...
 
 
 class Memory(RunLog, Mailbox, OpenItems, Recollection, Spending, Verdicts, Protocol):
@@ -283,20 +253,8 @@ class Queues(Protocol):
     ) -> bool: ...
 
 
-class Bus(Protocol):
+class Bus(leasing.Locks, Protocol):
     """What the loop needs from the bus: locks, heartbeats and the helpers built on it."""
-
-    def try_lock(
-        self, name: str, *, ttl_seconds: float, token: str | None = None
-    ) -> str | None: ...
-
-    def renew_lock(self, name: str, token: str, *, ttl_seconds: float) -> bool: ...
-
-    def lock_holder(self, name: str) -> tuple[str, float] | None: ...
-
-    def take_over_lock(self, name: str, *, old: str, token: str, ttl_seconds: float) -> bool: ...
-
-    def unlock(self, name: str, token: str) -> bool: ...
 
     def heartbeat(
         self,

@@ -162,12 +162,14 @@ class HistoryWriter:
             return [None] * len(batch), None
 
 
-class FillsEmbeddings(Protocol):
-    def unembedded(self, *, limit: int = 256) -> list[tuple[uuid.UUID, str]]: ...
-
+class StoresEmbeddings(Protocol):
     def set_embeddings(
         self, items: Sequence[tuple[uuid.UUID, Sequence[float]]], *, model: str
     ) -> None: ...
+
+
+class FillsEmbeddings(StoresEmbeddings, Protocol):
+    def unembedded(self, *, limit: int = 256) -> list[tuple[uuid.UUID, str]]: ...
 
 
 def backfill(store: FillsEmbeddings, embedder: Embedder, *, batch: int = 256) -> int:
