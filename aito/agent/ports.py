@@ -44,9 +44,7 @@ class RunLog(Protocol):
 
     def save_exchanges(self, run_id: str, *, exchanges: list[dict[str, Any]]) -> None: ...
 
-    def save_plan(
-        self, run_id: str, *, exchanges: list[dict[str, Any]], actions: list[dict[str, Any]] | None
-    ) -> None: ...
+    def save_plan(self, run_id: str, *, actions: list[dict[str, Any]]) -> None: ...
 
     def finish_run(
         self,

@@ -250,16 +250,13 @@ class Runner:
     ) -> RunOutcome:
         limits = thinking.Limits(self.rate_limits, self.max_rate_wait_seconds)
         thought = thinking.think(wake, request, saved=saved, spend=spend, limits=limits)
-        wake.ports.memory.save_plan(
-            wake.run_id,
-            exchanges=[e.model_dump(mode="json") for e in thought.exchanges],
-            actions=None
-            if thought.planned is None
-            else [a.model_dump(mode="json") for a in thought.planned],
-        )
         if thought.planned is None:
             wake.outcome.status = thought.failure or "failed"
             return finishing.finish(wake, seen, fingerprint=None)
+        # The exchanges are saved already (thinking saves each as it arrives): the plan only.
+        wake.ports.memory.save_plan(
+            wake.run_id, actions=[a.model_dump(mode="json") for a in thought.planned]
+        )
         loop = guarding.looping(wake, thought.planned, limit=self.loop_limit)
         if loop is not None:
             # Nothing of the plan runs; what it was shown counts as seen, so the agent

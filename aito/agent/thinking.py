@@ -46,11 +46,11 @@ class Limits:
 
 @dataclasses.dataclass(frozen=True)
 class Thought:
-    """The validated plan, or why there is none (``failed``, ``budget_exhausted``)."""
+    """The validated plan, or why there is none (``failed``, ``budget_exhausted``).
+    Every exchange it came from is saved in the run's record already."""
 
     planned: list[actions.ActionModel] | None
     failure: str | None
-    exchanges: list[Exchange]
 
 
 def request_for(wake: Wake, seen: context.Context) -> ModelRequest:
@@ -96,7 +96,7 @@ def think(
             if isinstance(asked, budgets.Refusal):
                 wake.outcome.error = f"budget exhausted: {asked.reason}"
                 guarding.budget_exhausted(wake, asked.reason)
-                return Thought(None, "budget_exhausted", exchanges)
+                return Thought(None, "budget_exhausted")
             exchange = asked
             exchanges.append(exchange)
             wake.ports.memory.save_exchanges(
@@ -106,7 +106,7 @@ def think(
                 accounting.settle(wake, exchange.response, index=index)
         if exchange.error is not None and exchange.rejected is None:
             wake.outcome.error = f"model call failed: {exchange.error}"
-            return Thought(None, "failed", exchanges)
+            return Thought(None, "failed")
         problems = [exchange.rejected] if exchange.rejected else []
         response = exchange.response
         if not problems and response is not None:
@@ -115,7 +115,7 @@ def think(
             except actions.InvalidActions as exc:
                 problems = exc.problems
             else:
-                return Thought(planned, None, exchanges)
+                return Thought(planned, None)
         _rejected(wake, index, problems, live=index >= len(saved))
         request = request.model_copy(
             update={
@@ -126,7 +126,7 @@ def think(
                 "previous": response.tool_calls if response and not exchange.rejected else [],
             }
         )
-    return Thought(None, "failed", exchanges)
+    return Thought(None, "failed")
 
 
 def _ask(

@@ -94,16 +94,15 @@ class RunStore(Connector):
 
         self._run(save, patience=ANSWER_PATIENCE_SECONDS)
 
-    def save_plan(
-        self, run_id: str, *, exchanges: list[dict[str, Any]], actions: list[dict[str, Any]] | None
-    ) -> None:
-        """The model exchanges (for replay and resume) and the validated actions."""
+    def save_plan(self, run_id: str, *, actions: list[dict[str, Any]]) -> None:
+        """The validated actions (the exchanges they came from are saved already, by
+        :meth:`save_exchanges` as each arrived)."""
 
         def save(conn: Connection) -> None:
             with conn.transaction():
                 conn.execute(
-                    "UPDATE agent_runs SET exchanges = %s, actions = %s WHERE run_id = %s",
-                    (jsonb(exchanges), None if actions is None else jsonb(actions), run_id),
+                    "UPDATE agent_runs SET actions = %s WHERE run_id = %s",
+                    (jsonb(actions), run_id),
                 )
 
         self._run(save)
