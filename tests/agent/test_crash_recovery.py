@@ -29,7 +29,14 @@ import redis
 from support import agent_world
 from support.agent_world import World
 from support.bus_helpers import Chaos
-from support.fake_anthropic import API_KEY, FakeAnthropic, held, running_fake_anthropic, tool_use
+from support.fake_anthropic import (
+    API_KEY,
+    FakeAnthropic,
+    ToolUseReply,
+    held,
+    running_fake_anthropic,
+    tool_use,
+)
 
 from aito.agent import effects
 from aito.bus import budgets, keys
@@ -93,11 +100,59 @@ def cto_message(subject: str) -> tuple[str, dict[str, Any]]:
     return ("send_message", {"to": "cto", "subject": subject, "body": "See the draft."})
 
 
+def told_cto(subject: str) -> ToolUseReply:
+    """The cmo's one-message plan."""
+    return tool_use(cto_message(subject), ("summary", {"text": "Told the CTO."}))
+
+
+WEEKLY_POST = "Draft the weekly post"
+
+
+def weekly_task_id() -> str:
+    """The id the cmo's task for the weekly post gets (made from today and its title)."""
+    return f"{dt.datetime.now(dt.UTC):%Y%m%d}-{effects.slug(WEEKLY_POST, limit=36)}"
+
+
+def delegate_weekly_post(task_id: str) -> ToolUseReply:
+    """The cmo's plan: a task for a content writer, a message to the CTO, and a worker
+    spawned for the task the plan itself creates."""
+    return tool_use(
+        (
+            "create_task",
+            {"title": WEEKLY_POST, "description": "500 words.", "assigned_to": "content-writer"},
+        ),
+        cto_message("Weekly post coming"),
+        ("spawn_worker", {"kind": "content-writer", "task": task_id, "instructions": "Write it."}),
+        ("summary", {"text": "Delegated the weekly post."}),
+    )
+
+
+@contextlib.contextmanager
+def world_on_chaos_redis(
+    fake: FakeAnthropic, postgres_url: str, chaos: Chaos, tmp_path: Path
+) -> Iterator[World]:
+    """A world on the `chaos` Redis, which the test kills and restarts (on a new port)."""
+    with agent_world.open_world(
+        tmp_path / "governance",
+        postgres_url=postgres_url,
+        redis_url=chaos.url,
+        model=None,
+        env=env_for(fake, postgres_url=postgres_url, redis_url=chaos.url),
+    ) as world:
+        yield world
+
+
+def cmo_ledger_today(bus: RedisBus) -> tuple[float, float]:
+    """The cmo's spend today in the Redis ledger: (settled USD, USD still reserved)."""
+    today = budgets.period_key("day", dt.datetime.now(dt.UTC))
+    usd, _, reserved_usd, _ = budgets.BudgetLedger(bus).spent("agent:cmo", today)
+    return usd, reserved_usd
+
+
 def test_a_plan_killed_mid_way_finishes_as_the_original_would_have(
     make_world: MakeWorld, fake: FakeAnthropic, postgres_url: str, redis_url: str
 ) -> None:
-    title = "Draft the weekly post"
-    task_id = f"{dt.datetime.now(dt.UTC):%Y%m%d}-{effects.slug(title, limit=36)}"
+    task_id = weekly_task_id()
     worker_answer = tool_use(
         (
             "open_pr",
@@ -107,23 +162,9 @@ def test_a_plan_killed_mid_way_finishes_as_the_original_would_have(
         ("summary", {"text": "Drafted."}),
     )
     in_flight = held(worker_answer)
-    fake.plan(
-        tool_use(
-            (
-                "create_task",
-                {"title": title, "description": "500 words.", "assigned_to": "content-writer"},
-            ),
-            cto_message("Weekly post coming"),
-            (
-                "spawn_worker",
-                {"kind": "content-writer", "task": task_id, "instructions": "Write it."},
-            ),
-            ("summary", {"text": "Delegated the weekly post."}),
-        ),
-        in_flight,
-    )
-    world = make_world(None, env=env_for(fake, postgres_url=postgres_url, redis_url=redis_url))
+    fake.plan(delegate_weekly_post(task_id), in_flight)
     env = env_for(fake, postgres_url=postgres_url, redis_url=redis_url)
+    world = make_world(None, env=env)
     memory = world.runtime.memory
 
     process = start(world, env)
@@ -168,17 +209,9 @@ def test_a_plan_killed_mid_way_finishes_as_the_original_would_have(
 def test_an_answer_counts_once_when_redis_dies_right_after_it(
     fake: FakeAnthropic, postgres_url: str, chaos: Chaos, tmp_path: Path
 ) -> None:
-    in_flight = held(
-        tool_use(cto_message("Numbers are in"), ("summary", {"text": "Told the CTO."}))
-    )
+    in_flight = held(told_cto("Numbers are in"))
     fake.plan(in_flight)
-    with agent_world.open_world(
-        tmp_path / "governance",
-        postgres_url=postgres_url,
-        redis_url=chaos.url,
-        model=None,
-        env=env_for(fake, postgres_url=postgres_url, redis_url=chaos.url),
-    ) as world:
+    with world_on_chaos_redis(fake, postgres_url, chaos, tmp_path) as world:
         process = start(world, env_for(fake, postgres_url=postgres_url, redis_url=chaos.url))
         assert in_flight.arrived.wait(120)
         chaos.kill()  # the answer arrives, Redis is gone: nothing can be settled there
@@ -200,10 +233,9 @@ def test_an_answer_counts_once_when_redis_dies_right_after_it(
     assert outcome["status"] == "completed"
     assert len(fake.requests) == 1  # resumed from the saved answer, not asked again
     assert sum(row["calls"] for row in usage_rows(memory, RUN)) == 1
-    bus = RedisBus(url=chaos.url)
+    bus = chaos.bus()
     try:
-        today = budgets.period_key("day", dt.datetime.now(dt.UTC))
-        usd, _, reserved_usd, _ = budgets.BudgetLedger(bus).spent("agent:cmo", today)
+        usd, reserved_usd = cmo_ledger_today(bus)
         assert usd == pytest.approx(cost, abs=2e-6) and reserved_usd == 0  # settled once
         assert [m.payload["subject"] for m in bus.inbox("cto")] == ["Numbers are in"]
     finally:
@@ -220,9 +252,7 @@ def test_an_answer_counts_once_when_postgres_restarts_right_after_it(
         PostgresMemory(url=admin).ensure_database("aito")
         url = server.url()
         assert url is not None
-        in_flight = held(
-            tool_use(cto_message("Numbers are in"), ("summary", {"text": "Told the CTO."}))
-        )
+        in_flight = held(told_cto("Numbers are in"))
         fake.plan(in_flight)
         env = env_for(fake, postgres_url=url, redis_url=redis_url)
         world = stack.enter_context(
@@ -249,7 +279,7 @@ def test_an_answer_counts_once_when_postgres_restarts_right_after_it(
 def test_a_live_run_of_the_same_wake_up_is_never_taken_over(
     make_world: MakeWorld, fake: FakeAnthropic, postgres_url: str, redis_url: str
 ) -> None:
-    in_flight = held(tool_use(cto_message("Only once"), ("summary", {"text": "Told the CTO."})))
+    in_flight = held(told_cto("Only once"))
     fake.plan(in_flight)
     env = env_for(fake, postgres_url=postgres_url, redis_url=redis_url)
     world = make_world(None, env=env)
@@ -284,28 +314,13 @@ def lease_expires(redis_url: str, agent: str = "cmo") -> None:
 def test_the_next_wake_up_finishes_a_run_killed_mid_plan(
     make_world: MakeWorld, fake: FakeAnthropic, postgres_url: str, redis_url: str
 ) -> None:
-    title = "Draft the weekly post"
-    task_id = f"{dt.datetime.now(dt.UTC):%Y%m%d}-{effects.slug(title, limit=36)}"
+    task_id = weekly_task_id()
     worker_answer = tool_use(
         ("complete_task", {"task": task_id, "result": "Drafted the weekly post."}),
         ("summary", {"text": "Drafted."}),
     )
     in_flight = held(worker_answer)
-    fake.plan(
-        tool_use(
-            (
-                "create_task",
-                {"title": title, "description": "500 words.", "assigned_to": "content-writer"},
-            ),
-            cto_message("Weekly post coming"),
-            (
-                "spawn_worker",
-                {"kind": "content-writer", "task": task_id, "instructions": "Write it."},
-            ),
-            ("summary", {"text": "Delegated the weekly post."}),
-        ),
-        in_flight,
-    )
+    fake.plan(delegate_weekly_post(task_id), in_flight)
     env = env_for(fake, postgres_url=postgres_url, redis_url=redis_url)
     world = make_world(None, env=env)
     memory = world.runtime.memory
@@ -339,7 +354,7 @@ def test_a_call_lost_with_its_process_is_charged_at_its_worst_case_and_asked_aga
     """Killed while the model was answering: the provider may have charged that call, so
     `aito budget` counts it at its worst case (never at nothing); the next wake-up
     finishes the run by asking again, and the message goes out once."""
-    answer = tool_use(cto_message("Numbers are in"), ("summary", {"text": "Told the CTO."}))
+    answer = told_cto("Numbers are in")
     in_flight = held(answer)
     fake.plan(in_flight)
     env = env_for(fake, postgres_url=postgres_url, redis_url=redis_url)
@@ -371,10 +386,9 @@ def test_a_call_lost_with_its_process_is_charged_at_its_worst_case_and_asked_aga
     assert [row[0] for row in rows] == [0, 1]  # the lost call and the one asked again
     lost_cost, asked_cost = float(rows[0][2]), float(rows[1][2])
     assert rows[0][1] == 2048 and lost_cost > asked_cost  # the worst case: full output
-    today = budgets.period_key("day", dt.datetime.now(dt.UTC))
     bus = RedisBus(url=redis_url)
     try:
-        usd, _, reserved_usd, _ = budgets.BudgetLedger(bus).spent("agent:cmo", today)
+        usd, reserved_usd = cmo_ledger_today(bus)
     finally:
         bus.close()
     spent_today = sum(float(row["cost_usd"]) for row in usage_rows(memory, RUN))
@@ -384,17 +398,9 @@ def test_a_call_lost_with_its_process_is_charged_at_its_worst_case_and_asked_aga
 def test_an_answer_counts_once_when_redis_dies_and_a_later_wake_up_recovers_it(
     fake: FakeAnthropic, postgres_url: str, chaos: Chaos, tmp_path: Path
 ) -> None:
-    in_flight = held(
-        tool_use(cto_message("Numbers are in"), ("summary", {"text": "Told the CTO."}))
-    )
+    in_flight = held(told_cto("Numbers are in"))
     fake.plan(in_flight)
-    with agent_world.open_world(
-        tmp_path / "governance",
-        postgres_url=postgres_url,
-        redis_url=chaos.url,
-        model=None,
-        env=env_for(fake, postgres_url=postgres_url, redis_url=chaos.url),
-    ) as world:
+    with world_on_chaos_redis(fake, postgres_url, chaos, tmp_path) as world:
         process = start(world, env_for(fake, postgres_url=postgres_url, redis_url=chaos.url))
         assert in_flight.arrived.wait(120)
         chaos.kill()  # the answer arrives, Redis is gone: the reservation is not settled
@@ -418,10 +424,9 @@ def test_an_answer_counts_once_when_redis_dies_and_a_later_wake_up_recovers_it(
     assert memory.run_record(RUN)["status"] == "completed"
     asked_next = outcome["status"] != "skipped"
     assert len(fake.requests) == 1 + asked_next
-    bus = RedisBus(url=chaos.url)
+    bus = chaos.bus()
     try:
-        today = budgets.period_key("day", dt.datetime.now(dt.UTC))
-        usd, _, reserved_usd, _ = budgets.BudgetLedger(bus).spent("agent:cmo", today)
+        usd, reserved_usd = cmo_ledger_today(bus)
         spent = sum(float(row["cost_usd"]) for row in usage_rows(memory, RUN))
         assert spent >= cost
         assert usd == pytest.approx(spent, abs=2e-6) and reserved_usd == 0  # settled, once
