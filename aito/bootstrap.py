@@ -12,7 +12,6 @@ from typing import Any
 
 from aito.agent.ports import LoopPorts
 from aito.bus import services
-from aito.bus.redis import RedisBus
 from aito.errors import ConfigError
 from aito.forge.base import Forge, Permission
 from aito.forge.local import LocalForge
@@ -55,7 +54,7 @@ class Runtime:
     settings: Settings
     endpoints: managing.Endpoints
     memory: PostgresMemory
-    bus: RedisBus
+    bus: services.BusServices
 
     @property
     def events(self) -> EventLog:
@@ -85,7 +84,7 @@ def build(
         settings=settings,
         endpoints=endpoints,
         memory=PostgresMemory(url=endpoints.postgres_url, pool_size=pool_size),
-        bus=RedisBus(url=endpoints.redis_url),
+        bus=services.BusServices(url=endpoints.redis_url),
     )
     if org is not None:
         runtime.memory.migrate()
@@ -227,7 +226,7 @@ def loop_ports(
         chosen = embedder
     return LoopPorts(
         memory=runtime.memory,
-        bus=services.BusServices(runtime.bus),
+        bus=runtime.bus,
         governance=governance,
         repo_forge=repo_forge,
         model=llm or model(settings),
