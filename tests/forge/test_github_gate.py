@@ -277,6 +277,26 @@ def test_a_pull_request_with_more_files_than_github_lists_is_not_judged(
     assert [p.pr for p in sweep.problems] == [pull.number]
 
 
+def test_a_symbolic_link_in_a_decision_is_critical(
+    world: tuple[FakeGitHub, GitHubForge, loading.Organization],
+) -> None:
+    server, forge, org = world
+    _, pull = propose(forge, org, tier=Tier.MINOR)
+    repo = server.repos[org.org.governance_repo.repo]
+    head = repo.commits[pull.head_sha]
+    flat = repo.flatten(head.tree)
+    flat["content/notes"] = ("120000", repo.put_blob(b"../.github/workflows"))
+    commit = repo.put_commit(
+        tree=repo.put_tree(flat), parents=(head.sha,), message="link", user=repo.owner
+    )
+    repo.refs[f"heads/{pull.head_ref}"] = commit.sha
+    changes = {c.path: c.special for c in forge.file_changes(pull.number)}
+    assert changes["content/notes"] and not changes["content/c.md"]
+    result = applying.tally(forge, pull.number, now=later())
+    assert result.verdict.tier is Tier.CRITICAL
+    assert any("symbolic link" in p for p in result.problems)
+
+
 def test_a_dismissal_github_does_not_explain_decides_nothing(
     world: tuple[FakeGitHub, GitHubForge, loading.Organization],
 ) -> None:
