@@ -44,7 +44,7 @@ from aito.forge import base as port
 from aito.forge import caching, github_calling, gitobjects
 from aito.forge import github_converting as convert
 from aito.forge.github_calling import GOVERNANCE, SERVICE, Account
-from aito.forge.github_content import ContentMethods
+from aito.forge.github_content import ContentMethods, TreeEntry
 from aito.forge.github_conversation import ConversationMethods
 from aito.forge.github_issues import IssueMethods
 
@@ -98,8 +98,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         self._default_branch: str | None = None
         self._blobs = caching.blob_cache()  # blob sha → content
         self._local = None if local_objects is None else gitobjects.GitObjects(local_objects)
-        self._trees: caching.Lru[list[tuple[str, str]]] = caching.listing_cache()
-        # commit sha → (path, blob sha) of every file
+        self._trees: caching.Lru[list[TreeEntry]] = caching.listing_cache()  # by commit sha
 
     def disconnect(self) -> None:
         """Close the HTTP sessions (one per token used); also on leaving a ``with`` block."""
@@ -187,7 +186,8 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
 
     def file_changes(self, number: int) -> list[port.FileChange]:
         """The files (with GitHub's status and a rename's old name), and whether each is a
-        symbolic link or submodule at the head (from the head's tree: one more call)."""
+        symbolic link or submodule at the head (from the head's tree: one more call, kept by
+        its sha for reading the head's content)."""
         pr = self._gov.repo.get_pull(number)
         head, total = self._call(
             f"read pull request #{number}", lambda: (pr.head.sha, pr.changed_files)
@@ -206,13 +206,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
             )
         if not files:
             return []
-        repo = self._gov.repo
-        tree = self._call(f"read tree {head}", lambda: repo.get_git_tree(head, recursive=True))
-        if tree.truncated:
-            raise errors.PermanentAdapterError(
-                SERVICE, f"{where}: GitHub truncated the tree of {head[:12]}"
-            )
-        special = {e.path for e in tree.tree if e.mode in ("120000", "160000")}
+        special = {entry.path for entry in self._tree_entries(head) if entry.special}
         statuses = {
             "added": port.FileStatus.ADDED,
             "removed": port.FileStatus.REMOVED,
