@@ -99,6 +99,8 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         self._blobs = caching.blob_cache()  # blob sha → content
         self._local = None if local_objects is None else gitobjects.GitObjects(local_objects)
         self._trees: caching.Lru[list[TreeEntry]] = caching.listing_cache()  # by commit sha
+        # pull request number → when it opened (GitHub never changes a created_at)
+        self._opened: caching.Lru[dt.datetime] = caching.Lru(max_weight=caching.ENTRIES)
 
     def disconnect(self) -> None:
         """Close the HTTP sessions (one per token used); also on leaving a ``with`` block."""
@@ -139,6 +141,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         """The pull request; for a closed, unmerged one ``closed_by`` costs one more call."""
         pr, issue = self._gov.repo.get_pull(number), self._gov.repo.get_issue(number)
         dto = self._call(f"read pull request #{number}", lambda: convert.pull(pr))
+        self._opened.put(str(number), dto.created_at)
         if dto.state is port.PullState.CLOSED:
             closer = self._call(f"read issue #{number}", lambda: issue.closed_by)
             dto = dataclasses.replace(dto, closed_by=convert.identity(closer))
@@ -160,7 +163,8 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
 
     def commits(self, number: int) -> list[port.Commit]:
         """The pull request's commits, oldest first, with push times from server evidence
-        only (see the module docstring): one call, plus two when there is one commit."""
+        only (see the module docstring): one call, plus one when there is one commit (and
+        one more for when the pull request opened, unless :meth:`pull` read it before)."""
         pr = self._gov.repo.get_pull(number)
         what = f"list commits of pull request #{number}"
         found = self._call(
@@ -173,7 +177,10 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         forced = [e for e in events if e[0] == "head_ref_force_pushed"]
         pushed: dict[str, dt.datetime] = {}
         if len(found) == 1 and not forced:
-            pushed[found[0][0]] = self._call(f"read pull request #{number}", lambda: pr.created_at)
+            opened = self._opened.get(str(number))
+            if opened is None:
+                opened = self._call(f"read pull request #{number}", lambda: pr.created_at)
+            pushed[found[0][0]] = opened
         for _, _, at, commit_id, _ in forced:
             if commit_id:
                 pushed[commit_id] = at
