@@ -96,8 +96,12 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         self._agent_tokens = dict(agent_tokens)
         self._agents: dict[int, Account] = {}
         self._default_branch: str | None = None
-        self._blobs = caching.blob_cache()  # blob sha → content
-        self._local = None if local_objects is None else gitobjects.GitObjects(local_objects)
+        self._blobs = caching.blob_cache()  # blob sha → content, from GitHub or the clone
+        self._local = (
+            None
+            if local_objects is None
+            else gitobjects.GitObjects(local_objects, blobs=self._blobs)
+        )
         self._trees: caching.Lru[list[TreeEntry]] = caching.listing_cache()  # by commit sha
         # pull request number → when it opened (GitHub never changes a created_at)
         self._opened: caching.Lru[dt.datetime] = caching.Lru(max_weight=caching.ENTRIES)
