@@ -340,8 +340,9 @@ class LocalForge(ConversationMethods, IssueMethods, PermissionMethods):
     def _observe_push(self, record: dict[str, Any], sha: str, by: int | None) -> None:
         if record["pushes"] and record["pushes"][-1]["sha"] == sha:
             return
+        tree = self.objects.tree_of(sha)
         record["pushes"].append(
-            {"sha": sha, "tree": self._tree_of(sha), "at": self._clock().isoformat(), "by": by}
+            {"sha": sha, "tree": tree, "at": self._clock().isoformat(), "by": by}
         )
 
     def _sync_head(self, record: dict[str, Any]) -> bool:
