@@ -16,7 +16,7 @@ import github
 import pytest
 import yaml
 from github import Auth, InputGitAuthor
-from support.fake_github import FakeGitHub, make_github_forge, start_fake_github
+from support.fake_github import FakeGitHub, make_org_forge, start_fake_github
 
 from aito.decisions import applying, marks, proposing, sweeping
 from aito.errors import PermanentAdapterError
@@ -40,21 +40,8 @@ def world(example_repo: Path) -> Iterator[tuple[FakeGitHub, GitHubForge, loading
     org = loading.load_valid(example_repo)
     server = start_fake_github(users={})
     try:
-        files = {
-            str(path.relative_to(example_repo)): path.read_bytes()
-            for path in example_repo.rglob("*")
-            if path.is_file() and path.relative_to(example_repo).parts[0] in ("org", "profiles")
-        }
-        repo = org.org.governance_repo.repo
-        server.create_repo(repo, files=files)
-        governance = org.org.governance_repo.bot
-        assert governance is not None
-        people = {a: (b.login, b.id) for a, b in org.org.bots.items()}
-        people["shiba-maintainer"] = ("shiba-maintainer", 90000001)
-        server.set_permission("shiba-maintainer", "admin")
-        forge = make_github_forge(
-            server, repo=repo, governance=(governance.login, governance.id), agents=people
-        )
+        admins = {"shiba-maintainer": ("shiba-maintainer", 90000001)}  # not GHOST
+        forge = make_org_forge(server, example_repo, org, admins=admins)
         with forge:
             yield server, forge, org
     finally:
