@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support.decision_scenario import propose_campaign, who
 from support.local_repo import Clock, git, plain_push
 
 from aito.decisions import applying, marks, proposing, reading, sweeping
@@ -30,23 +31,10 @@ def org(governance_repo: Path) -> loading.Organization:
     return loading.load_valid(governance_repo)
 
 
-def who(org: loading.Organization, name: str) -> Identity:
-    return proposing.identity_for(org, name)
-
-
 def propose(
     forge: LocalForge, org: loading.Organization, clock: Clock, **values: object
 ) -> tuple[Decision, PullRequest]:
-    given: dict[str, object] = dict(
-        proposer="cmo",
-        tier=Tier.MAJOR,
-        title="Campaign",
-        body="why",
-        files={"content/c.md": b"c\n"},
-        amount_usd=0.0,
-    )
-    given.update(values)
-    return proposing.propose(forge, org=org, now=clock(), **given)  # type: ignore[arg-type]
+    return propose_campaign(forge, org, now=clock(), **values)
 
 
 def vote(forge: LocalForge, org: loading.Organization, number: int, **votes: str) -> None:

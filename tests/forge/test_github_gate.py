@@ -16,11 +16,12 @@ import github
 import pytest
 import yaml
 from github import Auth, InputGitAuthor
+from support.decision_scenario import propose_campaign, who
 from support.fake_github import FakeGitHub, make_org_forge, start_fake_github
 
 from aito.decisions import applying, marks, proposing, sweeping
 from aito.errors import PermanentAdapterError
-from aito.forge.base import Identity, PullRequest, PullState
+from aito.forge.base import PullRequest, PullState
 from aito.forge.github import GitHubForge
 from aito.org import loading
 from aito.org.organization import Tier
@@ -48,24 +49,10 @@ def world(example_repo: Path) -> Iterator[tuple[FakeGitHub, GitHubForge, loading
         server.stop()
 
 
-def who(org: loading.Organization, name: str) -> Identity:
-    return proposing.identity_for(org, name)
-
-
 def propose(
     forge: GitHubForge, org: loading.Organization, **values: object
 ) -> tuple[Decision, PullRequest]:
-    given: dict[str, object] = dict(
-        proposer="cmo",
-        tier=Tier.MAJOR,
-        title="Campaign",
-        body="why",
-        files={"content/c.md": b"c\n"},
-        amount_usd=0.0,
-        now=dt.datetime.now(dt.UTC),
-    )
-    given.update(values)
-    return proposing.propose(forge, org=org, **given)  # type: ignore[arg-type]
+    return propose_campaign(forge, org, now=dt.datetime.now(dt.UTC), **values)
 
 
 def later(hours: float = 0) -> dt.datetime:
