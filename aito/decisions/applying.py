@@ -174,7 +174,7 @@ def _tally(
         facts=facts,
         now=now,
     )
-    problems += [*observed.notes, *verdict.notes]
+    problems += verdict.notes
     proposer_bot = policy.bots.get(proposal.proposer)
     if pull.author.id != proposer_bot and pull.author.id not in facts.maintainers | set(
         policy.maintainers

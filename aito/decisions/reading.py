@@ -197,12 +197,11 @@ def freeze(org: loading.Organization) -> dict[Tier, Policy]:
 
 @dataclasses.dataclass(frozen=True)
 class Reading:
-    """The engine's facts, the heads as now known (for the mark), what to report, and why
-    nothing may be applied (``doubt``: the forge left out something a vote depends on)."""
+    """The engine's facts, the heads as now known (for the mark), and why nothing may be
+    applied (``doubt``: the forge left out something a vote depends on)."""
 
     facts: PullFacts
     heads: tuple[marks.Head, ...]
-    notes: tuple[str, ...]
     doubt: str | None = None
 
 
@@ -251,7 +250,6 @@ def facts_of(
     }[pull.state]
     events: list[ReviewEvent] = []
     dismissals: list[DismissalEvent] = []
-    notes: list[str] = []
     doubt: str | None = None
     for r in reviews:
         kind = ReviewKind(r.state.value)
@@ -283,7 +281,7 @@ def facts_of(
         maintainers=maintainers,
         logins=logins,
     )
-    return Reading(facts, heads, tuple(notes), doubt)
+    return Reading(facts, heads, doubt)
 
 
 class HeadMoved(GovernanceError):

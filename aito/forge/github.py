@@ -44,7 +44,7 @@ from aito.forge import base as port
 from aito.forge import caching, github_calling, gitobjects
 from aito.forge import github_converting as convert
 from aito.forge.github_calling import GOVERNANCE, SERVICE, Account
-from aito.forge.github_content import ContentMethods
+from aito.forge.github_content import ContentMethods, TreeEntry
 from aito.forge.github_conversation import ConversationMethods
 from aito.forge.github_issues import IssueMethods
 
@@ -96,10 +96,15 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         self._agent_tokens = dict(agent_tokens)
         self._agents: dict[int, Account] = {}
         self._default_branch: str | None = None
-        self._blobs = caching.blob_cache()  # blob sha → content
-        self._local = None if local_objects is None else gitobjects.GitObjects(local_objects)
-        self._trees: caching.Lru[list[tuple[str, str]]] = caching.listing_cache()
-        # commit sha → (path, blob sha) of every file
+        self._blobs = caching.blob_cache()  # blob sha → content, from GitHub or the clone
+        self._local = (
+            None
+            if local_objects is None
+            else gitobjects.GitObjects(local_objects, blobs=self._blobs)
+        )
+        self._trees: caching.Lru[list[TreeEntry]] = caching.listing_cache()  # by commit sha
+        # pull request number → when it opened (GitHub never changes a created_at)
+        self._opened: caching.Lru[dt.datetime] = caching.Lru(max_weight=caching.ENTRIES)
 
     def disconnect(self) -> None:
         """Close the HTTP sessions (one per token used); also on leaving a ``with`` block."""
@@ -140,6 +145,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         """The pull request; for a closed, unmerged one ``closed_by`` costs one more call."""
         pr, issue = self._gov.repo.get_pull(number), self._gov.repo.get_issue(number)
         dto = self._call(f"read pull request #{number}", lambda: convert.pull(pr))
+        self._opened.put(str(number), dto.created_at)
         if dto.state is port.PullState.CLOSED:
             closer = self._call(f"read issue #{number}", lambda: issue.closed_by)
             dto = dataclasses.replace(dto, closed_by=convert.identity(closer))
@@ -161,7 +167,8 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
 
     def commits(self, number: int) -> list[port.Commit]:
         """The pull request's commits, oldest first, with push times from server evidence
-        only (see the module docstring): one call, plus two when there is one commit."""
+        only (see the module docstring): one call, plus one when there is one commit (and
+        one more for when the pull request opened, unless :meth:`pull` read it before)."""
         pr = self._gov.repo.get_pull(number)
         what = f"list commits of pull request #{number}"
         found = self._call(
@@ -174,7 +181,10 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         forced = [e for e in events if e[0] == "head_ref_force_pushed"]
         pushed: dict[str, dt.datetime] = {}
         if len(found) == 1 and not forced:
-            pushed[found[0][0]] = self._call(f"read pull request #{number}", lambda: pr.created_at)
+            opened = self._opened.get(str(number))
+            if opened is None:
+                opened = self._call(f"read pull request #{number}", lambda: pr.created_at)
+            pushed[found[0][0]] = opened
         for _, _, at, commit_id, _ in forced:
             if commit_id:
                 pushed[commit_id] = at
@@ -187,7 +197,8 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
 
     def file_changes(self, number: int) -> list[port.FileChange]:
         """The files (with GitHub's status and a rename's old name), and whether each is a
-        symbolic link or submodule at the head (from the head's tree: one more call)."""
+        symbolic link or submodule at the head (from the head's tree: one more call, kept by
+        its sha for reading the head's content)."""
         pr = self._gov.repo.get_pull(number)
         head, total = self._call(
             f"read pull request #{number}", lambda: (pr.head.sha, pr.changed_files)
@@ -206,13 +217,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
             )
         if not files:
             return []
-        repo = self._gov.repo
-        tree = self._call(f"read tree {head}", lambda: repo.get_git_tree(head, recursive=True))
-        if tree.truncated:
-            raise errors.PermanentAdapterError(
-                SERVICE, f"{where}: GitHub truncated the tree of {head[:12]}"
-            )
-        special = {e.path for e in tree.tree if e.mode in ("120000", "160000")}
+        special = {entry.path for entry in self._tree_entries(head) if entry.special}
         statuses = {
             "added": port.FileStatus.ADDED,
             "removed": port.FileStatus.REMOVED,

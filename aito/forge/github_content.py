@@ -13,7 +13,7 @@ import base64
 import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from github import InputGitTreeElement
 from github.GitRef import GitRef
@@ -25,6 +25,17 @@ from aito.forge.github_calling import SERVICE, Account, GitHubCalls
 
 T = TypeVar("T")
 _SHA = re.compile(r"[0-9a-f]{40}")
+_SPECIAL_MODES = ("120000", "160000")  # a symbolic link, a submodule
+
+
+class TreeEntry(NamedTuple):
+    """A file of a commit's tree: its path, object sha, whether it is a blob (content this
+    forge reads; a submodule is not) and whether it is a symbolic link or a submodule."""
+
+    path: str
+    sha: str
+    blob: bool
+    special: bool
 
 
 class ContentMethods(GitHubCalls):
@@ -33,7 +44,7 @@ class ContentMethods(GitHubCalls):
     _default_branch: str | None
     _blobs: caching.Lru[bytes]
     _local: gitobjects.GitObjects | None
-    _trees: caching.Lru[list[tuple[str, str]]]
+    _trees: caching.Lru[list[TreeEntry]]
 
     @property
     def default_branch(self) -> str:
@@ -50,7 +61,9 @@ class ContentMethods(GitHubCalls):
         read before none, and only blobs never seen cost one each.
         """
         wanted = [
-            (path, sha) for path, sha in self._tree_entries(ref) if caching.under(path, prefixes)
+            (entry.path, entry.sha)
+            for entry in self._tree_entries(ref)
+            if entry.blob and caching.under(entry.path, prefixes)
         ]
         blobs: dict[str, bytes] = {}
         for path, sha in wanted:
@@ -66,8 +79,10 @@ class ContentMethods(GitHubCalls):
         raw = blob.content.encode()
         return self._blobs.put(sha, base64.b64decode(raw) if blob.encoding == "base64" else raw)
 
-    def _tree_entries(self, ref: str) -> list[tuple[str, str]]:
-        """(path, blob sha) of every file at ``ref``; kept when ``ref`` is a commit sha."""
+    def _tree_entries(self, ref: str) -> list[TreeEntry]:
+        """Every file, symbolic link and submodule at ``ref`` (one recursive tree read);
+        kept when ``ref`` is a commit sha, so reading a pull request's files and then its
+        content at the same head reads the tree once."""
         kept = self._trees.get(ref) if caching.is_object_id(ref) else None
         if kept is not None:
             return kept
@@ -76,7 +91,11 @@ class ContentMethods(GitHubCalls):
         if tree.truncated:
             where = f"read tree {ref} on {self.repo_name}"
             raise errors.PermanentAdapterError(SERVICE, f"{where}: GitHub truncated the tree")
-        entries = [(e.path, e.sha) for e in tree.tree if e.type == "blob"]
+        entries = [
+            TreeEntry(e.path, e.sha, e.type == "blob", e.mode in _SPECIAL_MODES)
+            for e in tree.tree
+            if e.type != "tree"
+        ]
         if caching.is_object_id(ref):
             self._trees.put(ref, entries)
         return entries

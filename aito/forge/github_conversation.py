@@ -123,9 +123,11 @@ class ConversationMethods(GitHubCalls):
         return review
 
     def comments(self, number: int) -> list[port.Comment]:
-        pr = self._gov.repo.get_pull(number)
+        """Listed from the pull request's issue (``/issues/{n}/comments``, as posting is): a
+        pull request's own listing first reads the whole pull request for that address."""
+        issue = self._gov.repo.get_issue(number)
         what = f"list comments of pull request #{number}"
-        return self._call(what, lambda: [convert.comment(c) for c in pr.get_issue_comments()])
+        return self._call(what, lambda: [convert.comment(c) for c in issue.get_comments()])
 
     def post_comment(self, number: int, *, author: port.Identity, body: str) -> port.Comment:
         account = self._as(author)

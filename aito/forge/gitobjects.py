@@ -40,9 +40,9 @@ class GitObjects:
     def __init__(self, repo: Path, *, blobs: caching.Lru[bytes] | None = None) -> None:
         self.repo = repo
         self.blobs = blobs if blobs is not None else caching.blob_cache()
-        self.trees: caching.Lru[list[Entry]] = caching.Lru(max_weight=caching.ENTRIES)
+        self.trees: caching.Lru[list[Entry]] = caching.listing_cache()
         self.commits: caching.Lru[str] = caching.Lru(max_weight=caching.ENTRIES)  # id → tree
-        self.listings: caching.Lru[list[tuple[str, str]]] = caching.Lru(max_weight=caching.ENTRIES)
+        self.listings: caching.Lru[list[tuple[str, str]]] = caching.listing_cache()
         self.started = 0
         """How many `git cat-file` processes this object started (for the benchmarks)."""
         self._lock = threading.Lock()

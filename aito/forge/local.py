@@ -205,24 +205,14 @@ class LocalForge(ConversationMethods, IssueMethods, PermissionMethods):
         ]
 
     def changed_files(self, number: int) -> list[str]:
-        pull = self.pull(number)
-        if pull.merge_sha is not None:
-            base = f"{pull.merge_sha}^1"  # the base as it was when merged
-        else:
-            base = self._rev(pull.base_ref) or pull.base_ref
-        names = self._git("diff", "--name-only", "-z", f"{base}...{pull.head_sha}").stdout
+        names = self._git("diff", "--name-only", "-z", self._changes(number)).stdout
         return sorted(local_git.path_name(name) for name in filter(None, names.split(b"\0")))
 
     def file_changes(self, number: int) -> list[FileChange]:
         """Against the merge base, without rename detection (a rename is a removal and an
         addition); symbolic links and submodules at the head are ``special``."""
-        pull = self.pull(number)
-        if pull.merge_sha is not None:
-            base = f"{pull.merge_sha}^1"
-        else:
-            base = self._rev(pull.base_ref) or pull.base_ref
         raw = self._git(
-            "diff", "--raw", "--no-renames", "-z", "--no-abbrev", f"{base}...{pull.head_sha}"
+            "diff", "--raw", "--no-renames", "-z", "--no-abbrev", self._changes(number)
         ).stdout
         fields = raw.split(b"\0")
         changes: list[FileChange] = []
@@ -236,6 +226,17 @@ class LocalForge(ConversationMethods, IssueMethods, PermissionMethods):
             special = status is not FileStatus.REMOVED and new_mode in local_git.SPECIAL_MODES
             changes.append(FileChange(local_git.path_name(name), status, special=special))
         return sorted(changes, key=lambda change: change.path)
+
+    def _changes(self, number: int) -> str:
+        """The pull request's changes as git's ``base...head`` (from their merge base), the
+        base being the base branch, or for a merged pull request the base as it was when
+        merged."""
+        pull = self.pull(number)
+        if pull.merge_sha is not None:
+            base = f"{pull.merge_sha}^1"
+        else:
+            base = self._rev(pull.base_ref) or pull.base_ref
+        return f"{base}...{pull.head_sha}"
 
     # -- state ---------------------------------------------------------------------
     def set_labels(self, number: int, *, add: Sequence[str], remove: Sequence[str]) -> None:
@@ -340,8 +341,9 @@ class LocalForge(ConversationMethods, IssueMethods, PermissionMethods):
     def _observe_push(self, record: dict[str, Any], sha: str, by: int | None) -> None:
         if record["pushes"] and record["pushes"][-1]["sha"] == sha:
             return
+        tree = self.objects.tree_of(sha)
         record["pushes"].append(
-            {"sha": sha, "tree": self._tree_of(sha), "at": self._clock().isoformat(), "by": by}
+            {"sha": sha, "tree": tree, "at": self._clock().isoformat(), "by": by}
         )
 
     def _sync_head(self, record: dict[str, Any]) -> bool:

@@ -58,9 +58,6 @@ class LocalGit:
                 return branch
         return self.objects.resolve(ref)
 
-    def _tree_of(self, sha: str) -> str:
-        return self._git("rev-parse", f"{sha}^{{tree}}").stdout.decode().strip()
-
     def _checked_out_branch(self) -> str | None:
         found = self._git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
         return found.stdout.decode().strip() or None if found.returncode == 0 else None

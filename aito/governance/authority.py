@@ -28,8 +28,9 @@ from aito.org import paths as repo_paths
 from aito.org.organization import Tier
 
 TIER_ORDER = (Tier.OPERATIONAL, Tier.MINOR, Tier.MAJOR, Tier.CRITICAL)
-# The organization's own rules and records: changing them is always critical.
-RULE_PATHS = ("org/", "profiles/")
+# The organization's own rules and records (`org/`, `profiles/`): changing them is always
+# critical, as no agent writes them with `open_pr`.
+RULE_PATHS = tuple(pattern for pattern, _ in repo_paths.GOVERNANCE_PROTECTED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,10 +41,6 @@ class Requirement:
 
 def higher(first: Tier, second: Tier) -> Tier:
     return max(first, second, key=TIER_ORDER.index)
-
-
-def at_least(tier: Tier, floor: Tier) -> bool:
-    return TIER_ORDER.index(tier) >= TIER_ORDER.index(floor)
 
 
 def required_tier(
@@ -81,22 +78,19 @@ def required_tier(
             reasons.append(f"${amount_usd:g} is within {proposer}'s own limit")
     for link in sorted(set(links)):
         tier = Tier.CRITICAL
-        reasons.append(f"{_shown(link)} is a symbolic link or submodule")
+        reasons.append(f"{repo_paths.shown(link)} is a symbolic link or submodule")
     for path in sorted(set(paths)):
         critical = _critical_reason(path)
         if critical is not None:
             tier = Tier.CRITICAL
-            reasons.append(f"{_shown(path)} {critical}")
-        elif not paths_match(path, spec.git.paths):
+            reasons.append(f"{repo_paths.shown(path)} {critical}")
+        elif not repo_paths.matches(path, spec.git.paths):
             tier = higher(tier, Tier.MAJOR)
             reasons.append(
-                f"{_shown(path)} is outside {proposer}'s paths ({', '.join(spec.git.paths)})"
+                f"{repo_paths.shown(path)} is outside {proposer}'s paths "
+                f"({', '.join(spec.git.paths)})"
             )
     return Requirement(tier, tuple(reasons))
-
-
-def paths_match(path: str, patterns: Iterable[str]) -> bool:
-    return repo_paths.matches(path, list(patterns))
 
 
 def _critical_reason(path: str) -> str | None:
@@ -109,8 +103,3 @@ def _critical_reason(path: str) -> str | None:
     if protected is not None:
         return f"changes automation: {protected}"
     return None
-
-
-def _shown(path: str) -> str:
-    # File names come from the proposer: short, and every control character escaped.
-    return repo_paths.shown(path)

@@ -70,6 +70,18 @@ class Fold:
         return without_proposer(self.policy.voters, self.policy, self.facts, self.decision)
 
     @property
+    def voters(self) -> tuple[str, ...]:
+        """Who votes in the current stage (nobody outside the voting stages)."""
+        stage = self.state.stage
+        if stage is Stage.LAZY:
+            return self.policy.veto_by
+        if stage is Stage.VOTE:
+            return self.policy.approvers
+        if stage is Stage.FINAL:
+            return self.final_voters
+        return ()
+
+    @property
     def deadline(self) -> dt.datetime:
         return self.state.round_start + dt.timedelta(seconds=self.policy.deadline_seconds)
 
@@ -148,7 +160,7 @@ class Fold:
         vote = _vote_of(review)
         if vote is None or self.trees.get(review.commit) != state.head.tree:
             return  # a comment review, or a vote on other content
-        if agent in self._voters():
+        if agent in self.voters:
             state.votes[agent] = vote
             state.vote_reviews[agent] = review.id
             self.resolve(review.at, final=False)
@@ -201,16 +213,6 @@ class Fold:
             state.human, state.decided_by = HumanDecision.APPROVE, review.user
 
     # -- transitions ---------------------------------------------------------------
-    def _voters(self) -> tuple[str, ...]:
-        stage = self.state.stage
-        if stage is Stage.LAZY:
-            return self.policy.veto_by
-        if stage is Stage.VOTE:
-            return self.policy.approvers
-        if stage is Stage.FINAL:
-            return self.final_voters
-        return ()
-
     def resolve(self, at: dt.datetime, *, final: bool) -> None:
         """Decide the current round if its votes (or, when ``final``, its deadline) allow."""
         state = self.state

@@ -38,7 +38,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from aito.governance.deciding import Event, Fold, State, without_proposer
+from aito.governance.deciding import Event, Fold, State
 from aito.governance.history import (
     CommentEvent,
     DecisionFacts,
@@ -119,7 +119,7 @@ def evaluate(
         deciding.apply(event)
     deciding.advance(now)
     deciding.settle_forge_state()
-    return _verdict(decision, policy, facts, state, maintainers, now)
+    return _verdict(deciding)
 
 
 def _first_stage(policy: Policy) -> Stage:
@@ -162,29 +162,16 @@ def _events(
     return found
 
 
-def _verdict(
-    decision: DecisionFacts,
-    policy: Policy,
-    facts: PullFacts,
-    state: State,
-    maintainers: frozenset[int],
-    now: dt.datetime,
-) -> Verdict:
+def _verdict(fold: Fold) -> Verdict:
+    decision, policy, facts, state = fold.decision, fold.policy, fold.facts, fold.state
     held = HOLD_LABEL in facts.labels
     stage = state.stage
-    voters: tuple[str, ...] = ()
-    if stage is Stage.LAZY:
-        voters = policy.veto_by
-    elif stage is Stage.VOTE:
-        voters = policy.approvers
-    elif stage is Stage.FINAL:
-        voters = without_proposer(policy.voters, policy, facts, decision)
+    voters = fold.voters
     votes: dict[str, Vote | None] = {a: state.votes.get(a) for a in voters}
     missing: list[str] = [a for a in voters if a not in state.votes]
     if stage is Stage.ANALYSIS:
         votes = {}
-        advisors = without_proposer(policy.advisors, policy, facts, decision)
-        missing = [a for a in advisors if a not in state.answered]
+        missing = [a for a in fold.advisors if a not in state.answered]
     if stage in (Stage.MAINTAINER, Stage.ESCALATED):
         missing = [MAINTAINERS]
     if not voters and stage is not Stage.ANALYSIS:
@@ -192,9 +179,7 @@ def _verdict(
         voted = [r for r in state.rounds if r.votes]
         votes = dict(voted[-1].votes) if voted else {}
     open_stage = stage in (Stage.LAZY, Stage.VOTE, Stage.ANALYSIS, Stage.FINAL)
-    deadline = (
-        state.round_start + dt.timedelta(seconds=policy.deadline_seconds) if open_stage else None
-    )
+    deadline = fold.deadline if open_stage else None
     waiting = _waiting_reason(stage, missing)
     both = waiting and state.reason
     reason = f"{waiting} ({state.reason})" if both else waiting or state.reason

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support.decision_scenario import propose_campaign, who
 from support.local_repo import Clock, git, plain_push
 
 from aito.decisions import applying, marks, proposing, reading, sweeping
@@ -30,23 +31,10 @@ def org(governance_repo: Path) -> loading.Organization:
     return loading.load_valid(governance_repo)
 
 
-def who(org: loading.Organization, name: str) -> Identity:
-    return proposing.identity_for(org, name)
-
-
 def propose(
     forge: LocalForge, org: loading.Organization, clock: Clock, **values: object
 ) -> tuple[Decision, PullRequest]:
-    given: dict[str, object] = dict(
-        proposer="cmo",
-        tier=Tier.MAJOR,
-        title="Campaign",
-        body="why",
-        files={"content/c.md": b"c\n"},
-        amount_usd=0.0,
-    )
-    given.update(values)
-    return proposing.propose(forge, org=org, now=clock(), **given)  # type: ignore[arg-type]
+    return propose_campaign(forge, org, now=clock(), **values)
 
 
 def vote(forge: LocalForge, org: loading.Organization, number: int, **votes: str) -> None:
@@ -72,6 +60,23 @@ def rewrite_record(
         message="rewrite",
         author=who(org, "cmo"),
     )
+
+
+def open_by_hand(
+    forge: LocalForge,
+    author: Identity,
+    files: dict[str, bytes | None],
+    *,
+    branch: str,
+    base: str = "main",
+) -> PullRequest:
+    """A pull request opened without `aito decide propose`: any ``files``, by ``author``."""
+    forge.commit_files(branch=branch, base=base, files=files, message=branch, author=author)
+    return forge.open_pull(head=branch, base=base, title=branch, body="", author=author)
+
+
+def record_yaml(decision: Decision) -> bytes:
+    return yaml.safe_dump(decision.model_dump(mode="json")).encode()
 
 
 def tally_comment(forge: LocalForge, number: int) -> str:
@@ -213,7 +218,7 @@ def existing_records(forge: LocalForge, org: loading.Organization) -> None:
         branch="main",
         base="main",
         files={
-            "org/decisions/old.yaml": yaml.safe_dump(old.model_dump(mode="json")).encode(),
+            "org/decisions/old.yaml": record_yaml(old),
             "org/tasks/t1.yaml": yaml.safe_dump(task).encode(),
         },
         message="records",
@@ -257,17 +262,10 @@ def test_a_pull_request_that_only_changes_a_record_is_not_a_decision(
     local_forge: LocalForge, org: loading.Organization, clock: Clock
 ) -> None:
     existing_records(local_forge, org)
-    cmo = who(org, "cmo")
-    local_forge.commit_files(
-        branch="edit",
-        base="main",
-        files={
-            "org/decisions/old.yaml": b"id: old\ntitle: Mine now\nproposed_by: cmo\ntier: minor\n"
-        },
-        message="edit",
-        author=cmo,
+    mine = b"id: old\ntitle: Mine now\nproposed_by: cmo\ntier: minor\n"
+    pull = open_by_hand(
+        local_forge, who(org, "cmo"), {"org/decisions/old.yaml": mine}, branch="edit"
     )
-    pull = local_forge.open_pull(head="edit", base="main", title="edit", body="", author=cmo)
     with pytest.raises(GovernanceError, match="adds 0"):
         applying.tally(local_forge, pull.number, now=clock())
 
@@ -322,13 +320,14 @@ def test_a_pull_request_against_another_branch_is_not_a_decision(
     local_forge: LocalForge, governance_repo: Path, org: loading.Organization, clock: Clock
 ) -> None:
     git(governance_repo, "branch", "lax", "main")
-    cmo = who(org, "cmo")
     record = b"id: x\ntitle: X\nproposed_by: cmo\ntier: operational\n"
-    local_forge.commit_files(
-        branch="aito/decision/x", base="lax", files={"org/decisions/x.yaml": record},
-        message="x", author=cmo,
-    )  # fmt: skip
-    pull = local_forge.open_pull(head="aito/decision/x", base="lax", title="x", body="", author=cmo)
+    pull = open_by_hand(
+        local_forge,
+        who(org, "cmo"),
+        {"org/decisions/x.yaml": record},
+        branch="aito/decision/x",
+        base="lax",
+    )
     with pytest.raises(GovernanceError, match="governance branch"):
         applying.tally(local_forge, pull.number, now=clock())
 
@@ -534,17 +533,12 @@ def test_a_checkout_naming_another_governance_branch_judges_nothing(
 def test_a_maintainer_who_cannot_be_requested_does_not_stop_the_tally(
     local_forge: LocalForge, org: loading.Organization, clock: Clock
 ) -> None:
-    maintainer = who(org, "shiba-maintainer")
     record = Decision(id="m1", title="M", proposed_by="cmo", tier=Tier.CRITICAL)
-    local_forge.commit_files(
+    pull = open_by_hand(
+        local_forge,
+        who(org, "shiba-maintainer"),
+        {"org/decisions/m1.yaml": record_yaml(record)},
         branch="aito/decision/m1",
-        base="main",
-        files={"org/decisions/m1.yaml": yaml.safe_dump(record.model_dump(mode="json")).encode()},
-        message="m1",
-        author=maintainer,
-    )
-    pull = local_forge.open_pull(
-        head="aito/decision/m1", base="main", title="m1", body="", author=maintainer
     )  # a maintainer may open a proposal on an agent's behalf
     vote(local_forge, org, pull.number, ceo="approve", dao="approve")
     result = applying.tally(local_forge, pull.number, now=clock())
@@ -564,13 +558,11 @@ def test_an_alias_bomb_in_a_decision_record_is_a_clear_error(
         previous = "abcdefgh"[n]
         levels.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 10) + "]")
     bomb = "id: bomb\ntitle: B\nproposed_by: cmo\ntier: minor\n" + "\n".join(levels) + "\n"
-    cmo = who(org, "cmo")
-    local_forge.commit_files(
-        branch="aito/decision/bomb", base="main", files={"org/decisions/bomb.yaml": bomb.encode()},
-        message="b", author=cmo,
-    )  # fmt: skip
-    pull = local_forge.open_pull(
-        head="aito/decision/bomb", base="main", title="b", body="", author=cmo
+    pull = open_by_hand(
+        local_forge,
+        who(org, "cmo"),
+        {"org/decisions/bomb.yaml": bomb.encode()},
+        branch="aito/decision/bomb",
     )
     with pytest.raises(GovernanceError, match="alias bomb") as caught:
         applying.tally(local_forge, pull.number, now=clock())
@@ -581,13 +573,11 @@ def test_a_huge_decision_record_is_refused_by_its_size(
     local_forge: LocalForge, org: loading.Organization, clock: Clock
 ) -> None:
     record = b"id: huge\ntitle: H\nproposed_by: cmo\ntier: minor\ndescription: " + b"x" * 2_000_000
-    cmo = who(org, "cmo")
-    local_forge.commit_files(
-        branch="aito/decision/huge", base="main", files={"org/decisions/huge.yaml": record},
-        message="h", author=cmo,
-    )  # fmt: skip
-    pull = local_forge.open_pull(
-        head="aito/decision/huge", base="main", title="h", body="", author=cmo
+    pull = open_by_hand(
+        local_forge,
+        who(org, "cmo"),
+        {"org/decisions/huge.yaml": record},
+        branch="aito/decision/huge",
     )
     with pytest.raises(GovernanceError, match="over 1024 KiB") as caught:
         applying.tally(local_forge, pull.number, now=clock())
@@ -650,7 +640,7 @@ def test_a_tag_named_like_the_governance_branch_stands_in_for_nothing(
     plain_push(
         governance_repo,
         "aito/decision/t",
-        {"org/decisions/t.yaml": yaml.safe_dump(record.model_dump(mode="json")).encode()},
+        {"org/decisions/t.yaml": record_yaml(record)},
     )
     pull = local_forge.open_pull(
         head="aito/decision/t", base="main", title="t", body="", author=who(org, "cmo")
@@ -665,17 +655,12 @@ def test_a_tag_named_like_the_governance_branch_stands_in_for_nothing(
 def test_the_proposer_never_votes_on_a_proposal_a_maintainer_opened(
     local_forge: LocalForge, org: loading.Organization, clock: Clock
 ) -> None:
-    maintainer = who(org, "shiba-maintainer")
     record = Decision(id="m2", title="M", proposed_by="cmo", tier=Tier.MAJOR)
-    local_forge.commit_files(
+    pull = open_by_hand(
+        local_forge,
+        who(org, "shiba-maintainer"),
+        {"org/decisions/m2.yaml": record_yaml(record)},
         branch="aito/decision/m2",
-        base="main",
-        files={"org/decisions/m2.yaml": yaml.safe_dump(record.model_dump(mode="json")).encode()},
-        message="m2",
-        author=maintainer,
-    )
-    pull = local_forge.open_pull(
-        head="aito/decision/m2", base="main", title="m2", body="", author=maintainer
     )
     vote(local_forge, org, pull.number, ceo="approve", dao="veto")
     result = applying.tally(local_forge, pull.number, now=clock())
@@ -703,13 +688,11 @@ def test_an_amount_that_is_not_a_finite_number_is_no_record(
     # An infinite amount was a valid record, but its mark wrote `null` and read back as
     # nothing: every tally forgot the frozen policy, the proposal and the heads it saw.
     record = f"id: inf\ntitle: I\nproposed_by: cmo\ntier: critical\namount_usd: {amount}\n"
-    cmo = who(org, "cmo")
-    local_forge.commit_files(
-        branch="aito/decision/inf", base="main", files={"org/decisions/inf.yaml": record.encode()},
-        message="i", author=cmo,
-    )  # fmt: skip
-    pull = local_forge.open_pull(
-        head="aito/decision/inf", base="main", title="i", body="", author=cmo
+    pull = open_by_hand(
+        local_forge,
+        who(org, "cmo"),
+        {"org/decisions/inf.yaml": record.encode()},
+        branch="aito/decision/inf",
     )
     with pytest.raises(GovernanceError, match="not a valid decision record: amount_usd"):
         applying.tally(local_forge, pull.number, now=clock())
@@ -763,18 +746,9 @@ def test_a_second_pull_request_with_the_same_decision_id_never_rewrites_its_reco
     decision, first = propose(local_forge, org, clock, proposer="ceo", tier=Tier.MAJOR)
     cmo = who(org, "cmo")
     copy = Decision(id=decision.id, title="Mine", proposed_by="cmo", tier=Tier.MAJOR)
-    local_forge.commit_files(
-        branch="copy",
-        base="main",
-        files={
-            f"org/decisions/{decision.id}.yaml": yaml.safe_dump(
-                copy.model_dump(mode="json")
-            ).encode()
-        },
-        message="copy",
-        author=cmo,
+    second = open_by_hand(
+        local_forge, cmo, {f"org/decisions/{decision.id}.yaml": record_yaml(copy)}, branch="copy"
     )
-    second = local_forge.open_pull(head="copy", base="main", title="c", body="", author=cmo)
     vote(local_forge, org, first.number, dao="approve")
     clock.advance(hours=25)  # ceo cannot vote on its own: round 2, then 3
     vote(local_forge, org, first.number, cmo="comment", cto="comment", cfo="comment")
@@ -820,14 +794,9 @@ def test_a_record_yaml_cannot_build_stops_no_other_tally(
     local_forge: LocalForge, org: loading.Organization, clock: Clock
 ) -> None:
     _, honest = propose(local_forge, org, clock)
-    cmo = who(org, "cmo")
     record = b"id: bad\ntitle: !!int abc\nproposed_by: cmo\ntier: minor\n"
-    local_forge.commit_files(
-        branch="aito/decision/bad", base="main", files={"org/decisions/bad.yaml": record},
-        message="b", author=cmo,
-    )  # fmt: skip
-    bad = local_forge.open_pull(
-        head="aito/decision/bad", base="main", title="b", body="", author=cmo
+    bad = open_by_hand(
+        local_forge, who(org, "cmo"), {"org/decisions/bad.yaml": record}, branch="aito/decision/bad"
     )
     sweep = sweeping.tally_open(local_forge, now=clock())
     assert [t.verdict.pr for t in sweep.tallies] == [honest.number]

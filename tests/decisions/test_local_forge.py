@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.decision_scenario import run_full_scenario
+from support.decision_scenario import propose_campaign, run_full_scenario
 from support.local_repo import Clock, git
 
 from aito.decisions import applying, proposing
@@ -35,16 +35,7 @@ def test_the_full_scenario_on_a_local_git_repo(
 
 
 def _propose(forge: LocalForge, org: loading.Organization, clock: Clock, **kw):  # type: ignore[no-untyped-def]
-    values = dict(
-        proposer="cmo",
-        tier=Tier.MAJOR,
-        title="Campaign",
-        body="why",
-        files={"content/c.md": b"c\n"},
-        amount_usd=0.0,
-    )
-    values.update(kw)
-    return proposing.propose(forge, org=org, now=clock(), **values)  # type: ignore[arg-type]
+    return propose_campaign(forge, org, now=clock(), **kw)
 
 
 def test_a_tier_below_the_proposers_authority_is_refused(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.decision_scenario import run_full_scenario
-from support.fake_github import make_github_forge, start_fake_github
+from support.fake_github import make_org_forge, start_fake_github
 
 from aito.forge.base import Forge, Permission
 from aito.forge.local import LocalForge
@@ -38,23 +38,8 @@ def forge_and_org(
         return
     server = start_fake_github(users={})
     try:
-        files = {
-            str(path.relative_to(example_repo)): path.read_bytes()
-            for path in example_repo.rglob("*")
-            if path.is_file() and path.relative_to(example_repo).parts[0] in ("org", "profiles")
-        }
-        repo = org.org.governance_repo.repo
-        server.create_repo(repo, files=files)
-        governance = org.org.governance_repo.bot
-        assert governance is not None
-        people = {a: (b.login, b.id) for a, b in org.org.bots.items()} | {
-            m.login: (m.login, m.id) for m in org.org.maintainers
-        }
-        for maintainer in org.org.maintainers:
-            server.set_permission(maintainer.login, "admin")
-        forge = make_github_forge(
-            server, repo=repo, governance=(governance.login, governance.id), agents=people
-        )
+        admins = {m.login: (m.login, m.id) for m in org.org.maintainers}
+        forge = make_org_forge(server, example_repo, org, admins=admins)
         with forge:
             yield forge, org
     finally:

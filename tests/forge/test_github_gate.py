@@ -16,11 +16,12 @@ import github
 import pytest
 import yaml
 from github import Auth, InputGitAuthor
-from support.fake_github import FakeGitHub, make_github_forge, start_fake_github
+from support.decision_scenario import propose_campaign, who
+from support.fake_github import FakeGitHub, make_org_forge, start_fake_github
 
 from aito.decisions import applying, marks, proposing, sweeping
 from aito.errors import PermanentAdapterError
-from aito.forge.base import Identity, PullRequest, PullState
+from aito.forge.base import PullRequest, PullState
 from aito.forge.github import GitHubForge
 from aito.org import loading
 from aito.org.organization import Tier
@@ -40,45 +41,18 @@ def world(example_repo: Path) -> Iterator[tuple[FakeGitHub, GitHubForge, loading
     org = loading.load_valid(example_repo)
     server = start_fake_github(users={})
     try:
-        files = {
-            str(path.relative_to(example_repo)): path.read_bytes()
-            for path in example_repo.rglob("*")
-            if path.is_file() and path.relative_to(example_repo).parts[0] in ("org", "profiles")
-        }
-        repo = org.org.governance_repo.repo
-        server.create_repo(repo, files=files)
-        governance = org.org.governance_repo.bot
-        assert governance is not None
-        people = {a: (b.login, b.id) for a, b in org.org.bots.items()}
-        people["shiba-maintainer"] = ("shiba-maintainer", 90000001)
-        server.set_permission("shiba-maintainer", "admin")
-        forge = make_github_forge(
-            server, repo=repo, governance=(governance.login, governance.id), agents=people
-        )
+        admins = {"shiba-maintainer": ("shiba-maintainer", 90000001)}  # not GHOST
+        forge = make_org_forge(server, example_repo, org, admins=admins)
         with forge:
             yield server, forge, org
     finally:
         server.stop()
 
 
-def who(org: loading.Organization, name: str) -> Identity:
-    return proposing.identity_for(org, name)
-
-
 def propose(
     forge: GitHubForge, org: loading.Organization, **values: object
 ) -> tuple[Decision, PullRequest]:
-    given: dict[str, object] = dict(
-        proposer="cmo",
-        tier=Tier.MAJOR,
-        title="Campaign",
-        body="why",
-        files={"content/c.md": b"c\n"},
-        amount_usd=0.0,
-        now=dt.datetime.now(dt.UTC),
-    )
-    given.update(values)
-    return proposing.propose(forge, org=org, **given)  # type: ignore[arg-type]
+    return propose_campaign(forge, org, now=dt.datetime.now(dt.UTC), **values)
 
 
 def later(hours: float = 0) -> dt.datetime:
@@ -275,6 +249,26 @@ def test_a_pull_request_with_more_files_than_github_lists_is_not_judged(
     sweep = sweeping.tally_open(forge, now=later(hours=5))
     assert [t.verdict.pr for t in sweep.tallies] == [honest.number]
     assert [p.pr for p in sweep.problems] == [pull.number]
+
+
+def test_a_symbolic_link_in_a_decision_is_critical(
+    world: tuple[FakeGitHub, GitHubForge, loading.Organization],
+) -> None:
+    server, forge, org = world
+    _, pull = propose(forge, org, tier=Tier.MINOR)
+    repo = server.repos[org.org.governance_repo.repo]
+    head = repo.commits[pull.head_sha]
+    flat = repo.flatten(head.tree)
+    flat["content/notes"] = ("120000", repo.put_blob(b"../.github/workflows"))
+    commit = repo.put_commit(
+        tree=repo.put_tree(flat), parents=(head.sha,), message="link", user=repo.owner
+    )
+    repo.refs[f"heads/{pull.head_ref}"] = commit.sha
+    changes = {c.path: c.special for c in forge.file_changes(pull.number)}
+    assert changes["content/notes"] and not changes["content/c.md"]
+    result = applying.tally(forge, pull.number, now=later())
+    assert result.verdict.tier is Tier.CRITICAL
+    assert any("symbolic link" in p for p in result.problems)
 
 
 def test_a_dismissal_github_does_not_explain_decides_nothing(

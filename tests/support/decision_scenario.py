@@ -2,6 +2,7 @@
 
 propose → CEO approves, DAO vetoes → round 2 analysis → round 3 tie → escalated →
 a maintainer approves → merged, recorded on the base branch; re-tallying is a no-op.
+The decision tests on each forge share its helpers: :func:`who` and :func:`propose_campaign`.
 """
 
 from __future__ import annotations
@@ -10,17 +11,36 @@ import datetime as dt
 from collections.abc import Callable
 
 from aito.decisions import applying, proposing
-from aito.forge.base import Forge, PullState, ReviewState
+from aito.forge.base import Forge, Identity, PullRequest, PullState, ReviewState
 from aito.org import loading
 from aito.org.organization import Tier
+from aito.org.records import Decision
+
+
+def who(org: loading.Organization, name: str) -> Identity:
+    """The forge account of agent (or maintainer) ``name``."""
+    return proposing.identity_for(org, name)
+
+
+def propose_campaign(
+    forge: Forge, org: loading.Organization, *, now: dt.datetime, **values: object
+) -> tuple[Decision, PullRequest]:
+    """A proposal by cmo (major, one content file, no spend) unless ``values`` say otherwise."""
+    given: dict[str, object] = dict(
+        proposer="cmo",
+        tier=Tier.MAJOR,
+        title="Campaign",
+        body="why",
+        files={"content/c.md": b"c\n"},
+        amount_usd=0.0,
+    )
+    given.update(values)
+    return proposing.propose(forge, org=org, now=now, **given)  # type: ignore[arg-type]
 
 
 def run_full_scenario(
     forge: Forge, org: loading.Organization, *, now: Callable[[], dt.datetime]
 ) -> None:
-    def who(name: str):  # type: ignore[no-untyped-def]
-        return proposing.identity_for(org, name)
-
     decision, pull = proposing.propose(
         forge,
         org=org,
@@ -37,8 +57,8 @@ def run_full_scenario(
     assert (first.verdict.status.value, first.verdict.round) == ("pending", 1)
     assert first.verdict.missing == ("ceo", "dao")
 
-    proposing.review(forge, number, author=who("ceo"), vote="approve", body="Worth it.")
-    proposing.review(forge, number, author=who("dao"), vote="veto", body="Too expensive.")
+    proposing.review(forge, number, author=who(org, "ceo"), vote="approve", body="Worth it.")
+    proposing.review(forge, number, author=who(org, "dao"), vote="veto", body="Too expensive.")
     second = applying.tally(forge, number, now=now())
     assert (second.verdict.stage.value, second.verdict.round) == ("analysis", 2)
     assert "aito/round-2" in forge.pull(number).labels
@@ -46,7 +66,7 @@ def run_full_scenario(
     for advisor in ("cto", "cfo", "coo", "cco"):
         forge.post_review(
             number,
-            author=who(advisor),
+            author=who(org, advisor),
             state=ReviewState.COMMENTED,
             body=f"{advisor}: analysis",
             commit_id=forge.pull(number).head_sha,
@@ -62,13 +82,13 @@ def run_full_scenario(
         ("coo", "abstain"),
         ("cco", "abstain"),
     ):
-        proposing.review(forge, number, author=who(voter), vote=vote, body="")
+        proposing.review(forge, number, author=who(org, voter), vote=vote, body="")
     tie = applying.tally(forge, number, now=now())
     assert tie.verdict.status.value == "escalated" and "tie" in tie.verdict.reason
     assert "shiba-maintainer" in forge.requested_reviewers(number)
     assert "aito/escalated" in forge.pull(number).labels
 
-    proposing.review(forge, number, author=who("shiba-maintainer"), vote="approve", body="Go.")
+    proposing.review(forge, number, author=who(org, "shiba-maintainer"), vote="approve", body="Go.")
     done = applying.tally(forge, number, now=now())
     assert done.verdict.status.value == "approved"
     assert done.verdict.human_decision is not None and done.verdict.decided_by == "shiba-maintainer"

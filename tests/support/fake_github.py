@@ -47,11 +47,13 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
 from aito.forge.github import GitHubForge
+from aito.org import loading
 
 DOCS = "https://docs.github.com/rest"
 MAX_PULL_FILES = 3000  # GitHub lists at most this many files of a pull request
@@ -1762,4 +1764,33 @@ def make_github_forge(
         token=SecretStr(governance_token),
         agent_tokens=agent_tokens,
         **settings,
+    )
+
+
+def make_org_forge(
+    server: FakeGitHub,
+    root: Path,
+    org: loading.Organization,
+    *,
+    admins: Mapping[str, tuple[str, int]],
+    **options: Any,
+) -> GitHubForge:
+    """``org``'s governance repository on ``server``, holding the `org/` and `profiles/` of
+    the checkout at ``root``, and a GitHubForge on it (see :func:`make_github_forge`) with
+    a token for the governance bot, every agent's bot and each of ``admins`` (name ->
+    (login, id)), who administer the repository."""
+    files = {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file() and path.relative_to(root).parts[0] in ("org", "profiles")
+    }
+    repo = org.org.governance_repo.repo
+    server.create_repo(repo, files=files)
+    governance = org.org.governance_repo.bot
+    assert governance is not None
+    for login, _ in admins.values():
+        server.set_permission(login, "admin")
+    people = {a: (b.login, b.id) for a, b in org.org.bots.items()} | dict(admins)
+    return make_github_forge(
+        server, repo=repo, governance=(governance.login, governance.id), agents=people, **options
     )
