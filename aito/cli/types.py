@@ -17,6 +17,8 @@ from typing import Any
 import click
 
 from aito.cli import context
+from aito.decisions import proposing
+from aito.errors import PermissionDenied
 from aito.org.agents import Layer
 from aito.org.messages import GROUP_TARGETS
 
@@ -129,15 +131,11 @@ class Reviewer(click.ParamType[str, Any]):
         org = context.state(ctx).organization() if ctx else None
         if org is None:
             return text
-        maintainers = [m.login for m in org.org.maintainers]
-        if text in org.org.bots or text.lower() in (m.lower() for m in maintainers):
-            return text
-        known = ", ".join([*sorted(org.org.bots), *maintainers][:40])
-        self.fail(
-            f"{short(text)} is neither an agent with a bot nor a maintainer; use one of: {known}",
-            param,
-            ctx,
-        )
+        try:
+            proposing.identity_for(org, text)  # the one rule of who has a forge account
+        except PermissionDenied as exc:
+            self.fail(str(exc), param, ctx)
+        return text
 
 
 class Moment(click.ParamType[dt.datetime, Any]):
