@@ -21,6 +21,7 @@ from aito.decisions import proposing
 from aito.errors import PermissionDenied
 from aito.org.agents import Layer
 from aito.org.messages import GROUP_TARGETS
+from aito.services import managing
 
 MAX_CARRIED_BYTES = 10 * 1024 * 1024
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -218,15 +219,9 @@ def readable_file() -> LocalPath:
 
 def writable_directory(path: Path, *, option: str) -> Path:
     """Create ``path`` if needed; a usage error if AITO cannot write there."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".aito-write-probe"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise click.BadParameter(
-            f"cannot write in {short(path, 200)}: {exc.strerror or exc}", param_hint=option
-        ) from exc
+    reason = managing.unwritable_reason(path)
+    if reason is not None:
+        raise click.BadParameter(f"cannot write in {short(path, 200)}: {reason}", param_hint=option)
     return path
 
 
