@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 from support.histories import BOTS, MAINTAINER, T0, policy  # noqa: E402
 
 from aito.decisions import applying, proposing  # noqa: E402
-from aito.forge.base import Permission, ReviewState  # noqa: E402
+from aito.forge.base import Forge, Permission, ReviewState  # noqa: E402
 from aito.forge.local import LocalForge  # noqa: E402
 from aito.governance import tallying  # noqa: E402
 from aito.governance.history import (  # noqa: E402
@@ -126,12 +126,7 @@ def bench_calls(history_lengths: list[int]) -> None:
             for part in ("org", "profiles"):
                 shutil.copytree(REPO_ROOT / part, repo / part)
             (repo / ".gitignore").write_text(".aito/\n")
-            for args in (
-                ["init", "-q", "-b", "main"],
-                ["add", "-A"],
-                ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "org"],
-            ):
-                subprocess.run(["git", "-C", str(repo), *args], check=True)
+            _commit_all(repo, "org")
             org = loading.load_valid(repo)
             inner = LocalForge(
                 repo=repo,
@@ -139,30 +134,9 @@ def bench_calls(history_lengths: list[int]) -> None:
                 permissions={m.id: Permission.ADMIN for m in org.org.maintainers},
             )
             now = dt.datetime.now(dt.UTC)
-            _, pull = proposing.propose(
-                inner,
-                org=org,
-                proposer="cmo",
-                tier=Tier.MAJOR,
-                title="Bench",
-                body="b",
-                files={"content/b.md": b"b"},
-                amount_usd=0,
-                now=now,
-            )
-            voters = ["cto", "cfo", "coo", "cco"]
-            for n in range(length):
-                who = proposing.identity_for(org, voters[n % len(voters)])
-                inner.post_review(
-                    pull.number,
-                    author=who,
-                    state=ReviewState.COMMENTED,
-                    body="note",
-                    commit_id=pull.head_sha,
-                )
-            applying.tally(inner, pull.number, now=now)  # first tally freezes the policy
+            number = _reviewed_decision(inner, org, reviews=length, now=now)
             forge = CountingForge(inner)
-            applying.tally(forge, pull.number, now=now)  # type: ignore[arg-type]
+            applying.tally(forge, number, now=now)  # type: ignore[arg-type]
             total = sum(forge.calls.values())
             calls = dict(sorted(forge.calls.items()))
             print(f"tally with {length:>4} reviews: {total} forge calls {calls}")
@@ -195,29 +169,7 @@ def bench_github_calls(history_lengths: list[int]) -> None:
             )
             with forge:
                 now = dt.datetime.now(dt.UTC)
-                _, pull = proposing.propose(
-                    forge,
-                    org=org,
-                    proposer="cmo",
-                    tier=Tier.MAJOR,
-                    title="Bench",
-                    body="b",
-                    files={"content/b.md": b"b"},
-                    amount_usd=0,
-                    now=now,
-                )
-                head = forge.pull(pull.number).head_sha
-                voters = ["cto", "cfo", "coo", "cco"]
-                for n in range(length):
-                    who = proposing.identity_for(org, voters[n % len(voters)])
-                    forge.post_review(
-                        pull.number,
-                        author=who,
-                        state=ReviewState.COMMENTED,
-                        body="note",
-                        commit_id=head,
-                    )
-                applying.tally(forge, pull.number, now=now)  # freezes the policy
+                number = _reviewed_decision(forge, org, reviews=length, now=now)
             counts = []
             with tempfile.TemporaryDirectory() as tmp:
                 checkout = _base_checkout(Path(tmp), files)  # the tally job's clone of main
@@ -230,12 +182,10 @@ def bench_github_calls(history_lengths: list[int]) -> None:
                         local_objects=local_objects,
                     )
                     with fresh:  # a fresh process: nothing read yet
-                        server.reset_counts()
-                        applying.tally(fresh, pull.number, now=now)
-                        counts.append(sum(server.calls.values()))
-                        server.reset_counts()
-                        applying.tally(fresh, pull.number, now=now)
-                        counts.append(sum(server.calls.values()))
+                        for _ in range(2):  # the first tally, then a later one
+                            server.reset_counts()
+                            applying.tally(fresh, number, now=now)
+                            counts.append(sum(server.calls.values()))
             first, later, first_local, _ = counts
             print(
                 f"GitHub: tally with {length:>4} reviews: {first} HTTP requests in a fresh "
@@ -247,18 +197,53 @@ def bench_github_calls(history_lengths: list[int]) -> None:
             server.stop()
 
 
+def _reviewed_decision(
+    forge: Forge, org: loading.Organization, *, reviews: int, now: dt.datetime
+) -> int:
+    """A major decision by the CMO with ``reviews`` comment reviews, tallied once (which
+    freezes its policy); returns its pull request's number."""
+    _, pull = proposing.propose(
+        forge,
+        org=org,
+        proposer="cmo",
+        tier=Tier.MAJOR,
+        title="Bench",
+        body="b",
+        files={"content/b.md": b"b"},
+        amount_usd=0,
+        now=now,
+    )
+    head = forge.pull(pull.number).head_sha
+    voters = ["cto", "cfo", "coo", "cco"]
+    for n in range(reviews):
+        forge.post_review(
+            pull.number,
+            author=proposing.identity_for(org, voters[n % len(voters)]),
+            state=ReviewState.COMMENTED,
+            body="note",
+            commit_id=head,
+        )
+    applying.tally(forge, pull.number, now=now)
+    return pull.number
+
+
 def _base_checkout(root: Path, files: dict[str, bytes]) -> Path:
     """A git clone of the base branch's files (the tally job's `git clone --depth 1`)."""
     for name, content in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(content)
+    _commit_all(root, "base")
+    return root
+
+
+def _commit_all(root: Path, message: str) -> None:
+    """`git init` on main, then one commit of everything in ``root``."""
     for args in (
         ["init", "-q", "-b", "main"],
         ["add", "-A"],
-        ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "base"],
+        ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", message],
     ):
         subprocess.run(["git", "-C", str(root), *args], check=True)
-    return root
 
 
 def main() -> None:

@@ -244,6 +244,17 @@ def report(label: str, figures: Figures) -> None:
     )
 
 
+def recalls(url: str, log: Path, work: Workload) -> None:
+    """Each of the SCENARIOS measured and reported, through a store whose statements the
+    server logs with their durations."""
+    timed = PostgresMemory(url=make_conninfo(url, options=LOGGED), pool_size=2)
+    try:
+        for label, agent, types in SCENARIOS:
+            report(label, measure(timed, url, log, work, agent, types))
+    finally:
+        timed.close()
+
+
 def crossover(store: PostgresMemory, url: str, work: Workload) -> None:
     """The server's p50 for an exact scan and an HNSW search, by the agent's row count.
 
@@ -334,11 +345,7 @@ def main() -> None:
                 f"recall for one agent, k = 10, {QUERIES} queries each "
                 f"(targets: p99 within {TARGET_RATIO}x of the server's, recall@10 >= 0.95)"
             )
-            timed = PostgresMemory(url=make_conninfo(url, options=LOGGED), pool_size=2)
-            log = server.pgdata / "log"
-            for label, agent, types in SCENARIOS:
-                report(label, measure(timed, url, log, work, agent, types))
-            timed.close()
+            recalls(url, server.pgdata / "log", work)
             crossover(store, url, work)
             writes(store, 5000)
             store.close()
@@ -357,10 +364,7 @@ def before(url: str, log: Path, work: Workload) -> None:
         )
     elapsed = time.perf_counter() - started
     print(f"before 0006: one HNSW index over every agent's rows, built in {elapsed:.0f} s")
-    timed = PostgresMemory(url=make_conninfo(url, options=LOGGED), pool_size=2)
-    for label, agent, types in SCENARIOS:
-        report(label, measure(timed, url, log, work, agent, types))
-    timed.close()
+    recalls(url, log, work)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP INDEX agent_history_embedding")
 

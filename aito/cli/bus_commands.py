@@ -13,8 +13,6 @@ import pydantic
 from aito.bus import inspecting, streams
 from aito.cli import context, types
 from aito.cli.context import emit_json, state
-from aito.org import loading
-from aito.org.agents import Layer
 from aito.org.messages import GROUP_TARGETS, AgentMessage, MessageType, Priority
 
 
@@ -132,7 +130,7 @@ def send(
     cli_state = state(ctx)
     settings = cli_state.service_settings()
     org = cli_state.organization()
-    groups = _groups(org) if to in GROUP_TARGETS else {}
+    groups = org.groups() if to in GROUP_TARGETS else {}
     with context.runtime(settings, org=org) as runtime:
         recipients = streams.Messenger(runtime.bus, groups=groups, sink=runtime.events).send(
             message
@@ -227,12 +225,6 @@ def dead_letters(ctx: click.Context, count: int, as_json: bool) -> None:
             f"{letter.at:%Y-%m-%d %H:%M:%S}  {letter.source} {letter.source_entry_id}: "
             f"{letter.reason}\n    raw: {letter.raw}"
         )
-
-
-def _groups(org: loading.Organization) -> dict[str, list[str]]:
-    head = sorted(a.id for a in org.by_layer(Layer.HEAD))
-    clevel = sorted(a.id for a in org.by_layer(Layer.C_LEVEL))
-    return {"head": head, "clevel": clevel, "all": sorted(head + clevel)}
 
 
 def _entry_json(entry: inspecting.StreamEntry) -> dict[str, Any]:

@@ -17,8 +17,11 @@ from typing import Any
 import click
 
 from aito.cli import context
+from aito.decisions import proposing
+from aito.errors import PermissionDenied
 from aito.org.agents import Layer
 from aito.org.messages import GROUP_TARGETS
+from aito.services import managing
 
 MAX_CARRIED_BYTES = 10 * 1024 * 1024
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -129,15 +132,11 @@ class Reviewer(click.ParamType[str, Any]):
         org = context.state(ctx).organization() if ctx else None
         if org is None:
             return text
-        maintainers = [m.login for m in org.org.maintainers]
-        if text in org.org.bots or text.lower() in (m.lower() for m in maintainers):
-            return text
-        known = ", ".join([*sorted(org.org.bots), *maintainers][:40])
-        self.fail(
-            f"{short(text)} is neither an agent with a bot nor a maintainer; use one of: {known}",
-            param,
-            ctx,
-        )
+        try:
+            proposing.identity_for(org, text)  # the one rule of who has a forge account
+        except PermissionDenied as exc:
+            self.fail(str(exc), param, ctx)
+        return text
 
 
 class Moment(click.ParamType[dt.datetime, Any]):
@@ -220,15 +219,9 @@ def readable_file() -> LocalPath:
 
 def writable_directory(path: Path, *, option: str) -> Path:
     """Create ``path`` if needed; a usage error if AITO cannot write there."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".aito-write-probe"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise click.BadParameter(
-            f"cannot write in {short(path, 200)}: {exc.strerror or exc}", param_hint=option
-        ) from exc
+    reason = managing.unwritable_reason(path)
+    if reason is not None:
+        raise click.BadParameter(f"cannot write in {short(path, 200)}: {reason}", param_hint=option)
     return path
 
 

@@ -33,23 +33,30 @@ class Endpoints:
     started: tuple[str, ...] = ()  # the embedded services this call started (not reused)
 
 
+def unwritable_reason(path: Path) -> str | None:
+    """Create directory ``path`` if needed; why AITO cannot write there, or None."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            return "no write permission"
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return None
+
+
 def prepare_data_dir(path: Path) -> Path:
     """Create the data directory if needed and check AITO can write there.
 
     Raises :class:`ConfigError` (exit 3) naming the directory and the fix.
     """
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise PermissionError(f"no write permission on {path}")
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    reason = unwritable_reason(path)
+    if reason is not None:
         raise ConfigError(
             f"the data directory {str(path)[:200]!r} is not usable ({reason}); pass "
             "--data-dir DIR or set AITO_DATA_DIR to a directory AITO may create and write"
-        ) from exc
+        )
     return path
 
 

@@ -25,6 +25,15 @@ def git(repo: Path, *args: str) -> str:
     return local_repo.git(repo, *args).strip()
 
 
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", message)
+
+
+PROPOSE = ("decide", "propose", "--as", "cto", "--tier", "major", "--title")
+"""A valid proposal but for its title (and what a case adds)."""
+
+
 @pytest.fixture
 def aito(governance_repo: Path, postgres_url: str, redis_url: str, monkeypatch, run_aito):  # type: ignore[no-untyped-def]
     """`aito --repo <a git governance repo>` on the session's real services."""
@@ -40,7 +49,7 @@ def aito(governance_repo: Path, postgres_url: str, redis_url: str, monkeypatch, 
 
 
 def _propose(aito, title: str = "New CDN") -> None:  # type: ignore[no-untyped-def]
-    made = aito("decide", "propose", "--as", "cto", "--tier", "major", "--title", title)
+    made = aito(*PROPOSE, title)
     assert made.code == 0, made.err
 
 
@@ -54,74 +63,18 @@ def _propose(aito, title: str = "New CDN") -> None:  # type: ignore[no-untyped-d
         ),
         (["decide", "status", "--now", "2025-13-45"], 2, "is not an ISO 8601 time"),
         (
-            [
-                "decide",
-                "propose",
-                "--as",
-                "cto",
-                "--tier",
-                "major",
-                "--title",
-                "T",
-                "--file",
-                "X=/nonexistent",
-            ],
+            [*PROPOSE, "T", "--file", "X=/nonexistent"],
             2,
             "'--file': File '/nonexistent' does not exist",
         ),
         (
-            [
-                "decide",
-                "propose",
-                "--as",
-                "cto",
-                "--tier",
-                "major",
-                "--title",
-                "T",
-                "--file",
-                "../outside.md=/etc/hostname",
-            ],
+            [*PROPOSE, "T", "--file", "../outside.md=/etc/hostname"],
             2,
             "has an empty, . or .. segment",
         ),
-        (
-            [
-                "decide",
-                "propose",
-                "--as",
-                "cto",
-                "--tier",
-                "major",
-                "--title",
-                "T",
-                "--amount",
-                "-5",
-            ],
-            2,
-            "'--amount': -5 is negative",
-        ),
-        (
-            [
-                "decide",
-                "propose",
-                "--as",
-                "cto",
-                "--tier",
-                "major",
-                "--title",
-                "T",
-                "--amount",
-                "inf",
-            ],
-            2,
-            "not a finite number",
-        ),
-        (
-            ["decide", "propose", "--as", "cto", "--tier", "major", "--title", ""],
-            2,
-            "'--title': must not be empty",
-        ),
+        ([*PROPOSE, "T", "--amount", "-5"], 2, "'--amount': -5 is negative"),
+        ([*PROPOSE, "T", "--amount", "inf"], 2, "not a finite number"),
+        ([*PROPOSE, ""], 2, "'--title': must not be empty"),
         (
             ["decide", "propose", "--as", "nobody", "--tier", "major", "--title", "T"],
             2,
@@ -201,17 +154,7 @@ def test_a_monthly_cron_validates_and_runs(aito, governance_repo: Path) -> None:
     assert aito("render").code == 0
     workflow = (governance_repo / ".github/workflows/agent-cmo.yml").read_text()
     assert '- cron: "0 7 1 * *"' in workflow
-    git(governance_repo, "add", "-A")
-    git(
-        governance_repo,
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "commit",
-        "-qm",
-        "cron",
-    )
+    commit_all(governance_repo, "cron")
 
     every = aito("agent", "run", "--all", "--json")
     assert every.code == 0, every.err
@@ -285,17 +228,7 @@ def source_checkout(governance_repo: Path) -> Path:
     (governance_repo / "aito").mkdir()
     (governance_repo / "aito" / "__init__.py").write_text('"""AITO."""\n')
     shutil.copy(REPO_ROOT / "pyproject.toml", governance_repo / "pyproject.toml")
-    git(governance_repo, "add", "-A")
-    git(
-        governance_repo,
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "commit",
-        "-qm",
-        "src",
-    )
+    commit_all(governance_repo, "src")
     return governance_repo
 
 
@@ -310,7 +243,7 @@ def test_acting_commands_do_not_commit_into_a_source_checkout(  # type: ignore[n
     for command in (
         ["agent", "run", "cmo"],
         ["agent", "run", "--all"],
-        ["decide", "propose", "--as", "cto", "--tier", "major", "--title", "T"],
+        [*PROPOSE, "T"],
         ["decide", "tally", "--all"],
     ):
         result = aito(*command)
@@ -389,8 +322,6 @@ def test_a_decision_can_be_proposed_right_after_init(  # type: ignore[no-untyped
     target = tmp_path / "fresh"
     assert run_aito("init", str(target)).code == 0
 
-    made = run_aito(
-        "--repo", str(target), "decide", "propose", "--as", "cto", "--tier", "major", "--title", "T"
-    )
+    made = run_aito("--repo", str(target), *PROPOSE, "T")
 
     assert made.code == 0, made.err

@@ -59,6 +59,7 @@ BAD_SETTINGS = {
     "an unknown forge": ("AITO_FORGE", "bogus", "AITO_FORGE='bogus'"),
 }
 
+PROPOSE = ("decide", "propose", "--as", "cto", "--tier", "major", "--title", "New CDN")
 COMMANDS = (
     ("agent", "runs"),
     ("agent", "run", "cmo"),
@@ -66,7 +67,7 @@ COMMANDS = (
     ("bus", "pending", "cmo"),
     ("services", "status"),
     ("memory", "history", "cmo"),
-    ("decide", "propose", "--as", "cto", "--tier", "major", "--title", "New CDN"),
+    PROPOSE,
 )
 
 
@@ -113,11 +114,10 @@ def test_a_proposal_that_fails_on_a_service_opens_no_pull_request(  # type: igno
     monkeypatch: pytest.MonkeyPatch,
     run_aito,
 ) -> None:
-    propose = ("decide", "propose", "--as", "cto", "--tier", "major", "--title", "New CDN")
     monkeypatch.setenv("POSTGRES_URL", postgres_url)
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
 
-    failed = run_aito("--repo", str(governance_repo), *propose)
+    failed = run_aito("--repo", str(governance_repo), *PROPOSE)
 
     assert failed.code == 6, failed.err
     assert "redis" in failed.err.lower() and "Traceback" not in failed.err
@@ -125,7 +125,7 @@ def test_a_proposal_that_fails_on_a_service_opens_no_pull_request(  # type: igno
     assert branches.strip() == ""  # nothing was opened, so trying again makes no twin
 
     monkeypatch.setenv("REDIS_URL", redis_url)
-    again = run_aito("--repo", str(governance_repo), *propose, "--json")
+    again = run_aito("--repo", str(governance_repo), *PROPOSE, "--json")
     assert again.code == 0, again.err
     assert '"pr": 1' in again.out
 
