@@ -37,11 +37,12 @@ from pathlib import Path
 from github import GithubException
 from github.CommitStatus import CommitStatus
 from github.PaginatedList import PaginatedList
+from github.PullRequest import PullRequest
 from pydantic import SecretStr
 
 from aito import errors, retrying
 from aito.forge import base as port
-from aito.forge import caching, github_calling, gitobjects
+from aito.forge import caching, github_calling, github_markers, github_pacing, gitobjects
 from aito.forge import github_converting as convert
 from aito.forge.github_calling import GOVERNANCE, SERVICE, Account
 from aito.forge.github_content import ContentMethods, TreeEntry
@@ -52,9 +53,12 @@ from aito.forge.github_issues import IssueMethods
 class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
     """A governance repo on GitHub (or GitHub Enterprise: pass its ``api_url``).
 
-    ``max_wait``: a rate limit asking for a longer pause is raised at once (with its
-    ``retry_after``) instead of slept through. ``throttle`` keeps PyGithub's spacing of
-    requests and writes, which GitHub asks integrators for; tests turn it off.
+    ``max_wait``: a rate limit (or the pacer) asking for a longer pause is raised at once
+    (with its ``retry_after``) instead of slept through. ``throttle`` keeps PyGithub's
+    spacing of requests and writes, which GitHub asks integrators for; tests turn it off.
+    ``pacing``: each token's writes stay under these per-minute and per-hour limits
+    (GitHub's secondary limits by default, :mod:`aito.forge.github_pacing`); ``clock``
+    (epoch seconds) and ``sleep`` are injectable for tests.
     ``local_objects``: a local clone (the tally's checkout of the base branch) whose
     object store is asked for a blob before GitHub is; only content whose git hash is
     the blob's sha is taken, so nothing checked out or doctored there is ever read as
@@ -81,6 +85,8 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         throttle: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         local_objects: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        pacing: github_pacing.Limits = github_pacing.GITHUB_LIMITS,
     ) -> None:
         self.repo_name = repo
         self._api_url, self._timeout, self._throttle = api_url, timeout, throttle
@@ -91,7 +97,8 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         self._retry = retrying.Policy(
             budget_seconds=None, attempts=retries + 1, honour="exact", max_wait=max_wait
         )
-        self._sleep = sleep
+        self._sleep, self._clock = sleep, clock
+        self._limits, self._max_wait = pacing, max_wait  # each token's writes are paced
         self._gov = self._connect(token, GOVERNANCE)
         self._agent_tokens = dict(agent_tokens)
         self._agents: dict[int, Account] = {}
@@ -123,19 +130,33 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
     def open_pull(
         self, *, head: str, base: str, title: str, body: str, author: port.Identity
     ) -> port.PullRequest:
-        """Open a pull request as ``author``; if one from ``head`` is already open, that one
-        is returned (so a re-run never opens a second)."""
+        """Open a pull request as ``author``; if one of ``author``'s from ``head`` is already
+        open, that one is returned (so a re-run never opens a second, nor does a retry after
+        a lost reply: it finds the first by its marker)."""
         account = self._as(author)
+        me = self._me(account, author)
         what = f"open a pull request from {head}"
-        create = functools.partial(account.repo.create_pull, base, head, title=title, body=body)
+        key = github_markers.new_key("pull", self.repo_name, head, base, me.id, title, body)
+        create = functools.partial(
+            account.repo.create_pull, base, head, title=title, body=github_markers.marked(body, key)
+        )
+        head_label = f"{self.repo_name.split('/')[0]}:{head}"
+
+        def own_open() -> list[PullRequest]:
+            listing = account.repo.get_pulls(state="open", head=head_label, base=base)
+            return [p for p in listing if p.user is not None and p.user.id == me.id]
+
+        def recover() -> PullRequest | None:
+            return next((p for p in own_open() if github_markers.carries(p.body, key)), None)
+
         try:
-            pull = self._call(what, create, credential=account.credential)
+            pull = self._call(
+                what, create, credential=account.credential, paced=account, recover=recover
+            )
         except errors.PermanentAdapterError as exc:
             if github_calling.http_status(exc) != 422 or "already exists" not in str(exc.__cause__):
                 raise
-            head_label = f"{self.repo_name.split('/')[0]}:{head}"
-            listing = account.repo.get_pulls(state="open", head=head_label, base=base)
-            found = self._call(f"find the pull request from {head}", lambda: list(listing))
+            found = self._call(f"find the pull request from {head}", own_open)
             if not found:
                 raise
             pull = found[0]
@@ -238,10 +259,12 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         """Add (GitHub creates missing labels) and remove (an absent one is no error)."""
         issue = self._gov.repo.get_issue(number)
         if add:
-            self._call(f"label pull request #{number}", lambda: issue.add_to_labels(*add))
+            label = functools.partial(issue.add_to_labels, *add)
+            self._call(f"label pull request #{number}", label, paced=self._gov)
         for name in remove:
             unlabel = functools.partial(issue.remove_from_labels, name)
-            self._maybe(f"remove label {name} from pull request #{number}", unlabel)
+            what = f"remove label {name} from pull request #{number}"
+            self._maybe(what, unlabel, paced=self._gov)
 
     def set_status(
         self, *, sha: str, context: str, state: port.CheckState, description: str
@@ -253,6 +276,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
             lambda: repo.requester.requestJsonAndCheck(
                 "POST", f"{repo.url}/statuses/{sha}", input=payload
             ),
+            paced=self._gov,
         )
 
     def statuses(self, sha: str) -> list[port.StatusCheck]:
@@ -275,7 +299,8 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         pr = self._gov.repo.get_pull(number)
         what = f"request reviewers on pull request #{number}"
         try:
-            self._call(what, functools.partial(pr.create_review_request, reviewers=list(logins)))
+            request = functools.partial(pr.create_review_request, reviewers=list(logins))
+            self._call(what, request, paced=self._gov)
             return {}
         except errors.PermanentAdapterError as exc:
             if github_calling.http_status(exc) != 422:
@@ -284,7 +309,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         for login in logins:
             request = functools.partial(pr.create_review_request, reviewers=[login])
             try:
-                self._call(f"request {login} on pull request #{number}", request)
+                self._call(f"request {login} on pull request #{number}", request, paced=self._gov)
             except errors.PermanentAdapterError as exc:
                 cause = exc.__cause__
                 if github_calling.http_status(exc) != 422 or not isinstance(cause, GithubException):
@@ -299,20 +324,35 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
 
     def merge(self, number: int, *, sha: str, actor: port.Identity, message: str) -> str:
         """Merge with the governance token (GitHub records its account; ``actor`` is for our
-        records). GitHub refuses (409) when the head is no longer ``sha``: MergeConflict."""
+        records). GitHub refuses (409) when the head is no longer ``sha``: MergeConflict.
+        A merge retried after a lost reply first reads whether the first one merged."""
         pr = self._gov.repo.get_pull(number)
-        result = self._call(
+
+        def merge() -> tuple[bool, str, str]:
+            result = pr.merge(commit_message=message, sha=sha, merge_method="merge")
+            return result.merged, result.sha, result.message
+
+        def recover() -> tuple[bool, str, str] | None:
+            now = self._gov.repo.get_pull(number)
+            if now.merged and now.head.sha == sha:
+                return True, now.merge_commit_sha, "merged"
+            return None
+
+        merged, merge_sha, said = self._call(
             f"merge pull request #{number}",
-            lambda: pr.merge(commit_message=message, sha=sha, merge_method="merge"),
+            merge,
             conflict=(405, 409),
+            paced=self._gov,
+            recover=recover,
         )
-        if not result.merged:
-            raise port.MergeConflict(f"merge pull request #{number}: {result.message}")
-        return result.sha
+        if not merged:
+            raise port.MergeConflict(f"merge pull request #{number}: {said}")
+        return merge_sha
 
     def close(self, number: int, *, actor: port.Identity) -> None:
         pr = self._gov.repo.get_pull(number)
-        self._call(f"close pull request #{number}", lambda: pr.edit(state="closed"))
+        close = functools.partial(pr.edit, state="closed")
+        self._call(f"close pull request #{number}", close, paced=self._gov)
 
     def permission(self, user: port.Identity) -> port.Permission:
         """The user's role (``role_name``, else the legacy ``permission``); NONE if unknown."""

@@ -6,16 +6,23 @@ tally's comments, merges and closes; an agent's bot token (``agent_tokens``, by 
 bot's numeric user id) acts as that agent, and an ``author`` with no token of its own
 falls back to the governance token.
 
-Errors are translated here: 5xx, timeouts and rate limits (403/429 with ``retry-after``
-or ``x-ratelimit-remaining: 0``) are retried with exponential backoff and then raised as
-`TemporaryAdapterError`; 401/403/404/422 raise `PermanentAdapterError` saying what to
-check. PyGithub's own retry is off (``retry=None``) so it does not double ours. Tokens
-are never logged nor put in messages.
+Errors are translated here: 5xx, timeouts and rate limits are retried and then raised
+as `TemporaryAdapterError`; 401/403/404/422 raise `PermanentAdapterError` saying what to
+check. A rate limit is waited out as GitHub asks: ``retry-after`` seconds when given; else,
+with ``x-ratelimit-remaining: 0``, until ``x-ratelimit-reset`` (epoch seconds, by the
+forge's ``clock``); else (a secondary limit without headers, or any 429) at least a
+minute, then exponentially longer. A wait longer than ``max_wait`` is raised at once
+with its ``retry_after``. PyGithub's own retry is off (``retry=None``) so it does not
+double ours. Tokens are never logged nor put in messages.
+
+Writes (``paced=``) go through the account's :class:`~aito.forge.github_pacing.Pacer`,
+once per attempt, so no token exceeds GitHub's content-creation limits. A create that
+may have happened although its reply was lost (``recover=``: a reset connection, a
+timeout, a 5xx) is looked for before it is sent again (:mod:`aito.forge.github_markers`).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection
 from typing import NamedTuple, TypeVar
 
@@ -26,6 +33,7 @@ from pydantic import SecretStr
 
 from aito import errors, retrying
 from aito.forge import base as port
+from aito.forge import github_pacing
 
 T = TypeVar("T")
 SERVICE = "github"
@@ -36,6 +44,8 @@ class Account(NamedTuple):
     client: github.Github
     repo: Repository
     credential: str  # how messages name the token, e.g. "the token of ceo-bot"
+    pacer: github_pacing.Pacer  # this token's writes, under GitHub's secondary limits
+    identity: port.Identity | None = None  # whose token it is (None: asked of GitHub)
 
 
 class GitHubCalls:
@@ -48,11 +58,16 @@ class GitHubCalls:
     _backoff: float
     _retry: retrying.Policy
     _sleep: Callable[[float], None]
+    _clock: Callable[[], float]  # epoch seconds: x-ratelimit-reset and the pacing windows
+    _limits: github_pacing.Limits
+    _max_wait: float
     _gov: Account
     _agent_tokens: dict[int, SecretStr]
     _agents: dict[int, Account]
 
-    def _connect(self, token: SecretStr, credential: str) -> Account:
+    def _connect(
+        self, token: SecretStr, credential: str, identity: port.Identity | None = None
+    ) -> Account:
         client = github.Github(
             auth=Auth.Token(token.get_secret_value()),
             base_url=self._api_url,
@@ -63,7 +78,10 @@ class GitHubCalls:
             seconds_between_requests=0.25 if self._throttle else None,
             seconds_between_writes=1.0 if self._throttle else None,
         )
-        return Account(client, client.get_repo(self.repo_name), credential)
+        pacer = github_pacing.Pacer(
+            limits=self._limits, clock=self._clock, sleep=self._sleep, max_wait=self._max_wait
+        )
+        return Account(client, client.get_repo(self.repo_name), credential, pacer, identity)
 
     def _as(self, author: port.Identity) -> Account:
         """``author``'s own account, or the governance one when it has no token."""
@@ -71,8 +89,16 @@ class GitHubCalls:
         if token is None:
             return self._gov
         if author.id not in self._agents:
-            self._agents[author.id] = self._connect(token, f"the token of {author.login}")
+            self._agents[author.id] = self._connect(
+                token, f"the token of {author.login}", identity=author
+            )
         return self._agents[author.id]
+
+    @staticmethod
+    def _me(account: Account, author: port.Identity) -> port.Identity:
+        """Whose items a create as ``author`` makes: the bot's own, or, on the governance
+        token, ``author`` (the forge's callers name the governance bot for its writes)."""
+        return account.identity or author
 
     def _call(
         self,
@@ -81,17 +107,33 @@ class GitHubCalls:
         *,
         credential: str = GOVERNANCE,
         conflict: Collection[int] = (),
+        paced: Account | None = None,
+        recover: Callable[[], T | None] | None = None,
     ) -> T:
-        """Run ``fn`` (PyGithub calls), retrying temporary failures; translate errors."""
+        """Run ``fn`` (PyGithub calls), retrying temporary failures; translate errors.
+
+        ``paced``: ``fn`` writes as that account; each attempt waits for its pacer.
+        ``recover``: ``fn`` creates something; after an attempt that may have acted
+        although its reply was lost, ``recover()`` looks for what it made (by its
+        marker) and its answer, when not None, is the result instead of a second write.
+        """
         attempt = 0
+        uncertain = False
 
         def once() -> T:
-            nonlocal attempt
+            nonlocal attempt, uncertain
             try:
+                if uncertain and recover is not None:
+                    found = recover()
+                    if found is not None:
+                        return found
+                if paced is not None:
+                    paced.pacer.admit(f"{what} on {self.repo_name}")
                 return fn()
             except (GithubException, OSError) as exc:  # requests' errors are OSErrors
                 if isinstance(exc, GithubException) and exc.status in conflict:
                     raise port.MergeConflict(f"{what}: {error_message(exc)}") from exc
+                uncertain = uncertain or _maybe_acted(exc)
                 raise self._translate(
                     exc, f"{what} on {self.repo_name}", credential, attempt
                 ) from exc
@@ -100,10 +142,17 @@ class GitHubCalls:
 
         return retrying.call(once, policy=self._retry, sleep=self._sleep, what=what)
 
-    def _maybe(self, what: str, fn: Callable[[], T], *, credential: str = GOVERNANCE) -> T | None:
+    def _maybe(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        *,
+        credential: str = GOVERNANCE,
+        paced: Account | None = None,
+    ) -> T | None:
         """Like :meth:`_call`, but None where GitHub answers 404."""
         try:
-            return self._call(what, fn, credential=credential)
+            return self._call(what, fn, credential=credential, paced=paced)
         except errors.PermanentAdapterError as exc:
             if http_status(exc) == 404:
                 return None
@@ -120,15 +169,17 @@ class GitHubCalls:
         status, message = exc.status, error_message(exc)
         headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
         spent = headers.get("x-ratelimit-remaining") == "0"
-        if status in (403, 429) and (
-            "retry-after" in headers or spent or "rate limit" in message.lower()
+        if status == 429 or (
+            status == 403 and ("retry-after" in headers or spent or "rate limit" in message.lower())
         ):
             if "retry-after" in headers:
-                wait = _seconds(headers["retry-after"], wait)
+                wait = max(_seconds(headers["retry-after"], wait), 0.0)
             elif spent:
-                wait = max(_seconds(headers.get("x-ratelimit-reset", ""), 0) - time.time(), wait)
+                reset = _seconds(headers.get("x-ratelimit-reset", ""), 0)
+                wait = max(reset - self._clock(), wait)
             else:
-                wait = max(wait, 60.0)  # GitHub: wait a minute after a secondary rate limit
+                # GitHub: "wait for at least one minute", then exponentially longer
+                wait = max(wait, 60.0 * 2**attempt)
             limited = f"{where}: rate limited ({status}: {message})"
             return errors.TemporaryAdapterError(SERVICE, limited, retry_after=wait)
         if status >= 500:
@@ -158,6 +209,12 @@ def error_message(exc: GithubException) -> str:
 def http_status(exc: Exception) -> int | None:
     cause = exc.__cause__
     return cause.status if isinstance(cause, GithubException) else None
+
+
+def _maybe_acted(exc: GithubException | OSError) -> bool:
+    """Whether GitHub may have acted although the call failed: the connection broke or
+    timed out (requests' errors are OSErrors), or the server failed (5xx) mid-way."""
+    return isinstance(exc, OSError) or exc.status >= 500
 
 
 def _seconds(text: str, default: float) -> float:

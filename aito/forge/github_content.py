@@ -4,7 +4,9 @@ committing files through the git data API.
 :class:`ContentMethods` is the part of :class:`aito.forge.github.GitHubForge` that
 reads content (one recursive tree read, then one read per blob never seen, by blob
 sha; a local clone's object store is asked first when given) and writes commits as
-their ``author``.
+their ``author``. Blobs, trees and commits are content-addressed, so writing one twice
+makes nothing new; a branch created or moved again after a lost reply is found at the
+intended commit and taken as done.
 """
 
 from __future__ import annotations
@@ -114,8 +116,22 @@ class ContentMethods(GitHubCalls):
         account = self._as(author)
         repo = account.repo
 
-        def call(what: str, fn: Callable[[], T]) -> T:
-            return self._call(f"{what} (commit to {branch})", fn, credential=account.credential)
+        def call(what: str, fn: Callable[[], T], recover: Callable[[], T | None] | None = None) -> T:
+            return self._call(
+                f"{what} (commit to {branch})",
+                fn,
+                credential=account.credential,
+                paced=account,
+                recover=recover,
+            )
+
+        def at(sha: str) -> Callable[[], bool | None]:
+            # after a lost reply: the branch already at ``sha`` is the write done
+            def found() -> bool | None:
+                ref = account.repo.get_git_ref(f"heads/{branch}")
+                return True if ref.object.sha == sha else None
+
+            return found
 
         ref = self._ref(account, branch)
         parent_sha = ref[1] if ref else base if _SHA.fullmatch(base) else None
@@ -140,9 +156,16 @@ class ContentMethods(GitHubCalls):
             write = functools.partial(repo.create_git_commit, message, tree, [parent])
             sha = call("write the commit", write).sha
         if ref is None:
-            call("create the branch", lambda: repo.create_git_ref(f"refs/heads/{branch}", sha))
+            create = functools.partial(repo.create_git_ref, f"refs/heads/{branch}", sha)
+            call("create the branch", lambda: bool(create()), recover=at(sha))
         elif sha != ref[1]:
-            call("move the branch", lambda: ref[0].edit(sha))
+            current = ref[0]
+
+            def move() -> bool:
+                current.edit(sha)
+                return True
+
+            call("move the branch", move, recover=at(sha))
         return sha
 
     def _ref(self, account: Account, branch: str) -> tuple[GitRef, str] | None:

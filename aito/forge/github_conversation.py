@@ -6,6 +6,9 @@ lists, posts and dismisses reviews and lists, posts and edits comments. Reviews 
 comments are posted with their ``author``'s own token, so a vote comes from the voter's
 own account. Dismissals (who, when, what the review was) come from the
 ``review_dismissed`` issue events.
+
+A review or comment is posted with an operation marker (:mod:`aito.forge.github_markers`):
+a retry after a lost reply finds it among the account's own instead of posting twice.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from typing import Any
 
 from github.Commit import Commit as GhCommit
 from github.IssueComment import IssueComment
+from github.PullRequestReview import PullRequestReview
 
 from aito import errors
 from aito.forge import base as port
 from aito.forge import github_converting as convert
+from aito.forge import github_markers
 from aito.forge.github_calling import SERVICE, GitHubCalls
 
 _DISMISSABLE = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED")
@@ -95,6 +100,7 @@ class ConversationMethods(GitHubCalls):
                 "PUT", url, input={"message": message, "event": "DISMISS"}
             ),
             credential=account.credential,
+            paced=account,
         )
 
     def post_review(
@@ -109,12 +115,32 @@ class ConversationMethods(GitHubCalls):
         if state not in _EVENTS:
             raise ValueError(f"a review cannot be posted as {state}")
         account = self._as(author)
+        me = self._me(account, author)
         pr = account.repo.get_pull(number)
         commit = GhCommit(account.repo.requester, attributes={"sha": commit_id}, completed=True)
+        key = github_markers.new_key("review", self.repo_name, number, me.id, commit_id, state, body)
+        text = github_markers.marked(body, key)
+
+        def recover() -> PullRequestReview | None:
+            # this account's reviews of this commit carrying this call's marker
+            return next(
+                (
+                    r
+                    for r in pr.get_reviews()
+                    if r.user is not None
+                    and r.user.id == me.id
+                    and r.commit_id == commit_id
+                    and github_markers.carries(r.body, key)
+                ),
+                None,
+            )
+
         posted = self._call(
             f"review pull request #{number} as {author.login}",
-            lambda: pr.create_review(commit=commit, body=body, event=_EVENTS[state]),
+            lambda: pr.create_review(commit=commit, body=text, event=_EVENTS[state]),
             credential=account.credential,
+            paced=account,
+            recover=recover,
         )
         review = convert.review(posted)
         if review is None:
@@ -131,11 +157,30 @@ class ConversationMethods(GitHubCalls):
 
     def post_comment(self, number: int, *, author: port.Identity, body: str) -> port.Comment:
         account = self._as(author)
+        me = self._me(account, author)
         issue = account.repo.get_issue(number)
+        key = github_markers.new_key("comment", self.repo_name, number, me.id, body)
+        text = github_markers.marked(body, key)
+
+        def recover() -> port.Comment | None:
+            # this account's comments on the issue carrying this call's marker
+            return next(
+                (
+                    convert.comment(c)
+                    for c in issue.get_comments()
+                    if c.user is not None
+                    and c.user.id == me.id
+                    and github_markers.carries(c.body, key)
+                ),
+                None,
+            )
+
         return self._call(
             f"comment on pull request #{number} as {author.login}",
-            lambda: convert.comment(issue.create_comment(body)),
+            lambda: convert.comment(issue.create_comment(text)),
             credential=account.credential,
+            paced=account,
+            recover=recover,
         )
 
     def edit_comment(self, number: int, *, comment_id: int, body: str) -> port.Comment:
@@ -147,4 +192,5 @@ class ConversationMethods(GitHubCalls):
             comment.edit(body)
             return convert.comment(comment)
 
-        return self._call(f"edit comment {comment_id} on pull request #{number}", edit)
+        what = f"edit comment {comment_id} on pull request #{number}"
+        return self._call(what, edit, paced=self._gov)

@@ -1,7 +1,8 @@
 """PyGithub's objects as the port's DTOs: pull requests, issues, reviews, comments, users.
 
 Every part of :class:`aito.forge.github.GitHubForge` hands back only what these build,
-so no SDK object leaves the GitHub forge. A deleted account is GitHub's ``ghost``.
+so no SDK object leaves the GitHub forge. A deleted account is GitHub's ``ghost``. Bodies
+lose the operation marker the forge wrote (:mod:`aito.forge.github_markers`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from github.PullRequest import PullRequest as GhPull
 from github.PullRequestReview import PullRequestReview
 
 from aito.forge import base as port
+from aito.forge import github_markers
 
 GHOST = port.Identity(login="ghost", id=10137891)  # GitHub's stand-in for deleted accounts
 
@@ -28,7 +30,7 @@ def pull(pr: GhPull) -> port.PullRequest:
     return port.PullRequest(
         number=pr.number,
         title=pr.title,
-        body=pr.body or "",
+        body=github_markers.strip(pr.body),
         state=port.PullState.MERGED if merged else port.PullState(pr.state),
         author=identity(pr.user) or GHOST,
         head_ref=pr.head.ref,
@@ -47,7 +49,7 @@ def issue(issue: GhIssue) -> port.Issue:
     return port.Issue(
         number=issue.number,
         title=issue.title,
-        body=issue.body or "",
+        body=github_markers.strip(issue.body),
         state=issue.state,
         author=identity(issue.user) or GHOST,
         labels=frozenset(label.name for label in issue.labels),
@@ -65,10 +67,11 @@ def review(review: PullRequestReview) -> port.Review | None:
         state=port.ReviewState(review.state),
         commit_id=review.commit_id or "",
         submitted_at=review.submitted_at,
-        body=review.body or "",
+        body=github_markers.strip(review.body),
     )
 
 
 def comment(comment: IssueComment) -> port.Comment:
     user = identity(comment.user) or GHOST
-    return port.Comment(comment.id, user, comment.body, comment.created_at, comment.updated_at)
+    body = github_markers.strip(comment.body)
+    return port.Comment(comment.id, user, body, comment.created_at, comment.updated_at)

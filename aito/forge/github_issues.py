@@ -2,7 +2,9 @@
 
 :class:`IssueMethods` is the part of :class:`aito.forge.github.GitHubForge` that opens
 (as the ``author``), lists (leaving out the pull requests GitHub lists among issues)
-and closes issues.
+and closes issues. An issue is opened with an operation marker
+(:mod:`aito.forge.github_markers`): a retry after a lost reply finds it among the
+account's newest issues instead of opening a second.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from github.GithubObject import NotSet
 from aito import errors
 from aito.forge import base as port
 from aito.forge import github_converting as convert
+from aito.forge import github_markers
 from aito.forge.github_calling import SERVICE, GitHubCalls
+
+_RECENT = 100  # a retry looks among the account's newest issues (one page) for its marker
 
 
 class IssueMethods(GitHubCalls):
@@ -27,13 +32,38 @@ class IssueMethods(GitHubCalls):
         """Open an issue as ``author`` (GitHub creates missing labels; it silently drops
         them when the token has no push access)."""
         account = self._as(author)
+        me = self._me(account, author)
+        key = github_markers.new_key("issue", self.repo_name, me.id, title, body, *labels)
         create = functools.partial(
-            account.repo.create_issue, title=title, body=body, labels=list(labels)
+            account.repo.create_issue,
+            title=title,
+            body=github_markers.marked(body, key),
+            labels=list(labels),
         )
+
+        def recover() -> port.Issue | None:
+            # the account's newest issues (labels may have been dropped: not a filter)
+            listing = account.repo.get_issues(
+                state="all", creator=me.login, sort="created", direction="desc"
+            )
+            for index, issue in enumerate(listing):
+                if index >= _RECENT:
+                    return None
+                if (
+                    issue.pull_request is None
+                    and issue.user is not None
+                    and issue.user.id == me.id
+                    and github_markers.carries(issue.body, key)
+                ):
+                    return convert.issue(issue)
+            return None
+
         return self._call(
             f"open issue {title!r} as {author.login}",
             lambda: convert.issue(create()),
             credential=account.credential,
+            paced=account,
+            recover=recover,
         )
 
     def issues(self, *, state: str | None = "open", labels: Sequence[str] = ()) -> list[port.Issue]:
@@ -63,4 +93,5 @@ class IssueMethods(GitHubCalls):
             raise errors.PermanentAdapterError(SERVICE, f"{where}: #{number} is a pull request")
         if found[1] != "open":
             return
-        self._call(f"close issue #{number}", lambda: issue.edit(state="closed"))
+        close = functools.partial(issue.edit, state="closed")
+        self._call(f"close issue #{number}", close, paced=self._gov)
