@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from aito.agent.ports import LoopPorts
-from aito.bus import services
+from aito.bus import services, waking
 from aito.errors import ConfigError
-from aito.forge.base import Forge, Permission
+from aito.forge.base import Forge, Identity, Permission
 from aito.forge.local import LocalForge
 from aito.llm import offline
 from aito.llm.base import Model
@@ -21,6 +21,7 @@ from aito.memory import base, embedding
 from aito.memory.embedding import Embedder
 from aito.memory.postgres import PostgresMemory
 from aito.org import loading
+from aito.org.agents import Layer
 from aito.services import managing
 from aito.settings import Settings
 
@@ -136,6 +137,31 @@ def forge(
     )
 
 
+def waker(
+    settings: Settings, runtime: Runtime, org: loading.Organization, governance: Forge
+) -> waking.Waker:
+    """How addressed agents are woken: on GitHub (`AITO_FORGE=github`) a repository_dispatch
+    `aito-wake-<id>` on the governance repo, one pending per agent (expiring after its job
+    timeout); on the local forge nothing (the daemon's runs listen on the bus)."""
+    if settings.forge != "github":
+        return waking.NoWaker()
+    from aito.forge import github, github_waking
+
+    if not isinstance(governance, github.GitHubForge):
+        return waking.NoWaker()
+    bots = {name: Identity(login=bot.login, id=bot.id) for name, bot in org.org.bots.items()}
+    timeouts = {
+        spec.id: (spec.loop.timeout_minutes or org.org.defaults.timeout_minutes)
+        for spec in org.agents.values()
+        if spec.loop is not None and spec.layer is not Layer.WORKER  # those with a workflow
+    }
+    return waking.DebouncedWaker(
+        runtime.bus,
+        send=github_waking.GitHubWakes(governance, bots=bots),
+        ttl_seconds=waking.wake_ttls(timeouts),
+    )
+
+
 def model(settings: Settings, *, seed: int = 0) -> Model:
     """Anthropic when configured (`AITO_MODEL`, `ANTHROPIC_API_KEY`), else the offline model."""
     if settings.model_provider == "anthropic":
@@ -232,6 +258,7 @@ def loop_ports(
         model=llm or model(settings),
         embedder=chosen,
         clock=now,
+        waker=waker(settings, runtime, org, governance),
     )
 
 

@@ -93,7 +93,9 @@ def notify(wake: Wake, *, to: str, subject: str, body: str, severity: Severity) 
             "timestamp": ports.clock(),
         }
     )
-    ports.bus.outbox(groups=wake.org.groups(), clock=ports.clock).send(message)
+    recipients = ports.bus.outbox(groups=wake.org.groups(), clock=ports.clock).send(message)
+    sender = effects.sender_bot(wake.org, wake.agent_id)
+    ports.waker.wake(recipients, reason="alert", source=message.id, sender=sender)
     ports.memory.append_event(
         event_type="agent.escalated",
         payload={"to": to, "subject": subject, "reason": body},

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from aito.bus import base as bus_base
-from aito.bus import budgets, leasing
+from aito.bus import budgets, leasing, waking
 from aito.bus import models as bus_models
 from aito.decisions import recording
 from aito.forge.base import Forge
@@ -289,7 +289,8 @@ class LoopPorts:
 
     ``governance`` is the governance repo's forge; ``repo_forge(key)`` the forge of a
     department repository (a `repos` key of org.yaml). ``clock`` is the only source
-    of "now" (the demo accelerates it).
+    of "now" (the demo accelerates it). ``waker`` wakes the agents a run addresses
+    (on GitHub: repository_dispatch; locally: nothing, see :mod:`aito.bus.waking`).
     """
 
     memory: Memory
@@ -299,3 +300,4 @@ class LoopPorts:
     model: Model
     embedder: Embedder | None
     clock: Callable[[], dt.datetime]
+    waker: waking.Waker = dataclasses.field(default_factory=waking.NoWaker)

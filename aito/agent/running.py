@@ -97,6 +97,8 @@ class Runner:
             owner=run_id,
             wait_seconds=self.lock_wait_seconds,
         ) as lease:
+            # From here on, what is addressed to the agent wakes it again after this run.
+            self.ports.waker.started(agent_id)
             resumed = self._resume_abandoned(agent_id, run_id=run_id, lease=lease)
             outcome = self._run(
                 agent_id, trigger=trigger, run_id=run_id, lease=lease, force=force, worker=worker

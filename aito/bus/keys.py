@@ -25,6 +25,8 @@ budget:reservations        zset: reservation id -> when it expires (epoch s) unl
 budget:reservation:{id}    hash: one reservation (state, amounts, the period keys it holds)
 lock:decision:{id}         a decision being processed
 lock:container:{id}        an agent's container being started or stopped
+wake:pending:{id}          a wake-up sent for the agent that has not started yet (value:
+                           what woke it; expires after the agent's timeout)
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ def decision_lock(decision_id: str) -> str:
 
 def container_lock(agent_id: str) -> str:
     return f"lock:container:{agent_id}"
+
+
+def wake_pending(agent_id: str) -> str:
+    return f"wake:pending:{agent_id}"
 
 
 def request_member(request_id: str, recipient: str) -> str:

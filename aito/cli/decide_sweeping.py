@@ -75,7 +75,11 @@ def sweep(
             forge,
             now=now,
             numbers=numbers,
-            recorder=recording.ServicesRecorder(memory=wired.memory, bus=wired.bus),
+            recorder=recording.ServicesRecorder(
+                memory=wired.memory,
+                bus=wired.bus,
+                waker=bootstrap.waker(settings, wired, org, forge),
+            ),
             lock=lambda decision_id: wired.bus.lock(keys.decision_lock(decision_id)),
             progress=lambda number: progress(f"tallying #{number} …"),
         )

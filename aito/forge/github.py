@@ -48,9 +48,10 @@ from aito.forge.github_calling import GOVERNANCE, SERVICE, Account
 from aito.forge.github_content import ContentMethods, TreeEntry
 from aito.forge.github_conversation import ConversationMethods
 from aito.forge.github_issues import IssueMethods
+from aito.forge.github_waking import DispatchMethods
 
 
-class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
+class GitHubForge(ContentMethods, ConversationMethods, IssueMethods, DispatchMethods):
     """A governance repo on GitHub (or GitHub Enterprise: pass its ``api_url``).
 
     ``max_wait``: a rate limit (or the pacer) asking for a longer pause is raised at once
@@ -67,7 +68,8 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
     Its methods are grouped by job: accounts, retries and errors in
     :mod:`aito.forge.github_calling`, content in :mod:`aito.forge.github_content`,
     reviews, comments and events in :mod:`aito.forge.github_conversation`, issues in
-    :mod:`aito.forge.github_issues` (PyGithub's objects become the port's DTOs in
+    :mod:`aito.forge.github_issues`, wake-ups (repository_dispatch) in
+    :mod:`aito.forge.github_waking` (PyGithub's objects become the port's DTOs in
     :mod:`aito.forge.github_converting`); pull requests and their state here.
     """
 

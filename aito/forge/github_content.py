@@ -116,7 +116,9 @@ class ContentMethods(GitHubCalls):
         account = self._as(author)
         repo = account.repo
 
-        def call(what: str, fn: Callable[[], T], recover: Callable[[], T | None] | None = None) -> T:
+        def call(
+            what: str, fn: Callable[[], T], recover: Callable[[], T | None] | None = None
+        ) -> T:
             return self._call(
                 f"{what} (commit to {branch})",
                 fn,

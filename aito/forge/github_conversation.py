@@ -118,7 +118,9 @@ class ConversationMethods(GitHubCalls):
         me = self._me(account, author)
         pr = account.repo.get_pull(number)
         commit = GhCommit(account.repo.requester, attributes={"sha": commit_id}, completed=True)
-        key = github_markers.new_key("review", self.repo_name, number, me.id, commit_id, state, body)
+        key = github_markers.new_key(
+            "review", self.repo_name, number, me.id, commit_id, state, body
+        )
         text = github_markers.marked(body, key)
 
         def recover() -> PullRequestReview | None:

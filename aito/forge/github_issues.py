@@ -44,7 +44,10 @@ class IssueMethods(GitHubCalls):
         def recover() -> port.Issue | None:
             # the account's newest issues (labels may have been dropped: not a filter)
             listing = account.repo.get_issues(
-                state="all", creator=me.login, sort="created", direction="desc"
+                state="all",
+                creator=account.client.get_user(me.login, lazy=True),  # no request of its own
+                sort="created",
+                direction="desc",
             )
             for index, issue in enumerate(listing):
                 if index >= _RECENT:

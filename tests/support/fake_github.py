@@ -385,6 +385,7 @@ class Fault:
     method: str | None
     path: str | None
     delay: float
+    drop: str | None = None  # act, then lose the reply: "reset" (no answer) or "502" (empty)
 
     def matches(self, method: str, template: str) -> bool:
         return (self.method is None or self.method == method) and (
@@ -577,7 +578,7 @@ class FakeGitHub:
         headers = self._rate_headers(user)
         delay = fault.delay if fault else 0.0
         try:
-            if fault is not None and fault.status is not None:
+            if fault is not None and fault.status is not None and fault.drop is None:
                 headers.update(fault.headers)
                 raise ApiError(fault.status, fault.message)
             if user is None:
@@ -607,6 +608,8 @@ class FakeGitHub:
             status, data = 400, {"message": "Problems parsing JSON", "documentation_url": DOCS}
         with self.lock:
             self.responses.append(RecordedResponse(method, template, status, data))
+        if fault is not None and fault.drop is not None:  # support/fake_github_limits.py
+            return (0 if fault.drop == "reset" else 502), None, {}, delay
         return status, data, headers, delay
 
     def _authenticate(self, auth: str | None) -> User | None:
@@ -1714,6 +1717,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
         if delay:
             time.sleep(delay)
+        if status == 0:  # a dropped reply: the connection closes with no answer
+            self.close_connection = True
+            return
         payload = b"" if data is None else json.dumps(data).encode()
         try:
             self.send_response(status)
@@ -1794,3 +1800,6 @@ def make_org_forge(
     return make_github_forge(
         server, repo=repo, governance=(governance.login, governance.id), agents=people, **options
     )
+
+
+from support import fake_github_limits  # noqa: E402,F401 - registers its routes
