@@ -173,6 +173,7 @@ def run_representative_session(server: FakeGitHub, forge: GitHubForge) -> None:
     )
     assert [i.number for i in forge.issues(state=None)] == [ask.number]  # no pull requests
     forge.close_issue(ask.number, actor=GOVERNANCE)
+    forge.dispatch(event_type="aito-wake-dao", client_payload={"reason": "direct"}, author=CEO)
     states = {p.number: p.state for p in forge.pulls(state=None)}
     assert states == {pr.number: PullState.MERGED, second.number: PullState.CLOSED}
     with pytest.raises(PermanentAdapterError):  # 404
