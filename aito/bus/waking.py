@@ -113,7 +113,10 @@ class DebouncedWaker:
 
     def started(self, agent_id: str) -> None:
         key = self._conn.key(keys.wake_pending(agent_id))
-        self._conn.run(lambda client: client.delete(key), op="clear a pending wake")
+        try:
+            self._conn.run(lambda client: client.delete(key), op="clear a pending wake")
+        except AdapterError as exc:  # the key expires after the agent's timeout anyway
+            log.warning("could not clear the pending wake of %s (%s)", agent_id, exc)
 
     def pending(self, agent_id: str) -> bool:
         key = self._conn.key(keys.wake_pending(agent_id))

@@ -10,6 +10,7 @@ from typing import Any
 import click
 import pydantic
 
+from aito import bootstrap
 from aito.bus import inspecting, streams
 from aito.cli import context, types
 from aito.cli.context import emit_json, state
@@ -140,6 +141,10 @@ def send(
             {"id": message.id, "type": message.type.value, "to": recipients},
             source_agent=message.from_,
         )
+        if settings.forge == "github":  # wake the recipients (see aito.bus.waking)
+            waker = bootstrap.waker(settings, runtime, org, bootstrap.forge(settings, org))
+            bot = message.from_ if message.from_ in org.org.bots else None
+            waker.wake(recipients, reason=message.type.value, source=message.id, sender=bot)
     if as_json:
         emit_json({"id": message.id, "recipients": recipients})
         return
