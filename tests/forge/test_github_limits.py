@@ -66,7 +66,7 @@ def forge_on(server: FakeGitHub, time_: FakeTime, **options: object) -> GitHubFo
         backoff=0.5,
         sleep=time_.sleep,
         clock=time_.clock,
-        **options,
+        **({"pacing": github_pacing.GITHUB_LIMITS} | options),
     )
 
 

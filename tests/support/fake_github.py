@@ -29,7 +29,8 @@ branch; ``commit_id`` null, as for events no commit references).
 Test hooks: :meth:`FakeGitHub.fail_next` (e.g. two 502s, or a slow answer),
 :meth:`FakeGitHub.rate_limit_next` (secondary rate limit with ``retry-after``), ``calls``
 (requests per ``METHOD template``, for a benchmark's API calls per operation) and
-``responses`` (every JSON body served, for the OpenAPI check).
+``responses`` (every JSON body served, for the OpenAPI check). Secondary limits, replies
+lost after the write and ``repository_dispatch``: :mod:`support.fake_github_limits`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from aito.forge import github_pacing
 from aito.forge.github import GitHubForge
 from aito.org import loading
 
@@ -1763,7 +1765,10 @@ def make_github_forge(
         token = f"ghp_{name}_{user_id}"
         server.add_user(token=token, login=login, id=user_id)
         agent_tokens[user_id] = SecretStr(token)
-    settings: dict[str, Any] = {"backoff": 0.0, "throttle": False} | options
+    # Like PyGithub's throttle, pacing under GitHub's secondary limits is off unless a test
+    # passes its own limits (tests/forge/test_github_limits.py): the fake has none.
+    unpaced = github_pacing.Limits(per_minute=10**6, per_hour=10**6)
+    settings: dict[str, Any] = {"backoff": 0.0, "throttle": False, "pacing": unpaced} | options
     return GitHubForge(
         repo=repo,
         api_url=server.url,
