@@ -11,6 +11,7 @@ from support.fake_github import FakeGitHub, make_github_forge, start_fake_github
 from support.fake_github_limits import (
     SECONDARY_MESSAGE,
     drop_reply_next,
+    enforce_content_limits,
     primary_limit_next,
     secondary_limit_next,
 )
@@ -153,6 +154,35 @@ def test_the_forge_paces_each_tokens_writes_and_not_its_reads(
     assert len(posted_at) == 12  # the dao's writes waited, none was lost
     bodies = [c.body for c in forge.comments(number)]
     assert bodies == [f"note {index}" for index in range(12)]
+
+
+def test_paced_writes_are_never_refused_by_a_github_that_enforces_the_limits(
+    server: FakeGitHub, time_: FakeTime
+) -> None:
+    counted = enforce_content_limits(server, per_minute=80, per_hour=500, clock=time_.clock)
+    with forge_on(server, time_, max_wait=3600.0) as forge:
+        number, _ = propose(forge)
+        for index in range(200):
+            forge.post_comment(number, author=DAO, body=f"note {index}")
+    assert counted.refused == 0
+    assert most_in_any_window(counted.accepted["token ghp_dao_9102"], 60) == 80
+    assert len(forge.comments(number)) == 200
+
+
+def test_unpaced_writes_are_refused_then_retried_after_and_land_once(
+    server: FakeGitHub, time_: FakeTime
+) -> None:
+    """Without pacing GitHub refuses the 81st write in a minute; its retry-after is honoured
+    and every comment still lands exactly once."""
+    counted = enforce_content_limits(server, per_minute=80, per_hour=500, clock=time_.clock)
+    unpaced = github_pacing.Limits(per_minute=10_000, per_hour=10_000)
+    with forge_on(server, time_, pacing=unpaced) as forge:
+        number, _ = propose(forge)
+        for index in range(100):
+            forge.post_comment(number, author=DAO, body=f"note {index}")
+    assert counted.refused >= 1
+    bodies = [c.body for c in forge.comments(number)]
+    assert bodies == [f"note {index}" for index in range(100)]
 
 
 # -- rate-limit replies ----------------------------------------------------------------------

@@ -8,7 +8,10 @@ Faults, on top of :meth:`FakeGitHub.fail_next` and :meth:`FakeGitHub.rate_limit_
   ``x-ratelimit-reset`` epoch), as a 403 or 429;
 - :func:`drop_reply_next`: the server **performs** the write, then loses the reply: the
   connection closes with no answer (``"reset"``) or an empty 502 comes back (``"502"``),
-  so the client cannot know that it happened.
+  so the client cannot know that it happened;
+- :func:`enforce_content_limits`: the server itself counts each token's POST, PATCH, PUT
+  and DELETE requests by a given clock and answers the secondary-limit 403 (with
+  ``retry-after``) to one past the per-minute or per-hour limit, as GitHub does.
 
 Endpoint: ``POST /repos/{owner}/{repo}/dispatches`` (repository_dispatch) answers 204
 and records the event (:func:`dispatches`), after checking the body as GitHub's OpenAPI
@@ -18,12 +21,24 @@ most 10 top-level properties, the whole under 64 KB).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
+import math
 import weakref
+from collections.abc import Callable
 from typing import Any
 
-from support.fake_github import ApiError, Context, FakeGitHub, Fault, Json, Response, route
+from support.fake_github import (
+    DOCS,
+    ApiError,
+    Context,
+    FakeGitHub,
+    Fault,
+    Json,
+    Response,
+    route,
+)
 
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
@@ -87,6 +102,51 @@ def drop_reply_next(
     fault = Fault(None, times, "", {}, method, path, 0.0, drop=mode)
     with server.lock:
         server.faults.append(fault)
+
+
+@dataclasses.dataclass
+class ContentLimits:
+    """What :func:`enforce_content_limits` counted: each token's accepted writes (times)
+    and the requests it refused."""
+
+    accepted: dict[str, list[float]] = dataclasses.field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
+    refused: int = 0
+
+
+def enforce_content_limits(
+    server: FakeGitHub, *, per_minute: int, per_hour: int, clock: Callable[[], float]
+) -> ContentLimits:
+    """From now on, a token's write past ``per_minute`` in the last 60 s or ``per_hour``
+    in the last hour (by ``clock``) gets GitHub's secondary-limit 403 with ``retry-after``
+    (the seconds until it would fit) and is not performed."""
+    counted = ContentLimits()
+    handle = server.handle
+
+    def limited(
+        method: str, raw_path: str, auth: str | None, body: bytes
+    ) -> tuple[int, Json, dict[str, str], float]:
+        if method in ("POST", "PATCH", "PUT", "DELETE"):
+            now = clock()
+            with server.lock:
+                sent = counted.accepted[auth or "-"]
+                minute = [t for t in sent if t > now - 60]
+                hour = [t for t in sent if t > now - 3600]
+                wait = 0.0
+                if len(minute) >= per_minute:
+                    wait = minute[-per_minute] + 60 - now
+                if len(hour) >= per_hour:
+                    wait = max(wait, hour[-per_hour] + 3600 - now)
+                if wait > 0:
+                    counted.refused += 1
+                    data = {"message": SECONDARY_MESSAGE, "documentation_url": DOCS}
+                    return 403, data, {"retry-after": str(math.ceil(wait))}, 0.0
+                sent.append(now)
+        return handle(method, raw_path, auth, body)
+
+    server.handle = limited  # type: ignore[method-assign]
+    return counted
 
 
 # -- repository_dispatch -------------------------------------------------------------------
