@@ -142,7 +142,8 @@ def waker(
 ) -> waking.Waker:
     """How addressed agents are woken: on GitHub (`AITO_FORGE=github`) a repository_dispatch
     `aito-wake-<id>` on the governance repo, one pending per agent (expiring after its job
-    timeout); on the local forge nothing (the daemon's runs listen on the bus)."""
+    timeout); on the local forge nothing (the daemon's runs listen on the bus). Set it as
+    ``runtime.bus.waker`` so everything the bus delivers wakes its recipients."""
     if settings.forge != "github":
         return waking.NoWaker()
     from aito.forge import github, github_waking
@@ -150,6 +151,12 @@ def waker(
     if not isinstance(governance, github.GitHubForge):
         return waking.NoWaker()
     bots = {name: Identity(login=bot.login, id=bot.id) for name, bot in org.org.bots.items()}
+    # Who sends an agent's wakes: its own bot, or a worker's manager's (else the CEO's), as
+    # its actions are made (aito.agent.effects); anything else (the tally) governance's.
+    acting = {}
+    for spec in org.agents.values():
+        owner = spec.id if spec.id in bots else spec.reports_to
+        acting[spec.id] = bots.get(owner or "") or bots.get("ceo")
     timeouts = {
         spec.id: (spec.loop.timeout_minutes or org.org.defaults.timeout_minutes)
         for spec in org.agents.values()
@@ -157,7 +164,9 @@ def waker(
     }
     return waking.DebouncedWaker(
         runtime.bus,
-        send=github_waking.GitHubWakes(governance, bots=bots),
+        send=github_waking.GitHubWakes(
+            governance, bots={agent: bot for agent, bot in acting.items() if bot is not None}
+        ),
         ttl_seconds=waking.wake_ttls(timeouts),
     )
 
@@ -243,6 +252,7 @@ def loop_ports(
         return forges[key]
 
     governance = forge(settings, org, clock=clock)
+    runtime.bus.waker = waker(settings, runtime, org, governance)
     chosen: Embedder | None
     if embedder is True:
         chosen = embedding.embedder_for(settings)
@@ -258,7 +268,7 @@ def loop_ports(
         model=llm or model(settings),
         embedder=chosen,
         clock=now,
-        waker=waker(settings, runtime, org, governance),
+        waker=runtime.bus.waker,
     )
 
 

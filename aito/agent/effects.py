@@ -63,15 +63,6 @@ def content_hash(*parts: str) -> str:
     return hashlib.sha256(normalised.encode()).hexdigest()[:32]
 
 
-def sender_bot(org: loading.Organization, agent_id: str) -> str:
-    """The bot (a key of org.yaml `bots`) whose account acts for ``agent_id``: its own, or
-    for a worker its manager's (else the CEO's), as :meth:`Effects.author` is."""
-    if agent_id in org.org.bots:
-        return agent_id
-    owner = org.agents[agent_id].reports_to
-    return owner if owner is not None and owner in org.org.bots else "ceo"
-
-
 def slug(text: str, *, limit: int = 40) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-") or "item"
 
@@ -112,9 +103,6 @@ class Effects:
             return proposing.identity_for(self.org, owner or "ceo")
         return self.identity
 
-    def sender_bot(self) -> str:
-        return sender_bot(self.org, self.agent_id)
-
     def send(
         self,
         position: int,
@@ -146,10 +134,7 @@ class Effects:
                 "correlation_id": correlation_id,
             }
         )
-        recipients = self.outbox.send(message)
-        self.ports.waker.wake(
-            recipients, reason=type.value, source=message_id, sender=self.sender_bot()
-        )
+        self.outbox.send(message)  # wakes the recipients (the bus's waker)
         self.ports.memory.append_event(
             event_type="bus.sent",
             payload={"id": message.id, "type": type.value, "to": to},

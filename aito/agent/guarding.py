@@ -93,9 +93,7 @@ def notify(wake: Wake, *, to: str, subject: str, body: str, severity: Severity) 
             "timestamp": ports.clock(),
         }
     )
-    recipients = ports.bus.outbox(groups=wake.org.groups(), clock=ports.clock).send(message)
-    sender = effects.sender_bot(wake.org, wake.agent_id)
-    ports.waker.wake(recipients, reason="alert", source=message.id, sender=sender)
+    ports.bus.outbox(groups=wake.org.groups(), clock=ports.clock).send(message)
     ports.memory.append_event(
         event_type="agent.escalated",
         payload={"to": to, "subject": subject, "reason": body},

@@ -289,8 +289,9 @@ class LoopPorts:
 
     ``governance`` is the governance repo's forge; ``repo_forge(key)`` the forge of a
     department repository (a `repos` key of org.yaml). ``clock`` is the only source
-    of "now" (the demo accelerates it). ``waker`` wakes the agents a run addresses
-    (on GitHub: repository_dispatch; locally: nothing, see :mod:`aito.bus.waking`).
+    of "now" (the demo accelerates it). ``waker`` is the bus's (what the bus delivers
+    wakes its recipients: on GitHub a repository_dispatch, locally nothing; see
+    :mod:`aito.bus.waking`); a run clears its agent's pending wake when it starts.
     """
 
     memory: Memory

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from aito import retrying
-from aito.bus import base, keys, leasing, models, redis_connection
+from aito.bus import base, keys, leasing, models, redis_connection, waking
 from aito.errors import TemporaryAdapterError
 from aito.org.messages import AgentMessage
 
@@ -39,6 +39,8 @@ class RedisBus:
     ) -> None:
         self.connection = redis_connection.Connection(url=url, prefix=prefix, policy=retry)
         self._prefix = prefix
+        self.waker: waking.Waker = waking.NoWaker()
+        """Wakes the agents this bus delivers to (bootstrap sets it; see aito.bus.waking)."""
 
     def _key(self, name: str) -> str:
         return self._prefix + name
@@ -153,6 +155,9 @@ class RedisBus:
             pipe.publish(channel, message.id)
 
         stream_id, _ = self.connection.transaction(build, op="deliver")
+        self.waker.wake(
+            [message.to], reason=message.type.value, source=message.id, sender=message.from_
+        )
         return str(stream_id)
 
     def inbox(self, agent_id: str, *, count: int = 100) -> list[AgentMessage]:

@@ -6,6 +6,9 @@ nudge on `channel:agent:{id}` or the group's channel tells live listeners, and i
 never the only copy. Group membership (`all`, `head`, `clevel` → agent ids) comes
 from the org as plain data; the sender never receives its own group message.
 
+Each recipient is also woken through the bus's waker (:mod:`aito.bus.waking`: on GitHub a
+repository_dispatch, at most one pending per agent).
+
 A message with ``requires_response`` and a ``response_deadline`` is recorded per
 recipient in `requests:*`; the recipient's answer (any message whose
 ``correlation_id`` is the request id) clears it, and :meth:`Messenger.expire_requests`
@@ -48,6 +51,7 @@ class Messenger:
         clock: Callable[[], dt.datetime] = _now,
     ) -> None:
         self._conn = bus.connection
+        self._bus = bus
         self._groups = {name: sorted(set(ids)) for name, ids in (groups or {}).items()}
         self._sink = sink if sink is not None else base.NullSink()
         self._clock = clock
@@ -136,6 +140,10 @@ class Messenger:
             _SEND(client, keys=[*streams_keys, *bookkeeping], args=args)
 
         self._conn.run(send, op="send messages")
+        for message, recipients in plan:  # on GitHub: a repository_dispatch per agent
+            self._bus.waker.wake(
+                recipients, reason=message.type.value, source=message.id, sender=message.from_
+            )
         return {message.id: recipients for message, recipients in plan}
 
     def _not_yet_sent(

@@ -2,8 +2,11 @@
 
 On GitHub Actions an agent runs when its workflow (`agent-<id>.yml`) is triggered; besides
 its schedule, a `repository_dispatch` event of type `aito-wake-<id>` starts it. The
-:class:`Waker` port is called wherever something is addressed to agents (the agent loop's
-outbox — messages, tasks, alerts — and the tally's decision results); the GitHub adapter
+:class:`Waker` port is the bus's own (``RedisBus.waker``, set by :mod:`aito.bootstrap`):
+whatever the bus delivers to agents — a message, task or alert an agent's run sends
+(:class:`aito.bus.streams.Messenger`), a decision result the tally announces
+(``RedisBus.deliver``), a message from `aito bus send` — wakes its recipients, with the
+sender's id naming whose account sends the wake. The GitHub adapter
 (:class:`aito.forge.github_waking.GitHubWakes`) sends the event.
 
 :class:`DebouncedWaker` keeps at most **one pending wake per agent**: the first event sets
@@ -25,11 +28,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Collection, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aito.bus import keys, redis_connection
-from aito.bus import redis as adapter
 from aito.errors import AdapterError
+
+if TYPE_CHECKING:  # the bus holds its waker: no import at run time (a cycle)
+    from aito.bus import redis as adapter
 
 log = logging.getLogger(__name__)
 

@@ -133,6 +133,9 @@ def send(
     org = cli_state.organization()
     groups = org.groups() if to in GROUP_TARGETS else {}
     with context.runtime(settings, org=org) as runtime:
+        if settings.forge == "github":  # the recipients are woken (see aito.bus.waking)
+            forge = bootstrap.forge(settings, org)
+            runtime.bus.waker = bootstrap.waker(settings, runtime, org, forge)
         recipients = streams.Messenger(runtime.bus, groups=groups, sink=runtime.events).send(
             message
         )
@@ -141,10 +144,6 @@ def send(
             {"id": message.id, "type": message.type.value, "to": recipients},
             source_agent=message.from_,
         )
-        if settings.forge == "github":  # wake the recipients (see aito.bus.waking)
-            waker = bootstrap.waker(settings, runtime, org, bootstrap.forge(settings, org))
-            bot = message.from_ if message.from_ in org.org.bots else None
-            waker.wake(recipients, reason=message.type.value, source=message.id, sender=bot)
     if as_json:
         emit_json({"id": message.id, "recipients": recipients})
         return

@@ -71,15 +71,12 @@ def sweep(
         return sweeping.Sweep([], [])
     with contextlib.ExitStack() as stack:
         wired = runtime or stack.enter_context(context.runtime(settings, org=org))
+        wired.bus.waker = bootstrap.waker(settings, wired, org, forge)  # results wake agents
         return sweeping.tally_open(
             forge,
             now=now,
             numbers=numbers,
-            recorder=recording.ServicesRecorder(
-                memory=wired.memory,
-                bus=wired.bus,
-                waker=bootstrap.waker(settings, wired, org, forge),
-            ),
+            recorder=recording.ServicesRecorder(memory=wired.memory, bus=wired.bus),
             lock=lambda decision_id: wired.bus.lock(keys.decision_lock(decision_id)),
             progress=lambda number: progress(f"tallying #{number} …"),
         )

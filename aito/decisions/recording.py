@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from aito.bus import waking
 from aito.governance.verdicts import Verdict
 from aito.memory.base import DecisionRow
 from aito.org.messages import AgentMessage, MessageType, Priority
@@ -110,17 +109,14 @@ def store(memory: StoresVerdicts, verdict: StoredVerdict) -> None:
 class ServicesRecorder:
     """The `Recorder` of `aito decide tally` on the real services (Postgres, Redis).
 
-    A result it announces also wakes its recipients through ``waker`` (on GitHub a
-    repository_dispatch sent with the governance token; see :mod:`aito.bus.waking`), so
-    a proposer whose decision PR was merged or closed runs again without waiting for its
-    schedule."""
+    A result it announces is delivered to each recipient's stream, which also wakes them
+    (the bus's waker: on GitHub a repository_dispatch sent with the governance token, see
+    :mod:`aito.bus.waking`), so a proposer whose decision PR was merged or closed runs
+    again without waiting for its schedule."""
 
-    def __init__(
-        self, *, memory: KeepsDecisions, bus: Delivers, waker: waking.Waker | None = None
-    ) -> None:
+    def __init__(self, *, memory: KeepsDecisions, bus: Delivers) -> None:
         self._memory = memory
         self._bus = bus
-        self._waker: waking.Waker = waker or waking.NoWaker()
 
     def record(self, *, decision: Decision, verdict: Verdict, now: dt.datetime) -> None:
         store(self._memory, StoredVerdict.of(decision, verdict, now=now))
@@ -199,12 +195,6 @@ class ServicesRecorder:
                 f"{verdict.reason}",
                 details=payload,
             )
-        self._waker.wake(
-            recipients,
-            reason="decision",
-            source=f"decision:{decision.id}:{verdict.status.value}",
-            sender=None,
-        )
 
 
 def _vote(last: dict[str, Vote], current: dict[str, str], agent: str) -> str | None:

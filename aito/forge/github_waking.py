@@ -58,8 +58,10 @@ class DispatchMethods(GitHubCalls):
 
 
 class GitHubWakes:
-    """Wakes agents through ``forge``'s repository; ``bots`` maps agent ids to their bot
-    accounts (whose tokens the forge holds), to send as the agent that caused the wake."""
+    """Wakes agents through ``forge``'s repository. ``bots`` maps an agent id to the bot
+    account that acts for it (whose token the forge holds), so a wake goes out as the
+    agent that caused it; a sender it does not name (``governance``, the tally) uses the
+    governance token."""
 
     def __init__(self, forge: DispatchMethods, *, bots: Mapping[str, port.Identity]) -> None:
         self._forge = forge

@@ -18,7 +18,6 @@ from support.decision_scenario import propose_campaign, who
 from support.fake_github import FakeGitHub, start_fake_github
 from support.fake_github_limits import dispatches, drop_reply_next, secondary_limit_next
 
-from aito import bootstrap
 from aito.bus import keys, waking
 from aito.decisions import applying, proposing, recording
 from aito.forge import github_waking
@@ -124,6 +123,27 @@ def test_three_messages_before_the_cmo_wakes_send_one_dispatch_then_its_run_rear
     assert dispatches(server, event_type="aito-wake-ceo") == []  # nobody wrote to the ceo
 
 
+def test_whatever_the_bus_delivers_wakes_its_recipients_once_per_pending_wake(
+    make_github_world: Callable[[Any], GitHubWorld],
+) -> None:
+    """Messages sent straight through the bus (not an agent's run): a group message wakes
+    each member once, whoever sends; a worker's message goes out with its manager's token."""
+    server, world = make_github_world(agent_world.ScriptedModel())
+    for index in range(3):
+        world.send(id=f"m{index}", type="broadcast", from_="cfo", to="clevel", payload={})
+    members = sorted(world.org.groups()["clevel"])
+    woken = sorted(d.event_type for d in dispatches(server))
+    assert woken == sorted(f"aito-wake-{a}" for a in members if a != "cfo")
+    assert {d.sender for d in dispatches(server)} == {world.org.org.bots["cfo"].login}
+    worker = next(a for a in world.org.agents.values() if a.layer.value == "worker")
+    manager = worker.reports_to if worker.reports_to in world.org.org.bots else "ceo"
+    world.runtime.bus.waker.started("cfo")
+    world.send(id="w1", type="direct", from_=worker.id, to="cfo", payload={})
+    assert dispatches(server, event_type="aito-wake-cfo")[0].sender == (
+        world.org.org.bots[manager or "ceo"].login
+    )
+
+
 def test_a_message_during_the_agents_run_wakes_it_again_afterwards(
     make_github_world: Callable[[Any], GitHubWorld],
 ) -> None:
@@ -182,11 +202,7 @@ def test_a_decided_decision_wakes_its_proposer_with_the_governance_token(
     server_pull = server.repos[org.org.governance_repo.repo].pulls[pull.number]
     for voter in ("ceo", "dao"):
         proposing.review(forge, pull.number, author=who(org, voter), vote="approve", body="Yes.")
-    recorder = recording.ServicesRecorder(
-        memory=world.runtime.memory,
-        bus=world.runtime.bus,
-        waker=bootstrap.waker(world.settings, world.runtime, org, forge),
-    )
+    recorder = recording.ServicesRecorder(memory=world.runtime.memory, bus=world.runtime.bus)
     drop_reply_next(server, method="POST", path=ISSUE_COMMENTS, mode="reset")
     drop_reply_next(server, method="POST", path="/repos/{owner}/{repo}/statuses/{sha}")
     secondary_limit_next(server, retry_after=1, method="POST", path=LABELS)
@@ -207,7 +223,7 @@ def test_a_decided_decision_wakes_its_proposer_with_the_governance_token(
     assert woken["aito-wake-cmo"].client_payload == {
         "agent": "cmo",
         "reason": "decision",
-        "source": f"decision:{result.decision.id}:approved",
+        "source": f"decision:{result.decision.id}:approved:cmo",  # the message's id
         "from": "governance",
     }
     # tallied again: nothing new to announce, nobody woken twice
