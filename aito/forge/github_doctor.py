@@ -1,0 +1,349 @@
+"""`aito github doctor`: does a live GitHub org have everything AITO needs?
+
+:func:`diagnose` reads the org through :class:`~aito.forge.github_doctor_reading.GitHubReader`
+(a maintainer's admin-read token, GETs only) and returns one :class:`Finding` per
+thing checked, each missing piece with the exact fix:
+
+``repos``        the governance repository and each department repository exist;
+``apps``         each bot's App is installed (``GET /orgs/{org}/installations``, matched
+                 by the slug of its ``<slug>[bot]`` login in org.yaml) on the repositories
+                 its agent names (``git.repo``) and the governance repository, with the
+                 permissions its manifest asks for; its id variable holds that App's id;
+``protection``   the base branch requires the ``aito/decision`` status from the
+                 governance App (``checks[].app_id``) and code-owner review, and lets the
+                 governance App (only Apps can be listed) bypass that review to merge;
+``codeowners``   CODEOWNERS on the base branch gives ``org/``, ``profiles/`` and
+                 ``.github/`` an owner;
+``environment``  the ``governance`` environment exists and deploys from the base branch only;
+``secrets`` / ``variables``  every name the workflows read (aito.workflows.credentials);
+``runners``      an online self-hosted runner carries the org's runner labels;
+``render``       the workflows on the base branch are what `aito render` makes of the
+                 base branch's org.
+
+The organization read locally (``--repo``) says what should exist; the render check
+reads the base branch's own org/ and workflows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from typing import Any
+
+from aito.forge import github_apps_manifest as manifests
+from aito.forge import github_doctor_branch as branch_checks
+from aito.forge.github_doctor_reading import GitHubReader, Unreadable
+from aito.forge.github_doctor_types import Finding
+from aito.org import loading
+from aito.workflows import credentials, rendering
+
+__all__ = ["Finding", "diagnose"]
+
+
+def diagnose(org: loading.Organization, *, reader: GitHubReader, web: str) -> list[Finding]:
+    """Every check, in the order a deployment sets things up."""
+    findings: list[Finding] = []
+    findings += _repos(org, reader)
+    installations = _guarded(
+        findings,
+        "apps",
+        "the org's App installations",
+        lambda: (
+            reader.get_all(
+                f"/orgs/{org.org.github_org}/installations",
+                "installations",
+                "the org's App installations",
+            )
+            or []
+        ),
+    )
+    variables = _variables(org, reader, findings)
+    gov_app_id = _apps(org, reader, web, installations, variables, findings)
+    findings += branch_checks.check_branch(org, reader=reader, gov_app_id=gov_app_id, web=web)
+    findings += _credentials(org, reader)
+    findings += _runners(org, reader, web)
+    return findings
+
+
+def _guarded(findings: list[Finding], check: str, subject: str, read):  # type: ignore[no-untyped-def]
+    try:
+        return read()
+    except Unreadable as exc:
+        findings.append(branch_checks.unreadable(check, subject, exc))
+        return None
+
+
+def _repos(org: loading.Organization, reader: GitHubReader) -> list[Finding]:
+    out = []
+    wanted = {org.org.governance_repo.repo: "the governance repository"} | {
+        name: f"the department repository `{key}`"
+        for key, name in sorted(org.org.repos.items())
+        if name != org.org.governance_repo.repo
+    }
+    for name, role in wanted.items():
+        try:
+            found = reader.get(f"/repos/{name}", f"repository {name}")
+        except Unreadable as exc:
+            out.append(branch_checks.unreadable("repos", name, exc))
+            continue
+        if found is None:
+            out.append(
+                Finding(
+                    "repos",
+                    name,
+                    False,
+                    f"{role} {name} does not exist (or the token cannot see it)",
+                    f"create it: `gh repo create {name} --private`, or correct org/org.yaml",
+                )
+            )
+        else:
+            out.append(Finding("repos", name, True, f"{role} exists"))
+    return out
+
+
+def _variables(
+    org: loading.Organization, reader: GitHubReader, findings: list[Finding]
+) -> dict[str, str | None]:
+    """Repository and governance-environment variables (their values: App ids)."""
+    repo = org.org.governance_repo.repo
+    found: dict[str, str | None] = {}
+    for path in (
+        f"/repos/{repo}/actions/variables",
+        f"/repos/{repo}/environments/{rendering.GOVERNANCE_ENVIRONMENT}/variables",
+    ):
+        with contextlib.suppress(Unreadable):  # the variables check reports it
+            found |= reader.names(path, "variables", "variables") or {}
+    return found
+
+
+def _apps(
+    org: loading.Organization,
+    reader: GitHubReader,
+    web: str,
+    installations: list[dict[str, object]] | None,
+    variables: dict[str, str | None],
+    findings: list[Finding],
+) -> int | None:
+    """Installation findings; returns the governance App's id (for the protection check)."""
+    gov_app_id: int | None = None
+    by_slug = {str(i.get("app_slug")): i for i in installations or []}
+    for app in manifests.bot_apps(org):
+        subject = f"{app.key} App {app.slug}"
+        install_url = f"{web}/apps/{app.slug}/installations/new"
+        installed = by_slug.get(app.slug)
+        stored = variables.get(app.id_variable)
+        if installed is None:
+            if installations is not None:
+                findings.append(
+                    Finding(
+                        "apps",
+                        subject,
+                        False,
+                        f"the App {app.slug} is not installed in {org.org.github_org} (or has "
+                        "another slug than org/org.yaml's login)",
+                        "create it (`aito github apps`), then install it on "
+                        f"{', '.join(app.repos)}: {install_url}",
+                    )
+                )
+            if app.key == manifests.GOVERNANCE and stored and stored.isdigit():
+                gov_app_id = int(stored)
+            continue
+        app_id = int(str(installed.get("app_id")))
+        if app.key == manifests.GOVERNANCE:
+            gov_app_id = app_id
+        findings += _installation(org, reader, app, installed, subject)
+        if stored is not None and stored.strip() != str(app_id):
+            env = f" --env {app.environment}" if app.environment else ""
+            findings.append(
+                Finding(
+                    "apps",
+                    subject,
+                    False,
+                    f"the variable {app.id_variable} holds {stored[:20]!r}, not the App's id "
+                    f"{app_id}",
+                    f"gh variable set {app.id_variable} --repo {org.org.governance_repo.repo}{env} "
+                    f"--body {app_id}",
+                )
+            )
+    return gov_app_id
+
+
+def _installation(
+    org: loading.Organization,
+    reader: GitHubReader,
+    app: manifests.BotApp,
+    installed: dict[str, object],
+    subject: str,
+) -> list[Finding]:
+    out = []
+    settings = str(installed.get("html_url") or "")
+    granted = installed.get("permissions") or {}
+    assert isinstance(granted, dict)
+    lacking = [
+        f"{name}: {level}"
+        for name, level in sorted(app.permissions.items())
+        if not _covers(str(granted.get(name, "")), level)
+    ]
+    if lacking:
+        out.append(
+            Finding(
+                "apps",
+                subject,
+                False,
+                f"the installation lacks {', '.join(lacking)}",
+                f"give the App those permissions (its settings, Permissions & events) and accept "
+                f"them on the installation: {settings}",
+            )
+        )
+    if installed.get("repository_selection") == "all":
+        out.append(Finding("apps", subject, True, "installed on all repositories"))
+        return out
+    what = f"repositories of the {app.slug} installation"
+    try:
+        repos = reader.get_all(
+            f"/user/installations/{installed.get('id')}/repositories", "repositories", what
+        )
+    except Unreadable as exc:
+        return [*out, branch_checks.unreadable("apps", subject, exc)]
+    names = {str(r.get("full_name")) for r in repos or []}
+    missing = [r for r in app.repos if r not in names]
+    if missing:
+        out.append(
+            Finding(
+                "apps",
+                subject,
+                False,
+                f"the App {app.slug} is not installed on {', '.join(missing)}",
+                f"add {', '.join(missing)} to the installation: {settings}",
+            )
+        )
+    else:
+        out.append(Finding("apps", subject, True, f"installed on {', '.join(app.repos)}"))
+    return out
+
+
+def _covers(granted: str, wanted: str) -> bool:
+    order = {"": 0, "read": 1, "write": 2, "admin": 3}
+    return order.get(granted, 0) >= order.get(wanted, 0)
+
+
+def _credentials(org: loading.Organization, reader: GitHubReader) -> list[Finding]:
+    repo = org.org.governance_repo.repo
+    base = f"/repos/{repo}/actions"
+    out: list[Finding] = []
+    lists: dict[tuple[str, str | None], set[str] | None] = {}
+
+    def read(kind: str, scope: str | None) -> set[str] | None:
+        if (kind, scope) not in lists:
+            plural = "secrets" if kind == "secret" else "variables"
+            paths = (
+                [f"/repos/{repo}/environments/{scope}/{plural}"]
+                if scope
+                else [f"{base}/{plural}", f"{base}/organization-{plural}"]
+            )
+            names: set[str] | None = set()
+            for path in paths:
+                try:
+                    got = reader.names(path, plural, f"{kind}s of {scope or repo}")
+                except Unreadable as exc:
+                    out.append(branch_checks.unreadable(f"{kind}s", path, exc))
+                    names = None
+                    break
+                assert names is not None
+                names |= set(got or {})
+            lists[(kind, scope)] = names
+        return lists[(kind, scope)]
+
+    for need in credentials.needs(org):
+        if need.optional:
+            continue
+        in_env = read(need.kind, need.environment) if need.environment else set()
+        in_repo = read(need.kind, None)
+        if in_env is None or in_repo is None:
+            continue
+        check, subject = f"{need.kind}s", need.name
+        env = f" --env {need.environment}" if need.environment_only else ""
+        command = "gh secret set" if need.kind == "secret" else "gh variable set"
+        value = "< FILE" if need.kind == "secret" else "--body VALUE"
+        fix = f"{command} {need.name} --repo {repo}{env} {value}"
+        readers = ", ".join(need.readers)
+        if need.name in in_env or (not need.environment_only and need.name in in_repo):
+            out.append(Finding(check, subject, True, f"set (read by {readers})"))
+        elif need.environment_only and need.name in in_repo:
+            out.append(
+                Finding(
+                    check,
+                    subject,
+                    False,
+                    f"{need.name} is a repository {need.kind}: any workflow on any branch can read "
+                    f"it; it belongs in the {need.environment} environment",
+                    f"{fix}; then `gh {need.kind} delete {need.name} --repo {repo}`",
+                )
+            )
+        else:
+            where = f"the {need.environment} environment" if need.environment_only else repo
+            out.append(
+                Finding(
+                    check,
+                    subject,
+                    False,
+                    f"the {need.kind} {need.name} is missing in {where} (read by {readers})",
+                    fix,
+                )
+            )
+    return out
+
+
+def _runners(org: loading.Organization, reader: GitHubReader, web: str) -> list[Finding]:
+    labels = set(org.org.defaults.runner_labels)
+    repo = org.org.governance_repo.repo
+    runners: list[dict[str, Any]] = []
+    problems: list[Finding] = []
+    for path in (f"/repos/{repo}/actions/runners", f"/orgs/{org.org.github_org}/actions/runners"):
+        try:
+            runners += reader.get_all(path, "runners", "self-hosted runners") or []
+        except Unreadable as exc:
+            problems.append(branch_checks.unreadable("runners", path, exc))
+
+    def names(runner: dict[str, Any]) -> set[str]:
+        return {str(label.get("name")) for label in runner.get("labels") or []}
+
+    fitting = [r for r in runners if labels <= names(r)]
+    online = [r for r in fitting if r.get("status") == "online"]
+    shown = ",".join(sorted(labels))
+    if online:
+        listed = ", ".join(sorted(str(r.get("name")) for r in online))
+        return [Finding("runners", shown, True, f"online with labels {shown}: {listed}")]
+    if problems and not runners:
+        return problems
+    state = (
+        f"{len(fitting)} runner(s) with labels {shown}, none online"
+        if fitting
+        else f"no self-hosted runner carries the labels {shown}"
+    )
+    return [
+        *problems,
+        Finding(
+            "runners",
+            shown,
+            False,
+            state,
+            f"register one (docs/deploy.md, Runners): on the runner host, "
+            f"`./config.sh --url {web}/{org.org.github_org} --token TOKEN --labels "
+            f"{','.join(sorted(labels - {'self-hosted'}))}` then `./run.sh` (or `./svc.sh install`)"
+            + ("; start the stopped runner" if fitting else ""),
+        ),
+    ]
+
+
+def as_json(findings: list[Finding]) -> dict[str, object]:
+    return {
+        "ok": all(f.ok for f in findings),
+        "problems": sum(not f.ok for f in findings),
+        "findings": [dataclasses.asdict(f) for f in findings],
+    }
+
+
+def dumps(findings: list[Finding]) -> str:
+    return json.dumps(as_json(findings), indent=2, sort_keys=True)
