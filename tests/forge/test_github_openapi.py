@@ -22,6 +22,7 @@ import jsonschema
 import pytest
 from pydantic import SecretStr
 from support.fake_github import _ROUTES, FakeGitHub, make_github_forge, start_fake_github
+from support.github_app_session import run_app_session
 
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
 from aito.forge.base import CheckState, Identity, MergeConflict, PullState, ReviewState
@@ -202,6 +203,7 @@ def test_every_response_of_a_session_matches_the_description(
 ) -> None:
     server, forge = session
     run_representative_session(server, forge)
+    run_app_session(server)
 
     served = {(r.method, r.template) for r in server.responses if r.status < 300}
     missing = {(m, t) for m, t, _, _ in _ROUTES} - served
