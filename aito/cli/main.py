@@ -47,8 +47,8 @@ EXIT_BUG = 70
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Exit codes: 0 ok, 1 invalid org, drift or a doctor finding, 2 usage (bad option, "
     "unknown agent), 3 configuration (settings, data directory), 4 governance (no such PR, "
-    "not a decision), 5 permission denied, 6 service or forge failure, 7 conflict, 8 agent run stopped "
-    "as a loop, 9 agent run out of budget, 70 bug, 130 interrupted (Ctrl-C). Docs: "
+    "not a decision), 5 permission denied, 6 service or forge failure, 7 conflict, 8 agent "
+    "run stopped as a loop, 9 agent run out of budget, 70 bug, 130 interrupted (Ctrl-C). Docs: "
     "README.md; env vars: AITO_REPO, AITO_DATA_DIR, POSTGRES_URL, REDIS_URL, AITO_MODEL, "
     "ANTHROPIC_API_KEY.",
 )

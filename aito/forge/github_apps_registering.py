@@ -55,7 +55,9 @@ def check_slug(slug: str) -> str:
 
 def _client(api_url: str, token: SecretStr | None) -> github.Github:
     auth = Auth.Token(token.get_secret_value()) if token else None
-    return github.Github(auth=auth, base_url=api_url, timeout=30, retry=None)
+    return github.Github(
+        auth=auth, base_url=api_url, timeout=30, retry=None, seconds_between_requests=None
+    )
 
 
 def _request(client: github.Github, verb: str, path: str, what: str) -> Any:

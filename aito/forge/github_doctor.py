@@ -9,6 +9,8 @@ thing checked, each missing piece with the exact fix:
                  by the slug of its ``<slug>[bot]`` login in org.yaml) on the repositories
                  its agent names (``git.repo``) and the governance repository, with the
                  permissions its manifest asks for; its id variable holds that App's id;
+``bots``         org.yaml's login and numeric id of each App's bot are GitHub's
+                 (``GET /users/<slug>[bot]``);
 ``protection``   the base branch requires the ``aito/decision`` status from the
                  governance App (``checks[].app_id``) and code-owner review, and lets the
                  governance App (only Apps can be listed) bypass that review to merge;
@@ -29,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import urllib.parse
 from typing import Any
 
 from aito.forge import github_apps_manifest as manifests
@@ -153,6 +156,7 @@ def _apps(
         if app.key == manifests.GOVERNANCE:
             gov_app_id = app_id
         findings += _installation(org, reader, app, installed, subject)
+        findings.append(_bot(org, reader, app, subject))
         if stored is not None and stored.strip() != str(app_id):
             env = f" --env {app.environment}" if app.environment else ""
             findings.append(
@@ -192,8 +196,8 @@ def _installation(
                 subject,
                 False,
                 f"the installation lacks {', '.join(lacking)}",
-                f"give the App those permissions (its settings, Permissions & events) and accept "
-                f"them on the installation: {settings}",
+                f"give the App {', '.join(lacking)} (its settings, Permissions & events) and "
+                f"accept them on the installation: {settings}",
             )
         )
     if installed.get("repository_selection") == "all":
@@ -221,6 +225,37 @@ def _installation(
     else:
         out.append(Finding("apps", subject, True, f"installed on {', '.join(app.repos)}"))
     return out
+
+
+def _bot(
+    org: loading.Organization, reader: GitHubReader, app: manifests.BotApp, subject: str
+) -> Finding:
+    """org.yaml names the App's bot by its numeric id (votes are matched on it)."""
+    login = f"{app.slug}[bot]"
+    fix = f"aito github apps record {app.key} --slug {app.slug}, then commit org/org.yaml"
+    where = "governance_repo.bot" if app.key == manifests.GOVERNANCE else f"bots.{app.key}"
+    recorded = (
+        org.org.governance_repo.bot
+        if app.key == manifests.GOVERNANCE
+        else org.org.bots.get(app.key)
+    )
+    try:
+        account = reader.get(f"/users/{urllib.parse.quote(login)}", f"the user {login}")
+    except Unreadable as exc:
+        return branch_checks.unreadable("bots", subject, exc)
+    if account is None:
+        return Finding("bots", login, False, f"GitHub has no user {login}", fix)
+    if recorded is None or recorded.login != login or recorded.id != account.get("id"):
+        now = f"{recorded.login} (id {recorded.id})" if recorded else "nothing"
+        return Finding(
+            "bots",
+            login,
+            False,
+            f"org/org.yaml's {where} is {now}, but the App's bot is {login} (id "
+            f"{account.get('id')}): its votes and actions would not be recognised",
+            fix,
+        )
+    return Finding("bots", login, True, f"{where} is {login} (id {account.get('id')})")
 
 
 def _covers(granted: str, wanted: str) -> bool:

@@ -421,6 +421,8 @@ _ROUTES: list[tuple[str, str, re.Pattern[str], Handler]] = []
 # a guard sees each request's token and context and may refuse it (ApiError).
 AUTHENTICATORS: list[Callable[[FakeGitHub, str], User | None]] = []
 GUARDS: list[Callable[[FakeGitHub, str, Context], None]] = []
+ANONYMOUS: set[str] = set()  # templates GitHub serves without authentication
+NOBODY = User("", 0, "User")  # the caller of an anonymous request
 
 
 def route(method: str, template: str) -> Callable[[Handler], Handler]:
@@ -594,9 +596,9 @@ class FakeGitHub:
                 raise ApiError(fault.status, fault.message)
             if refusal is not None:
                 raise refusal
-            if user is None:
+            if user is None and (auth or template not in ANONYMOUS):
                 raise ApiError(401, "Requires authentication" if not auth else "Bad credentials")
-            if self.used[user.login] > self.rate_limit:
+            if user is not None and self.used[user.login] > self.rate_limit:
                 raise ApiError(403, f"API rate limit exceeded for user ID {user.id}.")
             if found is None:
                 raise _not_found()
@@ -608,7 +610,14 @@ class FakeGitHub:
                     raise _not_found()
                 payload = json.loads(body) if body else None
                 context = Context(
-                    method, template, user, repo, params, query, payload, self.url + raw_path
+                    method,
+                    template,
+                    user or NOBODY,
+                    repo,
+                    params,
+                    query,
+                    payload,
+                    self.url + raw_path,
                 )  # repo is None only for routes outside a repository (/app, /users/…)
                 for guard in GUARDS:
                     guard(self, (auth or "").partition(" ")[2].strip(), context)
@@ -1816,3 +1825,6 @@ def make_org_forge(
 
 
 from support import fake_github_apps  # noqa: E402,F401 - registers /app and installations
+
+# isort: split
+from support import fake_github_admin  # noqa: E402,F401 - registers org settings
