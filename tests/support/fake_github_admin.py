@@ -400,4 +400,5 @@ def _convert_manifest(gh: FakeGitHub, c: Context) -> Response:
     return 201, data, {}
 
 
-ANONYMOUS.add("/app-manifests/{code}/conversions")
+# GitHub serves these without authentication (public users at 60 requests an hour).
+ANONYMOUS.update(("/app-manifests/{code}/conversions", "/users/{username}"))
