@@ -32,6 +32,7 @@ import contextlib
 import dataclasses
 import json
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from aito.forge import github_apps_manifest as manifests
@@ -69,7 +70,9 @@ def diagnose(org: loading.Organization, *, reader: GitHubReader, web: str) -> li
     return findings
 
 
-def _guarded(findings: list[Finding], check: str, subject: str, read):  # type: ignore[no-untyped-def]
+def _guarded(
+    findings: list[Finding], check: str, subject: str, read: Callable[[], list[Any]]
+) -> list[Any] | None:
     try:
         return read()
     except Unreadable as exc:
@@ -208,8 +211,17 @@ def _installation(
         repos = reader.get_all(
             f"/user/installations/{installed.get('id')}/repositories", "repositories", what
         )
-    except Unreadable as exc:
-        return [*out, branch_checks.unreadable("apps", subject, exc)]
+    except Unreadable as exc:  # GitHub may keep this list from some kinds of token
+        unseen = Finding(
+            "apps",
+            subject,
+            False,
+            f"the App {app.slug} is installed on selected repositories, and {exc.what} "
+            f"cannot be read ({exc.reason})",
+            f"check that {', '.join(app.repos)} are selected at {settings}, or choose "
+            "All repositories; or run the doctor with an org owner's `gh auth token`",
+        )
+        return [*out, unseen]
     names = {str(r.get("full_name")) for r in repos or []}
     missing = [r for r in app.repos if r not in names]
     if missing:

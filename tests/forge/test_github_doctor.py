@@ -327,3 +327,20 @@ def test_a_token_that_may_not_read_settings_is_a_finding_not_a_crash(
     problems = failing(report)
     assert [p["check"] for p in problems] == ["secrets"]
     assert "AITO_GITHUB_ADMIN_TOKEN" in problems[0]["fix"]
+
+
+def test_an_installation_whose_repositories_cannot_be_listed_says_where_to_look(
+    deployed: Callable[..., Live], run_aito: Any
+) -> None:
+    live = deployed()
+    live.server.fail_next(
+        status=403,
+        message="Resource not accessible by personal access token",
+        method="GET",
+        path="/user/installations/{installation_id}/repositories",
+    )
+    code, report = doctor(run_aito, live.root)
+    assert code == 1
+    (problem,) = failing(report)
+    assert problem["check"] == "apps" and "cannot be read" in problem["message"]
+    assert "/settings/installations/" in problem["fix"]
