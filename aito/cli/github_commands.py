@@ -161,34 +161,36 @@ def record(
         )
     app = by_key[bot]
     token = settings.github_admin_token
+    app_id: int | None = None
+    saved: Path | None = None
     if code is not None:
-        found = registering.convert_code(settings.github_api_url, code, token=token)
-    else:
-        assert slug is not None
-        login, bot_id = registering.bot_account(settings.github_api_url, slug, token=token)
-        found = registering.RegisteredApp(None, registering.check_slug(slug), login, bot_id)
-    saved = None
-    if found.private_key is not None:
-        saved = key_file or settings.data_dir / "github-apps" / f"{found.slug}.private-key.pem"
-        _save_key(saved, found.private_key.get_secret_value())
+        created = registering.convert_code(settings.github_api_url, code)
+        app_id, slug = created.app_id, created.slug
+        if created.private_key is not None:  # first: the code cannot be exchanged again
+            saved = key_file or settings.data_dir / "github-apps" / f"{slug}.private-key.pem"
+            _save_key(saved, created.private_key.get_secret_value())
+            context.progress(f"saved the private key of {slug} (App id {app_id}) to {saved}")
+    assert slug is not None
+    slug = registering.check_slug(slug)
     keys = ("governance_repo", "bot") if bot == manifests.GOVERNANCE else ("bots", bot)
-    _write_org(org, keys=keys, login=found.bot_login, bot_id=found.bot_id)
+    login, bot_id = registering.bot_account(settings.github_api_url, slug, token=token)
+    _write_org(org, keys=keys, login=login, bot_id=bot_id)
     repo = org.org.governance_repo.repo
     env = f" --env {app.environment}" if app.environment else ""
     web = manifests.web_url(settings.github_api_url)
     steps = [
         f"gh variable set {app.id_variable} --repo {repo}{env} --body "
-        f"{found.app_id if found.app_id is not None else 'APP_ID'}",
+        f"{app_id if app_id is not None else 'APP_ID'}",
         f"gh secret set {app.key_secret} --repo {repo}{env} < {saved or 'PRIVATE_KEY.pem'}",
-        f"install the App on {', '.join(app.repos)}: {web}/apps/{found.slug}/installations/new",
+        f"install the App on {', '.join(app.repos)}: {web}/apps/{slug}/installations/new",
         "commit org/org.yaml to the base branch",
     ]
     result = {
         "bot": bot,
-        "app_id": found.app_id,
-        "slug": found.slug,
-        "login": found.bot_login,
-        "id": found.bot_id,
+        "app_id": app_id,
+        "slug": slug,
+        "login": login,
+        "id": bot_id,
         "org_yaml_key": ".".join(keys),
         "key_file": str(saved) if saved else None,
         "id_variable": app.id_variable,
@@ -199,11 +201,11 @@ def record(
     if as_json:
         context.emit_json(result)
         return
-    click.echo(f"recorded {'.'.join(keys)}: {found.bot_login} (id {found.bot_id})")
+    click.echo(f"recorded {'.'.join(keys)}: {login} (id {bot_id})")
     if saved:
         click.echo(f"saved the private key to {saved} (mode 0600; it is not shown)")
-    if found.slug != app.slug:
-        click.echo(f"note: the App's slug is {found.slug}, not {app.slug} as org.yaml had")
+    if slug != app.slug:
+        click.echo(f"note: the App's slug is {slug}, not {app.slug} as org.yaml had")
     click.echo("next:")
     for step in steps:
         click.echo(f"  {step}")

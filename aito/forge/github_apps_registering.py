@@ -28,13 +28,11 @@ _CODE = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
 @dataclasses.dataclass(frozen=True)
-class RegisteredApp:
-    """A created GitHub App and its bot account."""
+class CreatedApp:
+    """What the manifest flow's code exchange returns (the key is never shown)."""
 
-    app_id: int | None  # None when only the slug was given (the id is then not read)
+    app_id: int
     slug: str
-    bot_login: str
-    bot_id: int
     private_key: SecretStr | None = dataclasses.field(repr=False, default=None)
 
 
@@ -87,10 +85,11 @@ def bot_account(api_url: str, slug: str, *, token: SecretStr | None = None) -> t
     return str(data.get("login") or login), int(data["id"])
 
 
-def convert_code(api_url: str, code: str, *, token: SecretStr | None = None) -> RegisteredApp:
-    """Exchange the manifest flow's ``code`` for the App (id, slug, key) and its bot id.
+def convert_code(api_url: str, code: str) -> CreatedApp:
+    """Exchange the manifest flow's ``code`` for the App's id, slug and private key.
 
-    A code works once, for an hour: a second exchange gets 404 from GitHub.
+    A code works once, for an hour (a second exchange gets 404), so the caller saves
+    the key before anything else can fail; :func:`bot_account` then finds the bot.
     """
     if not _CODE.fullmatch(code):
         raise errors.ConfigError(
@@ -106,13 +105,9 @@ def convert_code(api_url: str, code: str, *, token: SecretStr | None = None) -> 
     )
     if not isinstance(data, dict) or not isinstance(data.get("id"), int):
         raise errors.PermanentAdapterError(SERVICE, "the conversion answer has no App id")
-    slug = check_slug(str(data.get("slug") or ""))
     pem = data.get("pem")
-    login, bot_id = bot_account(api_url, slug, token=token)
-    return RegisteredApp(
+    return CreatedApp(
         app_id=int(data["id"]),
-        slug=slug,
-        bot_login=login,
-        bot_id=bot_id,
+        slug=check_slug(str(data.get("slug") or "")),
         private_key=SecretStr(pem) if isinstance(pem, str) and pem else None,
     )
