@@ -34,7 +34,7 @@ from typing import Any
 
 from aito.org import loading
 from aito.org.agents import Layer
-from aito.workflows import rendering
+from aito.workflows import credentials, rendering
 
 GOVERNANCE = "governance"
 """The key of the governance App (``aito github apps record governance …``)."""
@@ -69,11 +69,6 @@ class BotApp:
         return slug_of(self.name)
 
 
-def env_suffix(agent_id: str) -> str:
-    """``cmo`` → ``CMO``, ``code-reviewer`` → ``CODE_REVIEWER`` (the names' common suffix)."""
-    return agent_id.upper().replace("-", "_")
-
-
 def slug_of(name: str) -> str:
     kept = "".join(c if c.isalnum() else "-" for c in name.lower())
     return "-".join(part for part in kept.split("-") if part)
@@ -91,8 +86,8 @@ def bot_apps(org: loading.Organization) -> list[BotApp]:
             "labels, tally comments, merges) in the governance repository.",
             permissions=dict(GOVERNANCE_PERMISSIONS),
             repos=(governance_repo,),
-            id_variable="AITO_GOVERNANCE_APP_ID",
-            key_secret="AITO_GOVERNANCE_APP_KEY",  # noqa: S106 - a secret's name
+            id_variable=credentials.GOVERNANCE_APP_ID,
+            key_secret=credentials.GOVERNANCE_APP_KEY,
             environment=rendering.GOVERNANCE_ENVIRONMENT,
         )
     ]
@@ -109,8 +104,8 @@ def bot_apps(org: loading.Organization) -> list[BotApp]:
                 "requests, votes with reviews, comments.",
                 permissions=dict(AGENT_PERMISSIONS),
                 repos=tuple(repos),
-                id_variable=f"AITO_APP_ID_{env_suffix(spec.id)}",
-                key_secret=f"AITO_APP_KEY_{env_suffix(spec.id)}",
+                id_variable=f"AITO_APP_ID_{credentials.agent_suffix(spec.id)}",
+                key_secret=f"AITO_APP_KEY_{credentials.agent_suffix(spec.id)}",
                 environment=None,
             )
         )

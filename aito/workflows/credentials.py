@@ -47,6 +47,7 @@ class Need:
 
 
 def agent_suffix(agent_id: str) -> str:
+    """``cmo`` → ``CMO``, ``code-reviewer`` → ``CODE_REVIEWER``: the ``<AGENT>`` of the names."""
     return agent_id.upper().replace("-", "_")
 
 
