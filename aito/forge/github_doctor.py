@@ -9,6 +9,7 @@ thing checked, each missing piece with the exact fix:
                  by the slug of its ``<slug>[bot]`` login in org.yaml) on the repositories
                  its agent names (``git.repo``) and the governance repository, with the
                  permissions its manifest asks for; its id variable holds that App's id;
+``maintainers``  each maintainer's login has the numeric id org.yaml gives it;
 ``bots``         org.yaml's login and numeric id of each App's bot are GitHub's
                  (``GET /users/<slug>[bot]``);
 ``protection``   the base branch requires the ``aito/decision`` status from the
@@ -49,6 +50,7 @@ def diagnose(org: loading.Organization, *, reader: GitHubReader, web: str) -> li
     """Every check, in the order a deployment sets things up."""
     findings: list[Finding] = []
     findings += _repos(org, reader)
+    findings += _maintainers(org, reader)
     installations = _guarded(
         findings,
         "apps",
@@ -105,6 +107,33 @@ def _repos(org: loading.Organization, reader: GitHubReader) -> list[Finding]:
             )
         else:
             out.append(Finding("repos", name, True, f"{role} exists"))
+    return out
+
+
+def _maintainers(org: loading.Organization, reader: GitHubReader) -> list[Finding]:
+    """Each maintainer's numeric id is GitHub's: a manual merge or review is matched on
+    it, and a wrong id would record a maintainer's decision as a violation."""
+    out = []
+    for person in org.org.maintainers:
+        try:
+            account = reader.get(f"/users/{urllib.parse.quote(person.login)}", person.login)
+        except Unreadable as exc:
+            out.append(branch_checks.unreadable("maintainers", person.login, exc))
+            continue
+        if account is None or account.get("id") != person.id:
+            found = f"id {account.get('id')}" if account else "no such user"
+            out.append(
+                Finding(
+                    "maintainers",
+                    person.login,
+                    False,
+                    f"org/org.yaml says {person.login} is id {person.id}; GitHub: {found}",
+                    f"set the maintainer's login and id from `gh api users/{person.login} "
+                    "--jq .id` in org/org.yaml and commit it",
+                )
+            )
+        else:
+            out.append(Finding("maintainers", person.login, True, f"id {person.id}"))
     return out
 
 

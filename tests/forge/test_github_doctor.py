@@ -66,6 +66,7 @@ def test_a_complete_deployment_passes(deployed: Callable[..., Live], run_aito: A
     checks = {f["check"] for f in report["findings"]}
     assert checks == {
         "repos",
+        "maintainers",
         "apps",
         "bots",
         "protection",
@@ -151,6 +152,11 @@ def _weak_governance_app(live: Live) -> None:
     )
     install_app(live.server, weaker, ORG, [GOV])
     live.apps["governance"] = weaker
+
+
+def _wrong_maintainer_id(live: Live) -> None:
+    org_yaml = live.root / "org/org.yaml"
+    org_yaml.write_text(org_yaml.read_text().replace("id: 90000001", "id: 90000002"))
 
 
 # (name, set-up options, break after deploying, failing checks, a piece of the fix)
@@ -271,6 +277,13 @@ BROKEN: list[tuple[str, dict[str, Any], Callable[[Live], None] | None, set[str],
     ("no online runner", {}, _offline_runner, {"runners"}, "start the stopped runner"),
     ("no runner with the aito label", {}, _runner_without_label, {"runners"}, "--labels aito"),
     ("stale render", {"files": _stale_workflow}, None, {"render"}, "aito render"),
+    (
+        "maintainer's id is not GitHub's",
+        {},
+        _wrong_maintainer_id,
+        {"maintainers"},
+        "gh api users/shiba-maintainer --jq .id",
+    ),
     (
         "missing department repository",
         {"skip_repos": ("og-shibaclassic/shiba-legal",)},
