@@ -245,8 +245,9 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     Reads (never writes), with a maintainer's token in $AITO_GITHUB_ADMIN_TOKEN (e.g.
     `export AITO_GITHUB_ADMIN_TOKEN=$(gh auth token)`; it must read the org's Apps,
     runners, secrets' names and branch protection: an org owner's, scopes repo and
-    admin:org): the repositories exist; the maintainers' ids are GitHub's; each App is installed on its agent's repositories
-    with its permissions; the base branch requires aito/decision from the governance
+    admin:org): the repositories exist; the maintainers' ids are GitHub's; each App is
+    installed on its agent's repositories with its permissions, and org.yaml has its
+    bot's id; the base branch requires aito/decision from the governance
     App and code-owner review; CODEOWNERS covers org/, profiles/, .github/; the
     governance environment deploys from the base branch only; every secret and
     variable the workflows read exists; an online self-hosted runner has the org's
