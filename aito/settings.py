@@ -10,6 +10,8 @@
   beside it in `.aito/forge/`) or `github` (the governance repo on GitHub)
 - `AITO_GITHUB_API_URL`: the GitHub REST API (default `https://api.github.com`)
 - `AITO_GITHUB_TOKEN`: the token that tallies (labels, statuses, comments, merges)
+- `AITO_GITHUB_ADMIN_TOKEN`: a maintainer's token that may read the org's settings
+  (`gh auth token`), for `aito github doctor` and `aito github apps record` only
 - `AITO_EMBEDDINGS`: `offline` (default: a pretrained model shipped in a PyPI package, on
   the CPU) or `http` (an OpenAI-compatible `/embeddings` endpoint)
 - `AITO_EMBEDDINGS_URL`, `AITO_EMBEDDINGS_MODEL`, `AITO_EMBEDDINGS_API_KEY`: that endpoint
@@ -51,6 +53,7 @@ class Settings(BaseModel):
     forge: str = "local"
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr | None = None
+    github_admin_token: SecretStr | None = None
     github_agent_tokens: dict[str, SecretStr] = {}
     embeddings: str = "offline"
     embeddings_url: str | None = None
@@ -95,6 +98,7 @@ class Settings(BaseModel):
             embeddings_api_key=_secret(source.get("AITO_EMBEDDINGS_API_KEY")),
             github_api_url=source.get("AITO_GITHUB_API_URL") or "https://api.github.com",
             github_token=_secret(source.get("AITO_GITHUB_TOKEN")),
+            github_admin_token=_secret(source.get("AITO_GITHUB_ADMIN_TOKEN")),
             model_provider=_model_provider(source),
             anthropic_api_key=_secret(source.get("ANTHROPIC_API_KEY")),
             anthropic_base_url=source.get("ANTHROPIC_BASE_URL") or None,

@@ -1,6 +1,7 @@
 """`aito`: the command line, grouped by noun. Errors become messages here and only here.
 
-Exit codes: 0 ok · 1 the organization is invalid or workflows drifted · 2 usage error
+Exit codes: 0 ok · 1 the organization is invalid, workflows drifted, or `github doctor`
+found a missing piece · 2 usage error
 (a bad option or argument, an unknown agent) · 3 configuration error (settings, the data
 directory) · 4 governance error (no such pull request, not a decision, an illegal
 request) · 5 permission denied · 6 a service (Postgres, Redis, GitHub …) failed ·
@@ -30,6 +31,7 @@ from aito.cli import (
     bus_commands,
     decide_commands,
     demo_commands,
+    github_commands,
     memory_commands,
     org_commands,
     services_commands,
@@ -43,10 +45,10 @@ EXIT_BUG = 70
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Exit codes: 0 ok, 1 invalid org or drift, 2 usage (bad option, unknown agent), "
-    "3 configuration (settings, data directory), 4 governance (no such PR, not a decision), "
-    "5 permission denied, 6 service or forge failure, 7 conflict, 8 agent run stopped "
-    "as a loop, 9 agent run out of budget, 70 bug, 130 interrupted (Ctrl-C). Docs: "
+    epilog="Exit codes: 0 ok, 1 invalid org, drift or a doctor finding, 2 usage (bad option, "
+    "unknown agent), 3 configuration (settings, data directory), 4 governance (no such PR, "
+    "not a decision), 5 permission denied, 6 service or forge failure, 7 conflict, 8 agent "
+    "run stopped as a loop, 9 agent run out of budget, 70 bug, 130 interrupted (Ctrl-C). Docs: "
     "README.md; env vars: AITO_REPO, AITO_DATA_DIR, POSTGRES_URL, REDIS_URL, AITO_MODEL, "
     "ANTHROPIC_API_KEY.",
 )
@@ -82,6 +84,7 @@ def cli(ctx: click.Context, repo: Path | None, data_dir: Path | None, verbose: i
       aito decide …      decisions as pull requests, votes as reviews
       aito agent run ID  wake an agent once: context, model, checked actions, memory
       aito budget        model spend against the hard limits
+      aito github …      run it on a GitHub org: Apps for the bots, `doctor` checks it all
     """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -101,6 +104,7 @@ cli.add_command(decide_commands.decide)
 cli.add_command(memory_commands.memory)
 cli.add_command(bus_commands.bus)
 cli.add_command(budget_commands.budget)
+cli.add_command(github_commands.github)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -85,6 +85,8 @@ BASES: dict[tuple[str, ...], Base] = {
     ("bus", "pending"): Base(args=("cmo",)),
     ("bus", "dead-letters"): Base(),
     ("budget",): Base(),
+    ("github", "apps", "record"): Base(args=("cmo",), options=("--slug", "shiba-cmo")),
+    ("github", "doctor"): Base(),
 }
 
 
@@ -139,6 +141,7 @@ def world(
 ) -> Callable[..., object]:
     monkeypatch.setenv("POSTGRES_URL", postgres_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("AITO_GITHUB_API_URL", "http://127.0.0.1:9")  # no GitHub: refused at once
     scratch = tmp_path / "cwd"
     scratch.mkdir()
     monkeypatch.chdir(scratch)  # relative paths made by accepted values land here

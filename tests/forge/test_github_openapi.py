@@ -22,6 +22,8 @@ import jsonschema
 import pytest
 from pydantic import SecretStr
 from support.fake_github import _ROUTES, FakeGitHub, make_github_forge, start_fake_github
+from support.github_admin_session import run_admin_session
+from support.github_app_session import run_app_session
 
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
 from aito.forge.base import CheckState, Identity, MergeConflict, PullState, ReviewState
@@ -199,10 +201,12 @@ def test_fake_routes_are_github_operations(description: dict[str, Any]) -> None:
 
 
 def test_every_response_of_a_session_matches_the_description(
-    description: dict[str, Any], session: tuple[FakeGitHub, GitHubForge]
+    description: dict[str, Any], session: tuple[FakeGitHub, GitHubForge], tmp_path: Path
 ) -> None:
     server, forge = session
     run_representative_session(server, forge)
+    run_app_session(server)
+    run_admin_session(server, tmp_path)
 
     served = {(r.method, r.template) for r in server.responses if r.status < 300}
     missing = {(m, t) for m, t, _, _ in _ROUTES} - served

@@ -10,6 +10,8 @@ small but valid against GitHub's published OpenAPI description (checked by
 Git objects live in memory and get git's own sha1 ids (``blob <n>\\0…``), so trees,
 commits and merges behave like git's. Tokens map to users (``Authorization: token …``
 or ``Bearer …``); an unknown token gets 401, an unknown repo or pull request 404.
+GitHub Apps (JWTs, installations, installation tokens scoped to their repos and
+permissions) are :mod:`support.fake_github_apps`.
 
 Each login may make ``rate_limit`` requests (5000, then 403 with
 ``x-ratelimit-remaining: 0``). Not modelled: access control past authentication (every
@@ -417,6 +419,13 @@ class Context:
 
 Handler = Callable[["FakeGitHub", Context], Response]
 _ROUTES: list[tuple[str, str, re.Pattern[str], Handler]] = []
+# Other ways in, registered by the modules imported at the end (GitHub Apps): an
+# authenticator maps a bearer token to its caller (None: not its kind; ApiError: refused),
+# a guard sees each request's token and context and may refuse it (ApiError).
+AUTHENTICATORS: list[Callable[[FakeGitHub, str], User | None]] = []
+GUARDS: list[Callable[[FakeGitHub, str, Context], None]] = []
+ANONYMOUS: set[str] = set()  # templates GitHub serves without authentication
+NOBODY = User("", 0, "User")  # the caller of an anonymous request
 
 
 def route(method: str, template: str) -> Callable[[Handler], Handler]:
@@ -576,16 +585,23 @@ class FakeGitHub:
                 fault.times -= 1
                 if fault.times <= 0:
                     self.faults.remove(fault)
-        user = self._authenticate(auth)
+        try:
+            user = self._authenticate(auth)
+        except ApiError as refused:
+            user, refusal = None, refused
+        else:
+            refusal = None
         headers = self._rate_headers(user)
         delay = fault.delay if fault else 0.0
         try:
             if fault is not None and fault.status is not None and fault.drop is None:
                 headers.update(fault.headers)
                 raise ApiError(fault.status, fault.message)
-            if user is None:
+            if refusal is not None:
+                raise refusal
+            if user is None and (auth or template not in ANONYMOUS):
                 raise ApiError(401, "Requires authentication" if not auth else "Bad credentials")
-            if self.used[user.login] > self.rate_limit:
+            if user is not None and self.used[user.login] > self.rate_limit:
                 raise ApiError(403, f"API rate limit exceeded for user ID {user.id}.")
             if found is None:
                 raise _not_found()
@@ -593,12 +609,21 @@ class FakeGitHub:
             params = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
             with self.lock:
                 repo = self.repos.get(f"{params.get('owner')}/{params.get('repo')}")
-                if repo is None:
+                if repo is None and "{repo}" in template:
                     raise _not_found()
                 payload = json.loads(body) if body else None
                 context = Context(
-                    method, template, user, repo, params, query, payload, self.url + raw_path
-                )
+                    method,
+                    template,
+                    user or NOBODY,
+                    repo,
+                    params,
+                    query,
+                    payload,
+                    self.url + raw_path,
+                )  # repo is None only for routes outside a repository (/app, /users/…)
+                for guard in GUARDS:
+                    guard(self, (auth or "").partition(" ")[2].strip(), context)
                 status, data, extra = handler(self, context)
             headers.update(extra)
         except ApiError as exc:
@@ -618,7 +643,10 @@ class FakeGitHub:
         scheme, _, token = (auth or "").partition(" ")
         if scheme.lower() not in ("token", "bearer"):
             return None
-        return self.users_by_token.get(token.strip())
+        known = self.users_by_token.get(token.strip())
+        for authenticate in AUTHENTICATORS:
+            known = known or authenticate(self, token.strip())
+        return known
 
     def _rate_headers(self, user: User | None) -> dict[str, str]:
         with self.lock:
@@ -1807,4 +1835,10 @@ def make_org_forge(
     )
 
 
+from support import fake_github_apps  # noqa: E402,F401 - registers /app and installations
+
+# isort: split
+from support import fake_github_admin  # noqa: E402,F401 - registers org settings
+
+# isort: split
 from support import fake_github_limits  # noqa: E402,F401 - registers its routes
