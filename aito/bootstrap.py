@@ -8,7 +8,7 @@ import os
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aito.agent.ports import LoopPorts
 from aito.bus import services
@@ -23,6 +23,9 @@ from aito.memory.postgres import PostgresMemory
 from aito.org import loading
 from aito.services import managing
 from aito.settings import Settings
+
+if TYPE_CHECKING:  # PyGithub is loaded only when GitHub is used
+    from aito.forge.credentials import GitHubCredentials
 
 
 class EventLog:
@@ -77,8 +80,10 @@ def build(
     """Bring the services up (embedded unless URLs are set) and connect to them.
 
     With ``org``, the schema is migrated and the agents registered (both idempotent),
-    so what follows may write history and events for them.
+    so what follows may write history and events for them. Under GitHub Actions (strict
+    settings) embedded services are refused: the error names the missing secret.
     """
+    refuse_fallbacks(settings, services=True)
     endpoints = managing.up(settings)
     runtime = Runtime(
         settings=settings,
@@ -94,34 +99,92 @@ def build(
     return runtime
 
 
+def refuse_fallbacks(
+    settings: Settings, *, model: bool = False, forge: bool = False, services: bool = False
+) -> None:
+    """Under GitHub Actions (``GITHUB_ACTIONS=true``, no ``AITO_ALLOW_OFFLINE=1``) refuse
+    the offline model, the local forge and embedded services: a ConfigError naming each
+    missing secret or variable."""
+    problems = settings.live_problems(model=model, forge=forge, services=services)
+    if problems:
+        raise ConfigError(
+            "refused under GitHub Actions (GITHUB_ACTIONS=true): "
+            + "; ".join(problems)
+            + ". Set them, or AITO_ALLOW_OFFLINE=1 to run on the offline model, local forge "
+            "and embedded services on purpose (act, tests)"
+        )
+
+
+def github_credentials(
+    settings: Settings,
+    org: loading.Organization,
+    *,
+    repo: str | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> GitHubCredentials:
+    """The GitHub token sources for ``repo`` (default: the governance repo)."""
+    from aito.forge import credentials
+
+    chosen = repo or org.org.governance_repo.repo
+    return credentials.build(settings, org, repo=chosen, clock=clock)
+
+
+def preflight_agents(
+    settings: Settings, org: loading.Organization, agent_ids: list[str]
+) -> GitHubCredentials | None:
+    """What an agent run checks before any model call: no fallback under GitHub Actions,
+    and on GitHub each agent's own token can be had with the permissions its work needs
+    (see :data:`aito.forge.credentials.AGENT_PERMISSIONS`). The credentials, for
+    :func:`loop_ports` to reuse (a minted token is not minted again)."""
+    refuse_fallbacks(settings, model=True, forge=True, services=True)
+    if settings.forge != "github":
+        return None
+    from aito.forge import credentials
+
+    found = github_credentials(settings, org)
+    credentials.check_agents(found, agent_ids)
+    return found
+
+
+def preflight_tally(settings: Settings, org: loading.Organization) -> GitHubCredentials | None:
+    """What a tally checks first: no fallback under GitHub Actions, and on GitHub the
+    governance token with :data:`aito.forge.credentials.GOVERNANCE_PERMISSIONS`."""
+    refuse_fallbacks(settings, forge=True, services=True)
+    if settings.forge != "github":
+        return None
+    from aito.forge import credentials
+
+    found = github_credentials(settings, org)
+    credentials.check_governance(found)
+    return found
+
+
 def forge(
     settings: Settings,
     org: loading.Organization,
     *,
     clock: Callable[[], dt.datetime] | None = None,
+    tokens: GitHubCredentials | None = None,
 ) -> Forge:
-    """The governance repo's forge: a local git repo (default) or GitHub (`AITO_FORGE=github`)."""
-    if settings.forge == "github":
-        from aito.forge import github  # PyGithub is needed only when GitHub is used
+    """The governance repo's forge: a local git repo (default) or GitHub (`AITO_FORGE=github`).
 
-        if settings.github_token is None:
-            raise ConfigError(
-                "AITO_FORGE=github needs AITO_GITHUB_TOKEN (the token that tallies) and "
-                "AITO_GITHUB_TOKEN_<AGENT> for each agent that proposes or votes"
-            )
-        identities = {a: b.id for a, b in org.org.bots.items()} | {
-            m.login.lower(): m.id for m in org.org.maintainers
-        }
-        tokens = {
-            identities[name]: token
-            for name, token in settings.github_agent_tokens.items()
-            if name in identities
-        }
+    On GitHub each agent writes with its own token (``tokens``, default: from the
+    settings); where no governance token is set (an agent's job) the forge reads with the
+    agent's and refuses governance writes."""
+    refuse_fallbacks(settings, forge=True)
+    if settings.forge == "github":
+        from aito.forge import credentials, github  # PyGithub only when GitHub is used
+
+        found = tokens or github_credentials(settings, org)
+        governance = org.org.governance_repo.bot
         return github.GitHubForge(
             repo=org.org.governance_repo.repo,
             api_url=settings.github_api_url,
-            token=settings.github_token,
-            agent_tokens=tokens,
+            token=credentials.reader(found),
+            agent_tokens=found.by_bot,
+            governance_id=governance.id if governance else None,
+            governs=found.governance is not None,
+            token_hints=found.hints,
             # the checkout's objects spare a request per blob (taken only by their hash)
             local_objects=settings.repo if (settings.repo / ".git").exists() else None,
         )
@@ -137,7 +200,9 @@ def forge(
 
 
 def model(settings: Settings, *, seed: int = 0) -> Model:
-    """Anthropic when configured (`AITO_MODEL`, `ANTHROPIC_API_KEY`), else the offline model."""
+    """Anthropic when configured (`AITO_MODEL`, `ANTHROPIC_API_KEY`), else the offline model
+    (refused under GitHub Actions unless `AITO_ALLOW_OFFLINE=1`)."""
+    refuse_fallbacks(settings, model=True)
     if settings.model_provider == "anthropic":
         from aito.llm import anthropic  # the SDK is loaded only when it is used
 
@@ -165,22 +230,17 @@ def department_forge(
     if repo_key not in org.org.repos:
         raise ConfigError(f"{repo_key!r} is not a repos key of org.yaml")
     if settings.forge == "github":
-        from aito.forge import github
+        from aito.forge import credentials, github
 
-        token = settings.github_token
-        if token is None:
-            raise ConfigError("AITO_FORGE=github needs AITO_GITHUB_TOKEN")
-        identities = {a: b.id for a, b in org.org.bots.items()}
-        tokens = {
-            identities[name]: value
-            for name, value in settings.github_agent_tokens.items()
-            if name in identities
-        }
+        repo = org.org.repos[repo_key]
+        found = github_credentials(settings, org, repo=repo)
         return github.GitHubForge(
-            repo=org.org.repos[repo_key],
+            repo=repo,
             api_url=settings.github_api_url,
-            token=token,
-            agent_tokens=tokens,
+            token=credentials.reader(found),
+            agent_tokens=found.by_bot,
+            governs=found.governance is not None,
+            token_hints=found.hints,
         )
     root = settings.data_dir / "repos" / repo_key
     if not (root / ".git").exists():
@@ -206,8 +266,10 @@ def loop_ports(
     llm: Model | None = None,
     clock: Callable[[], dt.datetime] | None = None,
     embedder: Embedder | bool | None = True,
+    tokens: GitHubCredentials | None = None,
 ) -> LoopPorts:
-    """Everything an agent loop needs, on the embedded defaults unless settings say otherwise."""
+    """Everything an agent loop needs, on the embedded defaults unless settings say
+    otherwise (``tokens``: the GitHub credentials a preflight checked)."""
     now = clock or (lambda: dt.datetime.now(dt.UTC))
     forges: dict[str, Forge] = {}
 
@@ -216,7 +278,7 @@ def loop_ports(
             forges[key] = department_forge(settings, org, key, clock=clock)
         return forges[key]
 
-    governance = forge(settings, org, clock=clock)
+    governance = forge(settings, org, clock=clock, tokens=tokens)
     chosen: Embedder | None
     if embedder is True:
         chosen = embedding.embedder_for(settings)

@@ -49,15 +49,17 @@ def decide() -> None:
 
 @contextlib.contextmanager
 def _session(
-    ctx: click.Context, *, writes: bool = True
+    ctx: click.Context, *, writes: bool = True, tally: bool = False
 ) -> Iterator[tuple[Settings, loading.Organization, Forge]]:
-    """Settings, the organization and its forge; ``writes``: the command commits there."""
+    """Settings, the organization and its forge; ``writes``: the command commits there;
+    ``tally``: it acts as the governance App (checked first: its token and permissions)."""
     cli_state = state(ctx)
     settings = cli_state.service_settings()
     if writes:
         context.refuse_source_checkout(settings)
     org = cli_state.organization()
-    yield settings, org, bootstrap.forge(settings, org)
+    tokens = bootstrap.preflight_tally(settings, org) if tally else None
+    yield settings, org, bootstrap.forge(settings, org, tokens=tokens)
 
 
 def _now(value: dt.datetime | None) -> dt.datetime:
@@ -274,7 +276,7 @@ def tally(
     if (pr is None) == (not every):
         raise click.UsageError("give a PR number or --all")
     now = _now(now_text)
-    with _session(ctx, writes=not dry_run) as (settings, org, forge):
+    with _session(ctx, writes=not dry_run, tally=not dry_run) as (settings, org, forge):
         if pr is not None:
             decide_sweeping.decision_pull(forge, pr)
         if dry_run:

@@ -1,14 +1,17 @@
 """`GitHubForge`: the `Forge` port on GitHub, through PyGithub (imported only here and in
 the ``github_*`` modules beside it, which hold the forge's other parts).
 
-Two kinds of token are used. The governance token (``AITO_GITHUB_TOKEN``) reads, labels,
-sets statuses, edits the tally's comments, merges and closes. Each agent's bot token
-commits, opens pull requests and issues, reviews and comments as that agent
-(`commit_files`, `open_pull`, `post_review`, `post_comment`, `open_issue` act as their
-``author``), so a vote comes
-from the voter's own account: ``agent_tokens`` maps a bot's numeric user id to its
-token. An ``author`` with no token of its own falls back to the governance token, and
-GitHub then records the governance account as the author.
+Two kinds of token are used. The governance token (the governance App's installation
+token, or ``AITO_GITHUB_TOKEN``) reads, labels, sets statuses, edits the tally's
+comments, merges and closes. Each agent's bot token commits, opens pull requests and
+issues, reviews and comments as that agent (`commit_files`, `open_pull`, `post_review`,
+`post_comment`, `open_issue` act as their ``author``), so a vote comes from the voter's
+own account: ``agent_tokens`` maps a bot's numeric user id to its token (a
+:class:`~aito.forge.github_apps.TokenSource` or a fixed ``SecretStr``). An ``author``
+with no token of its own is refused with a ConfigError naming what to set
+(``token_hints``, by bot id); the governance bot (``governance_id``) acts with the
+governance token. In an agent's job, which holds no governance key, ``token`` is the
+agent's own token (for reading) and ``governs=False``: governance writes are refused.
 
 Errors are translated, and temporary ones retried, in :mod:`aito.forge.github_calling`.
 Tokens are never logged nor put in messages.
@@ -41,7 +44,7 @@ from pydantic import SecretStr
 
 from aito import errors, retrying
 from aito.forge import base as port
-from aito.forge import caching, github_calling, gitobjects
+from aito.forge import caching, github_apps, github_calling, gitobjects
 from aito.forge import github_converting as convert
 from aito.forge.github_calling import GOVERNANCE, SERVICE, Account
 from aito.forge.github_content import ContentMethods, TreeEntry
@@ -72,8 +75,11 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         *,
         repo: str,
         api_url: str,
-        token: SecretStr,
-        agent_tokens: Mapping[int, SecretStr],
+        token: SecretStr | github_apps.TokenSource,
+        agent_tokens: Mapping[int, SecretStr | github_apps.TokenSource],
+        governance_id: int | None = None,
+        governs: bool = True,
+        token_hints: Mapping[int, str] | None = None,
         retries: int = 4,
         backoff: float = 0.5,
         max_wait: float = 120.0,
@@ -92,8 +98,12 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
             budget_seconds=None, attempts=retries + 1, honour="exact", max_wait=max_wait
         )
         self._sleep = sleep
-        self._gov = self._connect(token, GOVERNANCE)
-        self._agent_tokens = dict(agent_tokens)
+        self._gov = self._connect(_source(token, GOVERNANCE), GOVERNANCE)
+        self._governs, self._governance_id = governs, governance_id
+        self._agent_tokens = {
+            bot: _source(value, f"the token of bot {bot}") for bot, value in agent_tokens.items()
+        }
+        self._token_hints = dict(token_hints or {})
         self._agents: dict[int, Account] = {}
         self._default_branch: str | None = None
         self._blobs = caching.blob_cache()  # blob sha → content, from GitHub or the clone
@@ -236,7 +246,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
     # -- state -----------------------------------------------------------------------
     def set_labels(self, number: int, *, add: Sequence[str], remove: Sequence[str]) -> None:
         """Add (GitHub creates missing labels) and remove (an absent one is no error)."""
-        issue = self._gov.repo.get_issue(number)
+        issue = self._governance().repo.get_issue(number)
         if add:
             self._call(f"label pull request #{number}", lambda: issue.add_to_labels(*add))
         for name in remove:
@@ -246,7 +256,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
     def set_status(
         self, *, sha: str, context: str, state: port.CheckState, description: str
     ) -> None:
-        repo = self._gov.repo
+        repo = self._governance().repo
         payload = {"state": state.value, "context": context, "description": description[:140]}
         self._call(
             f"set status {context} on {sha[:12]}",
@@ -272,7 +282,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         author), each login is asked alone and those refused are returned with why."""
         if not logins:
             return {}
-        pr = self._gov.repo.get_pull(number)
+        pr = self._governance().repo.get_pull(number)
         what = f"request reviewers on pull request #{number}"
         try:
             self._call(what, functools.partial(pr.create_review_request, reviewers=list(logins)))
@@ -300,7 +310,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
     def merge(self, number: int, *, sha: str, actor: port.Identity, message: str) -> str:
         """Merge with the governance token (GitHub records its account; ``actor`` is for our
         records). GitHub refuses (409) when the head is no longer ``sha``: MergeConflict."""
-        pr = self._gov.repo.get_pull(number)
+        pr = self._governance().repo.get_pull(number)
         result = self._call(
             f"merge pull request #{number}",
             lambda: pr.merge(commit_message=message, sha=sha, merge_method="merge"),
@@ -311,7 +321,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
         return result.sha
 
     def close(self, number: int, *, actor: port.Identity) -> None:
-        pr = self._gov.repo.get_pull(number)
+        pr = self._governance().repo.get_pull(number)
         self._call(f"close pull request #{number}", lambda: pr.edit(state="closed"))
 
     def permission(self, user: port.Identity) -> port.Permission:
@@ -326,3 +336,11 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods):
             if data.get(key) in port.Permission.__members__.values():
                 return port.Permission(data[key])
         return port.Permission.NONE
+
+
+def _source(
+    value: SecretStr | github_apps.TokenSource, description: str
+) -> github_apps.TokenSource:
+    if isinstance(value, SecretStr):
+        return github_apps.StaticToken(value, description)
+    return value
