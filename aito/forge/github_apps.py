@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Protocol, TypeVar
@@ -227,6 +228,32 @@ class SourceAuth(Auth.Auth):
     @property
     def _masked_token(self) -> str:
         return "token (oauth token removed)"  # as PyGithub masks its own tokens
+
+
+class RedactTokens(logging.Filter):
+    """Removes tokens from PyGithub's DEBUG log of responses: the body of a minted
+    installation token (``"token": "ghs_…"``) would otherwise be logged whole."""
+
+    _TOKEN = re.compile(r"""(["']token["']\s*:\s*["'])[^"']*(["'])""")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.DEBUG:
+            text = record.getMessage()
+            redacted = self._TOKEN.sub(r"\1(token removed)\2", text)
+            if redacted != text:
+                record.msg, record.args = redacted, ()
+        return True
+
+
+def _install_redaction() -> None:
+    """Once per process, on PyGithub's request logger (a filter on the logger itself
+    applies to every record it makes, whatever handler a user configures)."""
+    requester_log = logging.getLogger("github.Requester")
+    if not any(isinstance(f, RedactTokens) for f in requester_log.filters):
+        requester_log.addFilter(RedactTokens())
+
+
+_install_redaction()
 
 
 def _pem(key: SecretStr) -> str:

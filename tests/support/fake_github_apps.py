@@ -129,16 +129,18 @@ def add_app(
     permissions: dict[str, str],
     events: list[str] | None = None,
     owner: str = "aito-maintainer",
+    bot_id: int | None = None,
 ) -> FakeApp:
     """Register an App (and its bot account) with ``permissions`` (e.g. ``{"contents":
-    "write"}``; ``metadata: read`` is added, as GitHub always grants it)."""
+    "write"}``; ``metadata: read`` is added, as GitHub always grants it). ``bot_id``
+    gives the bot a known id (as an org.yaml records it); default: a new one."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,  # what GitHub's .pem download holds
         serialization.NoEncryption(),
     ).decode()
-    bot = User(f"{slug}[bot]", gh.next_id(), "Bot")
+    bot = User(f"{slug}[bot]", bot_id or gh.next_id(), "Bot")
     app = FakeApp(
         id=gh.next_id(),
         slug=slug,
