@@ -115,6 +115,14 @@ def refuse_fallbacks(
         )
 
 
+def governs(settings: Settings) -> bool:
+    """Whether this process may act as the governance bot: always on the local forge; on
+    GitHub only with the governance App's key (or `AITO_GITHUB_TOKEN`)."""
+    return settings.forge != "github" or (
+        settings.governance_app is not None or settings.github_token is not None
+    )
+
+
 def github_credentials(
     settings: Settings,
     org: loading.Organization,

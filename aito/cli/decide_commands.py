@@ -167,6 +167,25 @@ def propose(
             amount_usd=amount_usd,
             now=now,
         )
+        if not bootstrap.governs(settings):
+            # On GitHub without the governance App's key (an agent's job): the tally is
+            # governance.yml's, on the pull request's `opened` event.
+            if as_json:
+                emit_json(
+                    {
+                        "pr": pull.number,
+                        "decision_id": decision.id,
+                        "branch": pull.head_ref,
+                        "url": pull.url,
+                        "tally": None,
+                    }
+                )
+            else:
+                click.echo(
+                    f"#{pull.number} {decision.id}: opened; governance.yml tallies it "
+                    "(no governance App key here)"
+                )
+            return
         try:
             result = decide_sweeping.tally_one(
                 settings, org, forge, pull.number, now=now, runtime=runtime
