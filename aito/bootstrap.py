@@ -123,48 +123,62 @@ def governs(settings: Settings) -> bool:
     )
 
 
+Tokens = dict[str, "GitHubCredentials"]
+"""GitHub token sources by repository (``owner/name``), shared by a command's forges so a
+token a preflight minted is used, not minted again."""
+
+
 def github_credentials(
     settings: Settings,
     org: loading.Organization,
     *,
     repo: str | None = None,
-    clock: Callable[[], dt.datetime] | None = None,
+    tokens: Tokens | None = None,
 ) -> GitHubCredentials:
-    """The GitHub token sources for ``repo`` (default: the governance repo)."""
+    """The GitHub token sources for ``repo`` (default: the governance repo), from
+    ``tokens`` when it holds them (else built, and kept there)."""
     from aito.forge import credentials
 
     chosen = repo or org.org.governance_repo.repo
-    return credentials.build(settings, org, repo=chosen, clock=clock)
-
-
-def preflight_agents(
-    settings: Settings, org: loading.Organization, agent_ids: list[str]
-) -> GitHubCredentials | None:
-    """What an agent run checks before any model call: no fallback under GitHub Actions,
-    and on GitHub each agent's own token can be had with the permissions its work needs
-    (see :data:`aito.forge.credentials.AGENT_PERMISSIONS`). The credentials, for
-    :func:`loop_ports` to reuse (a minted token is not minted again)."""
-    refuse_fallbacks(settings, model=True, forge=True, services=True)
-    if settings.forge != "github":
-        return None
-    from aito.forge import credentials
-
-    found = github_credentials(settings, org)
-    credentials.check_agents(found, agent_ids)
+    if tokens is not None and chosen in tokens:
+        return tokens[chosen]
+    found = credentials.build(settings, org, repo=chosen)
+    if tokens is not None:
+        tokens[chosen] = found
     return found
 
 
-def preflight_tally(settings: Settings, org: loading.Organization) -> GitHubCredentials | None:
+def preflight_agents(settings: Settings, org: loading.Organization, agent_ids: list[str]) -> Tokens:
+    """What an agent run checks before any model call: no fallback under GitHub Actions,
+    and on GitHub each agent's own token can be had, on the governance repo and on its
+    department repo, with the permissions its work needs
+    (:data:`aito.forge.credentials.AGENT_PERMISSIONS`). The tokens, for :func:`loop_ports`."""
+    refuse_fallbacks(settings, model=True, forge=True, services=True)
+    tokens: Tokens = {}
+    if settings.forge != "github":
+        return tokens
+    from aito.forge import credentials
+
+    credentials.check_agents(github_credentials(settings, org, tokens=tokens), agent_ids)
+    for agent_id in agent_ids:
+        git = org.agents[agent_id].git
+        repo = org.org.repos.get(git.repo, git.repo)  # a key, or owner/name, or `*`
+        if repo != "*" and repo != org.org.governance_repo.repo:
+            found = github_credentials(settings, org, repo=repo, tokens=tokens)
+            credentials.check_agents(found, [agent_id])
+    return tokens
+
+
+def preflight_tally(settings: Settings, org: loading.Organization) -> Tokens:
     """What a tally checks first: no fallback under GitHub Actions, and on GitHub the
     governance token with :data:`aito.forge.credentials.GOVERNANCE_PERMISSIONS`."""
     refuse_fallbacks(settings, forge=True, services=True)
-    if settings.forge != "github":
-        return None
-    from aito.forge import credentials
+    tokens: Tokens = {}
+    if settings.forge == "github":
+        from aito.forge import credentials
 
-    found = github_credentials(settings, org)
-    credentials.check_governance(found)
-    return found
+        credentials.check_governance(github_credentials(settings, org, tokens=tokens))
+    return tokens
 
 
 def forge(
@@ -172,7 +186,7 @@ def forge(
     org: loading.Organization,
     *,
     clock: Callable[[], dt.datetime] | None = None,
-    tokens: GitHubCredentials | None = None,
+    tokens: Tokens | None = None,
 ) -> Forge:
     """The governance repo's forge: a local git repo (default) or GitHub (`AITO_FORGE=github`).
 
@@ -183,7 +197,7 @@ def forge(
     if settings.forge == "github":
         from aito.forge import credentials, github  # PyGithub only when GitHub is used
 
-        found = tokens or github_credentials(settings, org)
+        found = github_credentials(settings, org, tokens=tokens)
         governance = org.org.governance_repo.bot
         return github.GitHubForge(
             repo=org.org.governance_repo.repo,
@@ -228,6 +242,7 @@ def department_forge(
     repo_key: str,
     *,
     clock: Callable[[], dt.datetime] | None = None,
+    tokens: Tokens | None = None,
 ) -> Forge:
     """The forge of a department repository (a `repos` key of org.yaml).
 
@@ -241,7 +256,7 @@ def department_forge(
         from aito.forge import credentials, github
 
         repo = org.org.repos[repo_key]
-        found = github_credentials(settings, org, repo=repo)
+        found = github_credentials(settings, org, repo=repo, tokens=tokens)
         return github.GitHubForge(
             repo=repo,
             api_url=settings.github_api_url,
@@ -274,19 +289,20 @@ def loop_ports(
     llm: Model | None = None,
     clock: Callable[[], dt.datetime] | None = None,
     embedder: Embedder | bool | None = True,
-    tokens: GitHubCredentials | None = None,
+    tokens: Tokens | None = None,
 ) -> LoopPorts:
     """Everything an agent loop needs, on the embedded defaults unless settings say
     otherwise (``tokens``: the GitHub credentials a preflight checked)."""
     now = clock or (lambda: dt.datetime.now(dt.UTC))
     forges: dict[str, Forge] = {}
+    shared: Tokens = {} if tokens is None else tokens
 
     def repo_forge(key: str) -> Forge:
         if key not in forges:
-            forges[key] = department_forge(settings, org, key, clock=clock)
+            forges[key] = department_forge(settings, org, key, clock=clock, tokens=shared)
         return forges[key]
 
-    governance = forge(settings, org, clock=clock, tokens=tokens)
+    governance = forge(settings, org, clock=clock, tokens=shared)
     chosen: Embedder | None
     if embedder is True:
         chosen = embedding.embedder_for(settings)

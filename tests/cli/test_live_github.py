@@ -126,6 +126,16 @@ def test_an_app_not_installed_on_the_governance_repo_is_named_before_the_model( 
     assert model.requests == []
 
 
+def test_an_app_not_installed_on_the_agents_department_repo_is_named_before_the_model(  # type: ignore[no-untyped-def]
+    job, server: FakeGitHub, model: FakeAnthropic, governance_repo: Path
+) -> None:
+    org = live(server, governance_repo, governance_only=("cmo",))
+    result = job(org.agent_env("cmo"), "agent", "run", "cmo", "--force")
+    assert result.code == 3
+    assert f"not installed on {SOCIAL}" in result.err  # cmo's git.repo: social
+    assert model.requests == []
+
+
 def test_a_token_lacking_a_permission_is_named_before_the_model(  # type: ignore[no-untyped-def]
     job, server: FakeGitHub, model: FakeAnthropic, governance_repo: Path
 ) -> None:
@@ -161,6 +171,8 @@ def test_agents_act_as_their_own_apps_and_votes_count_by_the_bots_ids(  # type: 
     assert len(model.requests) == 1
     [pull] = server.repos[SOCIAL].pulls.values()
     assert (pull.user.login, pull.user.type, pull.user.id) == ("shiba-cmo[bot]", "Bot", 190000003)
+    # one token per repository (governance, social): the preflight's, reused by the run
+    assert len(app_state(server).tokens) == 2
 
     proposed = job(
         org.agent_env("cto"),

@@ -43,11 +43,13 @@ def go_live(
     *,
     permissions: Mapping[str, Mapping[str, str]] | None = None,
     uninstalled: tuple[str, ...] = (),
+    governance_only: tuple[str, ...] = (),
 ) -> LiveOrg:
     """Serve ``org`` (the checkout at ``root``) on ``server``: the governance repo with its
     org/ and profiles/, each department repo, and the Apps. ``permissions`` overrides an
     agent's App permissions (by agent id; "governance" for the governance App); the
-    agents in ``uninstalled`` get an App that is installed nowhere."""
+    agents in ``uninstalled`` get an App that is installed nowhere, those in
+    ``governance_only`` one installed on the governance repo alone."""
     files = {
         str(path.relative_to(root)): path.read_bytes()
         for path in root.rglob("*")
@@ -67,7 +69,9 @@ def go_live(
             permissions=dict(chosen.get(agent_id, AGENT_PERMISSIONS)),
             bot_id=bot.id,
         )
-        if agent_id not in uninstalled:
+        if agent_id in governance_only:
+            install_app(server, app, owner, [governance_repo.split("/")[1]])
+        elif agent_id not in uninstalled:
             install_app(server, app, owner)  # all repositories of the organization
         apps[agent_id] = app
     bot = org.org.governance_repo.bot
