@@ -31,7 +31,7 @@ import jwt
 from github import Auth, GithubException, GithubIntegration
 from pydantic import SecretStr
 
-from aito import errors
+from aito import errors, retrying
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ REFRESH_BEFORE = dt.timedelta(minutes=5)
 """A cached installation token is replaced this long before GitHub's ``expires_at``, so
 no request of a run (a tally, a wake-up) is sent with a token about to lapse."""
 _LEVELS = ("read", "write")
+_MINT_RETRY = retrying.Policy(budget_seconds=30.0, base_delay=0.5, max_delay=5.0, attempts=4)
+"""A 5xx, a rate limit or a dropped connection while minting is tried again (within 30 s)."""
 
 
 class TokenSource(Protocol):
@@ -116,7 +118,9 @@ class InstallationTokens:
         with self._lock:
             minted = self._minted
             if minted is None or minted.expires_at - self._refresh_before <= self._clock():
-                minted = self._minted = self._mint()
+                minted = self._minted = retrying.call(
+                    self._mint, policy=_MINT_RETRY, what=f"mint a token of App {self.app_id}"
+                )
             return minted
 
     def _mint(self) -> Minted:

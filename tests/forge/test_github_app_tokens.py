@@ -176,3 +176,11 @@ def test_a_missing_permission_is_named(server: FakeGitHub) -> None:
     message = str(lacking.value)
     assert "lacks the permissions issues: write, pull_requests: write" in message
     assert "AITO_APP_ID_CMO" in message and "contents" not in message.split("lacks")[1][:40]
+
+
+def test_a_failed_mint_is_tried_again(server: FakeGitHub) -> None:
+    app = add_app(server, "acme-cmo", permissions=WRITE)
+    install_app(server, app, "acme")
+    server.fail_next(status=502, times=2, path="/app/installations/{installation_id}/access_tokens")
+    assert tokens(server, app).token()
+    assert server.calls[MINT] == 3
