@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aito.agent.ports import LoopPorts
 from aito.bus import services
+from aito.decisions import reading
 from aito.errors import ConfigError
 from aito.forge.base import Forge, Permission
 from aito.forge.local import LocalForge
@@ -198,13 +199,13 @@ def forge(
         from aito.forge import credentials, github  # PyGithub only when GitHub is used
 
         found = github_credentials(settings, org, tokens=tokens)
-        governance = org.org.governance_repo.bot
         return github.GitHubForge(
             repo=org.org.governance_repo.repo,
             api_url=settings.github_api_url,
             token=credentials.reader(found),
             agent_tokens=found.by_bot,
-            governance_id=governance.id if governance else None,
+            # who the tally writes as (`governance_repo.bot`, else Actions' own bot)
+            governance_id=reading.governance_identity(org).id,
             governs=found.governance is not None,
             token_hints=found.hints,
             # the checkout's objects spare a request per blob (taken only by their hash)
