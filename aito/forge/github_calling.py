@@ -92,7 +92,7 @@ class GitHubCalls:
         labels, tally comments, merges, closes); refused where this forge reads with an
         agent's token (an agent's job holds no governance key)."""
         if not self._governs:
-            raise errors.ConfigError(
+            raise port.GovernanceOnly(
                 "only the governance App sets statuses, labels and tally comments and merges "
                 "or closes pull requests: set AITO_GOVERNANCE_APP_ID and "
                 "AITO_GOVERNANCE_APP_KEY (or AITO_GITHUB_TOKEN) where this runs"

@@ -211,3 +211,21 @@ def test_agents_act_as_their_own_apps_and_votes_count_by_the_bots_ids(  # type: 
     # every write was made with an App's installation token, none with a static one
     writers = {t.installation.app.slug for t in app_state(server).tokens.values()}
     assert writers == {"shiba-cmo", "shiba-cto", "shiba-ceo", "shiba-dao", "shiba-governance"}
+
+
+def test_a_task_created_in_an_agents_job_is_left_open_for_the_governance_app(  # type: ignore[no-untyped-def]
+    job, server: FakeGitHub, model: FakeAnthropic, governance_repo: Path
+) -> None:
+    org = live(server, governance_repo)
+    task = {
+        "title": "Draft the launch thread",
+        "description": "Five posts for the launch.",
+        "assigned_to": "content-writer",
+    }
+    model.plan(tool_use(("create_task", task), ("summary", {"text": "Delegated."})))
+    result = job(org.agent_env("cmo"), "agent", "run", "cmo", "--force", "--json")
+    assert result.code == 0, result.err
+    [pull] = server.repos[GOVERNANCE].pulls.values()
+    assert pull.user.login == "shiba-cmo[bot]"  # its own App, never the governance one
+    assert pull.state == "open" and pull.merged_by is None  # only the governance App merges
+    assert '"status": "executed"' in result.out.replace("'", '"')
