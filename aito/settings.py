@@ -115,7 +115,7 @@ class Settings(BaseModel):
             found.append(
                 "ANTHROPIC_API_KEY (repository secret) is not set"
                 if self.anthropic_api_key is None
-                else "AITO_MODEL=offline"
+                else "AITO_MODEL=offline asks for the offline model"
             )
         if forge and self.forge != "github":
             found.append("AITO_FORGE (repository variable) is `local`, not `github`")
