@@ -8,10 +8,11 @@ import os
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aito.agent.ports import LoopPorts
 from aito.bus import services, waking
+from aito.decisions import reading
 from aito.errors import ConfigError
 from aito.forge.base import Forge, Identity, Permission
 from aito.forge.local import LocalForge
@@ -24,6 +25,9 @@ from aito.org import loading
 from aito.org.agents import Layer
 from aito.services import managing
 from aito.settings import Settings
+
+if TYPE_CHECKING:  # PyGithub is loaded only when GitHub is used
+    from aito.forge.credentials import GitHubCredentials
 
 
 class EventLog:
@@ -78,8 +82,10 @@ def build(
     """Bring the services up (embedded unless URLs are set) and connect to them.
 
     With ``org``, the schema is migrated and the agents registered (both idempotent),
-    so what follows may write history and events for them.
+    so what follows may write history and events for them. Under GitHub Actions (strict
+    settings) embedded services are refused: the error names the missing secret.
     """
+    refuse_fallbacks(settings, services=True)
     endpoints = managing.up(settings)
     runtime = Runtime(
         settings=settings,
@@ -95,34 +101,114 @@ def build(
     return runtime
 
 
+def refuse_fallbacks(
+    settings: Settings, *, model: bool = False, forge: bool = False, services: bool = False
+) -> None:
+    """Under GitHub Actions (``GITHUB_ACTIONS=true``, no ``AITO_ALLOW_OFFLINE=1``) refuse
+    the offline model, the local forge and embedded services: a ConfigError naming each
+    missing secret or variable."""
+    problems = settings.live_problems(model=model, forge=forge, services=services)
+    if problems:
+        raise ConfigError(
+            "refused under GitHub Actions (GITHUB_ACTIONS=true): "
+            + "; ".join(problems)
+            + ". Set them, or AITO_ALLOW_OFFLINE=1 to run on the offline model, local forge "
+            "and embedded services on purpose (act, tests)"
+        )
+
+
+def governs(settings: Settings) -> bool:
+    """Whether this process may act as the governance bot: always on the local forge; on
+    GitHub only with the governance App's key (or `AITO_GITHUB_TOKEN`)."""
+    return settings.forge != "github" or (
+        settings.governance_app is not None or settings.github_token is not None
+    )
+
+
+Tokens = dict[str, "GitHubCredentials"]
+"""GitHub token sources by repository (``owner/name``), shared by a command's forges so a
+token a preflight minted is used, not minted again."""
+
+
+def github_credentials(
+    settings: Settings,
+    org: loading.Organization,
+    *,
+    repo: str | None = None,
+    tokens: Tokens | None = None,
+) -> GitHubCredentials:
+    """The GitHub token sources for ``repo`` (default: the governance repo), from
+    ``tokens`` when it holds them (else built, and kept there)."""
+    from aito.forge import credentials
+
+    chosen = repo or org.org.governance_repo.repo
+    if tokens is not None and chosen in tokens:
+        return tokens[chosen]
+    found = credentials.build(settings, org, repo=chosen)
+    if tokens is not None:
+        tokens[chosen] = found
+    return found
+
+
+def preflight_agents(settings: Settings, org: loading.Organization, agent_ids: list[str]) -> Tokens:
+    """What an agent run checks before any model call: no fallback under GitHub Actions,
+    and on GitHub each agent's own token can be had, on the governance repo and on its
+    department repo, with the permissions its work needs
+    (:data:`aito.forge.credentials.AGENT_PERMISSIONS`). The tokens, for :func:`loop_ports`."""
+    refuse_fallbacks(settings, model=True, forge=True, services=True)
+    tokens: Tokens = {}
+    if settings.forge != "github":
+        return tokens
+    from aito.forge import credentials
+
+    credentials.check_agents(github_credentials(settings, org, tokens=tokens), agent_ids)
+    for agent_id in agent_ids:
+        git = org.agents[agent_id].git
+        repo = org.org.repos.get(git.repo, git.repo)  # a key, or owner/name, or `*`
+        if repo != "*" and repo != org.org.governance_repo.repo:
+            found = github_credentials(settings, org, repo=repo, tokens=tokens)
+            credentials.check_agents(found, [agent_id])
+    return tokens
+
+
+def preflight_tally(settings: Settings, org: loading.Organization) -> Tokens:
+    """What a tally checks first: no fallback under GitHub Actions, and on GitHub the
+    governance token with :data:`aito.forge.credentials.GOVERNANCE_PERMISSIONS`."""
+    refuse_fallbacks(settings, forge=True, services=True)
+    tokens: Tokens = {}
+    if settings.forge == "github":
+        from aito.forge import credentials
+
+        credentials.check_governance(github_credentials(settings, org, tokens=tokens))
+    return tokens
+
+
 def forge(
     settings: Settings,
     org: loading.Organization,
     *,
     clock: Callable[[], dt.datetime] | None = None,
+    tokens: Tokens | None = None,
 ) -> Forge:
-    """The governance repo's forge: a local git repo (default) or GitHub (`AITO_FORGE=github`)."""
-    if settings.forge == "github":
-        from aito.forge import github  # PyGithub is needed only when GitHub is used
+    """The governance repo's forge: a local git repo (default) or GitHub (`AITO_FORGE=github`).
 
-        if settings.github_token is None:
-            raise ConfigError(
-                "AITO_FORGE=github needs AITO_GITHUB_TOKEN (the token that tallies) and "
-                "AITO_GITHUB_TOKEN_<AGENT> for each agent that proposes or votes"
-            )
-        identities = {a: b.id for a, b in org.org.bots.items()} | {
-            m.login.lower(): m.id for m in org.org.maintainers
-        }
-        tokens = {
-            identities[name]: token
-            for name, token in settings.github_agent_tokens.items()
-            if name in identities
-        }
+    On GitHub each agent writes with its own token (``tokens``, default: from the
+    settings); where no governance token is set (an agent's job) the forge reads with the
+    agent's and refuses governance writes."""
+    refuse_fallbacks(settings, forge=True)
+    if settings.forge == "github":
+        from aito.forge import credentials, github  # PyGithub only when GitHub is used
+
+        found = github_credentials(settings, org, tokens=tokens)
         return github.GitHubForge(
             repo=org.org.governance_repo.repo,
             api_url=settings.github_api_url,
-            token=settings.github_token,
-            agent_tokens=tokens,
+            token=credentials.reader(found),
+            agent_tokens=found.by_bot,
+            # who the tally writes as (`governance_repo.bot`, else Actions' own bot)
+            governance_id=reading.governance_identity(org).id,
+            governs=found.governance is not None,
+            token_hints=found.hints,
             # the checkout's objects spare a request per blob (taken only by their hash)
             local_objects=settings.repo if (settings.repo / ".git").exists() else None,
         )
@@ -172,7 +258,9 @@ def waker(
 
 
 def model(settings: Settings, *, seed: int = 0) -> Model:
-    """Anthropic when configured (`AITO_MODEL`, `ANTHROPIC_API_KEY`), else the offline model."""
+    """Anthropic when configured (`AITO_MODEL`, `ANTHROPIC_API_KEY`), else the offline model
+    (refused under GitHub Actions unless `AITO_ALLOW_OFFLINE=1`)."""
+    refuse_fallbacks(settings, model=True)
     if settings.model_provider == "anthropic":
         from aito.llm import anthropic  # the SDK is loaded only when it is used
 
@@ -190,6 +278,7 @@ def department_forge(
     repo_key: str,
     *,
     clock: Callable[[], dt.datetime] | None = None,
+    tokens: Tokens | None = None,
 ) -> Forge:
     """The forge of a department repository (a `repos` key of org.yaml).
 
@@ -200,22 +289,17 @@ def department_forge(
     if repo_key not in org.org.repos:
         raise ConfigError(f"{repo_key!r} is not a repos key of org.yaml")
     if settings.forge == "github":
-        from aito.forge import github
+        from aito.forge import credentials, github
 
-        token = settings.github_token
-        if token is None:
-            raise ConfigError("AITO_FORGE=github needs AITO_GITHUB_TOKEN")
-        identities = {a: b.id for a, b in org.org.bots.items()}
-        tokens = {
-            identities[name]: value
-            for name, value in settings.github_agent_tokens.items()
-            if name in identities
-        }
+        repo = org.org.repos[repo_key]
+        found = github_credentials(settings, org, repo=repo, tokens=tokens)
         return github.GitHubForge(
-            repo=org.org.repos[repo_key],
+            repo=repo,
             api_url=settings.github_api_url,
-            token=token,
-            agent_tokens=tokens,
+            token=credentials.reader(found),
+            agent_tokens=found.by_bot,
+            governs=found.governance is not None,
+            token_hints=found.hints,
         )
     root = settings.data_dir / "repos" / repo_key
     if not (root / ".git").exists():
@@ -241,17 +325,20 @@ def loop_ports(
     llm: Model | None = None,
     clock: Callable[[], dt.datetime] | None = None,
     embedder: Embedder | bool | None = True,
+    tokens: Tokens | None = None,
 ) -> LoopPorts:
-    """Everything an agent loop needs, on the embedded defaults unless settings say otherwise."""
+    """Everything an agent loop needs, on the embedded defaults unless settings say
+    otherwise (``tokens``: the GitHub credentials a preflight checked)."""
     now = clock or (lambda: dt.datetime.now(dt.UTC))
     forges: dict[str, Forge] = {}
+    shared: Tokens = {} if tokens is None else tokens
 
     def repo_forge(key: str) -> Forge:
         if key not in forges:
-            forges[key] = department_forge(settings, org, key, clock=clock)
+            forges[key] = department_forge(settings, org, key, clock=clock, tokens=shared)
         return forges[key]
 
-    governance = forge(settings, org, clock=clock)
+    governance = forge(settings, org, clock=clock, tokens=shared)
     runtime.bus.waker = waker(settings, runtime, org, governance)
     chosen: Embedder | None
     if embedder is True:

@@ -20,11 +20,26 @@
 - `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`: the Anthropic Messages API and its key
 - `AITO_GITHUB_TOKEN_<AGENT>`: each agent's bot token (e.g. `AITO_GITHUB_TOKEN_CMO`);
   reviews and pull requests are made with it, so votes come from the right account
+- `AITO_APP_ID_<AGENT>` (a repository variable) and `AITO_APP_KEY_<AGENT>` (a repository
+  secret: the App's PEM private key): the agent's GitHub App. AITO mints the App's
+  installation tokens itself; when an App and a static token are both set, the App wins.
+  `<AGENT>` is the agent id upper-cased with `-` as `_` (:func:`agent_env_suffix`)
+- `AITO_GOVERNANCE_APP_ID`, `AITO_GOVERNANCE_APP_KEY`: the governance App (the tally's
+  statuses, labels, comments, merges), kept in the `governance` deployment environment;
+  it wins over `AITO_GITHUB_TOKEN`
+- `GITHUB_ACTIONS`: set to `true` by GitHub Actions (and act). Then AITO is **strict**: it
+  refuses every silent fallback (the offline model, the local forge, embedded Postgres
+  or Redis in the runner's workspace) and says which secret or variable is missing
+- `AITO_ALLOW_OFFLINE`: `1` allows those fallbacks under `GITHUB_ACTIONS=true` (what the
+  README's act commands and the tests set)
 
 One explicit function reads them, rather than `pydantic-settings`: the rules that
 matter here (`AITO_MODEL=auto` choosing by whether a key is set, a repo-relative data
 directory, the `AITO_GITHUB_TOKEN_<AGENT>` prefix, ignoring `GITHUB_RUN_ID` under act)
 would be validators and custom sources there, and it would be one more dependency.
+
+Strict mode's refusals are :meth:`Settings.live_problems` (names only, never values);
+bootstrap raises them where each fallback would be taken.
 """
 
 from __future__ import annotations
@@ -38,6 +53,26 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from aito.errors import ConfigError
+
+
+class GitHubApp(BaseModel):
+    """A GitHub App's id and private key, and the variable and secret they come from.
+
+    Either may be missing (the other was set): :meth:`problem` names what to add."""
+
+    model_config = ConfigDict(frozen=True)
+
+    app_id: int | None
+    private_key: SecretStr | None
+    id_name: str
+    key_name: str
+
+    def problem(self) -> str | None:
+        if self.app_id is None:
+            return f"{self.id_name} (repository variable: the App's numeric id) is not set"
+        if self.private_key is None:
+            return f"{self.key_name} (repository secret: the App's private key) is not set"
+        return None
 
 
 class Settings(BaseModel):
@@ -62,6 +97,36 @@ class Settings(BaseModel):
     model_provider: str = "offline"
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
+    github_apps: dict[str, GitHubApp] = {}  # by agent id
+    governance_app: GitHubApp | None = None
+    github_actions: bool = False
+    allow_offline: bool = False
+
+    @property
+    def strict(self) -> bool:
+        """Under GitHub Actions without `AITO_ALLOW_OFFLINE=1`: no silent fallback."""
+        return self.github_actions and not self.allow_offline
+
+    def live_problems(
+        self, *, model: bool = False, forge: bool = False, services: bool = False
+    ) -> list[str]:
+        """What strict mode misses for the parts a command uses (empty when not strict)."""
+        if not self.strict:
+            return []
+        found: list[str] = []
+        if model and self.model_provider != "anthropic":
+            found.append(
+                "ANTHROPIC_API_KEY (repository secret) is not set"
+                if self.anthropic_api_key is None
+                else "AITO_MODEL=offline asks for the offline model"
+            )
+        if forge and self.forge != "github":
+            found.append("AITO_FORGE (repository variable) is `local`, not `github`")
+        if services and self.postgres_url is None:
+            found.append("AITO_POSTGRES_URL (repository secret, read as POSTGRES_URL) is not set")
+        if services and self.redis_url is None:
+            found.append("AITO_REDIS_URL (repository secret, read as REDIS_URL) is not set")
+        return found
 
     @classmethod
     def from_env(
@@ -103,11 +168,75 @@ class Settings(BaseModel):
             anthropic_api_key=_secret(source.get("ANTHROPIC_API_KEY")),
             anthropic_base_url=source.get("ANTHROPIC_BASE_URL") or None,
             github_agent_tokens={
-                name.removeprefix(_AGENT_TOKEN).lower().replace("_", "-"): SecretStr(value)
+                _agent_id(name.removeprefix(_AGENT_TOKEN)): SecretStr(value)
                 for name, value in source.items()
                 if name.startswith(_AGENT_TOKEN) and value
             },
+            github_apps=_agent_apps(source),
+            governance_app=_app(source, GOVERNANCE_APP_ID, GOVERNANCE_APP_KEY),
+            github_actions=source.get("GITHUB_ACTIONS", "").strip().lower() == "true",
+            allow_offline=_flag("AITO_ALLOW_OFFLINE", source.get("AITO_ALLOW_OFFLINE")),
         )
+
+
+def agent_env_suffix(agent_id: str) -> str:
+    """``<AGENT>`` in the per-agent names: ``cmo`` → ``CMO``, ``ops-lead`` → ``OPS_LEAD``."""
+    return agent_id.upper().replace("-", "_")
+
+
+def agent_app_names(agent_id: str) -> tuple[str, str, str]:
+    """The App id variable, App key secret and static token secret of an agent."""
+    suffix = agent_env_suffix(agent_id)
+    return f"{APP_ID}{suffix}", f"{APP_KEY}{suffix}", f"{_AGENT_TOKEN}{suffix}"
+
+
+APP_ID = "AITO_APP_ID_"
+APP_KEY = "AITO_APP_KEY_"
+GOVERNANCE_APP_ID = "AITO_GOVERNANCE_APP_ID"
+GOVERNANCE_APP_KEY = "AITO_GOVERNANCE_APP_KEY"
+
+
+def _agent_id(suffix: str) -> str:
+    return suffix.lower().replace("_", "-")
+
+
+def _agent_apps(source: Mapping[str, str]) -> dict[str, GitHubApp]:
+    suffixes = {
+        name.removeprefix(prefix)
+        for name, value in source.items()
+        for prefix in (APP_ID, APP_KEY)
+        if name.startswith(prefix) and value.strip()
+    }
+    apps = {_agent_id(s): _app(source, APP_ID + s, APP_KEY + s) for s in sorted(suffixes)}
+    return {agent: app for agent, app in apps.items() if app is not None}
+
+
+def _app(source: Mapping[str, str], id_name: str, key_name: str) -> GitHubApp | None:
+    """The App in ``id_name``/``key_name``; None when neither is set. The id must be a
+    number (a key is never echoed)."""
+    raw_id, key = source.get(id_name, "").strip(), source.get(key_name, "").strip()
+    if not raw_id and not key:
+        return None
+    if raw_id and not raw_id.isdigit():
+        raise ConfigError(
+            f"{id_name} must be the App's numeric id (its settings page: App ID), "
+            f"not {_quoted(raw_id, 20)}"
+        )
+    return GitHubApp(
+        app_id=int(raw_id) if raw_id else None,
+        private_key=_secret(key),
+        id_name=id_name,
+        key_name=key_name,
+    )
+
+
+def _flag(name: str, value: str | None) -> bool:
+    text = (value or "").strip().lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise ConfigError(f"{name}={_quoted(text, 20)}: use 1 (allow) or 0")
 
 
 _AGENT_TOKEN = "AITO_GITHUB_TOKEN_"  # noqa: S105 - an env var prefix, not a secret

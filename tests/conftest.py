@@ -44,13 +44,22 @@ _OUTSIDE = (
     "ANTHROPIC_BASE_URL",
     "ANTHROPIC_AUTH_TOKEN",
     "AITO_FORGE",
+    "GITHUB_ACTIONS",  # a test run on Actions would otherwise be strict
+    "AITO_ALLOW_OFFLINE",
+    "AITO_GITHUB_TOKEN",
+    "AITO_GOVERNANCE_APP_ID",
+    "AITO_GOVERNANCE_APP_KEY",
 )
+_OUTSIDE_PREFIXES = ("AITO_GITHUB_TOKEN_", "AITO_APP_ID_", "AITO_APP_KEY_")
 
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in _OUTSIDE:
         monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith(_OUTSIDE_PREFIXES):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

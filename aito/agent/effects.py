@@ -26,7 +26,7 @@ from aito.agent.ports import LoopPorts
 from aito.bus import base as bus_base
 from aito.decisions import proposing, reading
 from aito.errors import GovernanceError
-from aito.forge.base import Forge, Identity, MergeConflict, PullState
+from aito.forge.base import Forge, GovernanceOnly, Identity, MergeConflict, PullState
 from aito.memory.base import HistoryEntry
 from aito.org import loading
 from aito.org.messages import AgentMessage, MessageType, Priority
@@ -288,7 +288,8 @@ def write_task(
 
     Task records are operational bookkeeping inside the author's authority: the
     record is validated by its model, committed on its own branch, and merged by
-    the governance bot (on GitHub its token must be allowed to merge).
+    the governance bot (on GitHub its token must be allowed to merge). Where the forge
+    holds no governance key (an agent's job on GitHub) the pull request stays open.
     """
     path = f"{TASKS_PREFIX}{task.id}.yaml"
     content = yaml.safe_dump(
@@ -322,6 +323,8 @@ def write_task(
                 actor=reading.governance_identity(org),
                 message=f"Merge task record: {message}",
             )
+        except GovernanceOnly:
+            return  # an agent's job on GitHub: the pull request waits for the governance App
         except MergeConflict as exc:
             raise GovernanceError(
                 f"the task record {path} (PR #{pull.number}) could not be merged: {exc}; "

@@ -13,6 +13,7 @@ import datetime as dt
 from aito.agent import actions, effects
 from aito.agent.runs import Wake
 from aito.decisions import reading
+from aito.forge.base import Identity
 from aito.org import loading
 from aito.org.agents import Layer, Severity
 from aito.org.messages import AgentMessage, MessageType, Priority
@@ -115,5 +116,17 @@ def human_issue(wake: Wake, *, title: str, body: str, day: bool = False) -> None
         body=f"{body}\n\n---\nRaised by AITO for `{wake.agent_id}` (run `{wake.run_id}`). "
         f"{mentions}",
         labels=[effects.HUMAN_ACTION_LABEL, effects.ALERT_LABEL],
-        author=reading.governance_identity(wake.org),
+        author=_issuer(wake),
     )
+
+
+def _issuer(wake: Wake) -> Identity:
+    """Who opens the agent's alert: its own bot (a worker's: its manager's), since on
+    GitHub an agent writes only with its own App's token and its job holds no governance
+    key; the governance bot for an agent without one."""
+    spec = wake.org.agents.get(wake.agent_id)
+    for name in (wake.agent_id, spec.reports_to if spec else None):
+        if name and name in wake.org.org.bots:
+            bot = wake.org.org.bots[name]
+            return Identity(bot.login, bot.id)
+    return reading.governance_identity(wake.org)

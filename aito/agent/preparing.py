@@ -47,7 +47,9 @@ def materialize_due_events(
                 due_date=at,
                 created_at=now,
             )
-            author_id = item["agent_id"] if item["agent_id"] in org.org.bots else "ceo"
+            # Written by the woken agent's own bot (on GitHub its job holds its own token
+            # only); who scheduled it is the record's created_by.
+            author_id = agent_id if agent_id in org.org.bots else "ceo"
             effects.write_task(
                 ports.governance,
                 org,

@@ -29,14 +29,20 @@ def slot_run_id(org: loading.Organization, agent_id: str, now: dt.datetime) -> s
     return running.run_id_for(agent_id, "schedule", key=f"{slot:%Y%m%dT%H%M}")
 
 
-def run_due(
-    runner: running.Runner, org: loading.Organization, *, now: dt.datetime
-) -> list[running.RunOutcome]:
-    """Every non-worker agent's current slot, head agents first; done slots report as done."""
+def looping_agents(org: loading.Organization) -> list[str]:
+    """The agents :func:`run_due` may wake (every non-worker), head agents first."""
     agents = sorted(
         (a for a in org.agents.values() if a.layer is not Layer.WORKER),
         key=lambda a: (a.layer is not Layer.HEAD, a.id),
     )
+    return [a.id for a in agents]
+
+
+def run_due(
+    runner: running.Runner, org: loading.Organization, *, now: dt.datetime
+) -> list[running.RunOutcome]:
+    """Every non-worker agent's current slot, head agents first; done slots report as done."""
+    agents = [org.agents[agent_id] for agent_id in looping_agents(org)]
     outcomes = []
     for spec in agents:
         run_id = slot_run_id(org, spec.id, now)

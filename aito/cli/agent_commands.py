@@ -102,7 +102,15 @@ def run(
     the model (Anthropic with ANTHROPIC_API_KEY, else the offline model), check
     every action against the agent's definition in code, execute what passes
     exactly once, remember. Exit codes: 0 completed or skipped, 1 failed,
-    2 an unknown agent or a worker kind, 8 stopped as a loop, 9 budget exhausted.
+    2 an unknown agent or a worker kind, 3 configuration (a missing secret, a
+    token or permission the agent's App lacks), 8 stopped as a loop, 9 budget
+    exhausted.
+
+    \b
+    Checked first, before any model call: under GitHub Actions (GITHUB_ACTIONS=true)
+    no offline model, local forge or embedded Postgres/Redis unless
+    AITO_ALLOW_OFFLINE=1; on GitHub the agent's own App token (AITO_APP_ID_<AGENT>,
+    AITO_APP_KEY_<AGENT>) with contents, pull_requests and issues: write.
     """
     if run_all == bool(agent_id):
         raise click.UsageError("name one AGENT_ID, or use --all")
@@ -117,8 +125,11 @@ def run(
     settings = cli_state.service_settings()
     context.refuse_source_checkout(settings)
     org = cli_state.organization()
+    acting = [agent_id] if agent_id else scheduling.looping_agents(org)
+    # Before any service starts or model is called: secrets, tokens and their permissions.
+    tokens = bootstrap.preflight_agents(settings, org, acting)
     with context.runtime(settings, org=org) as runtime:
-        ports = bootstrap.loop_ports(settings, runtime, org)
+        ports = bootstrap.loop_ports(settings, runtime, org, tokens=tokens)
         runner = running.Runner(ports)
         now = ports.clock()
         if run_all:
@@ -160,11 +171,12 @@ def daemon(ctx: click.Context, agent_id: str, poll_seconds: float) -> None:
     settings = cli_state.service_settings()
     context.refuse_source_checkout(settings)
     org = cli_state.organization()
+    tokens = bootstrap.preflight_agents(settings, org, [agent_id])
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     with context.runtime(settings, org=org, pool_size=2) as runtime:
-        ports = bootstrap.loop_ports(settings, runtime, org)
+        ports = bootstrap.loop_ports(settings, runtime, org, tokens=tokens)
         served = scheduling.Daemon(
             runner=running.Runner(ports),
             org=org,

@@ -49,15 +49,17 @@ def decide() -> None:
 
 @contextlib.contextmanager
 def _session(
-    ctx: click.Context, *, writes: bool = True
+    ctx: click.Context, *, writes: bool = True, tally: bool = False
 ) -> Iterator[tuple[Settings, loading.Organization, Forge]]:
-    """Settings, the organization and its forge; ``writes``: the command commits there."""
+    """Settings, the organization and its forge; ``writes``: the command commits there;
+    ``tally``: it acts as the governance App (checked first: its token and permissions)."""
     cli_state = state(ctx)
     settings = cli_state.service_settings()
     if writes:
         context.refuse_source_checkout(settings)
     org = cli_state.organization()
-    yield settings, org, bootstrap.forge(settings, org)
+    tokens = bootstrap.preflight_tally(settings, org) if tally else None
+    yield settings, org, bootstrap.forge(settings, org, tokens=tokens)
 
 
 def _now(value: dt.datetime | None) -> dt.datetime:
@@ -165,6 +167,25 @@ def propose(
             amount_usd=amount_usd,
             now=now,
         )
+        if not bootstrap.governs(settings):
+            # On GitHub without the governance App's key (an agent's job): the tally is
+            # governance.yml's, on the pull request's `opened` event.
+            if as_json:
+                emit_json(
+                    {
+                        "pr": pull.number,
+                        "decision_id": decision.id,
+                        "branch": pull.head_ref,
+                        "url": pull.url,
+                        "tally": None,
+                    }
+                )
+            else:
+                click.echo(
+                    f"#{pull.number} {decision.id}: opened; governance.yml tallies it "
+                    "(no governance App key here)"
+                )
+            return
         try:
             result = decide_sweeping.tally_one(
                 settings, org, forge, pull.number, now=now, runtime=runtime
@@ -274,7 +295,7 @@ def tally(
     if (pr is None) == (not every):
         raise click.UsageError("give a PR number or --all")
     now = _now(now_text)
-    with _session(ctx, writes=not dry_run) as (settings, org, forge):
+    with _session(ctx, writes=not dry_run, tally=not dry_run) as (settings, org, forge):
         if pr is not None:
             decide_sweeping.decision_pull(forge, pr)
         if dry_run:

@@ -14,6 +14,8 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from aito import errors
+
 
 @dataclasses.dataclass(frozen=True)
 class Identity:
@@ -159,6 +161,12 @@ ISSUE_STATES = ("open", "closed")
 
 class MergeConflict(Exception):
     """The merge was refused: the head moved, checks fail, or the branches conflict."""
+
+
+class GovernanceOnly(errors.ConfigError):
+    """A write only the governance bot makes (a status, labels, the tally's comment, a
+    merge or close), asked of a forge that holds no governance key: on GitHub an agent's
+    job carries its own App's key only."""
 
 
 class Forge(Protocol):

@@ -1,14 +1,17 @@
 """`GitHubForge`: the `Forge` port on GitHub, through PyGithub (imported only here and in
 the ``github_*`` modules beside it, which hold the forge's other parts).
 
-Two kinds of token are used. The governance token (``AITO_GITHUB_TOKEN``) reads, labels,
-sets statuses, edits the tally's comments, merges and closes. Each agent's bot token
-commits, opens pull requests and issues, reviews and comments as that agent
-(`commit_files`, `open_pull`, `post_review`, `post_comment`, `open_issue` act as their
-``author``), so a vote comes
-from the voter's own account: ``agent_tokens`` maps a bot's numeric user id to its
-token. An ``author`` with no token of its own falls back to the governance token, and
-GitHub then records the governance account as the author.
+Two kinds of token are used. The governance token (the governance App's installation
+token, or ``AITO_GITHUB_TOKEN``) reads, labels, sets statuses, edits the tally's
+comments, merges and closes. Each agent's bot token commits, opens pull requests and
+issues, reviews and comments as that agent (`commit_files`, `open_pull`, `post_review`,
+`post_comment`, `open_issue` act as their ``author``), so a vote comes from the voter's
+own account: ``agent_tokens`` maps a bot's numeric user id to its token (a
+:class:`~aito.forge.github_apps.TokenSource` or a fixed ``SecretStr``). An ``author``
+with no token of its own is refused with a ConfigError naming what to set
+(``token_hints``, by bot id); the governance bot (``governance_id``) acts with the
+governance token. In an agent's job, which holds no governance key, ``token`` is the
+agent's own token (for reading) and ``governs=False``: governance writes are refused.
 
 Errors are translated, and temporary ones retried, in :mod:`aito.forge.github_calling`.
 Tokens are never logged nor put in messages.
@@ -42,7 +45,14 @@ from pydantic import SecretStr
 
 from aito import errors, retrying
 from aito.forge import base as port
-from aito.forge import caching, github_calling, github_markers, github_pacing, gitobjects
+from aito.forge import (
+    caching,
+    github_apps,
+    github_calling,
+    github_markers,
+    github_pacing,
+    gitobjects,
+)
 from aito.forge import github_converting as convert
 from aito.forge.github_calling import GOVERNANCE, SERVICE, Account
 from aito.forge.github_content import ContentMethods, TreeEntry
@@ -78,8 +88,11 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods, DispatchMet
         *,
         repo: str,
         api_url: str,
-        token: SecretStr,
-        agent_tokens: Mapping[int, SecretStr],
+        token: SecretStr | github_apps.TokenSource,
+        agent_tokens: Mapping[int, SecretStr | github_apps.TokenSource],
+        governance_id: int | None = None,
+        governs: bool = True,
+        token_hints: Mapping[int, str] | None = None,
         retries: int = 4,
         backoff: float = 0.5,
         max_wait: float = 120.0,
@@ -101,8 +114,12 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods, DispatchMet
         )
         self._sleep, self._clock = sleep, clock
         self._limits, self._max_wait = pacing, max_wait  # each token's writes are paced
-        self._gov = self._connect(token, GOVERNANCE)
-        self._agent_tokens = dict(agent_tokens)
+        self._gov = self._connect(_source(token, GOVERNANCE), GOVERNANCE)
+        self._governs, self._governance_id = governs, governance_id
+        self._agent_tokens = {
+            bot: _source(value, f"the token of bot {bot}") for bot, value in agent_tokens.items()
+        }
+        self._token_hints = dict(token_hints or {})
         self._agents: dict[int, Account] = {}
         self._default_branch: str | None = None
         self._blobs = caching.blob_cache()  # blob sha → content, from GitHub or the clone
@@ -259,7 +276,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods, DispatchMet
     # -- state -----------------------------------------------------------------------
     def set_labels(self, number: int, *, add: Sequence[str], remove: Sequence[str]) -> None:
         """Add (GitHub creates missing labels) and remove (an absent one is no error)."""
-        issue = self._gov.repo.get_issue(number)
+        issue = self._governance().repo.get_issue(number)
         if add:
             label = functools.partial(issue.add_to_labels, *add)
             self._call(f"label pull request #{number}", label, paced=self._gov)
@@ -271,7 +288,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods, DispatchMet
     def set_status(
         self, *, sha: str, context: str, state: port.CheckState, description: str
     ) -> None:
-        repo = self._gov.repo
+        repo = self._governance().repo
         payload = {"state": state.value, "context": context, "description": description[:140]}
         self._call(
             f"set status {context} on {sha[:12]}",
@@ -298,7 +315,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods, DispatchMet
         author), each login is asked alone and those refused are returned with why."""
         if not logins:
             return {}
-        pr = self._gov.repo.get_pull(number)
+        pr = self._governance().repo.get_pull(number)
         what = f"request reviewers on pull request #{number}"
         try:
             request = functools.partial(pr.create_review_request, reviewers=list(logins))
@@ -328,7 +345,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods, DispatchMet
         """Merge with the governance token (GitHub records its account; ``actor`` is for our
         records). GitHub refuses (409) when the head is no longer ``sha``: MergeConflict.
         A merge retried after a lost reply first reads whether the first one merged."""
-        pr = self._gov.repo.get_pull(number)
+        pr = self._governance().repo.get_pull(number)
 
         def merge() -> tuple[bool, str, str]:
             result = pr.merge(commit_message=message, sha=sha, merge_method="merge")
@@ -352,7 +369,7 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods, DispatchMet
         return merge_sha
 
     def close(self, number: int, *, actor: port.Identity) -> None:
-        pr = self._gov.repo.get_pull(number)
+        pr = self._governance().repo.get_pull(number)
         close = functools.partial(pr.edit, state="closed")
         self._call(f"close pull request #{number}", close, paced=self._gov)
 
@@ -368,3 +385,11 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods, DispatchMet
             if data.get(key) in port.Permission.__members__.values():
                 return port.Permission(data[key])
         return port.Permission.NONE
+
+
+def _source(
+    value: SecretStr | github_apps.TokenSource, description: str
+) -> github_apps.TokenSource:
+    if isinstance(value, SecretStr):
+        return github_apps.StaticToken(value, description)
+    return value

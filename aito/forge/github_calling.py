@@ -3,8 +3,11 @@
 :class:`GitHubCalls` is the part of :class:`aito.forge.github.GitHubForge` every other
 part calls through. The governance token reads, labels, sets statuses, edits the
 tally's comments, merges and closes; an agent's bot token (``agent_tokens``, by the
-bot's numeric user id) acts as that agent, and an ``author`` with no token of its own
-falls back to the governance token.
+bot's numeric user id) acts as that agent. An ``author`` with no token of its own is
+refused (a ConfigError naming the secret to set): on GitHub an agent writes only with
+its own token, so nothing it does is recorded under another account. Each token comes
+from a :class:`~aito.forge.github_apps.TokenSource` (a GitHub App's installation tokens,
+refreshed before they expire, or a static token), read per request.
 
 Errors are translated here: 5xx, timeouts and rate limits are retried and then raised
 as `TemporaryAdapterError`; 401/403/404/422 raise `PermanentAdapterError` saying what to
@@ -27,13 +30,12 @@ from collections.abc import Callable, Collection
 from typing import NamedTuple, TypeVar
 
 import github
-from github import Auth, GithubException
+from github import GithubException
 from github.Repository import Repository
-from pydantic import SecretStr
 
 from aito import errors, retrying
 from aito.forge import base as port
-from aito.forge import github_pacing
+from aito.forge import github_apps, github_pacing
 
 T = TypeVar("T")
 SERVICE = "github"
@@ -62,14 +64,20 @@ class GitHubCalls:
     _limits: github_pacing.Limits
     _max_wait: float
     _gov: Account
-    _agent_tokens: dict[int, SecretStr]
+    _governs: bool
+    _governance_id: int | None
+    _agent_tokens: dict[int, github_apps.TokenSource]
+    _token_hints: dict[int, str]
     _agents: dict[int, Account]
 
     def _connect(
-        self, token: SecretStr, credential: str, identity: port.Identity | None = None
+        self,
+        source: github_apps.TokenSource,
+        credential: str,
+        identity: port.Identity | None = None,
     ) -> Account:
         client = github.Github(
-            auth=Auth.Token(token.get_secret_value()),
+            auth=github_apps.SourceAuth(source),
             base_url=self._api_url,
             timeout=self._timeout,
             per_page=100,
@@ -84,13 +92,20 @@ class GitHubCalls:
         return Account(client, client.get_repo(self.repo_name), credential, pacer, identity)
 
     def _as(self, author: port.Identity) -> Account:
-        """``author``'s own account, or the governance one when it has no token."""
-        token = self._agent_tokens.get(author.id)
-        if token is None:
-            return self._gov
+        """``author``'s own account (the governance bot's is the governance token); an
+        author with no token of its own is a ConfigError naming what to set."""
+        source = self._agent_tokens.get(author.id)
+        if source is None:
+            if author.id == self._governance_id:
+                return self._governance()
+            hint = self._token_hints.get(author.id) or "give it a token of its own"
+            raise errors.ConfigError(
+                f"{author.login} has no GitHub token of its own: {hint} (on GitHub an "
+                "agent writes only with its own token, never the governance bot's)"
+            )
         if author.id not in self._agents:
             self._agents[author.id] = self._connect(
-                token, f"the token of {author.login}", identity=author
+                source, f"the token of {author.login}", identity=author
             )
         return self._agents[author.id]
 
@@ -99,6 +114,18 @@ class GitHubCalls:
         """Whose items a create as ``author`` makes: the bot's own, or, on the governance
         token, ``author`` (the forge's callers name the governance bot for its writes)."""
         return account.identity or author
+
+    def _governance(self) -> Account:
+        """The governance account, for what only the governance App does (statuses,
+        labels, tally comments, merges, closes); refused where this forge reads with an
+        agent's token (an agent's job holds no governance key)."""
+        if not self._governs:
+            raise port.GovernanceOnly(
+                "only the governance App sets statuses, labels and tally comments and merges "
+                "or closes pull requests: set AITO_GOVERNANCE_APP_ID and "
+                "AITO_GOVERNANCE_APP_KEY (or AITO_GITHUB_TOKEN) where this runs"
+            )
+        return self._gov
 
     def _call(
         self,

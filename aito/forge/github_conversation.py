@@ -187,7 +187,7 @@ class ConversationMethods(GitHubCalls):
 
     def edit_comment(self, number: int, *, comment_id: int, body: str) -> port.Comment:
         """Edit with the governance token (it must own the comment or administer the repo)."""
-        repo = self._gov.repo
+        repo = self._governance().repo
         comment = IssueComment(repo.requester, url=f"{repo.url}/issues/comments/{comment_id}")
 
         def edit() -> port.Comment:

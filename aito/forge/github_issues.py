@@ -89,7 +89,7 @@ class IssueMethods(GitHubCalls):
         """Close with the governance token (``actor`` is for our records, as in
         :meth:`close`): one read (a pull request number is refused, a closed issue left
         alone), then one write."""
-        issue = self._gov.repo.get_issue(number)
+        issue = self._governance().repo.get_issue(number)
         found = self._call(f"read issue #{number}", lambda: (issue.pull_request, issue.state))
         if found[0] is not None:
             where = f"close issue #{number} on {self.repo_name}"

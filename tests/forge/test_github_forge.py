@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 from support.fake_github import FakeGitHub, make_github_forge, start_fake_github
 
-from aito.errors import PermanentAdapterError, TemporaryAdapterError
+from aito.errors import ConfigError, PermanentAdapterError, TemporaryAdapterError
 from aito.forge.base import (
     CheckState,
     Identity,
@@ -240,15 +240,18 @@ def test_a_bad_token_is_permanent_and_names_the_token(server: FakeGitHub) -> Non
     assert server.calls[f"GET {PULL}"] == 1
 
 
-def test_an_agent_without_a_token_acts_with_the_governance_token(forge: GitHubForge) -> None:
+def test_an_agent_without_a_token_of_its_own_is_refused_and_nothing_is_written(
+    server: FakeGitHub, forge: GitHubForge
+) -> None:
     stranger = Identity("unknown-bot", 555)
-    sha = forge.commit_files(
-        branch="s", base="main", files={"x.md": b"x\n"}, message="x", author=stranger
-    )
-    pull = forge.open_pull(head="s", base="main", title="x", body="", author=stranger)
-    assert pull.author == GOVERNANCE
-    assert [c.author for c in forge.commits(pull.number)] == [GOVERNANCE]
-    assert pull.head_sha == sha
+    with pytest.raises(ConfigError, match="unknown-bot has no GitHub token of its own"):
+        forge.commit_files(
+            branch="s", base="main", files={"x.md": b"x\n"}, message="x", author=stranger
+        )
+    with pytest.raises(ConfigError, match="unknown-bot"):
+        forge.open_pull(head="main", base="main", title="x", body="", author=stranger)
+    repo = server.repos["acme/governance"]
+    assert "heads/s" not in repo.refs and not repo.pulls
 
 
 def test_merge_with_a_stale_sha_is_a_conflict(forge: GitHubForge) -> None:

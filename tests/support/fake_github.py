@@ -1802,6 +1802,7 @@ def make_github_forge(
         api_url=server.url,
         token=SecretStr(governance_token),
         agent_tokens=agent_tokens,
+        governance_id=governance[1],
         **settings,
     )
 

@@ -57,13 +57,14 @@ TOKEN_LIFETIME = dt.timedelta(hours=1)  # GitHub's installation tokens live one 
 MAX_JWT_LIFETIME = 600  # seconds: GitHub refuses an exp further than 10 minutes ahead
 CLOCK_DRIFT = 60  # seconds GitHub tolerates for iat in the future
 NOT_ACCESSIBLE = "Resource not accessible by integration"
-_APP_TEMPLATES = (
-    "/app",
-    "/app/installations",
-    "/app/installations/{installation_id}/access_tokens",
-    "/repos/{owner}/{repo}/installation",
-    "/orgs/{org}/installation",
-)
+
+
+def is_app_endpoint(template: str) -> bool:
+    """An endpoint only an App's JWT may call: ``/app…`` and ``…/installation`` (of a
+    repository, an organization or a user), as GitHub's "Apps" reference lists them."""
+    return template == "/app" or template.startswith("/app/") or template.endswith("/installation")
+
+
 _REQUEST = threading.local()  # the token of the request being handled (handlers run in its thread)
 
 
@@ -129,16 +130,18 @@ def add_app(
     permissions: dict[str, str],
     events: list[str] | None = None,
     owner: str = "aito-maintainer",
+    bot_id: int | None = None,
 ) -> FakeApp:
     """Register an App (and its bot account) with ``permissions`` (e.g. ``{"contents":
-    "write"}``; ``metadata: read`` is added, as GitHub always grants it)."""
+    "write"}``; ``metadata: read`` is added, as GitHub always grants it). ``bot_id``
+    gives the bot a known id (as an org.yaml records it); default: a new one."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,  # what GitHub's .pem download holds
         serialization.NoEncryption(),
     ).decode()
-    bot = User(f"{slug}[bot]", gh.next_id(), "Bot")
+    bot = User(f"{slug}[bot]", bot_id or gh.next_id(), "Bot")
     app = FakeApp(
         id=gh.next_id(),
         slug=slug,
@@ -217,7 +220,7 @@ def _verify_jwt(state: AppState, token: str) -> User:
     except jwt.PyJWTError as exc:
         raise ApiError(401, "A JSON web token could not be decoded") from exc
     now = time.time()
-    if claims["exp"] - now > MAX_JWT_LIFETIME + CLOCK_DRIFT:
+    if claims["exp"] - now > MAX_JWT_LIFETIME:
         raise ApiError(401, "'Expiration time' claim ('exp') is too far in the future")
     if claims["iat"] > now + CLOCK_DRIFT:
         raise ApiError(401, "'Issued at' claim ('iat') must be an Integer representing the time")
@@ -252,7 +255,7 @@ def _guard(gh: FakeGitHub, token: str, c: Context) -> None:
     with its permissions."""
     _REQUEST.token = token
     is_app = c.user.type == "App"
-    if c.template in _APP_TEMPLATES:
+    if is_app_endpoint(c.template):
         if not is_app:
             raise ApiError(401, "A JSON web token could not be decoded")
         return

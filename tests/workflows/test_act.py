@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import shlex
 import subprocess
 from pathlib import Path
 
 import psycopg
 import pytest
-from support.act import run_act
+from support.act import OFFLINE_FLAGS, README_FLAGS, REPO_ROOT, run_act
+
+from aito.decisions import proposing
+from aito.forge.local import LocalForge
+from aito.org import loading
+from aito.org.organization import Tier
 
 pytestmark = pytest.mark.act
 
@@ -57,3 +65,66 @@ def test_act_runs_the_governance_workflow_and_it_fails_on_an_invalid_org(
     output = broken.stdout + broken.stderr
     assert broken.returncode != 0
     assert "::error file=org/agents/cmo.yaml,line=" in output and "nobody" in output
+
+
+def test_under_act_without_the_offline_switch_the_run_is_refused_and_says_why(
+    governance_repo: Path, postgres_url: str, redis_url: str
+) -> None:
+    result = run_act(
+        governance_repo,
+        "agent-cmo.yml",
+        "workflow_dispatch",
+        env={"POSTGRES_URL": postgres_url, "REDIS_URL": redis_url},
+        offline=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "refused under GitHub Actions" in output
+    assert "ANTHROPIC_API_KEY (repository secret) is not set" in output
+    assert "AITO_ALLOW_OFFLINE=1" in output
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT to_regclass('agent_runs')").fetchone() == (None,)
+
+
+def test_act_runs_the_governance_workflow_end_to_end_with_the_readme_flags(
+    governance_repo: Path, postgres_url: str, redis_url: str
+) -> None:
+    org = loading.load_valid(governance_repo)
+    forge = LocalForge(repo=governance_repo, store=governance_repo / ".aito" / "forge")
+    _, pull = proposing.propose(
+        forge,
+        org=org,
+        proposer="cto",
+        tier=Tier.MAJOR,
+        title="New CDN",
+        body="faster",
+        files={"site/cdn.txt": b"cdn\n"},
+        amount_usd=200,
+        now=dt.datetime.now(dt.UTC),
+    )
+    result = run_act(
+        governance_repo,
+        "governance.yml",
+        "workflow_dispatch",
+        env={"POSTGRES_URL": postgres_url, "REDIS_URL": redis_url},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "workflows match org/" in output  # the validate job
+    assert "Success - Main Tally" in output  # the tally job: `decide tally --all`
+    assert "aito/round-1" in forge.pull(pull.number).labels  # its verdict was applied
+
+
+def test_the_readme_act_commands_are_the_ones_the_tests_run() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    commands = [
+        shlex.split(block.replace("\\\n", " "))
+        for block in re.findall(r'"\$OLDPWD/\.venv/bin/act"[^`]*', readme)
+    ]
+    assert {c[c.index("-W") + 1] for c in commands} >= {
+        ".github/workflows/agent-cmo.yml",
+        ".github/workflows/governance.yml",
+    }
+    for command in commands:
+        flags = " ".join(command)
+        assert " ".join(README_FLAGS) in flags and " ".join(OFFLINE_FLAGS) in flags, flags

@@ -81,7 +81,6 @@ def test_a_finished_review_signal_runs_the_tally_and_applies_the_verdict(
         "governance.yml",
         "workflow_run",
         env={"POSTGRES_URL": postgres_url, "REDIS_URL": redis_url},
-        variables={"AITO_FORGE": "local"},
         extra=["-e", str(_review_finished(pull.number, tmp_path))],
     )
 
@@ -117,7 +116,6 @@ def test_a_push_to_a_decision_tallies_through_pull_request_target(
         "governance.yml",
         "pull_request_target",
         env={"POSTGRES_URL": postgres_url, "REDIS_URL": redis_url},
-        variables={"AITO_FORGE": "local"},
         extra=["-e", str(_pull_request_event(pull.number, tmp_path))],
     )
 

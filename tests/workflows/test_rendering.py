@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -139,3 +140,39 @@ def test_a_review_only_signals_the_tally_and_holds_no_secret(example_repo: Path)
     [job] = workflow["jobs"].values()
     assert job["permissions"] == {}
     assert "secrets." not in text and "review.body" not in text  # nothing to steal or inject
+
+
+def _names(job: dict, kind: str) -> set[str]:  # type: ignore[type-arg]
+    """The secrets or variables (``kind``) a job's env reads."""
+    return set(re.findall(rf"\b{kind}\.([A-Z0-9_]+)", json.dumps(job.get("env", {}))))
+
+
+def test_each_job_gets_the_secrets_and_variables_a_live_run_needs_and_no_other(
+    example_repo: Path,
+) -> None:
+    workflows = example_repo / ".github/workflows"
+    for agent_id in ("cmo", "ceo", "dao"):
+        wake = _load(workflows / f"agent-{agent_id}.yml")["jobs"]["wake"]
+        suffix = agent_id.upper()
+        assert _names(wake, "secrets") == {
+            "ANTHROPIC_API_KEY",
+            "AITO_POSTGRES_URL",
+            "AITO_REDIS_URL",
+            f"AITO_APP_KEY_{suffix}",  # its own App's key: no other agent's, no governance key
+        }
+        assert _names(wake, "vars") == {"AITO_FORGE", f"AITO_APP_ID_{suffix}"}
+        env = wake["env"]
+        assert env["POSTGRES_URL"] == "${{ secrets.AITO_POSTGRES_URL }}"  # what AITO reads
+        assert env["AITO_FORGE"] == "${{ vars.AITO_FORGE || 'github' }}"  # never a silent local
+        assert env[f"AITO_APP_ID_{suffix}"] == f"${{{{ vars.AITO_APP_ID_{suffix} }}}}"
+        assert "environment" not in wake
+    governance = _load(workflows / "governance.yml")
+    tally = governance["jobs"]["tally"]
+    assert _names(tally, "secrets") == {
+        "AITO_GOVERNANCE_APP_KEY",
+        "AITO_POSTGRES_URL",
+        "AITO_REDIS_URL",
+    }  # no model key: the tally never thinks
+    assert _names(tally, "vars") == {"AITO_FORGE", "AITO_GOVERNANCE_APP_ID"}
+    assert tally["environment"] == rendering.GOVERNANCE_ENVIRONMENT
+    assert "secrets." not in json.dumps(governance["jobs"]["validate"])
