@@ -22,7 +22,7 @@ from aito.governance.history import (
 )
 from aito.governance.policies import Policy
 from aito.governance.verdicts import RoundOutcome, Stage
-from aito.org.records import DecisionStatus, HumanDecision, Vote
+from aito.org.records import DecisionStatus, HumanAction, HumanDecision, Vote
 
 
 @dataclasses.dataclass
@@ -43,6 +43,9 @@ class State:
     approval_stage: Stage = Stage.VOTE
     human: HumanDecision | None = None
     decided_by: int | None = None
+    decided_via: HumanAction | None = None
+    decided_at: dt.datetime | None = None
+    violation: str | None = None
     rounds: list[RoundOutcome] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
 
@@ -124,6 +127,7 @@ class Fold:
             # The approval was for other content: decide again on the new content.
             state.status, state.approved_sha = DecisionStatus.PENDING, None
             state.human, state.decided_by = None, None
+            state.decided_via, state.decided_at = None, None
             state.stage = state.approval_stage
         if state.stage is Stage.CHECKS:
             self.approve("operational: within the proposer's own authority")
@@ -201,7 +205,7 @@ class Fold:
             return  # the first maintainer decision is final
         if review.kind is ReviewKind.CHANGES_REQUESTED:
             self.finish(DecisionStatus.REJECTED, "a maintainer requested changes (final)")
-            state.human, state.decided_by = HumanDecision.REJECT, review.user
+            self.human_decides(HumanDecision.REJECT, review.user, HumanAction.REVIEW, review.at)
             return
         if review.kind is not ReviewKind.APPROVED:
             return
@@ -210,7 +214,13 @@ class Fold:
         state.maintainer_approved_tree = state.head.tree
         if state.stage in (Stage.ESCALATED, Stage.MAINTAINER):
             self.approve("a maintainer approved (final)")
-            state.human, state.decided_by = HumanDecision.APPROVE, review.user
+            self.human_decides(HumanDecision.APPROVE, review.user, HumanAction.REVIEW, review.at)
+
+    def human_decides(
+        self, decision: HumanDecision, by: int | None, via: HumanAction, at: dt.datetime | None
+    ) -> None:
+        state = self.state
+        state.human, state.decided_by, state.decided_via, state.decided_at = decision, by, via, at
 
     # -- transitions ---------------------------------------------------------------
     def resolve(self, at: dt.datetime, *, final: bool) -> None:
@@ -320,7 +330,14 @@ class Fold:
         state.votes, state.answered, state.vote_reviews = {}, set(), {}
 
     def settle_forge_state(self) -> None:
-        """What the forge already did (merged, closed) is a fact that overrides the fold."""
+        """What the forge already did (merged, closed) is a fact that overrides the fold.
+
+        Who merged or closed is the forge's own record (a numeric id). A maintainer who is
+        not the proposer decides by hand: a merge approves, a close rejects. The proposer
+        closing withdraws the decision; the governance bot only ever applies verdicts.
+        Anyone else merging content that was not approved, or closing an undecided or
+        approved decision, is a violation: the decision is escalated (the maintainers
+        decide, and are alerted), never recorded as decided."""
         facts, state = self.facts, self.state
         if facts.status is PullStatus.MERGED:
             by = facts.merged_by
@@ -328,26 +345,57 @@ class Fold:
                 if by not in self.maintainers:
                     # Merged by someone who may not decide (a proposer where the branch
                     # is unprotected): a fact, never an approval to record and announce.
-                    self.escalate("merged outside governance, without an approval")
+                    self.violate(by, "merged it without an approval")
                     state.approved_sha = None
                     return
-                state.human, state.decided_by = HumanDecision.APPROVE, by
+                self.human_decides(HumanDecision.APPROVE, by, HumanAction.MERGE, facts.closed_at)
                 state.reason = "a maintainer merged it (final)"
             state.status, state.stage = DecisionStatus.APPROVED, Stage.DONE
             state.approved_sha = state.head.sha
-        elif facts.status is PullStatus.CLOSED and state.stage is not Stage.DONE:
-            by = facts.closed_by
-            if by in self.maintainers:
-                state.status, state.reason = (
-                    DecisionStatus.REJECTED,
-                    "a maintainer closed it (final)",
-                )
-                state.human, state.decided_by = HumanDecision.REJECT, by
-            else:
-                state.status, state.reason = DecisionStatus.WITHDRAWN, "closed without a decision"
-            state.stage = Stage.DONE
-        elif facts.status is PullStatus.CLOSED and state.status is DecisionStatus.APPROVED:
+            return
+        if facts.status is not PullStatus.CLOSED:
+            return
+        if state.stage is Stage.DONE and state.status is not DecisionStatus.APPROVED:
+            return  # rejected or withdrawn before it was closed: already final
+        by = facts.closed_by
+        approved = state.status is DecisionStatus.APPROVED
+        if by in self.maintainers:
+            state.status, state.reason = DecisionStatus.REJECTED, "a maintainer closed it (final)"
+            self.human_decides(HumanDecision.REJECT, by, HumanAction.CLOSE, facts.closed_at)
+        elif by is not None and by in self.proposer_ids:
+            state.status = DecisionStatus.WITHDRAWN
+            state.reason = "withdrawn: its proposer closed it" + (
+                " before it was merged" if approved else ""
+            )
+        elif by is not None and by == self.policy.governance_bot:
             state.status, state.reason = DecisionStatus.WITHDRAWN, "closed before it was merged"
+        else:
+            self.violate(by, "closed it without a decision")
+            state.approved_sha = None
+            return
+        state.stage, state.approved_sha = Stage.DONE, None
+
+    @property
+    def proposer_ids(self) -> set[int]:
+        """The proposer's accounts: the pull request's author, and the proposing agent's
+        bot (a maintainer may open a proposal on an agent's behalf)."""
+        bot = self.policy.bots.get(self.decision.proposed_by)
+        return {self.facts.author} | ({bot} if bot is not None else set())
+
+    def violate(self, by: int | None, what: str) -> None:
+        """Someone who may not decide merged or closed it: escalated, and reported."""
+        state = self.state
+        state.human, state.decided_by, state.decided_via = None, None, None
+        state.violation = f"{self.who(by)} {what} but may not decide: a violation"
+        self.escalate(state.violation)
+
+    def who(self, user_id: int | None) -> str:
+        if user_id is None:
+            return "an account the forge does not name"
+        agent = self.policy.agent_of(user_id)
+        if agent is not None:
+            return f"{agent}'s bot"
+        return self.facts.logins.get(user_id, f"account {user_id}")
 
 
 def without_proposer(
