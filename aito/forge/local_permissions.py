@@ -2,8 +2,8 @@
 
 :class:`PermissionMethods` is the part of :class:`aito.forge.local.LocalForge` that
 answers the port's ``permission``: maintainers in the base branch's `org/org.yaml`
-administer, agents' bots and human members may write, everyone else reads; never from the working tree
-(which a proposer's checkout can change), unless an explicit ``permissions`` map is
+administer, agents' bots and human members may write, everyone else reads; never from
+the working tree (which a proposer's checkout can change), unless an explicit ``permissions`` map is
 given.
 """
 

@@ -386,7 +386,7 @@ class Fold:
         """Someone who may not decide merged or closed it: escalated, and reported."""
         state = self.state
         state.human, state.decided_by, state.decided_via = None, None, None
-        state.violation = f"{self.who(by)} {what} but may not decide: a violation"
+        state.violation = f"{self.who(by)} {what}, outside governance: a violation"
         self.escalate(state.violation)
 
     def who(self, user_id: int | None) -> str:
