@@ -71,7 +71,9 @@ def test_a_maintainers_close_is_a_rejection_by_close() -> None:
     history = escalated_history()
     history.status, history.closed_by = PullStatus.CLOSED, MAINTAINER
     result = judge(history, now=31, closed_at=30.5)
-    assert result.status is DecisionStatus.REJECTED and result.human_decision is HumanDecision.REJECT
+    assert (
+        result.status is DecisionStatus.REJECTED and result.human_decision is HumanDecision.REJECT
+    )
     assert result.decided_via is HumanAction.CLOSE and result.decided_by == "alice"
 
 
