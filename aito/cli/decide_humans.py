@@ -111,7 +111,10 @@ def new(
             now=now,
         )
     path = f"org/decisions/{decision.id}.yaml"
-    text = TEMPLATE_HEADER.format(path=path) + proposing.record_yaml(decision).decode()
+    text = (
+        TEMPLATE_HEADER.format(path=path)
+        + proposing.record_yaml(decision, proposal_only=True).decode()
+    )
     if write:
         target = settings.repo / path
         if target.exists():

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import yaml
 
-from aito.decisions import reading
+from aito.decisions import judging, reading
 from aito.errors import GovernanceError, PermissionDenied
 from aito.forge.base import Forge, Identity, PullRequest, ReviewState
 from aito.governance import authority, proposers, verdicts
@@ -81,10 +81,11 @@ def check_proposer(
     return name
 
 
-def record_yaml(decision: Decision) -> bytes:
-    return yaml.safe_dump(
-        decision.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True
-    ).encode()
+def record_yaml(decision: Decision, *, proposal_only: bool = False) -> bytes:
+    """The record as YAML; ``proposal_only`` leaves out the fields only the tally writes."""
+    excluded = set(judging.TALLY_FIELDS) if proposal_only else set()
+    data = decision.model_dump(mode="json", exclude_none=True, exclude=excluded)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
 
 
 def template(
