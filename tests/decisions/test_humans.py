@@ -303,3 +303,20 @@ def test_human_members_may_write_and_maintainers_administer_on_the_local_forge(
     assert forge.permission(CAROL) is Permission.WRITE
     assert forge.permission(SECOND_MAINTAINER) is Permission.ADMIN
     assert forge.permission(OUTSIDER) is Permission.READ
+
+
+def test_an_issue_carrying_the_alert_marker_by_someone_else_silences_nothing(
+    forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    decision, pull = carols_proposal(forge, org, clock)
+    head = forge.pull(pull.number).head_sha
+    # The violator opens a look-alike issue first, with the marker the alert would carry.
+    marker = f"<!-- aito:violation:{pull.number}:{head[:12]}:merged -->"
+    labels = [alerting.HUMAN_ACTION_LABEL, alerting.ALERT_LABEL]
+    forge.open_issue(title="nothing to see", body=marker, labels=labels, author=DAVE)
+    forge.merge(pull.number, sha=head, actor=DAVE, message="x")
+    applying.tally(forge, pull.number, now=clock())
+    alerts = forge.issues(state="open", labels=[alerting.ALERT_LABEL])
+    assert [a.title for a in alerts if a.author != DAVE] == [
+        f"Decision {decision.id} (#{pull.number}) was merged outside governance"
+    ]

@@ -17,7 +17,7 @@ MAINTAINER = Identity("shiba-maintainer", 90000001)  # the example org's maintai
 SECOND_MAINTAINER = Identity("shiba-second", 90000003)
 OUTSIDER = Identity("eve-outsider", 90000666)  # in no list of the organization
 
-PEOPLE = f"""
+PEOPLE = f"""\
 humans:
   - login: {CAROL.login}
     id: {CAROL.id}
@@ -36,4 +36,5 @@ def with_people(root: Path) -> None:
         f"maintainers:\n  - login: {SECOND_MAINTAINER.login}\n    id: {SECOND_MAINTAINER.id}\n",
         1,
     )
-    org_yaml.write_text(text + PEOPLE)
+    assert text.count("humans: []") == 1, "the example org.yaml lists no humans"
+    org_yaml.write_text(text.replace("humans: []\n", PEOPLE))
