@@ -155,6 +155,11 @@ def _tally(
     proposal, blocked = judging.fixed_proposal(
         decision, first, found.mark.proposal if found else None
     )
+    if proposal.proposer not in base.agents and proposers.by_name(base, proposal.proposer) is None:
+        raise GovernanceError(
+            f"#{number}: proposed_by {proposal.proposer!r} is not an agent of the organization, "
+            "nor a maintainer or human member in org/org.yaml"
+        )
     if proposal.tier is not decision.tier or proposal.amount_usd != decision.amount_usd:
         problems.append(
             f"the record at the head says {decision.tier.value} and "
@@ -244,9 +249,7 @@ def _refusal(
     if refused is not None:
         return refused
     named = proposers.by_name(base, proposal.proposer)
-    if named is None:
-        return f"proposed_by {proposal.proposer!r} is not a member of the organization"
-    return proposers.above_ceiling(named, tier)
+    return None if named is None else proposers.above_ceiling(named, tier)
 
 
 def _blocked(verdict: Verdict, reason: str) -> Verdict:

@@ -15,7 +15,7 @@ from support.humans import CAROL, DAVE, MAINTAINER, OUTSIDER, SECOND_MAINTAINER,
 from support.local_repo import Clock, git
 
 from aito.decisions import alerting, applying, proposing
-from aito.errors import PermissionDenied
+from aito.errors import GovernanceError, PermissionDenied
 from aito.forge.base import Identity, Permission, PullRequest, PullState, ReviewState
 from aito.forge.local import LocalForge
 from aito.org import loading
@@ -242,14 +242,12 @@ def test_a_person_has_no_operational_authority(
         (CAROL, DAVE.login, "cannot be claimed"),  # a human naming another human
         (CAROL, "cmo", "cannot be claimed"),  # a human naming an agent
         (Identity("shiba-cmo[bot]", 190000003), CAROL.login, "cannot be claimed"),
-        (OUTSIDER, OUTSIDER.login, "neither an agent's bot, a human member nor a maintainer"),
         (OUTSIDER, CAROL.login, "neither an agent's bot, a human member nor a maintainer"),
     ],
     ids=[
         "human-names-human",
         "human-names-agent",
         "bot-names-human",
-        "outsider",
         "outsider-claims",
     ],
 )
@@ -320,3 +318,14 @@ def test_an_issue_carrying_the_alert_marker_by_someone_else_silences_nothing(
     assert [a.title for a in alerts if a.author != DAVE] == [
         f"Decision {decision.id} (#{pull.number}) was merged outside governance"
     ]
+
+
+def test_a_record_naming_nobody_of_the_organization_is_no_decision(
+    forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    record = template(forge, org, clock, CAROL.login, Tier.MINOR)
+    named = record.model_copy(update={"proposed_by": OUTSIDER.login})
+    pull = open_by_hand(forge, OUTSIDER, named)
+    with pytest.raises(GovernanceError, match="nor a maintainer or human member"):
+        applying.tally(forge, pull.number, now=clock())
+    assert forge.pull(pull.number).state is PullState.OPEN

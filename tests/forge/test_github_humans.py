@@ -217,7 +217,7 @@ def test_a_merge_by_a_non_maintainer_raises_the_violation_alert(world: World, ta
         (DAVE, {}, "may propose up to minor"),  # files make it major; dave's ceiling is minor
         (CAROL, {"proposed_by": DAVE.login}, "cannot be claimed"),
         (CAROL, {"proposed_by": "cmo"}, "cannot be claimed"),
-        (OUTSIDER, {}, "neither an agent's bot, a human member nor a maintainer"),
+        (OUTSIDER, {"proposed_by": CAROL.login}, "neither an agent's bot, a human member"),
     ],
     ids=["above-ceiling", "names-another-human", "names-an-agent", "outsider"],
 )
