@@ -13,7 +13,7 @@ from aito import bootstrap
 from aito.cli import context, decide_sweeping, types
 from aito.cli.context import emit_json, progress, state
 from aito.decisions import proposing, sweeping
-from aito.errors import AitoError
+from aito.errors import AitoError, GovernanceError
 from aito.forge.base import Forge, PullState
 from aito.org import loading
 from aito.org.organization import Tier
@@ -171,6 +171,11 @@ def propose(
             raise click.BadParameter(f"{target} is given twice", param_hint="--file")
         files[target] = data
     now = now_or(now_text)
+    if human is not None and state(ctx).service_settings().forge != "local":
+        raise GovernanceError(
+            f"on GitHub, {human} opens the pull request from their own account, with a "
+            "record from `aito decide new --as-human`; --as-human serves the local forge"
+        )
     with session(ctx) as (settings, org, forge), context.runtime(settings, org=org) as runtime:
         # The services are up before the pull request opens: a proposal that fails
         # because Postgres or Redis is away opens nothing, so trying again makes no twin.

@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from aito.governance import settling
 from aito.governance.history import (
     CommentEvent,
     DecisionFacts,
     DismissalEvent,
     PullFacts,
-    PullStatus,
     Push,
     ReviewEvent,
     ReviewKind,
@@ -330,72 +330,16 @@ class Fold:
         state.votes, state.answered, state.vote_reviews = {}, set(), {}
 
     def settle_forge_state(self) -> None:
-        """What the forge already did (merged, closed) is a fact that overrides the fold.
-
-        Who merged or closed is the forge's own record (a numeric id). A maintainer who is
-        not the proposer decides by hand: a merge approves, a close rejects. The proposer
-        closing withdraws the decision; the governance bot only ever applies verdicts.
-        Anyone else merging content that was not approved, or closing an undecided or
-        approved decision, is a violation: the decision is escalated (the maintainers
-        decide, and are alerted), never recorded as decided."""
-        facts, state = self.facts, self.state
-        if facts.status is PullStatus.MERGED:
-            by = facts.merged_by
-            if state.status is not DecisionStatus.APPROVED or state.approved_sha != state.head.sha:
-                if by not in self.maintainers:
-                    # Merged by someone who may not decide (a proposer where the branch
-                    # is unprotected): a fact, never an approval to record and announce.
-                    self.violate(by, "merged it without an approval")
-                    state.approved_sha = None
-                    return
-                self.human_decides(HumanDecision.APPROVE, by, HumanAction.MERGE, facts.closed_at)
-                state.reason = "a maintainer merged it (final)"
-            state.status, state.stage = DecisionStatus.APPROVED, Stage.DONE
-            state.approved_sha = state.head.sha
-            return
-        if facts.status is not PullStatus.CLOSED:
-            return
-        if state.stage is Stage.DONE and state.status is not DecisionStatus.APPROVED:
-            return  # rejected or withdrawn before it was closed: already final
-        by = facts.closed_by
-        approved = state.status is DecisionStatus.APPROVED
-        if by in self.maintainers:
-            state.status, state.reason = DecisionStatus.REJECTED, "a maintainer closed it (final)"
-            self.human_decides(HumanDecision.REJECT, by, HumanAction.CLOSE, facts.closed_at)
-        elif by is not None and by in self.proposer_ids:
-            state.status = DecisionStatus.WITHDRAWN
-            state.reason = "withdrawn: its proposer closed it" + (
-                " before it was merged" if approved else ""
-            )
-        elif by is not None and by == self.policy.governance_bot:
-            state.status, state.reason = DecisionStatus.WITHDRAWN, "closed before it was merged"
-        else:
-            self.violate(by, "closed it without a decision")
-            state.approved_sha = None
-            return
-        state.stage, state.approved_sha = Stage.DONE, None
-
-    @property
-    def proposer_ids(self) -> set[int]:
-        """The proposer's accounts: the pull request's author, and the proposing agent's
-        bot (a maintainer may open a proposal on an agent's behalf)."""
-        bot = self.policy.bots.get(self.decision.proposed_by)
-        return {self.facts.author} | ({bot} if bot is not None else set())
+        """What the forge already did (merged, closed) overrides the fold: see
+        :func:`aito.governance.settling.settle`."""
+        settling.settle(self)
 
     def violate(self, by: int | None, what: str) -> None:
         """Someone who may not decide merged or closed it: escalated, and reported."""
         state = self.state
         state.human, state.decided_by, state.decided_via = None, None, None
-        state.violation = f"{self.who(by)} {what}, outside governance: a violation"
+        state.violation = f"{settling.who(self, by)} {what}, outside governance: a violation"
         self.escalate(state.violation)
-
-    def who(self, user_id: int | None) -> str:
-        if user_id is None:
-            return "an account the forge does not name"
-        agent = self.policy.agent_of(user_id)
-        if agent is not None:
-            return f"{agent}'s bot"
-        return self.facts.logins.get(user_id, f"account {user_id}")
 
 
 def without_proposer(
