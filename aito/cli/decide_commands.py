@@ -30,7 +30,7 @@ JSON_FIELDS = (
 
 @click.group()
 def decide() -> None:
-    """Decisions as pull requests: propose, review (vote), tally, hold.
+    """Decisions as pull requests: propose, review (vote), tally, hold; by hand: new, merge, close.
 
     \b
     A proposal is a pull request adding org/decisions/<id>.yaml plus the files it
@@ -40,6 +40,12 @@ def decide() -> None:
     applies it (labels, the aito/decision status, one tally comment, merge/close,
     escalation to the maintainers). The forge is the local git repo (default) or
     GitHub (AITO_FORGE=github).
+
+    \b
+    People: human members (org.yaml `humans`) and maintainers propose in their own
+    name (`propose --as-human`, or a PR by hand with a record from `new`); a
+    maintainer's merge or close by hand is the human decision, anyone else's is a
+    violation that alerts the maintainers (`merge`/`close` on the local forge).
 
     \b
     Exit codes: 0 done · 2 a bad option (unknown agent, bad time or amount)
