@@ -13,7 +13,7 @@ from aito import bootstrap
 from aito.cli import context, decide_sweeping, types
 from aito.cli.context import emit_json, progress, state
 from aito.decisions import proposing, sweeping
-from aito.errors import AitoError
+from aito.errors import AitoError, GovernanceError
 from aito.forge.base import Forge, PullState
 from aito.org import loading
 from aito.org.organization import Tier
@@ -22,13 +22,15 @@ from aito.settings import Settings
 JSON_FIELDS = (
     "pr, decision_id, title, proposed_by, tier, status, stage, round, votes {agent: "
     "approve|veto|abstain|null}, missing [...], deadline, head_sha, reason, held, "
-    "human_decision, decided_by, labels, check {state, description}, changes, problems"
+    "human_decision, decided_by, decided_via (review|merge|close), decided_at, violation, "
+    "rounds [{round, stage, votes, analysis}], labels, check {state, description}, changes, "
+    "problems"
 )
 
 
 @click.group()
 def decide() -> None:
-    """Decisions as pull requests: propose, review (vote), tally, hold.
+    """Decisions as pull requests: propose, review (vote), tally, hold; by hand: new, merge, close.
 
     \b
     A proposal is a pull request adding org/decisions/<id>.yaml plus the files it
@@ -40,6 +42,12 @@ def decide() -> None:
     GitHub (AITO_FORGE=github).
 
     \b
+    People: human members (org.yaml `humans`) and maintainers propose in their own
+    name (`propose --as-human`, or a PR by hand with a record from `new`); a
+    maintainer's merge or close by hand is the human decision, anyone else's is a
+    violation that alerts the maintainers (`merge`/`close` on the local forge).
+
+    \b
     Exit codes: 0 done · 2 a bad option (unknown agent, bad time or amount)
     · 3 configuration (data directory; AITO's own source checkout is not acted in)
     · 4 no such pull request, not a decision, or an illegal request · 5 not allowed
@@ -48,7 +56,7 @@ def decide() -> None:
 
 
 @contextlib.contextmanager
-def _session(
+def session(
     ctx: click.Context, *, writes: bool = True, tally: bool = False
 ) -> Iterator[tuple[Settings, loading.Organization, Forge]]:
     """Settings, the organization and its forge; ``writes``: the command commits there;
@@ -62,7 +70,7 @@ def _session(
     yield settings, org, bootstrap.forge(settings, org, tokens=tokens)
 
 
-def _now(value: dt.datetime | None) -> dt.datetime:
+def now_or(value: dt.datetime | None) -> dt.datetime:
     return dt.datetime.now(dt.UTC) if value is None else value
 
 
@@ -83,8 +91,17 @@ PR_ARGUMENT = click.argument("pr", type=click.IntRange(1, 2**31 - 1))
     "--as",
     "proposer",
     type=types.Agent(),
-    required=True,
+    default=None,
     help="The proposing agent (its bot opens the PR).",
+)
+@click.option(
+    "--as-human",
+    "human",
+    type=types.Reviewer(),
+    default=None,
+    metavar="LOGIN",
+    help="Or a human member's or maintainer's login: the PR is opened as that person "
+    "(local forge; on GitHub, open it by hand with a record from `decide new`).",
 )
 @click.option(
     "--tier",
@@ -133,7 +150,8 @@ PR_ARGUMENT = click.argument("pr", type=click.IntRange(1, 2**31 - 1))
 @click.pass_context
 def propose(
     ctx: click.Context,
-    proposer: str,
+    proposer: str | None,
+    human: str | None,
     tier: str,
     title: str,
     body: str | None,
@@ -143,7 +161,15 @@ def propose(
     as_json: bool,
     now_text: dt.datetime | None,
 ) -> None:
-    """Open a decision PR; prints its number."""
+    """Open a decision PR; prints its number.
+
+    Exactly one of --as (an agent) or --as-human (a person in org.yaml `humans` or
+    `maintainers`; a human member up to their `may_propose` tier).
+    """
+    if (proposer is None) == (human is None):
+        raise click.UsageError("give the proposer with --as AGENT or --as-human LOGIN")
+    if human is not None and human in state(ctx).organization().agents:
+        raise click.BadParameter(f"{human} is an agent: use --as", param_hint="--as-human")
     if body is not None and body_file is not None:
         raise click.UsageError("give the rationale with --body or --body-file, not both")
     rationale = types.read_text(body_file, option="--body-file") if body_file else (body or "")
@@ -152,14 +178,19 @@ def propose(
         if target in files:
             raise click.BadParameter(f"{target} is given twice", param_hint="--file")
         files[target] = data
-    now = _now(now_text)
-    with _session(ctx) as (settings, org, forge), context.runtime(settings, org=org) as runtime:
+    now = now_or(now_text)
+    if human is not None and state(ctx).service_settings().forge != "local":
+        raise GovernanceError(
+            f"on GitHub, {human} opens the pull request from their own account, with a "
+            "record from `aito decide new --as-human`; --as-human serves the local forge"
+        )
+    with session(ctx) as (settings, org, forge), context.runtime(settings, org=org) as runtime:
         # The services are up before the pull request opens: a proposal that fails
         # because Postgres or Redis is away opens nothing, so trying again makes no twin.
         decision, pull = proposing.propose(
             forge,
             org=org,
-            proposer=proposer,
+            proposer=proposer or human or "",
             tier=Tier(tier),
             title=title,
             body=rationale,
@@ -259,7 +290,7 @@ def review(
     if len(chosen) != 1:
         raise click.UsageError("choose exactly one of --approve, --veto, --abstain, --comment")
     vote = chosen[0]
-    with _session(ctx) as (_, org, forge):
+    with session(ctx) as (_, org, forge):
         author = proposing.identity_for(org, who)
         decide_sweeping.decision_pull(forge, pr)
         proposing.review(forge, pr, author=author, vote=vote, body=body)
@@ -294,8 +325,8 @@ def tally(
     """
     if (pr is None) == (not every):
         raise click.UsageError("give a PR number or --all")
-    now = _now(now_text)
-    with _session(ctx, writes=not dry_run, tally=not dry_run) as (settings, org, forge):
+    now = now_or(now_text)
+    with session(ctx, writes=not dry_run, tally=not dry_run) as (settings, org, forge):
         if pr is not None:
             decide_sweeping.decision_pull(forge, pr)
         if dry_run:
@@ -326,10 +357,12 @@ def tally(
 def status(ctx: click.Context, every: bool, as_json: bool, now_text: dt.datetime | None) -> None:
     """Every open decision: round, votes, what is missing, deadline (changes nothing).
 
-    With --all, the closed ones too, with their final status.
+    With --all, the closed and merged ones too: their final status, every round with
+    its votes, and the human decision (who, when, how: review, merge or close) or the
+    violation (merged or closed by someone who may not decide).
     """
-    now = _now(now_text)
-    with _session(ctx, writes=False) as (_, _org, forge):
+    now = now_or(now_text)
+    with session(ctx, writes=False) as (_, _org, forge):
         numbers = sweeping.open_decisions(forge, state=None if every else PullState.OPEN)
         sweep = sweeping.tally_open(forge, now=now, apply=False, numbers=numbers)
     results = sweep.tallies
@@ -341,7 +374,7 @@ def status(ctx: click.Context, every: bool, as_json: bool, now_text: dt.datetime
                 "no decisions" if every else "no open decisions (--all shows closed ones too)"
             )
         for result in results:
-            decide_sweeping.show(result, show_changes=False)
+            decide_sweeping.show(result, show_changes=False, show_rounds=every)
     decide_sweeping.fail_on(sweep)
 
 
@@ -351,7 +384,7 @@ def status(ctx: click.Context, every: bool, as_json: bool, now_text: dt.datetime
 @click.pass_context
 def hold(ctx: click.Context, pr: int, as_json: bool) -> None:
     """Block the merge of a decision (label aito/hold); votes are untouched."""
-    with _session(ctx) as (_, _org, forge):
+    with session(ctx) as (_, _org, forge):
         decide_sweeping.decision_pull(forge, pr)
         proposing.hold(forge, pr, on=True)
     if as_json:
@@ -366,7 +399,7 @@ def hold(ctx: click.Context, pr: int, as_json: bool) -> None:
 @click.pass_context
 def unhold(ctx: click.Context, pr: int, as_json: bool) -> None:
     """Lift a hold; the next tally may merge."""
-    with _session(ctx) as (_, _org, forge):
+    with session(ctx) as (_, _org, forge):
         decide_sweeping.decision_pull(forge, pr)
         proposing.hold(forge, pr, on=False)
     if as_json:

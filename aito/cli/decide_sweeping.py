@@ -97,7 +97,7 @@ def fail_on(sweep: sweeping.Sweep) -> None:
         raise SystemExit(max(p.error.exit_code for p in sweep.problems))
 
 
-def show(result: applying.Tally, *, show_changes: bool) -> None:
+def show(result: applying.Tally, *, show_changes: bool, show_rounds: bool = False) -> None:
     data = result.as_json()
     votes = ", ".join(f"{a}: {v or '—'}" for a, v in data["votes"].items())  # type: ignore[attr-defined]
     click.echo(
@@ -111,6 +111,20 @@ def show(result: applying.Tally, *, show_changes: bool) -> None:
         click.echo(f"  missing: {', '.join(data['missing'])}")  # type: ignore[arg-type]
     if data["deadline"]:
         click.echo(f"  deadline: {data['deadline']}")
+    if show_rounds:
+        for outcome in result.verdict.rounds:
+            cast = ", ".join(f"{a}: {v.value}" for a, v in outcome.votes.items()) or "no votes"
+            answered = f"; analysis from {', '.join(outcome.analysis)}" if outcome.analysis else ""
+            click.echo(f"  round {outcome.round} ({outcome.stage.value}): {cast}{answered}")
+    verdict = result.verdict
+    if verdict.human_decision is not None:
+        via = f" by {verdict.decided_via.value}" if verdict.decided_via else ""
+        when = f" at {verdict.decided_at.isoformat()}" if verdict.decided_at else ""
+        click.echo(
+            f"  human decision: {verdict.human_decision.value}, {verdict.decided_by}{via}{when}"
+        )
+    if verdict.violation is not None:
+        click.echo(f"  ⚠ violation: {verdict.violation}")
     for problem in result.problems:
         click.echo(f"  ⚠ {problem}")
     if show_changes:

@@ -30,6 +30,7 @@ from aito.cli import (
     budget_commands,
     bus_commands,
     decide_commands,
+    decide_humans,
     demo_commands,
     github_commands,
     memory_commands,
@@ -101,6 +102,8 @@ cli.add_command(org_commands.org)
 cli.add_command(services_commands.services)
 cli.add_command(agent_commands.agent)
 cli.add_command(decide_commands.decide)
+for _command in decide_humans.COMMANDS:
+    decide_commands.decide.add_command(_command)
 cli.add_command(memory_commands.memory)
 cli.add_command(bus_commands.bus)
 cli.add_command(budget_commands.budget)

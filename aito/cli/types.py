@@ -121,7 +121,7 @@ class Agent(click.ParamType[str, Any]):
 
 
 class Reviewer(click.ParamType[str, Any]):
-    """Who reviews: an agent with a bot account, or a maintainer's login."""
+    """Who acts: an agent with a bot account, or a maintainer's or human member's login."""
 
     name = "agent-or-login"
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from aito.decisions import finalizing, judging, marks, reading
+from aito.decisions import alerting, finalizing, judging, marks, reading
 from aito.errors import GovernanceError
 from aito.forge.base import (
     CheckState,
@@ -34,9 +34,11 @@ from aito.forge.base import (
     PullRequest,
     PullState,
 )
-from aito.governance import authority, tallying, verdicts
+from aito.governance import authority, proposers, tallying, verdicts
 from aito.governance.history import DecisionFacts
 from aito.governance.verdicts import ActionKind, Verdict
+from aito.org import loading
+from aito.org.organization import Tier
 from aito.org.records import Decision, DecisionStatus
 
 _log = logging.getLogger(__name__)
@@ -82,6 +84,18 @@ class Tally:
             "held": v.held,
             "human_decision": v.human_decision.value if v.human_decision else None,
             "decided_by": v.decided_by,
+            "decided_via": v.decided_via.value if v.decided_via else None,
+            "decided_at": v.decided_at.isoformat() if v.decided_at else None,
+            "violation": v.violation,
+            "rounds": [
+                {
+                    "round": r.round,
+                    "stage": r.stage.value,
+                    "votes": {agent: vote.value for agent, vote in r.votes.items()},
+                    "analysis": list(r.analysis),
+                }
+                for r in v.rounds
+            ],
             "labels": sorted(v.labels),
             "check": {"state": v.check_state, "description": v.check_description},
             "changes": list(self.changes),
@@ -141,9 +155,10 @@ def _tally(
     proposal, blocked = judging.fixed_proposal(
         decision, first, found.mark.proposal if found else None
     )
-    if proposal.proposer not in base.agents:
+    if proposal.proposer not in base.agents and proposers.by_name(base, proposal.proposer) is None:
         raise GovernanceError(
-            f"#{number}: proposed_by {proposal.proposer!r} is not an agent of the organization"
+            f"#{number}: proposed_by {proposal.proposer!r} is not an agent of the organization, "
+            "nor a maintainer or human member in org/org.yaml"
         )
     if proposal.tier is not decision.tier or proposal.amount_usd != decision.amount_usd:
         problems.append(
@@ -175,14 +190,7 @@ def _tally(
         now=now,
     )
     problems += verdict.notes
-    proposer_bot = policy.bots.get(proposal.proposer)
-    if pull.author.id != proposer_bot and pull.author.id not in facts.maintainers | set(
-        policy.maintainers
-    ):
-        blocked = blocked or (
-            f"opened by {pull.author.login}, not by "
-            f"{proposal.proposer}'s bot: proposed_by cannot be claimed"
-        )
+    blocked = blocked or _refusal(base, pull, proposal, tier, facts.maintainers)
     blocked = blocked or observed.doubt
     if len(observed.heads) >= marks.MAX_HEADS:
         # The mark keeps at most MAX_HEADS heads: past that, history would be lost.
@@ -205,14 +213,43 @@ def _tally(
     changed, final = _apply(forge, pull, verdict, governance, found, mark, problems)
     if final:
         changed.extend(finalizing.record_final(forge, pull, judged, verdict, governance, now))
+    if final and verdict.violation is not None:
+        changed.extend(alerting.alert_violation(forge, base, pull, judged, verdict, governance))
     if recorder is not None:
         recorder.record(decision=judged, verdict=verdict, now=now)
         escalated = verdict.status is DecisionStatus.ESCALATED
         announced = found.mark.state if found else None
         if (final or escalated) and announced != verdict.status.value:
-            recipients = sorted({proposal.proposer, *policy.approvers, *policy.voters})
+            # Agents are told on the bus (this is where a decided decision wakes its
+            # proposer); a human proposer is the pull request's author, whom the forge
+            # tells of the merge or close and the tally comment.
+            concerned = {proposal.proposer, *policy.approvers, *policy.voters}
+            recipients = sorted(agent for agent in concerned if agent in base.agents)
             recorder.announce(decision=judged, verdict=verdict, recipients=recipients, now=now)
     return Tally(verdict, judged, tuple(changed), tuple(problems))
+
+
+def _refusal(
+    base: loading.Organization,
+    pull: PullRequest,
+    proposal: marks.Proposal,
+    tier: Tier,
+    forge_maintainers: frozenset[int],
+) -> str | None:
+    """Why the pull request's author may not propose this decision at ``tier``: the
+    author (by numeric id) must be the member ``proposed_by`` names, or a maintainer
+    opening it on an agent's behalf, and a person may not go above their ceiling."""
+    refused = proposers.refusal(
+        base,
+        author_id=pull.author.id,
+        author_login=pull.author.login,
+        proposed_by=proposal.proposer,
+        forge_maintainers=forge_maintainers,
+    )
+    if refused is not None:
+        return refused
+    named = proposers.by_name(base, proposal.proposer)
+    return None if named is None else proposers.above_ceiling(named, tier)
 
 
 def _blocked(verdict: Verdict, reason: str) -> Verdict:
@@ -254,7 +291,9 @@ def _apply(
     else:
         applied, is_open = _apply_state(forge, current, verdict, governance, problems)
         changes += applied
-    final = verdict.status in TERMINAL and not is_open
+    # A violation (merged or closed by someone who may not decide) is recorded too: the
+    # pull request is closed, and the record on the base branch must say what happened.
+    final = (verdict.status in TERMINAL or verdict.violation is not None) and not is_open
     escalated = verdict.status is DecisionStatus.ESCALATED and is_open
     state_mark = verdict.status.value if final or escalated else "open"
     body = marks.comment(verdict, problems, mark.model_copy(update={"state": state_mark}))

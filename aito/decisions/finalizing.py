@@ -1,5 +1,7 @@
 """A decided decision's final record, committed to `org/decisions/<id>.yaml` on the base
-branch once: status, rounds, votes, the human decision, when and how it was resolved.
+branch once: status, rounds, votes, the human decision (who, when, how: a review, a merge
+or a close by hand), when and how it was resolved, and a violation (merged or closed by
+someone who may not decide) when there was one.
 
 Run again with the same verdict it commits nothing (only the resolution time may differ,
 and that alone never makes a new commit); an unreadable record there is rewritten.
@@ -40,7 +42,9 @@ def record_final(
             ],
             "human_decision": verdict.human_decision,
             "decided_by": verdict.decided_by,
-            "resolved_at": now,
+            "decided_via": verdict.decided_via,
+            "violation": verdict.violation,
+            "resolved_at": verdict.decided_at or now,
             "result": verdict.reason,
             "pr": PullRequestLink(number=pull.number, url=pull.url if _is_http(pull.url) else None),
         }

@@ -70,6 +70,8 @@ TALLY_FIELDS = (
     "rounds",
     "human_decision",
     "decided_by",
+    "decided_via",
+    "violation",
     "resolved_at",
     "result",
     "pr",

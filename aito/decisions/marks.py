@@ -209,9 +209,12 @@ def comment(verdict: Verdict, problems: list[str], mark: Mark) -> str:
     if verdict.deadline:
         lines.append(f"- deadline: {verdict.deadline.isoformat()}")
     if verdict.human_decision:
+        via = f" ({verdict.decided_via.value})" if verdict.decided_via else ""
         lines.append(
-            f"- maintainer decision: {verdict.human_decision.value} by {t(verdict.decided_by)}"
+            f"- maintainer decision: {verdict.human_decision.value} by {t(verdict.decided_by)}{via}"
         )
+    if verdict.violation:
+        lines.append(f"- ⚠ violation: {t(verdict.violation, 300)}; the maintainers are alerted")
     if verdict.held:
         lines.append("- on hold (`aito/hold`): nothing merges until the label is removed")
     lines += [f"- ⚠ {t(problem, 600)}" for problem in problems[:20]]

@@ -1,4 +1,5 @@
-"""`aito decide propose|review|hold|unhold`: the actions on a decision pull request."""
+"""`aito decide propose|new|review|merge|close|hold|unhold`: the actions on a decision
+pull request, by an agent's bot or by a person (a maintainer or human member)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from collections.abc import Mapping
 
 import yaml
 
-from aito.decisions import reading
+from aito.decisions import judging, reading
 from aito.errors import GovernanceError, PermissionDenied
 from aito.forge.base import Forge, Identity, PullRequest, ReviewState
-from aito.governance import authority, verdicts
+from aito.governance import authority, proposers, verdicts
 from aito.org import loading
 from aito.org import paths as repo_paths
 from aito.org.agents import Layer
@@ -28,16 +29,88 @@ REVIEW_STATES = {
 
 
 def identity_for(org: loading.Organization, name: str) -> Identity:
-    """The forge account of an agent id (its bot) or of a maintainer login."""
+    """The forge account of an agent id (its bot), or of a maintainer's or human member's
+    login (ignoring case)."""
     if name in org.org.bots:
         bot = org.org.bots[name]
         return Identity(bot.login, bot.id)
-    for maintainer in org.org.maintainers:
-        if maintainer.login.lower() == name.lower():
-            return Identity(maintainer.login, maintainer.id)
-    known = ", ".join([*sorted(org.org.bots), *(m.login for m in org.org.maintainers)])
+    people = [(m.login, m.id) for m in org.org.maintainers]
+    people += [(h.login, h.id) for h in org.org.humans]
+    for login, user_id in people:
+        if login.lower() == name.lower():
+            return Identity(login, user_id)
+    known = ", ".join([*sorted(org.org.bots), *(login for login, _ in people)])
     raise PermissionDenied(
-        f"{name!r} is neither an agent with a bot nor a maintainer; use one of: {known}"
+        f"{name!r} is neither an agent with a bot, a maintainer nor a human member; "
+        f"use one of: {known}"
+    )
+
+
+def check_proposer(
+    org: loading.Organization,
+    *,
+    proposer: str,
+    tier: Tier,
+    files: Mapping[str, bytes] | list[str],
+    amount_usd: float,
+) -> str:
+    """The name the record's ``proposed_by`` carries for ``proposer`` (an agent id, or a
+    maintainer's or human member's login as org.yaml spells it). PermissionDenied when
+    they may not propose this: a worker or a non-member, a tier below what the files and
+    the amount need, or a person's tier above their ``may_propose`` ceiling."""
+    spec = org.agents.get(proposer)
+    member = proposers.by_name(org, proposer) if spec is None else None
+    if spec is not None and spec.layer is Layer.WORKER:
+        raise PermissionDenied(f"{proposer!r} cannot propose: only head and c-level agents can")
+    if spec is None and (member is None or member.kind is proposers.Kind.AGENT):
+        raise PermissionDenied(
+            f"{proposer!r} cannot propose: only head and c-level agents, maintainers and the "
+            "human members listed in org/org.yaml `humans` can"
+        )
+    name = member.name if member is not None else proposer
+    requirement = authority.required_tier(org, proposer=name, paths=files, amount_usd=amount_usd)
+    if authority.TIER_ORDER.index(tier) < authority.TIER_ORDER.index(requirement.tier):
+        raise PermissionDenied(
+            f"{name} cannot file this as {tier.value}: it needs at least "
+            f"{requirement.tier.value} ({'; '.join(requirement.reasons)})"
+        )
+    if member is not None:
+        above = proposers.above_ceiling(member, tier)
+        if above is not None:
+            raise PermissionDenied(above)
+    return name
+
+
+def record_yaml(decision: Decision, *, proposal_only: bool = False) -> bytes:
+    """The record as YAML; ``proposal_only`` leaves out the fields only the tally writes."""
+    excluded = set(judging.TALLY_FIELDS) if proposal_only else set()
+    data = decision.model_dump(mode="json", exclude_none=True, exclude=excluded)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
+
+
+def template(
+    forge: Forge,
+    *,
+    org: loading.Organization,
+    proposer: str,
+    tier: Tier,
+    title: str,
+    body: str,
+    amount_usd: float,
+    now: dt.datetime,
+) -> Decision:
+    """A new decision record with a fresh id, for a pull request opened by hand (the
+    files it carries are added to that pull request; the tally judges them)."""
+    name = check_proposer(org, proposer=proposer, tier=tier, files=[], amount_usd=amount_usd)
+    return Decision(
+        id=new_decision_id(org, forge, title=title, now=now),
+        title=title,
+        description=body,
+        proposed_by=name,
+        tier=tier,
+        round=1,
+        amount_usd=amount_usd,
+        created_at=now,
     )
 
 
@@ -69,12 +142,10 @@ def propose(
 ) -> tuple[Decision, PullRequest]:
     """Open a pull request adding `org/decisions/<id>.yaml` and the files it authorises.
 
-    Refused (PermissionDenied) when ``tier`` is below what the proposer's authority
-    requires for these files and this amount.
+    ``proposer`` is an agent id (its bot opens the pull request), or a maintainer's or
+    human member's login (the pull request is opened as that person: the local forge's
+    `decide propose --as-human`). Refused (PermissionDenied) as :func:`check_proposer` says.
     """
-    spec = org.agents.get(proposer)
-    if spec is None or spec.layer is Layer.WORKER:
-        raise PermissionDenied(f"{proposer!r} cannot propose: only head and c-level agents can")
     for path in files:
         unsafe = repo_paths.unsafe_reason(path)
         if unsafe is not None:
@@ -84,14 +155,7 @@ def propose(
             raise GovernanceError(
                 f"{path}: the decision record is written by `aito decide propose`"
             )
-    requirement = authority.required_tier(
-        org, proposer=proposer, paths=files, amount_usd=amount_usd
-    )
-    if authority.TIER_ORDER.index(tier) < authority.TIER_ORDER.index(requirement.tier):
-        raise PermissionDenied(
-            f"{proposer} cannot file this as {tier.value}: it needs at least "
-            f"{requirement.tier.value} ({'; '.join(requirement.reasons)})"
-        )
+    proposer = check_proposer(org, proposer=proposer, tier=tier, files=files, amount_usd=amount_usd)
     decision_id = new_decision_id(org, forge, title=title, now=now)
     decision = Decision(
         id=decision_id,
@@ -104,9 +168,7 @@ def propose(
         amount_usd=amount_usd,
         created_at=now,
     )
-    record = yaml.safe_dump(
-        decision.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True
-    ).encode()
+    record = record_yaml(decision)
     author = identity_for(org, proposer)
     branch = f"{BRANCH_PREFIX}{decision_id}"
     forge.commit_files(

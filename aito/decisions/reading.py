@@ -234,6 +234,7 @@ def facts_of(
     reviews = forge.reviews(pull.number)
     logins = {r.user.id: r.user.login for r in reviews}
     logins |= {r.dismissed_by.id: r.dismissed_by.login for r in reviews if r.dismissed_by}
+    logins |= {i.id: i.login for i in (pull.merged_by, pull.closed_by, pull.author) if i}
     people = {r.user for r in reviews} | {i for i in (pull.merged_by, pull.closed_by) if i}
     people |= {r.dismissed_by for r in reviews if r.dismissed_by}
     bots = set(policy.bots.values()) | ({policy.governance_bot} if policy.governance_bot else set())
@@ -278,6 +279,7 @@ def facts_of(
         labels=pull.labels,
         merged_by=pull.merged_by.id if pull.merged_by else None,
         closed_by=pull.closed_by.id if pull.closed_by else None,
+        closed_at=pull.closed_at,
         maintainers=maintainers,
         logins=logins,
     )

@@ -171,6 +171,8 @@ class ServicesRecorder:
             "round": verdict.round,
             "human_decision": verdict.human_decision.value if verdict.human_decision else None,
             "decided_by": verdict.decided_by,
+            "decided_via": verdict.decided_via.value if verdict.decided_via else None,
+            "violation": verdict.violation,
         }
         for agent in recipients:
             self._bus.deliver(

@@ -129,6 +129,7 @@ class PullRequest:
     closed_by: Identity | None = None
     merge_sha: str | None = None
     url: str | None = None
+    closed_at: dt.datetime | None = None  # when it was merged or closed (server time)
 
 
 @dataclasses.dataclass(frozen=True)

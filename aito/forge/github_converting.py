@@ -42,6 +42,7 @@ def pull(pr: GhPull) -> port.PullRequest:
         closed_by=merged_by,
         merge_sha=pr.merge_commit_sha if merged else None,
         url=pr.html_url,
+        closed_at=pr.closed_at if pr.state == "closed" else None,
     )
 
 

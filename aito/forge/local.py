@@ -21,8 +21,8 @@ The **governance branch** is fixed when the store is first used (kept in
 org.yaml names a branch a proposer pushed) is refused, not obeyed.
 
 **Permissions** come from the base branch's `org/org.yaml` as committed
-(maintainers are admins, agents' bots may write), never from the working tree, unless
-an explicit ``permissions`` map is given.
+(maintainers are admins, agents' bots and human members may write), never from the
+working tree, unless an explicit ``permissions`` map is given.
 """
 
 from __future__ import annotations

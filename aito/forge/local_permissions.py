@@ -2,8 +2,8 @@
 
 :class:`PermissionMethods` is the part of :class:`aito.forge.local.LocalForge` that
 answers the port's ``permission``: maintainers in the base branch's `org/org.yaml`
-administer, agents' bots may write, everyone else reads; never from the working tree
-(which a proposer's checkout can change), unless an explicit ``permissions`` map is
+administer, agents' bots and human members may write, everyone else reads; never from
+the working tree (which a proposer's checkout can change), unless an explicit ``permissions`` map is
 given.
 """
 
@@ -48,6 +48,7 @@ class PermissionMethods(LocalGit):
                 org = None
             if org is not None:
                 found = {bot.id: Permission.WRITE for bot in org.bots.values()}
+                found |= {person.id: Permission.WRITE for person in org.humans}
                 found |= {person.id: Permission.ADMIN for person in org.maintainers}
         self._base_permissions = (sha, found)
         return found

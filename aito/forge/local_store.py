@@ -115,6 +115,9 @@ class LocalStore:
             closed_by=Identity(**record["closed_by"]) if record["closed_by"] else None,
             merge_sha=record["merge_sha"],
             url=self._path(int(record["number"])).as_uri(),
+            closed_at=dt.datetime.fromisoformat(record["closed_at"])
+            if record.get("closed_at") and record["state"] != "open"
+            else None,
         )
 
 

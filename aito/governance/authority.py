@@ -55,8 +55,15 @@ def required_tier(
 
     ``paths`` are every path the change adds, modifies or deletes (a rename counts as
     both names); ``links`` are those that are symbolic links or submodules.
+
+    A ``proposer`` who is not an agent (a human member or a maintainer, by login) has no
+    authority of their own: their proposal is at least minor (the CEO may veto it), any
+    file outside the rules and automation and any amount make it major, and the rules
+    and automation critical, as for everyone.
     """
-    spec = org.agents[proposer]
+    spec = org.agents.get(proposer)
+    if spec is None:
+        return _person_requirement(proposer, paths=paths, amount_usd=amount_usd, links=links)
     limits = spec.authority.spend_limits_usd
     tier = Tier.OPERATIONAL
     reasons: list[str] = []
@@ -90,6 +97,29 @@ def required_tier(
                 f"{repo_paths.shown(path)} is outside {proposer}'s paths "
                 f"({', '.join(spec.git.paths)})"
             )
+    return Requirement(tier, tuple(reasons))
+
+
+def _person_requirement(
+    person: str, *, paths: Iterable[str], amount_usd: float, links: Iterable[str]
+) -> Requirement:
+    tier = Tier.MINOR
+    shown = repo_paths.shown(person, 60)
+    reasons = [f"{shown} is a person, with no authority of their own: at least minor"]
+    if amount_usd > 0:
+        tier = Tier.MAJOR
+        reasons.append(f"${amount_usd:g} from a person's proposal: the CEO and DAO approve")
+    for link in sorted(set(links)):
+        tier = Tier.CRITICAL
+        reasons.append(f"{repo_paths.shown(link)} is a symbolic link or submodule")
+    for path in sorted(set(paths)):
+        critical = _critical_reason(path)
+        if critical is not None:
+            tier = Tier.CRITICAL
+            reasons.append(f"{repo_paths.shown(path)} {critical}")
+        else:
+            tier = higher(tier, Tier.MAJOR)
+            reasons.append(f"{repo_paths.shown(path)}: a person has no paths of their own")
     return Requirement(tier, tuple(reasons))
 
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from aito.governance import settling
 from aito.governance.history import (
     CommentEvent,
     DecisionFacts,
     DismissalEvent,
     PullFacts,
-    PullStatus,
     Push,
     ReviewEvent,
     ReviewKind,
 )
 from aito.governance.policies import Policy
 from aito.governance.verdicts import RoundOutcome, Stage
-from aito.org.records import DecisionStatus, HumanDecision, Vote
+from aito.org.records import DecisionStatus, HumanAction, HumanDecision, Vote
 
 
 @dataclasses.dataclass
@@ -43,6 +43,9 @@ class State:
     approval_stage: Stage = Stage.VOTE
     human: HumanDecision | None = None
     decided_by: int | None = None
+    decided_via: HumanAction | None = None
+    decided_at: dt.datetime | None = None
+    violation: str | None = None
     rounds: list[RoundOutcome] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
 
@@ -124,6 +127,7 @@ class Fold:
             # The approval was for other content: decide again on the new content.
             state.status, state.approved_sha = DecisionStatus.PENDING, None
             state.human, state.decided_by = None, None
+            state.decided_via, state.decided_at = None, None
             state.stage = state.approval_stage
         if state.stage is Stage.CHECKS:
             self.approve("operational: within the proposer's own authority")
@@ -201,7 +205,7 @@ class Fold:
             return  # the first maintainer decision is final
         if review.kind is ReviewKind.CHANGES_REQUESTED:
             self.finish(DecisionStatus.REJECTED, "a maintainer requested changes (final)")
-            state.human, state.decided_by = HumanDecision.REJECT, review.user
+            self.human_decides(HumanDecision.REJECT, review.user, HumanAction.REVIEW, review.at)
             return
         if review.kind is not ReviewKind.APPROVED:
             return
@@ -210,7 +214,13 @@ class Fold:
         state.maintainer_approved_tree = state.head.tree
         if state.stage in (Stage.ESCALATED, Stage.MAINTAINER):
             self.approve("a maintainer approved (final)")
-            state.human, state.decided_by = HumanDecision.APPROVE, review.user
+            self.human_decides(HumanDecision.APPROVE, review.user, HumanAction.REVIEW, review.at)
+
+    def human_decides(
+        self, decision: HumanDecision, by: int | None, via: HumanAction, at: dt.datetime | None
+    ) -> None:
+        state = self.state
+        state.human, state.decided_by, state.decided_via, state.decided_at = decision, by, via, at
 
     # -- transitions ---------------------------------------------------------------
     def resolve(self, at: dt.datetime, *, final: bool) -> None:
@@ -320,34 +330,16 @@ class Fold:
         state.votes, state.answered, state.vote_reviews = {}, set(), {}
 
     def settle_forge_state(self) -> None:
-        """What the forge already did (merged, closed) is a fact that overrides the fold."""
-        facts, state = self.facts, self.state
-        if facts.status is PullStatus.MERGED:
-            by = facts.merged_by
-            if state.status is not DecisionStatus.APPROVED or state.approved_sha != state.head.sha:
-                if by not in self.maintainers:
-                    # Merged by someone who may not decide (a proposer where the branch
-                    # is unprotected): a fact, never an approval to record and announce.
-                    self.escalate("merged outside governance, without an approval")
-                    state.approved_sha = None
-                    return
-                state.human, state.decided_by = HumanDecision.APPROVE, by
-                state.reason = "a maintainer merged it (final)"
-            state.status, state.stage = DecisionStatus.APPROVED, Stage.DONE
-            state.approved_sha = state.head.sha
-        elif facts.status is PullStatus.CLOSED and state.stage is not Stage.DONE:
-            by = facts.closed_by
-            if by in self.maintainers:
-                state.status, state.reason = (
-                    DecisionStatus.REJECTED,
-                    "a maintainer closed it (final)",
-                )
-                state.human, state.decided_by = HumanDecision.REJECT, by
-            else:
-                state.status, state.reason = DecisionStatus.WITHDRAWN, "closed without a decision"
-            state.stage = Stage.DONE
-        elif facts.status is PullStatus.CLOSED and state.status is DecisionStatus.APPROVED:
-            state.status, state.reason = DecisionStatus.WITHDRAWN, "closed before it was merged"
+        """What the forge already did (merged, closed) overrides the fold: see
+        :func:`aito.governance.settling.settle`."""
+        settling.settle(self)
+
+    def violate(self, by: int | None, what: str) -> None:
+        """Someone who may not decide merged or closed it: escalated, and reported."""
+        state = self.state
+        state.human, state.decided_by, state.decided_via = None, None, None
+        state.violation = f"{settling.who(self, by)} {what}, outside governance: a violation"
+        self.escalate(state.violation)
 
 
 def without_proposer(

@@ -97,6 +97,7 @@ class PullFacts:
     labels: frozenset[str] = frozenset()
     merged_by: int | None = None
     closed_by: int | None = None
+    closed_at: dt.datetime | None = None  # when it was merged or closed (server time)
     maintainers: frozenset[int] = frozenset()  # ids with admin/maintain permission (forge data)
     logins: dict[int, str] = dataclasses.field(default_factory=dict)
 

@@ -20,13 +20,18 @@ The rules (defaults from `org.yaml`, frozen in the :class:`Policy`):
   quorum, decides. A tie or no quorum at the deadline → escalated.
 * a new push with different content after votes were cast starts the next round
   (votes are for the content they were cast on); past ``max_rounds`` → escalated.
-* maintainers: request-changes (or closing) rejects at any time; an approval decides
-  an escalated decision and is required for a critical one; merging decides too. A merge
-  by anyone else of content that was not approved is escalated, never recorded as an
-  approval.
-* the proposer never votes or advises on its own decision: neither the pull request's
-  author nor the proposing agent's bot (a maintainer may open a proposal on an agent's
-  behalf); a bot account is never a maintainer.
+* maintainers: request-changes (or closing by hand) rejects at any time; an approval
+  decides an escalated decision and is required for a critical one; merging by hand
+  approves. The decision records who, when and how (review, merge, close).
+* a merge or close by hand is judged by who did it, as the forge records it: the
+  proposer closing withdraws; anyone else (not a maintainer, not the proposer, not the
+  governance bot) merging unapproved content or closing is a **violation**: escalated,
+  never recorded as decided, and reported (``violation``) so the maintainers are alerted.
+* the proposer never votes, advises or decides its own decision: neither the pull
+  request's author (an agent's bot, a human member, or a maintainer, whose own reviews,
+  merges and closes then count as a proposer's, so another maintainer must decide) nor
+  the proposing agent's bot (a maintainer may open a proposal on an agent's behalf); a
+  bot account is never a maintainer.
 * a dismissed review withdraws its vote only when the voter or a maintainer dismissed
   it; anyone else's dismissal leaves the vote standing and is reported (``notes``).
 * time is the forge server's: round 1 starts when the pull request opened, or when its
@@ -137,10 +142,12 @@ def _keeps_listening(state: State) -> bool:
 
 
 def _maintainers(policy: Policy, facts: PullFacts) -> frozenset[int]:
-    bots = set(policy.bots.values())
+    # The pull request's author is a party: a maintainer who proposed (or opened a
+    # proposal on an agent's behalf) never decides it, by review, merge or close.
+    parties = set(policy.bots.values()) | {facts.author}
     if policy.governance_bot is not None:
-        bots.add(policy.governance_bot)
-    return frozenset((set(policy.maintainers) | set(facts.maintainers)) - bots)
+        parties.add(policy.governance_bot)
+    return frozenset((set(policy.maintainers) | set(facts.maintainers)) - parties)
 
 
 def _events(
@@ -223,6 +230,9 @@ def _verdict(fold: Fold) -> Verdict:
         check_description=description,
         actions=tuple(actions),
         notes=tuple(dict.fromkeys(state.notes)),
+        decided_via=state.decided_via,
+        decided_at=state.decided_at,
+        violation=state.violation,
     )
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import enum
 
 from aito.org.organization import Tier
-from aito.org.records import DecisionStatus, HumanDecision, Vote
+from aito.org.records import DecisionStatus, HumanAction, HumanDecision, Vote
 
 LABEL_PREFIX = "aito/"
 HOLD_LABEL = "aito/hold"
@@ -79,6 +79,9 @@ class Verdict:
     check_description: str
     actions: tuple[Action, ...]
     notes: tuple[str, ...] = ()  # things a person should know (e.g. an ignored dismissal)
+    decided_via: HumanAction | None = None  # how the maintainer decided (review, merge, close)
+    decided_at: dt.datetime | None = None  # when (server time), for a human decision
+    violation: str | None = None  # merged or closed by someone who may not decide
 
     @property
     def terminal(self) -> bool:

@@ -1,7 +1,8 @@
 """Checks of org/org.yaml against the agents: bots, maintainers, governance, budget.
 
 Every bot belongs to an agent and bot logins and ids are unique; the governance bot
-is its own account; no maintainer is a bot (humans keep the last word); every
+is its own account; no maintainer or human member is a bot (humans keep the last
+word) and each person's login and id are unique and no agent id; every
 approver, vetoer, advisor and voter is an agent and no worker votes; the quorum fits
 the voters; the agents' daily budgets fit the organization's.
 """
@@ -56,6 +57,7 @@ class OrgFileChecks(checking.Checker):
                     f"maintainer {person.login!r} is also an agent's bot; a bot can never "
                     "be a maintainer (humans keep the last word)",
                 )
+        self._people_are_distinct(bot_logins, bot_ids)
         rules = org.governance
         for tier, rule in rules.tiers.items():
             for field in ("approvers", "veto_by"):
@@ -92,6 +94,45 @@ class OrgFileChecks(checking.Checker):
                 f"agents' daily budgets add up to ${total_daily:g}, more than the "
                 f"organization's daily_usd ${org.budget.daily_usd:g}; raise it or cut agents'",
             )
+
+    def _people_are_distinct(self, bot_logins: set[str], bot_ids: set[int]) -> None:
+        """Maintainers and human members: each login and numeric id once across both, no
+        human member is a bot (bots never propose as people), and no person's login is an
+        agent id (`proposed_by` names either an agent or a person, never both)."""
+        org = self.org.org
+        people = [("maintainers", i, m.login, m.id) for i, m in enumerate(org.maintainers)]
+        people += [("humans", i, h.login, h.id) for i, h in enumerate(org.humans)]
+        first_login: dict[str, str] = {}
+        first_id: dict[int, str] = {}
+        agent_ids = {a.lower() for a in self.org.agents} | {a.lower() for a in org.bots}
+        for field, index, login, user_id in people:
+            where = f"{field}[{index}] ({login})"
+            if login.lower() in first_login:
+                self.at_org(
+                    [field, index, "login"],
+                    f"duplicate login {login!r}, already {first_login[login.lower()]}; each "
+                    "person is listed once, as a maintainer or as a human member",
+                )
+            elif user_id in first_id:
+                self.at_org(
+                    [field, index, "id"],
+                    f"duplicate id {user_id}, already {first_id[user_id]}; logins and numeric "
+                    "ids are unique across bots, maintainers and humans",
+                )
+            first_login.setdefault(login.lower(), where)
+            first_id.setdefault(user_id, where)
+            if field == "humans" and (login.lower() in bot_logins or user_id in bot_ids):
+                self.at_org(
+                    [field, index],
+                    f"human member {login!r} is also a bot account; a bot never proposes "
+                    "as a person",
+                )
+            if login.lower() in agent_ids:
+                self.at_org(
+                    [field, index, "login"],
+                    f"{login!r} is also an agent id; `proposed_by` must name one of them "
+                    "only: rename the agent or list the person's own login",
+                )
 
     def _unique(
         self, locations: list[tuple[str | int, ...]], values: list[object], what: str

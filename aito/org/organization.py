@@ -34,6 +34,24 @@ class Maintainer(OrgModel):
     name: str | None = None
 
 
+class HumanMember(OrgModel):
+    """A person who may propose decisions (a pull request adding `org/decisions/<id>.yaml`).
+
+    Identified by the numeric ``id`` of the pull request's author, never by a name in the
+    record or the pull request. A human member never votes; ``may_propose`` is the
+    highest tier they may file (default ``minor``: a decision that carries no file and
+    commits no money, which the CEO may veto; raise it to ``major`` to let them carry
+    files or spend, with CEO and DAO approval). Maintainers may propose anything.
+    """
+
+    login: GitHubLogin
+    id: PositiveInt = Field(description="the account's numeric GitHub id (logins can be renamed)")
+    name: str | None = None
+    may_propose: Tier = Field(
+        Tier.MINOR, description="the highest tier this person may propose (default minor)"
+    )
+
+
 class GovernanceRepo(OrgModel):
     """The repository that holds org/ and profiles/ (this one)."""
 
@@ -183,6 +201,11 @@ class OrgFile(OrgModel):
     )
     bots: dict[Slug, BotIdentity] = Field(description="each agent's bot account, by agent id")
     maintainers: list[Maintainer] = Field(min_length=1)
+    humans: list[HumanMember] = Field(
+        default_factory=list,
+        description="people who may propose decisions (up to their `may_propose` tier); "
+        "they never vote",
+    )
     governance: GovernanceRules = Field(default_factory=GovernanceRules)
     pricing: dict[str, ModelPrice] = Field(description="model prices by model name")
     budget: OrgBudget

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Annotated, Any
 
-from pydantic import AnyUrl, Field, PositiveInt
+from pydantic import AnyUrl, Field, PositiveInt, StringConstraints
 
 from aito.org.common import OrgModel, Slug
 from aito.org.organization import Tier
@@ -31,6 +31,24 @@ class HumanDecision(enum.StrEnum):
     REJECT = "reject"
 
 
+class HumanAction(enum.StrEnum):
+    """How a maintainer's decision was given on the pull request."""
+
+    REVIEW = "review"  # an approving or request-changes review
+    MERGE = "merge"  # merged by hand
+    CLOSE = "close"  # closed by hand
+
+
+Proposer = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$"),
+    Field(
+        description="the proposing agent's id, or the GitHub login of the human member or "
+        "maintainer who opened the pull request"
+    ),
+]
+
+
 class PullRequestLink(OrgModel):
     number: PositiveInt
     url: AnyUrl | None = None
@@ -52,13 +70,21 @@ class Decision(OrgModel):
     id: Slug
     title: str = Field(min_length=1, max_length=255)
     description: str = ""
-    proposed_by: Slug
+    proposed_by: Proposer
     tier: Tier
     status: DecisionStatus = DecisionStatus.PENDING
     round: Annotated[int, Field(ge=0, le=9)] = 0
     rounds: list[RoundRecord] = Field(default_factory=list)
     human_decision: HumanDecision | None = None
     decided_by: str | None = Field(None, description="login of the maintainer who decided")
+    decided_via: HumanAction | None = Field(
+        None, description="how the maintainer decided: review, merge or close (by hand)"
+    )
+    violation: str | None = Field(
+        None,
+        description="set when someone who may not decide merged or closed the pull request "
+        "by hand; the maintainers were alerted",
+    )
     changes: list[str] = Field(
         default_factory=list, description="paths this decision authorises (they ride in its PR)"
     )

@@ -77,6 +77,11 @@ BASES: dict[tuple[str, ...], Base] = {
     ("decide", "status"): Base(),
     ("decide", "hold"): Base(args=("1",), needs_pr=True),
     ("decide", "unhold"): Base(args=("1",), needs_pr=True),
+    ("decide", "new"): Base(
+        options=("--as-human", "shiba-maintainer", "--tier", "major", "--title", "By hand")
+    ),
+    ("decide", "merge"): Base(args=("1",), options=("--as", "shiba-maintainer"), needs_pr=True),
+    ("decide", "close"): Base(args=("1",), options=("--as", "shiba-maintainer"), needs_pr=True),
     ("memory", "history"): Base(args=("cmo",)),
     ("memory", "recall"): Base(args=("cmo", "campaign")),
     ("memory", "state"): Base(args=("cmo",)),

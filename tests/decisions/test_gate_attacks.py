@@ -841,4 +841,6 @@ def test_a_proposer_merging_its_own_proposal_is_no_approval(
     assert result.verdict.status.value == "escalated" and result.verdict.human_decision is None
     path = f"org/decisions/{decision.id}.yaml"
     recorded = yaml.safe_load(local_forge.read_tree("main", prefixes=[path])[path])
-    assert recorded["status"] == "pending"  # the proposal as merged, no "approved" record
+    # Recorded as what it is: a violation, escalated to the maintainers, never "approved".
+    assert recorded["status"] == "escalated" and "human_decision" not in recorded
+    assert "cmo's bot merged it" in recorded["violation"]

@@ -293,6 +293,39 @@ CASES = [
         replace(ORG, "- login: shiba-maintainer", "- login: shiba-cmo[bot]"),
         at(ORG, "- login: shiba-cmo[bot]", "maintainer 'shiba-cmo[bot]' is also an agent's bot"),
     ),
+    # --- human members (issue 11) ----------------------------------------------------------
+    case(
+        "human-has-a-maintainers-id",
+        replace(ORG, "humans: []", "humans:\n  - {login: carol, id: 90000001}"),
+        at(ORG, "login: carol", "duplicate id 90000001", "unique across bots, maintainers"),
+    ),
+    case(
+        "human-is-also-a-maintainer",
+        replace(ORG, "humans: []", "humans:\n  - {login: Shiba-Maintainer, id: 5}"),
+        at(ORG, "login: Shiba-Maintainer", "duplicate login 'Shiba-Maintainer'"),
+    ),
+    case(
+        "human-is-a-bot",
+        replace(ORG, "humans: []", "humans:\n  - {login: someone, id: 190000003}"),
+        at(ORG, "login: someone", "human member 'someone' is also a bot account"),
+    ),
+    case(
+        "human-login-is-an-agent-id",
+        replace(ORG, "humans: []", "humans:\n  - {login: cfo, id: 5}"),
+        at(ORG, "login: cfo,", "'cfo' is also an agent id"),
+    ),
+    case(
+        "human-ceiling-is-no-tier",
+        replace(ORG, "humans: []", "humans:\n  - {login: carol, id: 5, may_propose: huge}"),
+        at(ORG, "may_propose: huge", "may_propose"),
+    ),
+    case(
+        "decision-by-an-unknown-person",
+        write(
+            "org/decisions/by-hand.yaml", "id: by-hand\ntitle: T\nproposed_by: Carol\ntier: minor\n"
+        ),
+        at("org/decisions/by-hand.yaml", "proposed_by:", "nor a maintainer or human member"),
+    ),
     # --- schedules ------------------------------------------------------------------------
     case(
         "cron-minute-out-of-range",
