@@ -160,7 +160,13 @@ def test_each_job_gets_the_secrets_and_variables_a_live_run_needs_and_no_other(
             "AITO_REDIS_URL",
             f"AITO_APP_KEY_{suffix}",  # its own App's key: no other agent's, no governance key
         }
-        assert _names(wake, "vars") == {"AITO_FORGE", f"AITO_APP_ID_{suffix}"}
+        # the optional endpoints (a proxy, a gateway; act's stand-ins) are variables, no secret
+        assert _names(wake, "vars") == {
+            "AITO_FORGE",
+            "AITO_GITHUB_API_URL",
+            "ANTHROPIC_BASE_URL",
+            f"AITO_APP_ID_{suffix}",
+        }
         env = wake["env"]
         assert env["POSTGRES_URL"] == "${{ secrets.AITO_POSTGRES_URL }}"  # what AITO reads
         assert env["AITO_FORGE"] == "${{ vars.AITO_FORGE || 'github' }}"  # never a silent local
@@ -173,6 +179,6 @@ def test_each_job_gets_the_secrets_and_variables_a_live_run_needs_and_no_other(
         "AITO_POSTGRES_URL",
         "AITO_REDIS_URL",
     }  # no model key: the tally never thinks
-    assert _names(tally, "vars") == {"AITO_FORGE", "AITO_GOVERNANCE_APP_ID"}
+    assert _names(tally, "vars") == {"AITO_FORGE", "AITO_GITHUB_API_URL", "AITO_GOVERNANCE_APP_ID"}
     assert tally["environment"] == rendering.GOVERNANCE_ENVIRONMENT
     assert "secrets." not in json.dumps(governance["jobs"]["validate"])
