@@ -25,7 +25,7 @@ def open_pr(ex: effects.Effects, position: int, action: actions.OpenPr) -> effec
     repo_key = action.repo or spec.git.repo
     forge = ex.ports.repo_forge(repo_key)
     branch = f"aito/{ex.agent_id}/{effects.slug(ex.run_id, limit=60)}-{position}"
-    pull = next((p for p in forge.pulls(state=None) if p.head_ref == branch), None)
+    pull = forge.pull_from(branch)
     if pull is None:
         forge.commit_files(
             branch=branch,
@@ -58,9 +58,10 @@ def propose_decision(
     forge = ex.ports.governance
     title = f"Decision ({action.tier.value}): {action.title}"
     author = ex.author()
+    # A run resumed after a crash finds the proposal it made before (still open); a
+    # closed one of the same title is history, and reading it would grow with history.
     existing = next(
-        (p for p in forge.pulls(state=None) if p.title == title and p.author.id == author.id),
-        None,
+        (p for p in forge.pulls() if p.title == title and p.author.id == author.id), None
     )
     if existing is None:
         decision, pull = proposing.propose(

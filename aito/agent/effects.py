@@ -299,7 +299,7 @@ def write_task(
     if current == content:
         return
     branch = f"aito/tasks/{task.id}-{hashlib.sha256(content).hexdigest()[:8]}"
-    pull = next((p for p in forge.pulls(state=None) if p.head_ref == branch), None)
+    pull = forge.pull_from(branch)
     if pull is None:
         forge.commit_files(
             branch=branch,

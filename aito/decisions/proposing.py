@@ -119,11 +119,9 @@ def new_decision_id(
 ) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "decision"
     stem = f"{now:%Y%m%d}-{slug}"
-    taken = set(org.decisions) | {
-        p.head_ref.removeprefix(BRANCH_PREFIX) for p in forge.pulls(state=None)
-    }
     candidate, counter = stem, 2
-    while candidate in taken:
+    # One lookup per candidate (usually one), not a listing of every pull request ever.
+    while candidate in org.decisions or forge.pull_from(f"{BRANCH_PREFIX}{candidate}"):
         candidate, counter = f"{stem}-{counter}", counter + 1
     return candidate
 

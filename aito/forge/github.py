@@ -205,6 +205,20 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods, DispatchMet
         every = [dto or self.pull(number) for number, dto in found]
         return [p for p in every if state is None or p.state is state]
 
+    def pull_from(self, branch: str) -> port.PullRequest | None:
+        """One listing filtered by head branch (GitHub's ``head=owner:branch``), however
+        many pull requests the repository has had; a closed one is read like :meth:`pull`."""
+        head = f"{self.repo_name.split('/')[0]}:{branch}"
+        listing = self._gov.repo.get_pulls(state="all", head=head, sort="created", direction="desc")
+        found = self._call(
+            f"find the pull request from {branch}",
+            lambda: [(p.number, convert.pull(p) if p.state == "open" else None) for p in listing],
+        )
+        if not found:
+            return None
+        number, dto = found[0]
+        return dto or self.pull(number)
+
     def commits(self, number: int) -> list[port.Commit]:
         """The pull request's commits, oldest first, with push times from server evidence
         only (see the module docstring): one call, plus one when there is one commit (and

@@ -192,6 +192,10 @@ class LocalForge(ConversationMethods, IssueMethods, PermissionMethods):
         found = [self.pull(int(r["number"])) for r in self._records()]
         return [p for p in found if state is None or p.state is state]
 
+    def pull_from(self, branch: str) -> PullRequest | None:
+        numbers = [int(r["number"]) for r in self._records() if r["head_ref"] == branch]
+        return self.pull(max(numbers)) if numbers else None
+
     def commits(self, number: int) -> list[Commit]:
         record = self._load(number)
         return [

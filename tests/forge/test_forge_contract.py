@@ -11,7 +11,8 @@ import pytest
 from support.decision_scenario import run_full_scenario
 from support.fake_github import make_org_forge, start_fake_github
 
-from aito.forge.base import Forge, Permission
+from aito.decisions import proposing
+from aito.forge.base import Forge, Permission, PullState
 from aito.forge.local import LocalForge
 from aito.org import loading
 
@@ -49,3 +50,27 @@ def forge_and_org(
 def test_the_full_decision_scenario(forge_and_org: tuple[Forge, loading.Organization]) -> None:
     forge, org = forge_and_org
     run_full_scenario(forge, org, now=_now)
+
+
+def test_the_pull_request_from_a_branch_is_found_in_any_state(
+    forge_and_org: tuple[Forge, loading.Organization],
+) -> None:
+    """What a resumed run relies on to never open a second pull request from its branch."""
+    forge, org = forge_and_org
+    cmo = proposing.identity_for(org, "cmo")
+    maintainer = proposing.identity_for(org, org.org.maintainers[0].login)
+    assert forge.pull_from("aito/cmo/nothing-yet") is None
+    numbers = []
+    for branch in ("aito/cmo/first", "aito/cmo/second"):
+        forge.commit_files(
+            branch=branch, base="main", files={"content/x.md": branch.encode()},
+            message=branch, author=cmo,
+        )  # fmt: skip
+        pull = forge.open_pull(head=branch, base="main", title=branch, body="", author=cmo)
+        numbers.append(pull.number)
+    forge.close(numbers[0], actor=maintainer)
+
+    closed, still_open = forge.pull_from("aito/cmo/first"), forge.pull_from("aito/cmo/second")
+    assert closed is not None and (closed.number, closed.state) == (numbers[0], PullState.CLOSED)
+    assert still_open is not None
+    assert (still_open.number, still_open.state) == (numbers[1], PullState.OPEN)
