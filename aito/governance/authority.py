@@ -21,7 +21,7 @@ Paths are matched with gitignore semantics (:mod:`aito.org.paths`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aito.org import loading
 from aito.org import paths as repo_paths
@@ -83,20 +83,13 @@ def required_tier(
         else:
             tier = Tier.MINOR
             reasons.append(f"${amount_usd:g} is within {proposer}'s own limit")
-    for link in sorted(set(links)):
-        tier = Tier.CRITICAL
-        reasons.append(f"{repo_paths.shown(link)} is a symbolic link or submodule")
-    for path in sorted(set(paths)):
-        critical = _critical_reason(path)
-        if critical is not None:
-            tier = Tier.CRITICAL
-            reasons.append(f"{repo_paths.shown(path)} {critical}")
-        elif not repo_paths.matches(path, spec.git.paths):
-            tier = higher(tier, Tier.MAJOR)
-            reasons.append(
-                f"{repo_paths.shown(path)} is outside {proposer}'s paths "
-                f"({', '.join(spec.git.paths)})"
-            )
+
+    def outside(path: str) -> str | None:
+        if repo_paths.matches(path, spec.git.paths):
+            return None
+        return f" is outside {proposer}'s paths ({', '.join(spec.git.paths)})"
+
+    tier = _files_tier(tier, reasons, paths=paths, links=links, outside=outside)
     return Requirement(tier, tuple(reasons))
 
 
@@ -109,6 +102,24 @@ def _person_requirement(
     if amount_usd > 0:
         tier = Tier.MAJOR
         reasons.append(f"${amount_usd:g} from a person's proposal: the CEO and DAO approve")
+    tier = _files_tier(
+        tier, reasons, paths=paths, links=links,
+        outside=lambda _: ": a person has no paths of their own",
+    )  # fmt: skip
+    return Requirement(tier, tuple(reasons))
+
+
+def _files_tier(
+    tier: Tier,
+    reasons: list[str],
+    *,
+    paths: Iterable[str],
+    links: Iterable[str],
+    outside: Callable[[str], str | None],
+) -> Tier:
+    """``tier`` raised for the files (their reasons added): a link, a submodule or a
+    rule or automation path makes it critical; a path ``outside`` the proposer's own
+    (``outside`` says why, else None) at least major."""
     for link in sorted(set(links)):
         tier = Tier.CRITICAL
         reasons.append(f"{repo_paths.shown(link)} is a symbolic link or submodule")
@@ -117,10 +128,10 @@ def _person_requirement(
         if critical is not None:
             tier = Tier.CRITICAL
             reasons.append(f"{repo_paths.shown(path)} {critical}")
-        else:
+        elif (why := outside(path)) is not None:
             tier = higher(tier, Tier.MAJOR)
-            reasons.append(f"{repo_paths.shown(path)}: a person has no paths of their own")
-    return Requirement(tier, tuple(reasons))
+            reasons.append(f"{repo_paths.shown(path)}{why}")
+    return tier
 
 
 def _critical_reason(path: str) -> str | None:
