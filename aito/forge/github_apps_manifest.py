@@ -32,6 +32,8 @@ import json
 import urllib.parse
 from typing import Any
 
+from aito import settings
+from aito.forge import credentials as needs
 from aito.org import loading
 from aito.org.agents import Layer
 from aito.workflows import credentials, rendering
@@ -41,13 +43,9 @@ GOVERNANCE = "governance"
 APP_NAME_MAX = 34
 """GitHub's longest App name."""
 
-AGENT_PERMISSIONS: dict[str, str] = {
-    "contents": "write",
-    "issues": "write",
-    "metadata": "read",
-    "pull_requests": "write",
-}
-GOVERNANCE_PERMISSIONS: dict[str, str] = AGENT_PERMISSIONS | {"statuses": "write"}
+# What each App needs (and why: aito.forge.credentials), with the metadata every App has.
+AGENT_PERMISSIONS: dict[str, str] = {"metadata": "read", **needs.AGENT_PERMISSIONS}
+GOVERNANCE_PERMISSIONS: dict[str, str] = {"metadata": "read", **needs.GOVERNANCE_PERMISSIONS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,8 +102,8 @@ def bot_apps(org: loading.Organization) -> list[BotApp]:
                 "requests, votes with reviews, comments.",
                 permissions=dict(AGENT_PERMISSIONS),
                 repos=tuple(repos),
-                id_variable=f"AITO_APP_ID_{credentials.agent_suffix(spec.id)}",
-                key_secret=f"AITO_APP_KEY_{credentials.agent_suffix(spec.id)}",
+                id_variable=settings.agent_app_names(spec.id)[0],
+                key_secret=settings.agent_app_names(spec.id)[1],
                 environment=None,
             )
         )

@@ -22,13 +22,14 @@ from pathlib import Path
 
 import yaml
 
+from aito import settings
 from aito.org import loading
 from aito.org.agents import Layer
 from aito.workflows import rendering
 
 SHARED_SECRETS = ("AITO_POSTGRES_URL", "AITO_REDIS_URL", "ANTHROPIC_API_KEY")
-GOVERNANCE_APP_ID = "AITO_GOVERNANCE_APP_ID"
-GOVERNANCE_APP_KEY = "AITO_GOVERNANCE_APP_KEY"
+GOVERNANCE_APP_ID = settings.GOVERNANCE_APP_ID
+GOVERNANCE_APP_KEY = settings.GOVERNANCE_APP_KEY
 ENVIRONMENT_ONLY = re.compile(r"AITO_GOVERNANCE_")
 OPTIONAL = re.compile(r"GITHUB_TOKEN|AITO_GITHUB_TOKEN(_[A-Z0-9_]+)?")
 _REFERENCE = re.compile(r"\b(secrets|vars)\.([A-Za-z_][A-Za-z0-9_]*)(\s*\|\|)?")
@@ -44,11 +45,6 @@ class Need:
     environment_only: bool  # must be in that environment (not the repo or the org)
     readers: tuple[str, ...]  # e.g. "agent-cmo.yml: wake"
     optional: bool = False
-
-
-def agent_suffix(agent_id: str) -> str:
-    """``cmo`` → ``CMO``, ``code-reviewer`` → ``CODE_REVIEWER``: the ``<AGENT>`` of the names."""
-    return agent_id.upper().replace("-", "_")
 
 
 def needs(org: loading.Organization) -> list[Need]:
@@ -70,8 +66,9 @@ def needs(org: loading.Organization) -> list[Need]:
         if spec.layer is Layer.WORKER or spec.loop is None:
             continue
         wake = f"agent-{spec.id}.yml: wake"
-        add("variable", f"AITO_APP_ID_{agent_suffix(spec.id)}", None, wake, False)
-        add("secret", f"AITO_APP_KEY_{agent_suffix(spec.id)}", None, wake, False)
+        app_id, app_key, _ = settings.agent_app_names(spec.id)
+        add("variable", app_id, None, wake, False)
+        add("secret", app_key, None, wake, False)
         for name in SHARED_SECRETS:
             add("secret", name, None, wake, False)
     return sorted(
