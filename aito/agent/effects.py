@@ -97,10 +97,7 @@ class Effects:
 
     def author(self) -> Identity:
         if self.identity is None:
-            spec = self.org.agents[self.agent_id]
-            # workers act through the account of the agent that manages them
-            owner = spec.reports_to if spec.reports_to in self.org.org.bots else "ceo"
-            return proposing.identity_for(self.org, owner or "ceo")
+            return proposing.identity_for(self.org, account_of(self.org, self.agent_id))
         return self.identity
 
     def send(
@@ -279,6 +276,15 @@ class Effects:
                 + [t for t in extra if t.assigned_to != self.agent_id],
             }
         )
+
+
+def account_of(org: loading.Organization, agent_id: str) -> str:
+    """The agent whose bot account ``agent_id`` acts through: its own (a listed bot), else
+    its manager's (workers act through the agent that manages them), else the CEO's."""
+    if agent_id in org.org.bots:
+        return agent_id
+    owner = org.agents[agent_id].reports_to
+    return owner if owner in org.org.bots else "ceo"
 
 
 def write_task(
