@@ -8,6 +8,7 @@ malformed; a decision is never a task and a task never a decision."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,14 @@ import pytest
 import yaml
 from support.local_repo import Clock, git, plain_push
 
+from aito import bootstrap
 from aito.agent import task_settling
 from aito.decisions import proposing, reading, sweeping
 from aito.forge.base import Identity, PullRequest, PullState
 from aito.forge.local import LocalForge
 from aito.org import loading
 from aito.org.organization import Tier
+from aito.settings import Settings
 
 
 @pytest.fixture
@@ -260,3 +263,48 @@ def test_a_decision_is_never_a_task_nor_a_task_a_decision(
     assert sweeping.open_decisions(local_forge) == [decision.number]
     assert list(settle(local_forge)) == [task.number]
     assert local_forge.pull(decision.number).state is PullState.OPEN
+
+
+def test_decide_tally_lists_task_records_beside_decisions(  # type: ignore[no-untyped-def]
+    governance_repo: Path, postgres_url: str, redis_url: str, monkeypatch, run_aito, clock: Clock
+) -> None:
+    monkeypatch.setenv("POSTGRES_URL", postgres_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    org = loading.load_valid(governance_repo)
+    forge = bootstrap.forge(Settings.from_env({}, repo=governance_repo), org)
+    assert isinstance(forge, LocalForge)
+    _, decision = proposing.propose(
+        forge,
+        org=org,
+        proposer="cmo",
+        tier=Tier.MAJOR,
+        title="Winter",
+        body="Why.",
+        files={"content/winter.md": b"text"},
+        amount_usd=0,
+        now=clock(),
+    )
+    good = task_pr(forge, bot(org, "cmo"), record())
+    bad = task_pr(forge, bot(org, "cto"), record("20261102-forged"), branch="forged")
+
+    one = run_aito("--repo", str(governance_repo), "decide", "tally", str(bad.number), "--json")
+    assert one.code == 0, one.err  # a refusal is a verdict, not a failure
+    assert json.loads(one.out) | {"reason": ""} == {
+        "kind": "task",
+        "pr": bad.number,
+        "task": "20261102-forged",
+        "author": "shiba-cto[bot]",
+        "outcome": "refused",
+        "reason": "",
+        "closed": False,
+        "commented": True,
+    }
+    every = run_aito("--repo", str(governance_repo), "decide", "tally", "--all")
+    assert every.code == 0, every.err
+    assert f"#{good.number} task 20261102-launch-thread [shiba-cmo[bot]] merged" in every.out
+    assert f"#{bad.number} task 20261102-forged [shiba-cto[bot]] refused" in every.out
+    assert f"#{decision.number} " in every.out
+    listed = run_aito("--repo", str(governance_repo), "decide", "tally", "--all", "--json")
+    kinds = [(e["kind"], e["pr"]) for e in json.loads(listed.out)]
+    assert kinds == [("decision", decision.number), ("task", bad.number)]  # good is merged
+    assert forge.pull(good.number).state is PullState.MERGED
