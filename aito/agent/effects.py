@@ -295,7 +295,9 @@ def write_task(
     Task records are operational bookkeeping inside the author's authority: the
     record is validated by its model, committed on its own branch, and merged by
     the governance bot (on GitHub its token must be allowed to merge). Where the forge
-    holds no governance key (an agent's job on GitHub) the pull request stays open.
+    holds no governance key (an agent's job on GitHub) the pull request stays open and
+    the governance tally settles it (:mod:`aito.agent.task_settling`), checking it again
+    against the base branch's organization.
     """
     path = f"{TASKS_PREFIX}{task.id}.yaml"
     content = yaml.safe_dump(
