@@ -308,3 +308,19 @@ def test_decide_tally_lists_task_records_beside_decisions(  # type: ignore[no-un
     kinds = [(e["kind"], e["pr"]) for e in json.loads(listed.out)]
     assert kinds == [("decision", decision.number), ("task", bad.number)]  # good is merged
     assert forge.pull(good.number).state is PullState.MERGED
+
+
+def test_a_merged_new_task_wakes_its_assignee_once(
+    local_forge: LocalForge, org: loading.Organization
+) -> None:
+    woken: list[str] = []
+    audit = record("20261102-audit", assigned_to="cto", created_by="ceo")
+    task_pr(local_forge, bot(org, "ceo"), audit)
+    task_pr(local_forge, bot(org, "cmo"), record(), branch="worker")  # a worker: no loop to wake
+    settled, _ = task_settling.settle_open(local_forge, wake=lambda agent, _: woken.append(agent))
+    assert [s.outcome for s in settled] == [task_settling.MERGED, task_settling.MERGED]
+    assert woken == ["cto"]
+    started = task_pr(local_forge, bot(org, "cto"), audit | {"status": "in_progress"}, branch="s")
+    task_settling.settle_open(local_forge, wake=lambda agent, _: woken.append(agent))
+    assert local_forge.pull(started.number).state is PullState.MERGED
+    assert woken == ["cto"]  # an update wakes nobody; a re-run neither
