@@ -20,8 +20,9 @@ decision). It is merged only when all of these hold:
   (`create_task`), pending or moved on as its assignee or creator may; an **update** of a
   task on the base branch changes only `status` (and `completed_at`/`result` when done)
   of an open task, as its assignee or creator may (`update_task`, `complete_task`);
-* its head is the one read: the merge is pinned to it (a conflict leaves it for the next
-  sweep).
+* its head is the one read: the pull request is read again after its files (a head that
+  moved in between is left for the next sweep), the record is read at that head and the
+  merge is pinned to it (a conflict leaves it for the next sweep).
 
 Otherwise nothing is merged. A pull request by a person (maintainer, member or outsider)
 is left to people, without a word. A bot's pull request that is refused gets one
@@ -160,6 +161,10 @@ def settle(
             f"opened by {login}, not an agent's bot: left to the maintainers",
             author=login,
         )
+    if forge.pull(pull.number).head_sha != pull.head_sha:
+        # the files listed may be another head's than the one read and merged below
+        moved = "its head moved while it was read: the next sweep settles it"
+        return Settled(pull.number, LEFT, moved, author=login)
     task: Task | None = None
     try:
         task = _record(forge, pull, changes)
