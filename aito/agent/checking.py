@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+from collections.abc import Collection
 
 from aito.agent import actions
 from aito.agent.context import Context
@@ -67,9 +68,9 @@ def check(
     agent_id = context.agent.id
     spec = org.agents[agent_id]
     kind = str(action.model_dump()["type"])
-    if spec.layer is Layer.WORKER and kind not in actions.WORKER_ACTIONS:
-        allowed = ", ".join(sorted(actions.WORKER_ACTIONS))
-        return f"workers may only {allowed}; {kind} is for the agent that spawned you"
+    refused = layer_refusal(org, agent_id, kind)
+    if refused is not None:
+        return refused
     cap = getattr(caps, kind, None)
     if isinstance(cap, int) and counts.by_type[kind] >= cap:
         return f"cap reached: at most {cap} {kind} action(s) per run"
@@ -96,13 +97,11 @@ def check(
         case actions.CastVote():
             return _vote(action, context=context)
         case actions.CreateTask():
-            return _create_task(action, org=org, agent_id=agent_id)
+            return create_task_refusal(action, org=org, agent_id=agent_id)
         case actions.UpdateTask():
             return _update_task(action, context=context, counts=counts, caps=caps)
         case actions.CompleteTask():
-            if action.task not in {t.id for t in context.tasks}:
-                return f"task {action.task!r} is not an open task assigned to you"
-            return None
+            return completion_refusal(action.task, mine={t.id for t in context.tasks})
         case actions.SendMessage():
             return _message(action, context=context, org=org, agent_id=agent_id)
         case actions.SpawnWorker():
@@ -124,6 +123,14 @@ def check(
             return None
         case _:
             return None
+
+
+def layer_refusal(org: loading.Organization, agent_id: str, kind: str) -> str | None:
+    """Workers may take only :data:`actions.WORKER_ACTIONS`."""
+    if org.agents[agent_id].layer is Layer.WORKER and kind not in actions.WORKER_ACTIONS:
+        allowed = ", ".join(sorted(actions.WORKER_ACTIONS))
+        return f"workers may only {allowed}; {kind} is for the agent that spawned you"
+    return None
 
 
 def may_assign(org: loading.Organization, agent_id: str, assignee: str) -> bool:
@@ -186,9 +193,11 @@ def _vote(action: actions.CastVote, *, context: Context) -> str | None:
     return None
 
 
-def _create_task(
+def create_task_refusal(
     action: actions.CreateTask, *, org: loading.Organization, agent_id: str
 ) -> str | None:
+    """Why ``agent_id`` may not create this task (the run-time check, and the governance
+    tally's check of a task record's pull request, :mod:`aito.agent.task_settling`)."""
     if not may_assign(org, agent_id, action.assigned_to):
         return (
             f"you may assign tasks to yourself and to agents you manage "
@@ -204,12 +213,11 @@ def _update_task(
 ) -> str | None:
     mine = {t.id: t for t in context.tasks}
     delegated = {t.id: t for t in context.delegated}
-    task = mine.get(action.task) or delegated.get(action.task)
-    if task is None:
-        return f"task {action.task!r} is neither assigned to you nor delegated by you"
+    refused = update_refusal(action.task, action.status, mine=mine, delegated=delegated)
+    if refused is not None:
+        return refused
+    task = mine.get(action.task) or delegated[action.task]
     if action.status is TaskStatus.IN_PROGRESS:
-        if action.task not in mine:
-            return "only the assignee starts a task"
         in_progress = sum(t.status == TaskStatus.IN_PROGRESS for t in context.tasks)
         in_progress += counts.started_tasks - counts.finished_tasks
         if task.status != TaskStatus.IN_PROGRESS and in_progress >= caps.tasks_in_progress:
@@ -217,6 +225,27 @@ def _update_task(
                 f"finish before you start: {in_progress} task(s) already in progress "
                 f"(at most {caps.tasks_in_progress})"
             )
+    return None
+
+
+def update_refusal(
+    task_id: str, status: TaskStatus, *, mine: Collection[str], delegated: Collection[str]
+) -> str | None:
+    """Who may set an open task's status: its assignee (``mine``: the open tasks assigned
+    to the agent) or its creator (``delegated``: the open tasks it created for others);
+    only the assignee starts it. Shared by the run-time check and the governance tally's
+    check of a task record's pull request (:mod:`aito.agent.task_settling`)."""
+    if task_id not in mine and task_id not in delegated:
+        return f"task {task_id!r} is neither assigned to you nor delegated by you"
+    if status is TaskStatus.IN_PROGRESS and task_id not in mine:
+        return "only the assignee starts a task"
+    return None
+
+
+def completion_refusal(task_id: str, *, mine: Collection[str]) -> str | None:
+    """Only the assignee completes an open task (``mine``: those assigned to the agent)."""
+    if task_id not in mine:
+        return f"task {task_id!r} is not an open task assigned to you"
     return None
 
 

@@ -97,10 +97,7 @@ class Effects:
 
     def author(self) -> Identity:
         if self.identity is None:
-            spec = self.org.agents[self.agent_id]
-            # workers act through the account of the agent that manages them
-            owner = spec.reports_to if spec.reports_to in self.org.org.bots else "ceo"
-            return proposing.identity_for(self.org, owner or "ceo")
+            return proposing.identity_for(self.org, account_of(self.org, self.agent_id))
         return self.identity
 
     def send(
@@ -281,6 +278,15 @@ class Effects:
         )
 
 
+def account_of(org: loading.Organization, agent_id: str) -> str:
+    """The agent whose bot account ``agent_id`` acts through: its own (a listed bot), else
+    its manager's (workers act through the agent that manages them), else the CEO's."""
+    if agent_id in org.org.bots:
+        return agent_id
+    owner = org.agents[agent_id].reports_to
+    return owner if owner in org.org.bots else "ceo"
+
+
 def write_task(
     forge: Forge, org: loading.Organization, task: Task, *, author: Identity, message: str
 ) -> None:
@@ -289,7 +295,9 @@ def write_task(
     Task records are operational bookkeeping inside the author's authority: the
     record is validated by its model, committed on its own branch, and merged by
     the governance bot (on GitHub its token must be allowed to merge). Where the forge
-    holds no governance key (an agent's job on GitHub) the pull request stays open.
+    holds no governance key (an agent's job on GitHub) the pull request stays open and
+    the governance tally settles it (:mod:`aito.agent.task_settling`), checking it again
+    against the base branch's organization.
     """
     path = f"{TASKS_PREFIX}{task.id}.yaml"
     content = yaml.safe_dump(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from aito.agent import context, verdicts
@@ -12,7 +13,7 @@ from aito.agent.ports import LoopPorts
 from aito.governance.tallying import Stage
 from aito.org import loading
 from aito.org.agents import Layer
-from aito.org.records import TaskStatus
+from aito.org.records import Task, TaskStatus
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,23 +39,25 @@ def world_of(
 ) -> World:
     spec = org.agents[agent_id]
     open_tasks = [t for t in org.tasks.values() if t.status in context.OPEN_TASK_STATUSES]
-    mine = sorted(
-        (context.task_view(t) for t in open_tasks if t.assigned_to == agent_id),
-        key=lambda t: (t.priority, t.id),
-    )
-    delegated = sorted(
-        (
-            context.task_view(t)
-            for t in open_tasks
-            if t.created_by == agent_id and t.assigned_to != agent_id
-        ),
-        key=lambda t: t.id,
-    )
+    assigned, created = task_sides(open_tasks, agent_id)
+    mine = sorted((context.task_view(t) for t in assigned), key=lambda t: (t.priority, t.id))
+    delegated = sorted((context.task_view(t) for t in created), key=lambda t: t.id)
     decisions = decisions_for(ports, agent_id, now=now) if spec.layer is not Layer.WORKER else []
     facts = _facts(
         ports, org, agent_id, budget=budget, tasks=open_tasks, decisions=decisions, now=now
     )
     return World(tasks=mine, delegated=delegated, decisions=decisions, facts=facts)
+
+
+def task_sides(tasks: Iterable[Task], agent_id: str) -> tuple[list[Task], list[Task]]:
+    """Of ``tasks``, the open ones assigned to ``agent_id`` and those it created for
+    others: what it may update (the run-time check and the governance tally's check of a
+    task record's pull request, :mod:`aito.agent.task_settling`, both read them)."""
+    open_tasks = [t for t in tasks if t.status in context.OPEN_TASK_STATUSES]
+    return (
+        [t for t in open_tasks if t.assigned_to == agent_id],
+        [t for t in open_tasks if t.created_by == agent_id and t.assigned_to != agent_id],
+    )
 
 
 def decisions_for(

@@ -302,7 +302,9 @@ def review(
 
 @decide.command("tally")
 @click.argument("pr", type=click.IntRange(1, 2**31 - 1), required=False)
-@click.option("--all", "every", is_flag=True, help="Tally every open decision PR.")
+@click.option(
+    "--all", "every", is_flag=True, help="Tally every open decision PR, settle every task PR."
+)
 @click.option("--dry-run", is_flag=True, help="Compute and print the verdict; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help=f"Print JSON: {JSON_FIELDS}.")
 @NOW_OPTION
@@ -322,26 +324,20 @@ def tally(
     updated in place, maintainers requested on escalation, merge pinned to the
     evaluated head, close on rejection, the final record on the base branch, in
     Postgres, and a message to the proposer and voters.
+
+    A task record PR (one org/tasks/<id>.yaml, left open by an agent's job on GitHub)
+    is merged if its bot may write it, judged from the base branch; else commented on
+    once (closed if malformed). JSON entries carry kind: decision or task (pr, task,
+    author, outcome: merged|refused|left, reason, closed, commented).
     """
     if (pr is None) == (not every):
         raise click.UsageError("give a PR number or --all")
     now = now_or(now_text)
     with session(ctx, writes=not dry_run, tally=not dry_run) as (settings, org, forge):
-        if pr is not None:
-            decide_sweeping.decision_pull(forge, pr)
-        if dry_run:
-            sweep = sweeping.tally_open(
-                forge, now=now, apply=False, numbers=decide_sweeping.only(pr)
-            )
-        else:
-            sweep = decide_sweeping.sweep(settings, org, forge, decide_sweeping.only(pr), now=now)
-    results = decide_sweeping.results_of(sweep, single=pr is not None)
-    if as_json:
-        emit_json(results[0].as_json() if pr is not None else [r.as_json() for r in results])
-    else:
-        for result in results:
-            decide_sweeping.show(result, show_changes=True)
-    decide_sweeping.fail_on(sweep)
+        sweep, tasks = decide_sweeping.tally_and_settle(
+            settings, org, forge, pr, now=now, apply=not dry_run
+        )
+    decide_sweeping.report(sweep, tasks, single=pr is not None, as_json=as_json)
 
 
 @decide.command("status")

@@ -1,6 +1,7 @@
 """The sweep behind `aito decide tally` and `status`: which pull request is a decision,
 tallying and applying through `aito.decisions.sweeping.tally_open` with the services
-up once, and how a verdict is printed."""
+up once, settling task record pull requests (`aito.agent.task_settling`), and how a
+verdict is printed."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import datetime as dt
 import click
 
 from aito import bootstrap
+from aito.agent import task_settling
 from aito.bus import keys
 from aito.cli import context
 from aito.cli.context import progress
 from aito.decisions import applying, reading, recording, sweeping
-from aito.errors import GovernanceError, PermanentAdapterError
+from aito.errors import AitoError, GovernanceError, PermanentAdapterError
 from aito.forge.base import Forge, PullRequest
 from aito.org import loading
 from aito.settings import Settings
@@ -35,6 +37,97 @@ def decision_pull(forge: Forge, number: int) -> PullRequest:
         raise
     reading.decision_of(forge, pull)
     return pull
+
+
+def is_task(forge: Forge, number: int) -> bool:
+    """False for a decision pull request, True for a task record's; GovernanceError (the
+    decision's own, exit 4) for anything else."""
+    try:
+        decision_pull(forge, number)
+    except GovernanceError as exc:
+        try:
+            pull = forge.pull(number)
+            task = task_settling.is_task_pull(forge, pull, forge.file_changes(number))
+        except AitoError:
+            raise exc from None
+        if not task:
+            raise
+        return True
+    return False
+
+
+def settle_tasks(
+    settings: Settings,
+    org: loading.Organization,
+    forge: Forge,
+    numbers: list[int] | None,
+    *,
+    apply: bool,
+) -> tuple[list[task_settling.Settled], list[sweeping.Problem]]:
+    """Settle the open task record pull requests (or ``numbers``); the assignee of a merged
+    new task is woken through the bus's waker (services started only then)."""
+    with contextlib.ExitStack() as stack:
+        wired: list[bootstrap.Runtime] = []
+
+        def wake(agent_id: str, reason: str) -> None:
+            try:
+                if not wired:
+                    runtime = stack.enter_context(context.runtime(settings, org=org))
+                    runtime.bus.waker = bootstrap.waker(settings, runtime, org, forge)
+                    wired.append(runtime)
+                wired[0].bus.waker.wake([agent_id], reason=reason, source="task", sender=None)
+            except AitoError as exc:  # the creator's message already woke it (or will)
+                click.echo(f"⚠ {agent_id} not woken: {exc}", err=True)
+
+        return task_settling.settle_open(
+            forge, apply=apply, numbers=numbers, wake=wake if apply else None
+        )
+
+
+def tally_and_settle(
+    settings: Settings,
+    org: loading.Organization,
+    forge: Forge,
+    pr: int | None,
+    *,
+    now: dt.datetime,
+    apply: bool,
+) -> tuple[sweeping.Sweep, list[task_settling.Settled]]:
+    """`aito decide tally`: pull request ``pr`` (a decision or a task record) or, with
+    None, every open decision and task record; the problems of both in the sweep."""
+    task = pr is not None and is_task(forge, pr)
+    decisions = [] if task else only(pr)
+    if apply:
+        swept = sweep(settings, org, forge, decisions, now=now)
+    else:
+        swept = sweeping.tally_open(forge, now=now, apply=False, numbers=decisions)
+    tasks, unsettled = settle_tasks(
+        settings, org, forge, None if pr is None else [pr] if task else [], apply=apply
+    )
+    return sweeping.Sweep(swept.tallies, swept.problems + unsettled), tasks
+
+
+def report(
+    swept: sweeping.Sweep, tasks: list[task_settling.Settled], *, single: bool, as_json: bool
+) -> None:
+    """What `aito decide tally` did, decisions then task records; exits non-zero (the worst
+    code) if a pull request could not be read or tallied. A refused task is no failure."""
+    results = results_of(swept, single=single)
+    entries = [{"kind": "decision"} | r.as_json() for r in results] + [t.as_json() for t in tasks]
+    if as_json:
+        context.emit_json(entries[0] if single else entries)
+    else:
+        for result in results:
+            show(result, show_changes=True)
+        for settled in tasks:
+            show_task(settled)
+    fail_on(swept)
+
+
+def show_task(settled: task_settling.Settled) -> None:
+    what = settled.outcome + (" and closed" if settled.closed else "")
+    click.echo(f"#{settled.pr} task {settled.task or '?'} [{settled.author}] {what}")
+    click.echo(f"  {settled.reason}")
 
 
 def only(pr: int | None) -> list[int] | None:
