@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import pydantic
@@ -123,13 +123,16 @@ def settle_open(
     apply: bool = True,
     numbers: Sequence[int] | None = None,
     wake: Wake | None = None,
+    decisions: Collection[int] = (),
 ) -> tuple[list[Settled], list[sweeping.Problem]]:
     """Settle each open task record pull request (or just ``numbers``); the others are
-    skipped. Returns what was done and, beside it, each pull request that failed."""
+    skipped, and so are ``decisions`` (just tallied as decisions: no task record adds a
+    decision record, so their files need not be read again). Returns what was done and,
+    beside it, each pull request that failed."""
     settled: list[Settled] = []
     problems: list[sweeping.Problem] = []
     listed = {p.number: p for p in forge.pulls()} if numbers is None else {}
-    for number in sorted(listed) if numbers is None else numbers:
+    for number in sorted(set(listed) - set(decisions)) if numbers is None else numbers:
         try:
             pull = listed[number] if number in listed else forge.pull(number)
             result = settle(forge, pull, apply=apply, wake=wake)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Collection
 
 import click
 
@@ -63,6 +64,7 @@ def settle_tasks(
     numbers: list[int] | None,
     *,
     apply: bool,
+    decisions: Collection[int] = (),
 ) -> tuple[list[task_settling.Settled], list[sweeping.Problem]]:
     """Settle the open task record pull requests (or ``numbers``); the assignee of a merged
     new task is woken through the bus's waker (services started only then)."""
@@ -80,7 +82,7 @@ def settle_tasks(
                 click.echo(f"⚠ {agent_id} not woken: {exc}", err=True)
 
         return task_settling.settle_open(
-            forge, apply=apply, numbers=numbers, wake=wake if apply else None
+            forge, apply=apply, numbers=numbers, wake=wake if apply else None, decisions=decisions
         )
 
 
@@ -102,7 +104,12 @@ def tally_and_settle(
     else:
         swept = sweeping.tally_open(forge, now=now, apply=False, numbers=decisions)
     tasks, unsettled = settle_tasks(
-        settings, org, forge, None if pr is None else [pr] if task else [], apply=apply
+        settings,
+        org,
+        forge,
+        None if pr is None else [pr] if task else [],
+        apply=apply,
+        decisions=[t.verdict.pr for t in swept.tallies],
     )
     return sweeping.Sweep(swept.tallies, swept.problems + unsettled), tasks
 
