@@ -179,6 +179,13 @@ def preflight_tally(settings: Settings, org: loading.Organization) -> Tokens:
     if settings.forge == "github":
         from aito.forge import credentials
 
+        if org.org.governance_repo.bot is None and settings.strict:
+            # Without it the tally trusts GitHub Actions' own bot, which any workflow a
+            # pushed branch brings runs as.
+            raise ConfigError(
+                "org/org.yaml names no governance_repo.bot: record the governance App "
+                "(`aito github apps record governance …`) before the tally runs on GitHub"
+            )
         credentials.check_governance(github_credentials(settings, org, tokens=tokens))
     return tokens
 

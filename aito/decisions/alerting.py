@@ -41,7 +41,10 @@ def alert_violation(
     tag = marker(pull, verdict)
     labels = [HUMAN_ACTION_LABEL, ALERT_LABEL]
     for issue in forge.issues(state=None, labels=labels):
-        if tag in issue.body and issue.author.id == governance.id:
+        # Only the governance bot's own alert, opened after the merge or close: a marker
+        # written into an older issue (anyone with write access may edit one) counts not.
+        opened_after = pull.closed_at is None or issue.created_at >= pull.closed_at
+        if tag in issue.body and issue.author.id == governance.id and opened_after:
             return []
     mentions = " ".join(f"@{m.login}" for m in org.org.maintainers)
     what = "merged" if pull.merge_sha else "closed"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -198,7 +198,10 @@ def _tally(
             f"its head changed {marks.MAX_HEADS} times or more; open a new proposal"
         )
     if blocked:
-        verdict = _blocked(verdict, blocked)
+        # Merged by hand while blocked, by anyone but a maintainer (not its proposer) or
+        # the governance bot: a violation to record and alert, never a pending decision.
+        allowed = (facts.maintainers - {pull.author.id}) | {governance.id}
+        verdict = _blocked(verdict, blocked, pull=pull, allowed=allowed)
     judged, claimed = judging.judged_record(decision, tier=tier, proposal=proposal, paths=paths)
     problems += claimed
     if not apply:
@@ -252,8 +255,12 @@ def _refusal(
     return None if named is None else proposers.above_ceiling(named, tier)
 
 
-def _blocked(verdict: Verdict, reason: str) -> Verdict:
-    return dataclasses.replace(
+def _blocked(
+    verdict: Verdict, reason: str, *, pull: PullRequest, allowed: Collection[int]
+) -> Verdict:
+    """The verdict on a pull request the gate refuses (``reason``): pending, its check
+    failing; or, where someone who may not decide merged it anyway, a violation."""
+    blocked = dataclasses.replace(
         verdict,
         status=DecisionStatus.PENDING,
         reason=reason,
@@ -261,6 +268,15 @@ def _blocked(verdict: Verdict, reason: str) -> Verdict:
         check_description=reason[:140],
         actions=(),
         approved_sha=None,
+    )
+    merger = pull.merged_by
+    if pull.state is not PullState.MERGED or (merger is not None and merger.id in allowed):
+        return blocked
+    who = marks.text(merger.login, 60) if merger else "an account the forge does not name"
+    return dataclasses.replace(
+        blocked,
+        status=DecisionStatus.ESCALATED,
+        violation=f"{who} merged it while the gate refused it ({marks.text(reason, 200)})",
     )
 
 

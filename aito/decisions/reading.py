@@ -58,7 +58,7 @@ from aito.governance.policies import Policy, policy_for
 from aito.org import loading, yamlfiles
 from aito.org import paths as repo_paths
 from aito.org.organization import Tier
-from aito.org.records import Decision
+from aito.org.records import Decision, DecisionStatus
 
 DECISIONS_PREFIX = "org/decisions/"
 
@@ -148,6 +148,9 @@ def decision_of(
     return decision
 
 
+_FINAL = (DecisionStatus.APPROVED, DecisionStatus.REJECTED, DecisionStatus.WITHDRAWN)
+
+
 def check_id_is_free(base: loading.Organization, decision: Decision, pull: PullRequest) -> None:
     """Refuse a pull request whose decision id is already recorded on the base branch for
     another pull request (or for none): one id, one decision. A second pull request
@@ -157,6 +160,14 @@ def check_id_is_free(base: loading.Organization, decision: Decision, pull: PullR
     if recorded is None or pull.state is PullState.MERGED:
         return  # a merged pull request's own record came with its merge
     if recorded.pr is not None and recorded.pr.number == pull.number:
+        if pull.state is PullState.OPEN and recorded.status in _FINAL:
+            # Reopened after it was decided (a maintainer's close, a withdrawal): the
+            # record on the base branch stands; nothing reopens a vote.
+            raise GovernanceError(
+                f"#{pull.number}: decision {decision.id} is already recorded on "
+                f"{pull.base_ref} as {recorded.status.value}; reopening its pull request "
+                "changes nothing: close it, and open a new proposal under a new id"
+            )
         return
     owner = f" for #{recorded.pr.number}" if recorded.pr is not None else ""
     raise GovernanceError(

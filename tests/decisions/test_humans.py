@@ -5,6 +5,7 @@ is a violation that alerts the maintainers."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from support.decision_scenario import propose_campaign, who
 from support.humans import CAROL, DAVE, MAINTAINER, OUTSIDER, SECOND_MAINTAINER, with_people
 from support.local_repo import Clock, git
 
-from aito.decisions import alerting, applying, proposing
+from aito.decisions import alerting, applying, proposing, reading
 from aito.errors import GovernanceError, PermissionDenied
 from aito.forge.base import Identity, Permission, PullRequest, PullState, ReviewState
 from aito.forge.local import LocalForge
@@ -329,3 +330,60 @@ def test_a_record_naming_nobody_of_the_organization_is_no_decision(
     with pytest.raises(GovernanceError, match="nor a maintainer or human member"):
         applying.tally(forge, pull.number, now=clock())
     assert forge.pull(pull.number).state is PullState.OPEN
+
+
+# -- what a write-access attacker tries by hand ------------------------------------------
+
+
+def test_a_refused_proposal_merged_by_hand_is_a_violation_not_a_silent_merge(
+    forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    """An outsider's record claims the CTO proposed it (the gate refuses it); a member
+    merges it anyway: the base branch records the violation and the maintainers hear."""
+    record = template(forge, org, clock, CAROL.login, Tier.MINOR)
+    forged = record.model_copy(update={"proposed_by": "cto", "tier": Tier.OPERATIONAL})
+    pull = open_by_hand(forge, OUTSIDER, forged, files={"site/cdn.txt": b"cdn\n"})
+    # merged before any tally set a failing check (where the branch is unprotected, any
+    # time): the content the CTO's operational authority would have passed at once
+    forge.merge(pull.number, sha=forge.pull(pull.number).head_sha, actor=DAVE, message="x")
+    result = applying.tally(forge, pull.number, now=clock())
+
+    assert result.verdict.status.value == "escalated" and result.verdict.check_state == "failure"
+    recorded = record_on_main(forge, record.id)
+    assert recorded["status"] == "escalated" and recorded["proposed_by"] == "cto"
+    assert f"{DAVE.login} merged it while the gate refused it" in str(recorded["violation"])
+    assert len(forge.issues(state="open", labels=[alerting.ALERT_LABEL])) == 1
+
+
+def test_a_decided_decision_reopened_is_refused_and_its_record_stands(
+    forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    decision, pull = carols_proposal(forge, org, clock)
+    forge.close(pull.number, actor=SECOND_MAINTAINER)
+    applying.tally(forge, pull.number, now=clock())
+    base = reading.base_organization(forge, "main")
+    assert base.decisions[decision.id].status.value == "rejected"
+
+    reopened = dataclasses.replace(forge.pull(pull.number), state=PullState.OPEN)
+    with pytest.raises(GovernanceError, match="already recorded on main as rejected"):
+        reading.check_id_is_free(base, decision, reopened)
+
+
+def test_an_older_alert_edited_to_carry_the_marker_silences_nothing(
+    forge: LocalForge, org: loading.Organization, clock: Clock
+) -> None:
+    """Anyone with write access may edit an issue the governance bot opened long ago:
+    only an alert opened after the merge counts as sent."""
+    decision, pull = carols_proposal(forge, org, clock)
+    head = forge.pull(pull.number).head_sha
+    marker = f"<!-- aito:violation:{pull.number}:{head[:12]}:merged -->"
+    labels = [alerting.HUMAN_ACTION_LABEL, alerting.ALERT_LABEL]
+    governance = reading.governance_identity(org)
+    forge.open_issue(title="an old alert", body=marker, labels=labels, author=governance)
+    clock.advance(hours=1)
+    forge.merge(pull.number, sha=head, actor=DAVE, message="x")
+
+    applying.tally(forge, pull.number, now=clock())
+
+    titles = [a.title for a in forge.issues(state="open", labels=[alerting.ALERT_LABEL])]
+    assert f"Decision {decision.id} (#{pull.number}) was merged outside governance" in titles
