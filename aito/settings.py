@@ -281,9 +281,13 @@ def _url(name: str, source: Mapping[str, str], schemes: tuple[str, ...]) -> str 
     try:
         parts = urllib.parse.urlsplit(value.strip())
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-    except ValueError as exc:
-        reason = _quoted(str(exc))
-        raise ConfigError(f"{name} is not a usable URL ({reason}); write e.g. {example}") from exc
+    except ValueError:
+        # Not the parser's words: they quote what it took for the port, which may be a
+        # piece of the password (one holding `/`, `?` or `#` unescaped).
+        raise ConfigError(
+            f"{name} is not a usable URL (its host or port cannot be read; percent-encode "
+            f"`/`, `?`, `#` and `@` in the password); write e.g. {example}"
+        ) from None
     if parts.scheme.lower() not in schemes:
         shown = f"{parts.scheme!r}"[:20] if parts.scheme else "no scheme"
         raise ConfigError(

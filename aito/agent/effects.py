@@ -287,6 +287,13 @@ def account_of(org: loading.Organization, agent_id: str) -> str:
     return owner if owner in org.org.bots else "ceo"
 
 
+def task_branch(task_id: str, content: bytes) -> str:
+    """The branch a task record is proposed on, named by the record's whole content hash:
+    the tally merges a task record only from its own branch, so a commit pushed onto
+    another pull request (or onto this one) can never pass as it."""
+    return f"aito/tasks/{task_id}-{hashlib.sha256(content).hexdigest()}"
+
+
 def write_task(
     forge: Forge, org: loading.Organization, task: Task, *, author: Identity, message: str
 ) -> None:
@@ -306,7 +313,7 @@ def write_task(
     current = forge.read_tree(forge.default_branch, prefixes=[path]).get(path)
     if current == content:
         return
-    branch = f"aito/tasks/{task.id}-{hashlib.sha256(content).hexdigest()[:8]}"
+    branch = task_branch(task.id, content)
     pull = forge.pull_from(branch)
     if pull is None:
         forge.commit_files(

@@ -50,7 +50,7 @@ from pathlib import Path
 import pydantic
 
 from aito.agent import actions, checking, effects, world
-from aito.decisions import reading, sweeping
+from aito.decisions import marks, reading, sweeping
 from aito.errors import AitoError
 from aito.forge.base import FileChange, FileStatus, Forge, MergeConflict, PullRequest, PullState
 from aito.org import loading, paths, yamlfiles
@@ -247,6 +247,14 @@ def _record(forge: Forge, pull: PullRequest, changes: Sequence[FileChange]) -> T
         raise Refusal(
             f"{paths.shown(change.path)} holds task {paths.shown(task.id, 60)}", close=True
         )
+    if pull.head_ref != effects.task_branch(task.id, content):
+        # The author's authority is lent only to the record its run wrote: anyone who
+        # may push a branch could otherwise put a record onto the author's pull request.
+        raise Refusal(
+            "a task record is merged only from the branch its content names "
+            f"({effects.task_branch(task.id, content)}), as `aito` writes it",
+            close=True,
+        )
     return task
 
 
@@ -363,7 +371,8 @@ def _refuse(
         forge.post_comment(
             pull.number,
             author=governance,
-            body=f"AITO did not merge this task record: {refusal.reason}.\n\n{then}\n\n{marker}",
+            body=f"AITO did not merge this task record: {marks.text(refusal.reason, 600)}."
+            f"\n\n{then}\n\n{marker}",
         )
     if refusal.close:
         forge.close(pull.number, actor=governance)

@@ -31,7 +31,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from aito.bus import keys, redis_connection
-from aito.errors import AdapterError
+from aito.errors import AdapterError, AitoError
 
 if TYPE_CHECKING:  # the bus holds its waker: no import at run time (a cycle)
     from aito.bus import redis as adapter
@@ -106,7 +106,7 @@ class DebouncedWaker:
                     source=source[:MAX_FIELD],
                     sender=sender,
                 )
-            except AdapterError as exc:
+            except AitoError as exc:  # the forge, or a token the sender does not hold
                 # The message is in the agent's stream; its schedule will read it.
                 log.warning(
                     "wake %s for %s failed (%s); its schedule will run it", agent, source, exc

@@ -19,6 +19,7 @@ from support.fake_github import FakeGitHub, start_fake_github
 from support.fake_github_apps import app_state
 from support.github_apps_org import LiveOrg, go_live
 
+from aito.agent import effects
 from aito.org import loading
 
 GOVERNANCE = "og-shibaclassic/aito-governance"
@@ -283,8 +284,10 @@ def test_a_forged_task_record_is_commented_on_and_never_merged(  # type: ignore[
         [InputGitTreeElement(path, "100644", "blob", sha=blob.sha)], base_tree=base.tree
     )
     commit = repo.create_git_commit("forged", tree, [base])
-    repo.create_git_ref("refs/heads/aito/tasks/forged", commit.sha)
-    pull = repo.create_pull(base="main", head="aito/tasks/forged", title="Task", body="")
+    # on the branch `aito` would name for this content: only the authority rule refuses it
+    branch = effects.task_branch(forged["id"], yaml.safe_dump(forged).encode())
+    repo.create_git_ref(f"refs/heads/{branch}", commit.sha)
+    pull = repo.create_pull(base="main", head=branch, title="Task", body="")
     for _ in range(2):  # the second run is the schedule's: no second comment
         tallied = job(org.governance_env(), "decide", "tally", str(pull.number), "--json")
         assert tallied.code == 0, tallied.err

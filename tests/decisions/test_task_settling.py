@@ -17,7 +17,7 @@ import yaml
 from support.local_repo import Clock, git, plain_push
 
 from aito import bootstrap
-from aito.agent import task_settling
+from aito.agent import effects, task_settling
 from aito.decisions import proposing, reading, sweeping
 from aito.forge.base import Identity, PullRequest, PullState
 from aito.forge.local import LocalForge
@@ -62,7 +62,9 @@ def task_pr(
     forge: LocalForge, author: Identity, data: dict[str, Any], *, branch: str | None = None
 ) -> PullRequest:
     path = f"org/tasks/{data['id']}.yaml"
-    return open_pr(forge, author, {path: text(data)}, branch=branch or f"aito/tasks/{data['id']}")
+    # the branch `aito` writes it on (named by the content's hash) unless a test pushes it elsewhere
+    own = effects.task_branch(str(data["id"]), text(data))
+    return open_pr(forge, author, {path: text(data)}, branch=branch or own)
 
 
 def on_main(forge: LocalForge, task_id: str) -> dict[str, Any] | None:
@@ -103,12 +105,8 @@ def test_an_update_is_merged_only_for_the_assignee_or_the_creator(
     created = record("20261102-audit", assigned_to="cto", created_by="ceo")
     task_pr(local_forge, bot(org, "ceo"), created)
     settle(local_forge)
-    started = task_pr(
-        local_forge, bot(org, "cto"), created | {"status": "in_progress"}, branch="start"
-    )
-    cancelled = task_pr(
-        local_forge, bot(org, "cmo"), created | {"status": "cancelled"}, branch="cancel"
-    )
+    started = task_pr(local_forge, bot(org, "cto"), created | {"status": "in_progress"})
+    cancelled = task_pr(local_forge, bot(org, "cmo"), created | {"status": "cancelled"})
     settled = settle(local_forge)
     assert settled[started.number].outcome == task_settling.MERGED
     assert settled[cancelled.number].outcome == task_settling.REFUSED
@@ -127,10 +125,10 @@ def test_only_the_assignee_starts_a_task_and_the_creator_may_cancel_it(
     created = record("20261102-audit", assigned_to="cto", created_by="ceo")
     task_pr(local_forge, bot(org, "ceo"), created)
     settle(local_forge)
-    start = task_pr(local_forge, bot(org, "ceo"), created | {"status": "in_progress"}, branch="s")
+    start = task_pr(local_forge, bot(org, "ceo"), created | {"status": "in_progress"})
     assert settle(local_forge)[start.number].reason.endswith("only the assignee starts a task")
     local_forge.close(start.number, actor=bot(org, "ceo"))
-    cancel = task_pr(local_forge, bot(org, "ceo"), created | {"status": "cancelled"}, branch="c")
+    cancel = task_pr(local_forge, bot(org, "ceo"), created | {"status": "cancelled"})
     assert settle(local_forge)[cancel.number].outcome == task_settling.MERGED
 
 
@@ -164,6 +162,9 @@ def forged(forge: LocalForge, org: loading.Organization, repo: Path, case: str) 
             return open_pr(forge, cmo, {path: text({"id": "20261102-launch-thread"})}, branch="x")
         case "a misnamed record":
             return open_pr(forge, cmo, {"org/tasks/other.yaml": text(record())}, branch="name")
+        case "a valid record on another branch":
+            # e.g. pushed onto a pull request cmo's bot opened for something else
+            return task_pr(forge, cmo, record(), branch="aito/cmo/run-1-0")
         case "a person's pull request":
             maintainer = org.org.maintainers[0]
             return task_pr(forge, Identity(maintainer.login, maintainer.id), record())
@@ -177,6 +178,7 @@ CLOSED = {
     "invalid YAML": "YAML",
     "not a task": "not a valid task record",
     "a misnamed record": "holds task",
+    "a valid record on another branch": "merged only from the branch its content names",
 }
 KEPT_OPEN = {
     "created by another agent": "cto's bot acts for",
@@ -216,7 +218,7 @@ def test_an_update_may_change_only_the_status(
     task_pr(local_forge, bot(org, "ceo"), created)
     settle(local_forge)
     moved = created | {"assigned_to": "cmo", "status": "in_progress"}
-    pull = task_pr(local_forge, bot(org, "cto"), moved, branch="move")
+    pull = task_pr(local_forge, bot(org, "cto"), moved)
     settled = settle(local_forge)[pull.number]
     assert settled.outcome == task_settling.REFUSED and "not assigned_to" in settled.reason
     assert on_main(local_forge, "20261102-audit")["assigned_to"] == "cto"  # type: ignore[index]
@@ -235,7 +237,7 @@ def test_the_merge_is_pinned_to_the_head_that_was_read(
 
 def test_a_dry_run_writes_nothing(local_forge: LocalForge, org: loading.Organization) -> None:
     good = task_pr(local_forge, bot(org, "cmo"), record())
-    bad = task_pr(local_forge, bot(org, "cto"), record("20261102-other"), branch="other")
+    bad = task_pr(local_forge, bot(org, "cto"), record("20261102-other"))
     settled, _ = task_settling.settle_open(local_forge, apply=False)
     assert [(s.pr, s.outcome) for s in settled] == [
         (good.number, task_settling.MERGED),
@@ -259,7 +261,7 @@ def test_a_decision_is_never_a_task_nor_a_task_a_decision(
         amount_usd=0,
         now=clock(),
     )
-    task = task_pr(local_forge, bot(org, "cmo"), record("20261102-mine"), branch="mine")
+    task = task_pr(local_forge, bot(org, "cmo"), record("20261102-mine"))
     assert sweeping.open_decisions(local_forge) == [decision.number]
     assert list(settle(local_forge)) == [task.number]
     assert local_forge.pull(decision.number).state is PullState.OPEN
@@ -285,7 +287,7 @@ def test_decide_tally_lists_task_records_beside_decisions(  # type: ignore[no-un
         now=clock(),
     )
     good = task_pr(forge, bot(org, "cmo"), record())
-    bad = task_pr(forge, bot(org, "cto"), record("20261102-forged"), branch="forged")
+    bad = task_pr(forge, bot(org, "cto"), record("20261102-forged"))
 
     one = run_aito("--repo", str(governance_repo), "decide", "tally", str(bad.number), "--json")
     assert one.code == 0, one.err  # a refusal is a verdict, not a failure
@@ -316,11 +318,11 @@ def test_a_merged_new_task_wakes_its_assignee_once(
     woken: list[str] = []
     audit = record("20261102-audit", assigned_to="cto", created_by="ceo")
     task_pr(local_forge, bot(org, "ceo"), audit)
-    task_pr(local_forge, bot(org, "cmo"), record(), branch="worker")  # a worker: no loop to wake
+    task_pr(local_forge, bot(org, "cmo"), record())  # a worker: no loop to wake
     settled, _ = task_settling.settle_open(local_forge, wake=lambda agent, _: woken.append(agent))
     assert [s.outcome for s in settled] == [task_settling.MERGED, task_settling.MERGED]
     assert woken == ["cto"]
-    started = task_pr(local_forge, bot(org, "cto"), audit | {"status": "in_progress"}, branch="s")
+    started = task_pr(local_forge, bot(org, "cto"), audit | {"status": "in_progress"})
     task_settling.settle_open(local_forge, wake=lambda agent, _: woken.append(agent))
     assert local_forge.pull(started.number).state is PullState.MERGED
     assert woken == ["cto"]  # an update wakes nobody; a re-run neither
