@@ -149,7 +149,7 @@ def settle(
 ) -> Settled | None:
     """Merge, refuse or leave one pull request; None if it is no task record. Without
     ``apply`` nothing is written (the outcome says what would be done)."""
-    changes = forge.file_changes(pull.number)
+    changes = forge.file_changes(pull.number, head=pull.head_sha)  # the head merged
     if not is_task_pull(forge, pull, changes):
         return None
     org = reading.base_organization(forge, forge.default_branch)

@@ -135,7 +135,7 @@ def _tally(
     recorder: Recorder | None,
 ) -> Tally:
     pull = forge.pull(number)
-    changes = forge.file_changes(number)
+    changes = forge.file_changes(number, head=pull.head_sha)  # the head judged and merged
     decision = reading.decision_of(forge, pull, changes)
     base = reading.base_organization(forge, forge.default_branch)
     reading.check_id_is_free(base, decision, pull)

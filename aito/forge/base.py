@@ -211,8 +211,9 @@ class Forge(Protocol):
 
     def changed_files(self, number: int) -> list[str]: ...
 
-    def file_changes(self, number: int) -> list[FileChange]:
-        """Every file the pull request adds, modifies, removes or renames, with how."""
+    def file_changes(self, number: int, *, head: str | None = None) -> list[FileChange]:
+        """Every file the pull request adds, modifies, removes or renames, with how: as of
+        commit ``head`` (what a caller read and will judge and merge), else its head now."""
         ...
 
     # -- conversation --------------------------------------------------------------

@@ -60,6 +60,9 @@ from aito.forge.github_conversation import ConversationMethods
 from aito.forge.github_issues import IssueMethods
 from aito.forge.github_waking import DispatchMethods
 
+_COMPARE_FILES = 300
+"""GitHub's compare lists at most this many files: a pull request with more is refused."""
+
 
 class GitHubForge(ContentMethods, ConversationMethods, IssueMethods, DispatchMethods):
     """A governance repo on GitHub (or GitHub Enterprise: pass its ``api_url``).
@@ -249,19 +252,41 @@ class GitHubForge(ContentMethods, ConversationMethods, IssueMethods, DispatchMet
         what = f"list files of pull request #{number}"
         return self._call(what, lambda: [f.filename for f in pr.get_files()])
 
-    def file_changes(self, number: int) -> list[port.FileChange]:
+    def file_changes(self, number: int, *, head: str | None = None) -> list[port.FileChange]:
         """The files (with GitHub's status and a rename's old name), and whether each is a
         symbolic link or submodule at the head (from the head's tree: one more call, kept by
-        its sha for reading the head's content)."""
+        its sha for reading the head's content).
+
+        An open pull request's files are listed by comparing its base branch with ``head``
+        (default: the head it has now), so they are that commit's, however often the branch
+        moves meanwhile: GitHub's own file list is whatever the head is when it is read.
+        Compare lists at most 300 files."""
         pr = self._gov.repo.get_pull(number)
-        head, total = self._call(
-            f"read pull request #{number}", lambda: (pr.head.sha, pr.changed_files)
+        current, base, total, state = self._call(
+            f"read pull request #{number}",
+            lambda: (pr.head.sha, pr.base.ref, pr.changed_files, pr.state),
         )
         what = f"list files of pull request #{number}"
-        files = self._call(
-            what, lambda: [(f.filename, f.status, f.previous_filename) for f in pr.get_files()]
-        )
         where = f"{what} on {self.repo_name}"
+        if state == "open":
+            head = head or current
+            pinned = functools.partial(self._gov.repo.compare, base, head)
+            files = self._call(
+                what,
+                lambda: [(f.filename, f.status, f.previous_filename) for f in pinned().files],
+            )
+            if len(files) >= _COMPARE_FILES:
+                raise errors.PermanentAdapterError(
+                    SERVICE,
+                    f"{where}: {_COMPARE_FILES} changed files or more (GitHub compares no "
+                    "more); split the pull request",
+                )
+            total = len(files)
+        else:  # merged or closed: its head no longer moves, and compare shows no change
+            head = current
+            files = self._call(
+                what, lambda: [(f.filename, f.status, f.previous_filename) for f in pr.get_files()]
+            )
         if len(files) != total:
             # GitHub lists at most 3,000 files: a file it leaves out could not be judged.
             raise errors.PermanentAdapterError(

@@ -212,11 +212,11 @@ class LocalForge(ConversationMethods, IssueMethods, PermissionMethods):
         names = self._git("diff", "--name-only", "-z", self._changes(number)).stdout
         return sorted(local_git.path_name(name) for name in filter(None, names.split(b"\0")))
 
-    def file_changes(self, number: int) -> list[FileChange]:
+    def file_changes(self, number: int, *, head: str | None = None) -> list[FileChange]:
         """Against the merge base, without rename detection (a rename is a removal and an
         addition); symbolic links and submodules at the head are ``special``."""
         raw = self._git(
-            "diff", "--raw", "--no-renames", "-z", "--no-abbrev", self._changes(number)
+            "diff", "--raw", "--no-renames", "-z", "--no-abbrev", self._changes(number, head)
         ).stdout
         fields = raw.split(b"\0")
         changes: list[FileChange] = []
@@ -231,16 +231,17 @@ class LocalForge(ConversationMethods, IssueMethods, PermissionMethods):
             changes.append(FileChange(local_git.path_name(name), status, special=special))
         return sorted(changes, key=lambda change: change.path)
 
-    def _changes(self, number: int) -> str:
+    def _changes(self, number: int, head: str | None = None) -> str:
         """The pull request's changes as git's ``base...head`` (from their merge base), the
         base being the base branch, or for a merged pull request the base as it was when
-        merged."""
+        merged; ``head`` (a commit a caller read) pins an open one's head."""
         pull = self.pull(number)
         if pull.merge_sha is not None:
             base = f"{pull.merge_sha}^1"
         else:
             base = self._rev(pull.base_ref) or pull.base_ref
-        return f"{base}...{pull.head_sha}"
+        pinned = head if head is not None and pull.state is PullState.OPEN else pull.head_sha
+        return f"{base}...{pinned}"
 
     # -- state ---------------------------------------------------------------------
     def set_labels(self, number: int, *, add: Sequence[str], remove: Sequence[str]) -> None:

@@ -21,7 +21,7 @@ from support.fake_github import FakeGitHub, make_org_forge, start_fake_github
 
 from aito.decisions import applying, marks, proposing, sweeping
 from aito.errors import PermanentAdapterError
-from aito.forge.base import PullRequest, PullState
+from aito.forge.base import FileChange, PullRequest, PullState
 from aito.forge.github import GitHubForge
 from aito.org import loading
 from aito.org.organization import Tier
@@ -241,7 +241,7 @@ def test_a_pull_request_with_more_files_than_github_lists_is_not_judged(
         tree=repo.put_tree(flat), parents=(head.sha,), message="bulk", user=repo.owner
     )
     repo.refs[f"heads/{pull.head_ref}"] = commit.sha  # a push GitHub would accept
-    with pytest.raises(PermanentAdapterError, match="at most 3,000"):
+    with pytest.raises(PermanentAdapterError, match="split the pull request"):
         applying.tally(forge, pull.number, now=later(hours=5))
     assert forge.pull(pull.number).state is PullState.OPEN
     # … and it hides no other decision from the sweep (it once ended `tally --all`).
@@ -286,4 +286,36 @@ def test_a_dismissal_github_does_not_explain_decides_nothing(
     result = applying.tally(forge, pull.number, now=later(hours=5))  # past the 4 h window
     assert result.verdict.status.value == "pending" and result.verdict.check_state == "failure"
     assert "does not say by whom" in result.verdict.reason
+    assert forge.pull(pull.number).state is PullState.OPEN
+
+
+def test_the_files_judged_are_the_heads_that_is_merged_however_the_branch_moves(
+    world: tuple[FakeGitHub, GitHubForge, loading.Organization],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pusher swaps the branch to a harmless commit just while the tally lists its
+    files, and back: the files are listed for the head the tally read and would merge."""
+    server, forge, org = world
+    _, pull = propose(forge, org, tier=Tier.MINOR)
+    repo = server.repos[org.org.governance_repo.repo]
+    harmless = pull.head_sha
+    flat = repo.flatten(repo.commits[harmless].tree)
+    flat["org/org.yaml"] = ("100644", repo.put_blob(b"name: taken over\n"))
+    evil = repo.put_commit(
+        tree=repo.put_tree(flat), parents=(harmless,), message="x", user=repo.owner
+    ).sha
+    ref = f"heads/{pull.head_ref}"
+    repo.refs[ref] = evil  # the head the tally reads (and would merge)
+    listing = GitHubForge.file_changes
+
+    def swapped(self: GitHubForge, number: int, *, head: str | None = None) -> list[FileChange]:
+        repo.refs[ref] = harmless  # during the listing only
+        try:
+            return listing(self, number, head=head)
+        finally:
+            repo.refs[ref] = evil
+
+    monkeypatch.setattr(GitHubForge, "file_changes", swapped)
+    result = applying.tally(forge, pull.number, now=later(hours=5))
+    assert result.verdict.tier is Tier.CRITICAL  # org/org.yaml was seen
     assert forge.pull(pull.number).state is PullState.OPEN

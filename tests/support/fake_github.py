@@ -1424,6 +1424,74 @@ def _pull_files(gh: FakeGitHub, c: Context) -> Response:
     return gh.page(c, files)
 
 
+@route("GET", "/repos/{owner}/{repo}/compare/{basehead}")
+def _compare(gh: FakeGitHub, c: Context) -> Response:
+    """``base...head``: the commits and files from their merge base to ``head``."""
+    base_ref, sep, head_ref = c.params["basehead"].partition("...")
+    base, head = c.repo.resolve(base_ref), c.repo.resolve(head_ref)
+    if not sep or base is None or head is None:
+        raise _not_found()
+    merge_base = c.repo.merge_base(head, base) or base
+    old = c.repo.flatten(c.repo.commits[merge_base].tree)
+    new = c.repo.flatten(c.repo.commits[head].tree)
+    files = []
+    for path in sorted(old.keys() | new.keys()):
+        status = (
+            "removed" if path not in new else "added" if path not in old
+            else "modified" if old[path] != new[path] else None
+        )  # fmt: skip
+        if status is None:
+            continue
+        sha = new[path][1] if path in new else old[path][1]
+        added = _lines(c.repo, sha) if path in new else 0
+        quoted = urllib.parse.quote(path)
+        html = f"{gh.url}/{c.repo.full_name}"
+        files.append(
+            {
+                "sha": sha,
+                "filename": path,
+                "status": status,
+                "additions": added,
+                "deletions": 0,
+                "changes": added,
+                "blob_url": f"{html}/blob/{head}/{quoted}",
+                "raw_url": f"{html}/raw/{head}/{quoted}",
+                "contents_url": f"{gh.url}/repos/{c.repo.full_name}/contents/{quoted}?ref={head}",
+            }
+        )
+    reached = set(c.repo.ancestors(base))
+    ahead = [s for s in c.repo.ancestors(head) if s not in reached]
+    behind = [s for s in c.repo.ancestors(base) if s not in set(c.repo.ancestors(head))]
+    status = (
+        "identical" if not ahead and not behind else "ahead" if not behind
+        else "behind" if not ahead else "diverged"
+    )  # fmt: skip
+    link = f"{gh.url}/{c.repo.full_name}/compare/{c.params['basehead']}"
+    return (
+        200,
+        {
+            "url": f"{gh.url}/repos/{c.repo.full_name}/compare/{c.params['basehead']}",
+            "html_url": link,
+            "permalink_url": link,
+            "diff_url": f"{link}.diff",
+            "patch_url": f"{link}.patch",
+            "base_commit": gh.commit_json(c.repo, c.repo.commits[base]),
+            "merge_base_commit": gh.commit_json(c.repo, c.repo.commits[merge_base]),
+            "status": status,
+            "ahead_by": len(ahead),
+            "behind_by": len(behind),
+            "total_commits": len(ahead),
+            "commits": [gh.commit_json(c.repo, c.repo.commits[s]) for s in ahead],
+            "files": files[:MAX_COMPARE_FILES],
+        },
+        {},
+    )
+
+
+MAX_COMPARE_FILES = 300
+"""GitHub's compare lists at most 300 files."""
+
+
 @route("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews")
 def _list_reviews(gh: FakeGitHub, c: Context) -> Response:
     number = _pull(c).number
