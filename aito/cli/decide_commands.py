@@ -109,12 +109,7 @@ PR_ARGUMENT = click.argument("pr", type=click.IntRange(1, 2**31 - 1))
     required=True,
     help="operational, minor, major or critical; refused if below what the change needs.",
 )
-@click.option(
-    "--title",
-    type=types.Text(max_length=200, blank=False),
-    required=True,
-    help="One line, at most 200 characters.",
-)
+@types.TITLE_OPTION
 @click.option(
     "--body",
     type=types.Text(max_length=60_000, multiline=True),

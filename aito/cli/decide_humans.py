@@ -47,12 +47,7 @@ TEMPLATE_HEADER = """\
     required=True,
     help="operational, minor, major or critical; at most the proposer's may_propose.",
 )
-@click.option(
-    "--title",
-    type=types.Text(max_length=200, blank=False),
-    required=True,
-    help="One line, at most 200 characters.",
-)
+@types.TITLE_OPTION
 @click.option(
     "--body",
     type=types.Text(max_length=60_000, multiline=True),

@@ -287,3 +287,12 @@ def repo_path_problem(path: str) -> str | None:
     if PurePosixPath(path).parts[0] == ".git":
         return "is inside .git"
     return None
+
+
+TITLE_OPTION = click.option(
+    "--title",
+    type=Text(max_length=200, blank=False),
+    required=True,
+    help="One line, at most 200 characters.",
+)
+"""A decision's title (`decide propose` and `decide new`)."""

@@ -7,12 +7,14 @@ default to the GitHub forge)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,4 +73,21 @@ def npm_package(name: str) -> Path:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    return path
+
+
+def webhook_example(name: str, action: str) -> dict[str, Any]:
+    """GitHub's own payload of event ``name`` with ``action`` (@octokit/webhooks-examples)."""
+    examples = npm_package("@octokit/webhooks-examples") / "api.github.com" / "index.json"
+    catalogue = json.loads(examples.read_text())
+    events = next(e for e in catalogue if e["name"] == name)
+    return dict(next(x for x in events["examples"] if x["action"] == action))
+
+
+def pull_request_event(directory: Path, action: str, number: int) -> Path:
+    """A `pull_request` event file for ``action`` on pull request ``number``, for act's -e."""
+    event = webhook_example("pull_request", action)
+    event["pull_request"]["number"] = event["number"] = number
+    path = directory / f"pull_request-{action}-{number}.json"
+    path.write_text(json.dumps(event))
     return path

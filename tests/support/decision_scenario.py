@@ -38,6 +38,14 @@ def propose_campaign(
     return proposing.propose(forge, org=org, now=now, **given)  # type: ignore[arg-type]
 
 
+def propose_cdn(forge: Forge, org: loading.Organization) -> tuple[Decision, PullRequest]:
+    """The CTO's major proposal of a new CDN ($200, one site file), made now."""
+    return propose_campaign(
+        forge, org, now=dt.datetime.now(dt.UTC), proposer="cto", title="New CDN",
+        body="faster", files={"site/cdn.txt": b"cdn\n"}, amount_usd=200,
+    )  # fmt: skip
+
+
 def run_full_scenario(
     forge: Forge, org: loading.Organization, *, now: Callable[[], dt.datetime]
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import shlex
 import subprocess
@@ -11,11 +10,10 @@ from pathlib import Path
 import psycopg
 import pytest
 from support.act import OFFLINE_FLAGS, README_FLAGS, REPO_ROOT, run_act
+from support.decision_scenario import propose_cdn
 
-from aito.decisions import proposing
 from aito.forge.local import LocalForge
 from aito.org import loading
-from aito.org.organization import Tier
 
 pytestmark = pytest.mark.act
 
@@ -91,17 +89,7 @@ def test_act_runs_the_governance_workflow_end_to_end_with_the_readme_flags(
 ) -> None:
     org = loading.load_valid(governance_repo)
     forge = LocalForge(repo=governance_repo, store=governance_repo / ".aito" / "forge")
-    _, pull = proposing.propose(
-        forge,
-        org=org,
-        proposer="cto",
-        tier=Tier.MAJOR,
-        title="New CDN",
-        body="faster",
-        files={"site/cdn.txt": b"cdn\n"},
-        amount_usd=200,
-        now=dt.datetime.now(dt.UTC),
-    )
+    _, pull = propose_cdn(forge, org)
     result = run_act(
         governance_repo,
         "governance.yml",

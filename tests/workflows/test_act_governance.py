@@ -5,47 +5,30 @@ pull request as `pull_request_target` (the governance branch's copy of the workf
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from support.act import npm_package, run_act
+from support.act import pull_request_event, run_act, webhook_example
+from support.decision_scenario import propose_cdn
 
 from aito.decisions import proposing
 from aito.forge.base import Permission, PullState
 from aito.forge.local import LocalForge
 from aito.org import loading
-from aito.org.organization import Tier
 
 pytestmark = pytest.mark.act
 
 
-def _example(name: str, action: str) -> dict[str, Any]:
-    examples = npm_package("@octokit/webhooks-examples") / "api.github.com" / "index.json"
-    catalogue = json.loads(examples.read_text())
-    events = next(e for e in catalogue if e["name"] == name)
-    return dict(next(x for x in events["examples"] if x["action"] == action))
-
-
 def _review_finished(number: int, tmp_path: Path) -> Path:
     """GitHub's `workflow_run` payload for "governance: review" finishing on PR ``number``."""
-    event = _example("workflow_run", "completed")
+    event = webhook_example("workflow_run", "completed")
     run = event["workflow_run"]
     run["name"], run["event"] = "governance: review", "pull_request_review"
     run["pull_requests"] = [
         {"number": number, "id": 1, "url": "https://api.github.com/repos/o/r/pulls/1"}
     ]
     path = tmp_path / "workflow_run.json"
-    path.write_text(json.dumps(event))
-    return path
-
-
-def _pull_request_event(number: int, tmp_path: Path) -> Path:
-    event = _example("pull_request", "synchronize")
-    event["pull_request"]["number"] = event["number"] = number  # our local pull request
-    path = tmp_path / "pull_request.json"
     path.write_text(json.dumps(event))
     return path
 
@@ -60,17 +43,7 @@ def test_a_finished_review_signal_runs_the_tally_and_applies_the_verdict(
         store=example_repo / ".aito" / "forge",
         permissions={m.id: Permission.ADMIN for m in org.org.maintainers},
     )
-    _, pull = proposing.propose(
-        forge,
-        org=org,
-        proposer="cto",
-        tier=Tier.MAJOR,
-        title="New CDN",
-        body="faster",
-        files={"site/cdn.txt": b"cdn\n"},
-        amount_usd=200,
-        now=dt.datetime.now(dt.UTC),
-    )
+    _, pull = propose_cdn(forge, org)
     for voter in ("ceo", "dao"):
         proposing.review(
             forge, pull.number, author=proposing.identity_for(org, voter), vote="approve", body=""
@@ -99,24 +72,14 @@ def test_a_push_to_a_decision_tallies_through_pull_request_target(
 ) -> None:
     org = loading.load_valid(governance_repo)
     forge = LocalForge(repo=governance_repo, store=governance_repo / ".aito" / "forge")
-    _, pull = proposing.propose(
-        forge,
-        org=org,
-        proposer="cto",
-        tier=Tier.MAJOR,
-        title="New CDN",
-        body="faster",
-        files={"site/cdn.txt": b"cdn\n"},
-        amount_usd=200,
-        now=dt.datetime.now(dt.UTC),
-    )
+    _, pull = propose_cdn(forge, org)
 
     result = run_act(
         governance_repo,
         "governance.yml",
         "pull_request_target",
         env={"POSTGRES_URL": postgres_url, "REDIS_URL": redis_url},
-        extra=["-e", str(_pull_request_event(pull.number, tmp_path))],
+        extra=["-e", str(pull_request_event(tmp_path, "synchronize", pull.number))],
     )
 
     output = result.stdout + result.stderr

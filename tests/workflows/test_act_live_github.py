@@ -16,7 +16,6 @@ in as a repository would hold them.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ import github
 import pytest
 import yaml
 from github import Auth
-from support.act import npm_package, run_act
+from support.act import pull_request_event, run_act
 from support.fake_anthropic import API_KEY, FakeAnthropic, running_fake_anthropic, tool_use
 from support.fake_github import FakeGitHub, make_github_forge, start_fake_github
 from support.github_apps_org import LiveOrg, go_live
@@ -86,18 +85,6 @@ def _job(
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     return output
-
-
-def _pull_request_event(tmp_path: Path, action: str, number: int) -> Path:
-    """GitHub's own `pull_request` payload for ``action``, naming our pull request."""
-    examples = npm_package("@octokit/webhooks-examples") / "api.github.com" / "index.json"
-    catalogue = json.loads(examples.read_text())
-    events = next(e for e in catalogue if e["name"] == "pull_request")
-    event: dict[str, Any] = dict(next(x for x in events["examples"] if x["action"] == action))
-    event["pull_request"]["number"] = event["number"] = number
-    path = tmp_path / f"pull_request-{action}-{number}.json"
-    path.write_text(json.dumps(event))
-    return path
 
 
 def _tally(
@@ -186,7 +173,7 @@ def test_an_agent_wakes_as_its_app_and_governance_yml_judges_its_pull_request(
     assert (pull.user.login, pull.user.id) == ("shiba-cmo[bot]", 190000003)
     assert pull.state == "open"  # an agent's job holds no governance key: nothing merged
 
-    tallied = _tally(live_repo, live, server, urls, _pull_request_event(tmp_path, "opened", 1))
+    tallied = _tally(live_repo, live, server, urls, pull_request_event(tmp_path, "opened", 1))
 
     assert "tallying #1" in tallied
     repo = server.repos[GOVERNANCE]
@@ -227,15 +214,15 @@ def test_a_humans_proposal_merged_by_hand_is_recorded_and_a_members_merge_alerts
         first = _hand_made(people, org, CAROL, "Community fund")
         second = _hand_made(people, org, CAROL, "Second fund")
         for number in (first, second):
-            _tally(live_repo, live, server, urls, _pull_request_event(tmp_path, "opened", number))
+            _tally(live_repo, live, server, urls, pull_request_event(tmp_path, "opened", number))
             assert "aito/round-1" in server.repos[GOVERNANCE].pulls[number].labels
 
         # The maintainer breaks the deadlock by merging on GitHub; the tally on `closed`.
         _merge_by_hand(server, "maintainer", MAINTAINER, first)
-        _tally(live_repo, live, server, urls, _pull_request_event(tmp_path, "closed", first))
+        _tally(live_repo, live, server, urls, pull_request_event(tmp_path, "closed", first))
         # A member merges her own proposal by hand: a violation.
         _merge_by_hand(server, "carol", CAROL, second)
-        _tally(live_repo, live, server, urls, _pull_request_event(tmp_path, "closed", second))
+        _tally(live_repo, live, server, urls, pull_request_event(tmp_path, "closed", second))
 
     decided = _base_record(server, _decision_id(server, first))
     assert decided["status"] == "approved"
