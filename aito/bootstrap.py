@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aito.agent import acting
 from aito.agent.ports import LoopPorts
 from aito.bus import services, waking
 from aito.decisions import reading
@@ -23,6 +24,8 @@ from aito.memory.embedding import Embedder
 from aito.memory.postgres import PostgresMemory
 from aito.org import loading
 from aito.org.agents import Layer
+from aito.runtime import base as runtime_base
+from aito.runtime import client, inprocess, launching, working
 from aito.services import managing
 from aito.settings import Settings
 
@@ -266,7 +269,12 @@ def waker(
 
 def model(settings: Settings, *, seed: int = 0) -> Model:
     """Anthropic when configured (`AITO_MODEL`, `ANTHROPIC_API_KEY`), else the offline model
-    (refused under GitHub Actions unless `AITO_ALLOW_OFFLINE=1`)."""
+    (refused under GitHub Actions unless `AITO_ALLOW_OFFLINE=1`); in a container, the
+    launcher's gateway (`AITO_MODEL_GATEWAY`), which holds the key and the budget."""
+    if settings.model_gateway is not None:
+        return client.GatewayModel(
+            client.GatewayClient(settings.model_gateway), provider=settings.model_provider
+        )
     refuse_fallbacks(settings, model=True)
     if settings.model_provider == "anthropic":
         from aito.llm import anthropic  # the SDK is loaded only when it is used
@@ -364,6 +372,72 @@ def loop_ports(
         clock=now,
         waker=runtime.bus.waker,
     )
+
+
+def containers(settings: Settings) -> runtime_base.Runtime:
+    """Where containers run: the Docker engine (`AITO_RUNTIME=docker`), else threads."""
+    if settings.runtime == "docker":
+        from aito.runtime import docker_engine  # the docker SDK only when it is used
+
+        return docker_engine.DockerRuntime()
+    return inprocess.InProcessRuntime({"aito worker exec": working.in_process})
+
+
+def launcher(
+    settings: Settings,
+    wired: Runtime,
+    org: loading.Organization,
+    ports: LoopPorts,
+    *,
+    tokens: Tokens,
+    engine: runtime_base.Runtime | None = None,
+) -> launching.Launcher:
+    """The trusted launcher of wake-ups in containers: what each container may reach is
+    decided here, from the settings the launcher itself was given."""
+
+    def agent_token(agent_id: str) -> str | None:
+        if settings.forge != "github":
+            return None
+        found = github_credentials(settings, org, tokens=tokens)
+        return found.agent(agent_id).token().get_secret_value()
+
+    embeddings: list[tuple[str, str]] = [("AITO_EMBEDDINGS", settings.embeddings)]
+    for name, value in (
+        ("AITO_EMBEDDINGS_URL", settings.embeddings_url),
+        ("AITO_EMBEDDINGS_MODEL", settings.embeddings_model),
+        (
+            "AITO_EMBEDDINGS_API_KEY",
+            settings.embeddings_api_key.get_secret_value() if settings.embeddings_api_key else None,
+        ),
+    ):
+        if value:
+            embeddings.append((name, value))
+    return launching.Launcher(
+        runtime=engine or containers(settings),
+        ports=ports,
+        org=org,
+        model=ports.model,
+        image=settings.image,
+        network=settings.agent_network,
+        reach=launching.Reach(
+            postgres_url=wired.endpoints.postgres_url,
+            redis_url=wired.endpoints.redis_url,
+            forge=settings.forge,
+            repo=settings.repo,
+            data_dir=settings.data_dir,
+            model_provider=settings.model_provider,
+            github_api_url=settings.github_api_url,
+            embeddings=tuple(embeddings),
+        ),
+        agent_token=agent_token,
+    )
+
+
+def worker_spawn(settings: Settings) -> acting.RunWorker | None:
+    """Inside a container, workers are the launcher's to start (through the gateway)."""
+    if settings.model_gateway is None:
+        return None
+    return client.spawner(client.GatewayClient(settings.model_gateway))
 
 
 def _init_repo(root: Path, *, title: str) -> None:

@@ -32,6 +32,16 @@
   or Redis in the runner's workspace) and says which secret or variable is missing
 - `AITO_ALLOW_OFFLINE`: `1` allows those fallbacks under `GITHUB_ACTIONS=true` (what the
   README's act commands and the tests set)
+- `AITO_RUNTIME`: where a wake-up runs: `inprocess` (default: right here) or `docker` (what
+  the rendered workflows use on runners: `aito agent run` becomes a launcher that starts the
+  run in a container of `AITO_IMAGE` and serves its model calls; see :mod:`aito.runtime`)
+- `AITO_IMAGE`: the AITO image containers run (default `aito:latest`, built by
+  `runner/build-image`)
+- `AITO_AGENT_NETWORK`: the Docker network of agent containers: `host` (default: they reach
+  the Postgres, Redis and GitHub the launcher reaches, at the same addresses) or a network
+  name; workers always get none
+- `AITO_MODEL_GATEWAY`: inside a container, the launcher's model gateway (a Unix socket); the
+  model key stays with the launcher, which reserves and settles every call's budget
 
 One explicit function reads them, rather than `pydantic-settings`: the rules that
 matter here (`AITO_MODEL=auto` choosing by whether a key is set, a repo-relative data
@@ -101,6 +111,10 @@ class Settings(BaseModel):
     governance_app: GitHubApp | None = None
     github_actions: bool = False
     allow_offline: bool = False
+    runtime: str = "inprocess"
+    image: str = "aito:latest"
+    agent_network: str = "host"
+    model_gateway: Path | None = None
 
     @property
     def strict(self) -> bool:
@@ -114,7 +128,7 @@ class Settings(BaseModel):
         if not self.strict:
             return []
         found: list[str] = []
-        if model and self.model_provider != "anthropic":
+        if model and self.model_provider != "anthropic" and self.model_gateway is None:
             found.append(
                 "ANTHROPIC_API_KEY (repository secret) is not set"
                 if self.anthropic_api_key is None
@@ -164,7 +178,7 @@ class Settings(BaseModel):
             github_api_url=source.get("AITO_GITHUB_API_URL") or "https://api.github.com",
             github_token=_secret(source.get("AITO_GITHUB_TOKEN")),
             github_admin_token=_secret(source.get("AITO_GITHUB_ADMIN_TOKEN")),
-            model_provider=_model_provider(source),
+            model_provider=_model_provider(source, gateway=bool(source.get("AITO_MODEL_GATEWAY"))),
             anthropic_api_key=_secret(source.get("ANTHROPIC_API_KEY")),
             anthropic_base_url=source.get("ANTHROPIC_BASE_URL") or None,
             github_agent_tokens={
@@ -176,6 +190,12 @@ class Settings(BaseModel):
             governance_app=_app(source, GOVERNANCE_APP_ID, GOVERNANCE_APP_KEY),
             github_actions=source.get("GITHUB_ACTIONS", "").strip().lower() == "true",
             allow_offline=_flag("AITO_ALLOW_OFFLINE", source.get("AITO_ALLOW_OFFLINE")),
+            runtime=_choice("AITO_RUNTIME", source.get("AITO_RUNTIME"), ("inprocess", "docker")),
+            image=source.get("AITO_IMAGE") or "aito:latest",
+            agent_network=source.get("AITO_AGENT_NETWORK") or "host",
+            model_gateway=Path(source["AITO_MODEL_GATEWAY"])
+            if source.get("AITO_MODEL_GATEWAY")
+            else None,
         )
 
 
@@ -242,11 +262,13 @@ def _flag(name: str, value: str | None) -> bool:
 _AGENT_TOKEN = "AITO_GITHUB_TOKEN_"  # noqa: S105 - an env var prefix, not a secret
 
 
-def _model_provider(source: Mapping[str, str]) -> str:
+def _model_provider(source: Mapping[str, str], *, gateway: bool = False) -> str:
+    """The provider that answers; behind a model gateway (in a container) the key is the
+    launcher's, so `AITO_MODEL` alone names it."""
     chosen = _choice("AITO_MODEL", source.get("AITO_MODEL"), ("auto", "anthropic", "offline"))
     if chosen == "auto":
         return "anthropic" if source.get("ANTHROPIC_API_KEY") else "offline"
-    if chosen == "anthropic" and not source.get("ANTHROPIC_API_KEY"):
+    if chosen == "anthropic" and not source.get("ANTHROPIC_API_KEY") and not gateway:
         raise ConfigError(
             "AITO_MODEL=anthropic needs ANTHROPIC_API_KEY (or use AITO_MODEL=offline)"
         )

@@ -7,16 +7,20 @@ AITO_TEST_REDIS_URL when those are set (servers the tests may freely write to).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import docker
 import psycopg
 import pytest
 import redis
+from support import agent_world, docker_engine
 from support.local_repo import git
 
 from aito.bus.redis import RedisBus
@@ -160,3 +164,44 @@ def run_aito(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def make_world(
+    tmp_path: Path, postgres_url: str, redis_url: str
+) -> Iterator[Callable[..., agent_world.World]]:
+    """Build an agent-loop world (a committed example governance repo, the session's
+    services, a clock) with a given model and options; closed at teardown.
+
+    Only one world per test: they share the test's database and Redis.
+    """
+    with contextlib.ExitStack() as stack:
+
+        def make(model: Any, **options: Any) -> agent_world.World:
+            return stack.enter_context(
+                agent_world.open_world(
+                    tmp_path / "governance",
+                    postgres_url=postgres_url,
+                    redis_url=redis_url,
+                    model=model,
+                    **options,
+                )
+            )
+
+        yield make
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """The real Docker engine (tests/support/docker_engine.py: skips, or fails under CI)."""
+    client = docker_engine.engine()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def aito_image(docker_client: docker.DockerClient) -> str:
+    """AITO's image tag (AITO_IMAGE, default aito:latest), built once for the session."""
+    if os.environ.get("AITO_TEST_PREBUILT"):
+        return os.environ["AITO_TEST_PREBUILT"]
+    return docker_engine.aito_image()

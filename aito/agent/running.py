@@ -77,6 +77,11 @@ class Runner:
     max_rate_wait_seconds: float = 120.0
     lock_ttl_seconds: float = LOCK_TTL_SECONDS
     lock_wait_seconds: float = 10.0
+    thinker: thinking.Thinker = thinking.think
+    """How runs get their plan (a sandboxed worker's runner thinks in its container)."""
+    spawn: acting.RunWorker | None = None
+    """How workers run: None runs each in-process, as its own wake-up of this runner; a
+    run in a container asks its launcher (:mod:`aito.runtime.launching`)."""
 
     def run(
         self,
@@ -251,7 +256,7 @@ class Runner:
         worker: executing.WorkerRequest | None,
     ) -> RunOutcome:
         limits = thinking.Limits(self.rate_limits, self.max_rate_wait_seconds)
-        thought = thinking.think(wake, request, saved=saved, spend=spend, limits=limits)
+        thought = self.thinker(wake, request, saved=saved, spend=spend, limits=limits)
         if thought.planned is None:
             wake.outcome.status = thought.failure or "failed"
             return finishing.finish(wake, seen, fingerprint=None)
@@ -277,7 +282,7 @@ class Runner:
         *,
         worker: executing.WorkerRequest | None,
     ) -> RunOutcome:
-        workers = acting.worker_runner(self._run_worker, wake.outcome)
+        workers = acting.worker_runner(self.spawn or self._run_worker, wake.outcome)
         executor = acting.act(wake, seen, planned, caps=self.caps, workers=workers)
         fingerprint = seen.fingerprint()
         if worker is None and any(a.status == "executed" for a in wake.outcome.actions):

@@ -61,6 +61,25 @@ class RunOutcome:
         }
 
 
+def outcome_from_json(data: dict[str, Any]) -> RunOutcome:
+    """A :class:`RunOutcome` from :meth:`RunOutcome.as_json` (a worker's run, reported
+    by the launcher to the agent's container)."""
+    return RunOutcome(
+        run_id=str(data["run_id"]),
+        agent_id=str(data["agent"]),
+        trigger=str(data["trigger"]),
+        status=str(data["status"]),
+        summary=str(data.get("summary") or ""),
+        actions=[ActionReport(**a) for a in data.get("actions", [])],
+        usage=Usage.model_validate(data.get("usage") or {}),
+        cost_usd=float(data.get("cost_usd") or 0.0),
+        error=data.get("error"),
+        repeated=bool(data.get("already_done")),
+        workers=[outcome_from_json(w) for w in data.get("workers", [])],
+        resumed=[outcome_from_json(r) for r in data.get("resumed", [])],
+    )
+
+
 def run_id_for(agent_id: str, trigger: str, *, key: str) -> str:
     """``key`` names the occasion: the schedule slot, the message id, the CI run id."""
     return f"{agent_id}:{trigger}:{key}"

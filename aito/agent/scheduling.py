@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from aito.agent import running
 from aito.errors import AdapterError
@@ -38,8 +39,17 @@ def looping_agents(org: loading.Organization) -> list[str]:
     return [a.id for a in agents]
 
 
+class Waking(Protocol):
+    """What wakes an agent once: a :class:`~aito.agent.running.Runner` (in-process), or a
+    launcher that runs the wake-up in a container (:mod:`aito.runtime.launching`)."""
+
+    def run(
+        self, agent_id: str, *, trigger: str, run_id: str, force: bool = False
+    ) -> running.RunOutcome: ...
+
+
 def run_due(
-    runner: running.Runner, org: loading.Organization, *, now: dt.datetime
+    runner: Waking, org: loading.Organization, *, now: dt.datetime
 ) -> list[running.RunOutcome]:
     """Every non-worker agent's current slot, head agents first; done slots report as done."""
     agents = [org.agents[agent_id] for agent_id in looping_agents(org)]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Protocol
 
 from aito import retrying
 from aito.agent import accounting, actions, context, effects, guarding, prompting
@@ -51,6 +52,21 @@ class Thought:
 
     planned: list[actions.ActionModel] | None
     failure: str | None
+
+
+class Thinker(Protocol):
+    """How a run gets its plan: :func:`think` here, or a sandboxed worker's container
+    (:mod:`aito.runtime.sandbox`) asking through the launcher's gateway."""
+
+    def __call__(
+        self,
+        wake: Wake,
+        request: ModelRequest,
+        *,
+        saved: list[Exchange],
+        spend: accounting.Spend,
+        limits: Limits,
+    ) -> Thought: ...
 
 
 def request_for(wake: Wake, seen: context.Context) -> ModelRequest:
@@ -92,18 +108,12 @@ def think(
             if not seeded:
                 accounting.seed_ledger(wake, budget, spend=spend)
                 seeded = True
-            asked = _ask(wake, request, index=index, budget=budget, limits=limits, before=exchanges)
-            if isinstance(asked, budgets.Refusal):
-                wake.outcome.error = f"budget exhausted: {asked.reason}"
-                guarding.budget_exhausted(wake, asked.reason)
-                return Thought(None, "budget_exhausted")
-            exchange = asked
-            exchanges.append(exchange)
-            wake.ports.memory.save_exchanges(
-                wake.run_id, exchanges=[e.model_dump(mode="json") for e in exchanges]
+            asked = ask_and_keep(
+                wake, request, index=index, budget=budget, limits=limits, exchanges=exchanges
             )
-            if exchange.response is not None:
-                accounting.settle(wake, exchange.response, index=index)
+            if isinstance(asked, budgets.Refusal):
+                return refused(wake, asked)
+            exchange = asked
         if exchange.error is not None and exchange.rejected is None:
             wake.outcome.error = f"model call failed: {exchange.error}"
             return Thought(None, "failed")
@@ -116,17 +126,53 @@ def think(
                 problems = exc.problems
             else:
                 return Thought(planned, None)
-        _rejected(wake, index, problems, live=index >= len(saved))
-        request = request.model_copy(
-            update={
-                "feedback": "Your answer was rejected and nothing of it was executed: "
-                + "; ".join(problems)
-                + ". Answer again with valid tool calls.",
-                # a reply that is not well-formed is not repeated back to the model
-                "previous": response.tool_calls if response and not exchange.rejected else [],
-            }
-        )
+        reject(wake, index, problems, live=index >= len(saved))
+        request = again(request, problems, exchange)
     return Thought(None, "failed")
+
+
+def again(request: ModelRequest, problems: list[str], exchange: Exchange) -> ModelRequest:
+    """The request once more, telling the model why its answer was rejected."""
+    response = exchange.response
+    return request.model_copy(
+        update={
+            "feedback": "Your answer was rejected and nothing of it was executed: "
+            + "; ".join(problems)
+            + ". Answer again with valid tool calls.",
+            # a reply that is not well-formed is not repeated back to the model
+            "previous": response.tool_calls if response and not exchange.rejected else [],
+        }
+    )
+
+
+def refused(wake: Wake, refusal: budgets.Refusal) -> Thought:
+    """A budget refused the call: the run ends ``budget_exhausted``, the CFO is told."""
+    wake.outcome.error = f"budget exhausted: {refusal.reason}"
+    guarding.budget_exhausted(wake, refusal.reason)
+    return Thought(None, "budget_exhausted")
+
+
+def ask_and_keep(
+    wake: Wake,
+    request: ModelRequest,
+    *,
+    index: int,
+    budget: list[budgets.Limit],
+    limits: Limits,
+    exchanges: list[Exchange],
+) -> Exchange | budgets.Refusal:
+    """One call as :func:`think` makes it (also what a sandboxed worker's gateway does
+    for each call the worker makes): asked, appended to ``exchanges``, saved, accounted."""
+    asked = _ask(wake, request, index=index, budget=budget, limits=limits, before=exchanges)
+    if isinstance(asked, budgets.Refusal):
+        return asked
+    exchanges.append(asked)
+    wake.ports.memory.save_exchanges(
+        wake.run_id, exchanges=[e.model_dump(mode="json") for e in exchanges]
+    )
+    if asked.response is not None:
+        accounting.settle(wake, asked.response, index=index)
+    return asked
 
 
 def _ask(
@@ -142,27 +188,39 @@ def _ask(
     waiting leaves a trace that is accounted), ask, and judge the reply's form."""
     ledger = wake.ports.bus.ledger()
     usd, tokens = llm.worst_case(request, wake.price)
-    granted = ledger.reserve(
-        reservation_id=accounting.reservation_id(wake.run_id, index),
-        limits=budget,
-        usd=usd,
-        tokens=tokens,
-        now=wake.ports.clock(),
-    )
-    if isinstance(granted, budgets.Refusal):
-        return granted
+    gated = isinstance(wake.ports.model, llm.GatedModel)
+    granted: budgets.Reservation | budgets.Refusal | None = None
+    if not gated:  # behind a gateway the launcher reserves (and settles) each call
+        granted = ledger.reserve(
+            reservation_id=accounting.reservation_id(wake.run_id, index),
+            limits=budget,
+            usd=usd,
+            tokens=tokens,
+            now=wake.ports.clock(),
+        )
+        if isinstance(granted, budgets.Refusal):
+            return granted
     try:
         _respect_rate_limit(wake, tokens, limits)
         pending = Exchange(request=request, pending=True)
         wake.ports.memory.save_exchanges(
             wake.run_id, exchanges=[e.model_dump(mode="json") for e in [*before, pending]]
         )
-        response = wake.ports.model.complete(request)
+        if isinstance(wake.ports.model, llm.GatedModel):
+            response = wake.ports.model.complete_at(request, index=index)
+        else:
+            response = wake.ports.model.complete(request)
+    except llm.GatewayRefused as exc:
+        return budgets.Refusal.model_validate(exc.refusal)
+    except llm.LauncherGone:
+        raise  # not the model's failure: the run stops unfinished, to be resumed
     except llm.MalformedReply as exc:
-        ledger.release(granted)
+        if isinstance(granted, budgets.Reservation):
+            ledger.release(granted)
         return Exchange(request=request, error=str(exc), rejected=f"unreadable reply: {exc}")
     except AdapterError as exc:
-        ledger.release(granted)
+        if isinstance(granted, budgets.Reservation):
+            ledger.release(granted)
         return Exchange(request=request, error=f"{type(exc).__name__}: {exc}")
     problems = llm.reply_problems(response)
     if problems:
@@ -171,7 +229,7 @@ def _ask(
     return Exchange(request=request, response=response)
 
 
-def _rejected(wake: Wake, index: int, problems: list[str], *, live: bool) -> None:
+def reject(wake: Wake, index: int, problems: list[str], *, live: bool) -> None:
     """Record a rejected answer: an audit event (when it just arrived), and an outcome
     the agent is shown on its next wake-up (once, however often the run resumes)."""
     text = "; ".join(problems)

@@ -112,3 +112,9 @@ def budget_reservations() -> str:
 
 def budget_reservation(reservation_id: str) -> str:
     return f"budget:reservation:{reservation_id}"
+
+
+def gateway_call(run_id: str, index: int) -> str:
+    """Set once when a launcher's model gateway forwards call ``index`` of a run: the
+    same call index is never forwarded twice (its budget reservation would be reused)."""
+    return f"gateway:call:{run_id}:{index}"

@@ -51,10 +51,13 @@ RUN_EXIT_CODES = {
     "failed": 1,
     "stopped": 8,
     "budget_exhausted": 9,
+    "timed_out": 10,
+    "oom_killed": 11,
 }
 """`aito agent run` exit codes: 0 done or nothing to do; 1 the model's answer was
 invalid twice or the model was unreachable; 8 stopped as a loop (escalated); 9 a
-budget limit refused the model call (the CFO agent and the humans were told)."""
+budget limit refused the model call (the CFO agent and the humans were told); 10 its
+container ran past the agent's timeout, 11 out of its memory limit (both killed)."""
 
 
 @agent.command("run")
@@ -104,7 +107,15 @@ def run(
     exactly once, remember. Exit codes: 0 completed or skipped, 1 failed,
     2 an unknown agent or a worker kind, 3 configuration (a missing secret, a
     token or permission the agent's App lacks), 8 stopped as a loop, 9 budget
-    exhausted.
+    exhausted, 10 timed out, 11 out of memory (its container was killed).
+
+    \b
+    With AITO_RUNTIME=docker (what the generated workflows use on runners) this
+    command is a launcher: it starts the wake-up in a container of AITO_IMAGE
+    (limits, labels and timeout from the org files; read-only root, no
+    capabilities, non-root), serves it model calls through a gateway socket (the
+    model key and the budget stay here) and records the container's logs with the
+    run. Containers a killed launcher left are removed first; the run resumes.
 
     \b
     Checked first, before any model call: under GitHub Actions (GITHUB_ACTIONS=true)
@@ -130,7 +141,12 @@ def run(
     tokens = bootstrap.preflight_agents(settings, org, acting)
     with context.runtime(settings, org=org) as runtime:
         ports = bootstrap.loop_ports(settings, runtime, org, tokens=tokens)
-        runner = running.Runner(ports)
+        runner: scheduling.Waking
+        if settings.runtime == "docker" and settings.model_gateway is None:
+            # the trusted launcher: each wake-up in a container of AITO_IMAGE
+            runner = bootstrap.launcher(settings, runtime, org, ports, tokens=tokens)
+        else:
+            runner = running.Runner(ports, spawn=bootstrap.worker_spawn(settings))
         now = ports.clock()
         if run_all:
             outcomes = scheduling.run_due(runner, org, now=now)

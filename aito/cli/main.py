@@ -37,6 +37,7 @@ from aito.cli import (
     org_commands,
     services_commands,
     types,
+    worker_commands,
 )
 from aito.cli.context import CliState
 from aito.errors import AitoError, OrgDefinitionError
@@ -108,6 +109,7 @@ cli.add_command(memory_commands.memory)
 cli.add_command(bus_commands.bus)
 cli.add_command(budget_commands.budget)
 cli.add_command(github_commands.github)
+cli.add_command(worker_commands.worker)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,11 +10,11 @@ rendered from (what the offline model reasons over); providers use what they nee
 from __future__ import annotations
 
 import math
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from aito.errors import PermanentAdapterError
+from aito.errors import PermanentAdapterError, TemporaryAdapterError
 from aito.org.organization import ModelPrice
 
 CHARS_PER_TOKEN = 4
@@ -152,6 +152,33 @@ class Exchange(Dto):
 class MalformedReply(PermanentAdapterError):
     """The provider answered, but not with a well-formed reply (HTML, broken JSON, a
     body without the fields it must have). Recorded and shown to the agent, never used."""
+
+
+class GatewayRefused(PermanentAdapterError):
+    """A launcher's model gateway refused a call because a budget would break;
+    ``refusal`` is the ledger's refusal, as data."""
+
+    def __init__(self, refusal: dict[str, Any]) -> None:
+        self.refusal = refusal
+        super().__init__("model gateway", "a budget refused the call")
+
+
+class LauncherGone(TemporaryAdapterError):
+    """A run in a container lost its launcher's gateway (the launcher was killed): the run
+    stops as a crash would, unfinished, and the next start of the wake-up resumes it."""
+
+
+@runtime_checkable
+class GatedModel(Protocol):
+    """A model behind a launcher's gateway (a run in a container): the gateway reserves
+    and settles each call's budget, so the call says its index in the run."""
+
+    gated: bool
+
+    @property
+    def provider(self) -> str: ...
+
+    def complete_at(self, request: ModelRequest, *, index: int) -> ModelResponse: ...
 
 
 class Model(Protocol):

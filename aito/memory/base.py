@@ -11,7 +11,15 @@ from typing import Any
 
 from aito.org import loading
 
-TERMINAL_RUN_STATUSES = ("skipped", "completed", "failed", "budget_exhausted", "stopped")
+TERMINAL_RUN_STATUSES = (
+    "skipped",
+    "completed",
+    "failed",
+    "budget_exhausted",
+    "stopped",
+    "timed_out",
+    "oom_killed",
+)
 """How a run ends; a run in any other status (``running``) is unfinished and resumable."""
 
 

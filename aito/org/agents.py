@@ -113,6 +113,14 @@ class AgentSpec(OrgModel):
     tools: list[str] = Field(default_factory=list, description="tools the agent may use")
     mcp_servers: list[str] = Field(default_factory=list)
     container: ContainerLimits | None = Field(None, description="default: `defaults.container`")
+    timeout_minutes: Annotated[int, Field(ge=1, le=360)] | None = Field(
+        None,
+        description="workers only (agents set `loop.timeout_minutes`): a worker still going "
+        "after this long is killed; default: `defaults.timeout_minutes`",
+    )
+    max_workers: Annotated[int, Field(ge=0, le=50)] | None = Field(
+        None, description="workers it may have running at once; default: `defaults`"
+    )
     workers: list[Slug] = Field(default_factory=list, description="worker kinds it may spawn")
 
     @model_validator(mode="after")
@@ -125,4 +133,8 @@ class AgentSpec(OrgModel):
             raise ValueError(f"a {self.layer.value} agent needs `loop: {{schedule: ...}}`")
         if self.layer is Layer.WORKER and self.workers:
             raise ValueError("workers cannot spawn workers; remove `workers`")
+        if self.layer is not Layer.WORKER and self.timeout_minutes is not None:
+            raise ValueError(
+                "an agent's timeout is `loop.timeout_minutes`; remove `timeout_minutes`"
+            )
         return self

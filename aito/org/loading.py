@@ -54,6 +54,16 @@ class Organization:
     def container_of(self, agent_id: str) -> organization.ContainerLimits:
         return self.agents[agent_id].container or self.org.defaults.container
 
+    def timeout_of(self, agent_id: str) -> int:
+        """Minutes a run of the agent (or a worker of this kind) may last."""
+        spec = self.agents[agent_id]
+        found = spec.loop.timeout_minutes if spec.loop else spec.timeout_minutes
+        return found or self.org.defaults.timeout_minutes
+
+    def max_workers_of(self, agent_id: str) -> int:
+        found = self.agents[agent_id].max_workers
+        return self.org.defaults.max_workers if found is None else found
+
     def repos_of(self, agent_id: str) -> list[str]:
         """The `owner/name` repositories the agent's git access covers."""
         return resolve_repos(self.org, self.agents[agent_id].git.repo)

@@ -171,6 +171,9 @@ class ContainerLimits(OrgModel):
 
     memory: str = Field("512m", pattern=r"^[1-9][0-9]*[kmg]$", description="e.g. 256m, 1g")
     cpu: PositiveFloat = Field(0.5, le=64, description="CPU cores, e.g. 0.5")
+    pids: Annotated[int, Field(ge=16, le=32768)] = Field(
+        256, description="most processes and threads at once (a fork bomb stops here)"
+    )
 
 
 class Defaults(OrgModel):
@@ -179,7 +182,12 @@ class Defaults(OrgModel):
     model: str = "claude-sonnet-4-5"
     runner_labels: list[str] = Field(default_factory=lambda: ["self-hosted", "aito"])
     container: ContainerLimits = Field(default_factory=ContainerLimits)
-    timeout_minutes: Annotated[int, Field(ge=1, le=360)] = 30
+    timeout_minutes: Annotated[int, Field(ge=1, le=360)] = Field(
+        30, description="a run (or worker) still going after this long is killed"
+    )
+    max_workers: Annotated[int, Field(ge=0, le=50)] = Field(
+        3, description="workers one agent may have running at once"
+    )
     profile_max_bytes: Annotated[int, Field(ge=500)] = Field(
         8000, description="profiles larger than this fail validation (they slow every loop)"
     )

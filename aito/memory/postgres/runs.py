@@ -107,6 +107,18 @@ class RunStore(Connector):
 
         self._run(save)
 
+    def record_container(self, run_id: str, *, container: dict[str, Any]) -> None:
+        """How the run's container ended (retried while Postgres is away: an overwrite)."""
+
+        def record(conn: Connection) -> None:
+            with conn.transaction():
+                conn.execute(
+                    "UPDATE agent_runs SET container = %s WHERE run_id = %s",
+                    (jsonb(container), run_id),
+                )
+
+        self._run(record)
+
     def finish_run(
         self,
         run_id: str,

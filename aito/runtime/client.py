@@ -1,0 +1,132 @@
+"""Inside a container: the gateway's client, and the model port that calls through it.
+
+:class:`GatewayModel` is what `bootstrap.model` returns when `AITO_MODEL_GATEWAY` is set:
+the key and the budget are the launcher's. It is ``gated``: the run does not reserve
+budget itself (the gateway reserves each call before forwarding it and settles it
+after); it still saves each exchange and writes its usage row, which the gateway's row
+for the same call makes a no-op.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from aito.agent import acting, executing, runs
+from aito.errors import PermanentAdapterError, TemporaryAdapterError
+from aito.llm.base import GatewayRefused, LauncherGone, MalformedReply, ModelRequest, ModelResponse
+from aito.runtime import protocol
+
+Reply = TypeVar("Reply", bound=BaseModel)
+SERVICE = "model gateway"
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, *, timeout: float) -> None:
+        super().__init__("gateway", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(str(self._path))
+        self.sock = sock
+
+
+class GatewayClient:
+    """One request per connection (the gateway is local; simplicity over reuse)."""
+
+    def __init__(self, path: Path, *, timeout: float = 900.0) -> None:
+        self.path = path
+        self.timeout = timeout
+
+    def call(self, method: str, route: str, body: BaseModel | None, reply: type[Reply]) -> Reply:
+        connection = _UnixConnection(self.path, timeout=self.timeout)
+        try:
+            data = body.model_dump_json().encode() if body is not None else None
+            headers = {"Content-Type": "application/json"} if data is not None else {}
+            connection.request(method, route, body=data, headers=headers)
+            response = connection.getresponse()
+            raw = response.read()
+        except OSError as exc:  # no one listens, or the launcher died mid-call
+            raise LauncherGone(SERVICE, f"{self.path}: {exc}") from exc
+        finally:
+            connection.close()
+        if response.status != 200:
+            try:
+                error = protocol.Refused.model_validate_json(raw).error
+            except ValidationError:
+                error = raw[:500].decode(errors="replace")
+            raise PermanentAdapterError(SERVICE, f"{route} refused ({response.status}): {error}")
+        return reply.model_validate_json(raw)
+
+    def model(self, call: protocol.ModelCall) -> protocol.ModelReply:
+        return self.call("POST", "/v1/model", call, protocol.ModelReply)
+
+    def workers(self, ask: protocol.WorkerAsk) -> protocol.WorkerReply:
+        return self.call("POST", "/v1/workers", ask, protocol.WorkerReply)
+
+    def task(self) -> protocol.Task:
+        return self.call("GET", "/v1/task", None, protocol.Task)
+
+    def output(self, output: protocol.Output) -> None:
+        self.call("POST", "/v1/output", output, protocol.Done)
+
+
+class GatewayModel:
+    """The model port of a run in a container."""
+
+    gated = True
+
+    def __init__(self, client: GatewayClient, *, provider: str) -> None:
+        self._client = client
+        self._provider = provider
+        self._calls: dict[str, int] = {}
+
+    @property
+    def provider(self) -> str:
+        return self._provider
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        """Without an index (a caller outside the run's thinking): index 0's reservation."""
+        return self.complete_at(request, index=0)
+
+    def complete_at(self, request: ModelRequest, *, index: int) -> ModelResponse:
+        reply = self._client.model(protocol.ModelCall(index=index, request=request))
+        return answer(reply)
+
+
+def answer(reply: protocol.ModelReply) -> ModelResponse:
+    """The response a reply carries, or the error the thinking step expects for it."""
+    if reply.response is not None:
+        return reply.response
+    if reply.refused is not None:
+        raise GatewayRefused(reply.refused)
+    if reply.malformed is not None:
+        raise MalformedReply(SERVICE, reply.malformed)
+    if reply.temporary:
+        raise TemporaryAdapterError(SERVICE, reply.error or "the provider failed")
+    raise PermanentAdapterError(SERVICE, reply.error or "the provider failed")
+
+
+def spawner(client: GatewayClient) -> acting.RunWorker:
+    """How a run in a container spawns workers: it asks its launcher, which checks the
+    request again, runs the worker (sandboxed) and reports its run."""
+
+    def run(kind: str, run_id: str, request: executing.WorkerRequest) -> runs.RunOutcome:
+        reply = client.workers(
+            protocol.WorkerAsk(
+                requester_run=request.requester_run,
+                position=request.position,
+                kind=request.kind,
+                task=request.task,
+                instructions=request.instructions,
+            )
+        )
+        return runs.outcome_from_json(reply.outcome)
+
+    return run

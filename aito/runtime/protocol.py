@@ -1,0 +1,82 @@
+"""What crosses the gateway socket: JSON bodies, each a pydantic model.
+
+Everything a container sends is untrusted: the gateway validates it here first, then
+checks it against what the launcher knows (whose run, which model, which call).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aito.llm.base import ModelRequest, ModelResponse, ToolCall
+
+MAX_BODY = 4_000_000
+"""Bytes one request may carry; a larger one is refused before it is read."""
+MAX_CALLS = 20
+"""Model calls one run may make through the gateway (a run asks at most twice now)."""
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelCall(Message):
+    """One model call of a run: its index in the run (names its budget reservation)."""
+
+    index: int = Field(ge=0, lt=MAX_CALLS)
+    request: ModelRequest
+
+
+class ModelReply(Message):
+    """The answer, or why there is none: ``refused`` (a budget), ``malformed`` (the
+    provider's reply could not be read) or ``error`` (the provider failed)."""
+
+    response: ModelResponse | None = None
+    refused: dict[str, Any] | None = None
+    malformed: str | None = None
+    error: str | None = None
+    temporary: bool = False
+
+
+class WorkerAsk(Message):
+    """An agent asks for a worker (its ``spawn_worker`` action, already checked there;
+    checked again here)."""
+
+    requester_run: str
+    position: int = Field(ge=0, lt=1000)
+    kind: str
+    task: str
+    instructions: str = Field(max_length=20_000)
+
+
+class WorkerReply(Message):
+    """The worker's run, as `aito agent run --json` prints one."""
+
+    outcome: dict[str, Any]
+
+
+class Task(Message):
+    """What a worker is asked: the first request, and how many calls it may make."""
+
+    request: ModelRequest
+    first_index: int = Field(ge=0)
+    attempts: int = Field(ge=0)
+
+
+class Output(Message):
+    """A worker's answer: the actions it chose (tool calls), checked on the trusted side."""
+
+    tool_calls: list[ToolCall] = Field(max_length=100)
+    note: str = Field("", max_length=2000)
+
+
+class Done(Message):
+    """Received (nothing to report)."""
+
+
+class Refused(Message):
+    """Why the gateway said no (HTTP 4xx)."""
+
+    error: str

@@ -1,0 +1,272 @@
+"""Workers in sandboxes: a worker's thinking runs in a container that holds nothing.
+
+The trusted side (the requesting agent's launcher) runs the worker's wake-up as any
+other (:class:`~aito.agent.running.Runner`: its context, its checks, its effects), with
+one difference: its plan comes from a container (:class:`SandboxThinker`). That
+container gets no credential at all (no GitHub token, no model key, no database or
+Redis address), no network (``none``) and nothing mounted but the gateway's socket,
+through which it may only
+
+- read its task (the request the trusted side built for it),
+- ask the model: each call checked (the same request, only the feedback may differ;
+  calls in order, at most :data:`~aito.agent.thinking.ATTEMPTS`), reserved on the
+  worker's budget, saved and settled here, exactly as an in-process call is,
+- hand back its answer: tool calls, as data.
+
+The answer is parsed and checked here (the worker's action allowlist, its path filters
+and caps, by :mod:`aito.agent.checking`) before anything of it is applied with the
+right identity (a worker's pull requests are its manager's bot's). A worker that ends
+without an answer, runs out of memory or past its timeout is killed and its run recorded
+as ``failed``, ``oom_killed`` or ``timed_out``; its container is removed as soon as its
+answer is in. An agent has at most ``max_workers`` (org files, default 3) running at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+from pathlib import Path
+
+from aito.agent import accounting, actions, runs, thinking
+from aito.agent.effects import WorkerRequest
+from aito.agent.ports import LoopPorts
+from aito.agent.running import Runner
+from aito.agent.runs import Wake
+from aito.bus import budgets
+from aito.llm.base import Exchange, ModelRequest
+from aito.runtime import gateway, protocol, reaping, specs
+from aito.runtime.base import ContainerSpec, Exit, Runtime
+
+log = logging.getLogger(__name__)
+WORKER_COMMAND = ["aito", "worker", "exec"]
+ANSWER_GRACE_SECONDS = 10.0
+"""How long a worker's container may take to exit once its answer is in."""
+SAME_REQUEST_FIELDS = (
+    "agent_id",
+    "run_id",
+    "model",
+    "system",
+    "shared_chars",
+    "prompt",
+    "tools",
+    "max_tokens",
+    "context",
+    "seed",
+)
+"""What a worker may not change in the request it was given (only the feedback on a
+rejected answer, and the answer it repeats back, may differ)."""
+
+
+@dataclasses.dataclass
+class SandboxWorkers:
+    """Runs workers on the trusted side, each thinking in a sandbox of ``runtime``: what
+    a launcher (or an in-process run) uses as its runner's ``spawn``."""
+
+    ports: LoopPorts
+    runtime: Runtime
+    image: str
+    user: str
+    command: list[str] = dataclasses.field(default_factory=lambda: list(WORKER_COMMAND))
+
+    def __call__(self, kind: str, run_id: str, request: WorkerRequest) -> runs.RunOutcome:
+        thinker = SandboxThinker(
+            runtime=self.runtime,
+            image=self.image,
+            parent=request.requester,
+            user=self.user,
+            command=list(self.command),
+        )
+        # Its own runner: the worker's run is checked and applied here, as any run is.
+        return Runner(self.ports, thinker=thinker).run(
+            kind, trigger="spawn", run_id=run_id, worker=request
+        )
+
+
+@dataclasses.dataclass
+class SandboxThinker:
+    """Thinks for one worker run of ``parent``'s, in a container of ``image``."""
+
+    runtime: Runtime
+    image: str
+    parent: str
+    user: str
+    command: list[str] = dataclasses.field(default_factory=lambda: list(WORKER_COMMAND))
+    gateway_parent: Path | None = None
+
+    def __call__(
+        self,
+        wake: Wake,
+        request: ModelRequest,
+        *,
+        saved: list[Exchange],
+        spend: accounting.Spend,
+        limits: thinking.Limits,
+    ) -> thinking.Thought:
+        # A resumed worker run (its launcher died while it thought) thinks again in a new
+        # container, with the calls it has left; its plan, once saved, is never re-asked.
+        busy = self.runtime.list(
+            {specs.ORG: specs.org_label(wake.org), specs.KIND: "worker", specs.PARENT: self.parent}
+        )
+        allowed = wake.org.max_workers_of(self.parent)
+        if sum(1 for found in busy if found.running) >= allowed:
+            wake.outcome.error = (
+                f"{self.parent} has {allowed} worker(s) running already (max_workers); "
+                "try again when one has finished"
+            )
+            return thinking.Thought(None, "failed")
+        session = _Session(wake, request, saved=saved, spend=spend, limits=limits)
+        routes = gateway.Routes(model=session.model, task=session.task, output=session.output)
+        with gateway.serving(routes, parent=self.gateway_parent) as directory:
+            spec = specs.worker_container(
+                wake.org,
+                kind=wake.agent_id,
+                parent=self.parent,
+                run_id=wake.run_id,
+                image=self.image,
+                command=self.command,
+                gateway_dir=str(directory),
+                user=self.user,
+                launcher=reaping.launcher_id(),
+                now=dt.datetime.now(dt.UTC),  # containers live in real time
+            )
+            ended = self._run(spec, session)
+        wake.ports.memory.record_container(
+            wake.run_id, container=specs.container_record(spec, ended)
+        )
+        return session.thought(ended)
+
+    def _run(self, spec: ContainerSpec, session: _Session) -> Exit:
+        handle = self.runtime.start(spec)
+        ended = threading.Event()
+
+        def end_after_answer() -> None:
+            # The answer ends the task: a container still going after it is stopped.
+            session.changed.wait(spec.timeout_seconds)
+            if ended.is_set() or ended.wait(ANSWER_GRACE_SECONDS):
+                return
+            log.info("%s: stopping it, its answer is in", spec.name)
+            self.runtime.stop(handle, remove=False)
+
+        watcher = threading.Thread(target=end_after_answer, name=f"{spec.name}-end", daemon=True)
+        watcher.start()
+        try:
+            return self.runtime.wait(handle, timeout_seconds=spec.timeout_seconds)
+        finally:
+            ended.set()
+            session.changed.set()
+            self.runtime.stop(handle)
+
+
+class _Session:
+    """One worker container's conversation with the trusted side."""
+
+    def __init__(
+        self,
+        wake: Wake,
+        request: ModelRequest,
+        *,
+        saved: list[Exchange],
+        spend: accounting.Spend,
+        limits: thinking.Limits,
+    ) -> None:
+        self.wake = wake
+        self.request = request
+        self.first = len(saved)
+        self.exchanges = list(saved)
+        self.spend = spend
+        self.limits = limits
+        self.budget = budgets.limits_for(wake.org, wake.agent_id)
+        self.refusal: budgets.Refusal | None = None
+        self.answer: protocol.Output | None = None
+        self.seeded = False
+        self.changed = threading.Event()
+        """Set when the answer is in (or the container has ended)."""
+        self._lock = threading.Lock()
+
+    def task(self) -> protocol.Task:
+        return protocol.Task(
+            request=self.request,
+            first_index=self.first,
+            attempts=max(0, thinking.ATTEMPTS - self.first),
+        )
+
+    def model(self, call: protocol.ModelCall) -> protocol.ModelReply:
+        with self._lock:  # one call at a time, in order
+            if call.index != len(self.exchanges):
+                raise gateway.Refusal(
+                    409, f"the next call is {len(self.exchanges)}, not {call.index}"
+                )
+            if call.index >= thinking.ATTEMPTS:
+                raise gateway.Refusal(429, f"a worker run makes at most {thinking.ATTEMPTS} calls")
+            changed = [
+                name
+                for name in SAME_REQUEST_FIELDS
+                if getattr(call.request, name) != getattr(self.request, name)
+            ]
+            if changed:
+                raise gateway.Refusal(403, f"the task's request was changed: {', '.join(changed)}")
+            if not self.seeded:
+                accounting.seed_ledger(self.wake, self.budget, spend=self.spend)
+                self.seeded = True
+            asked = thinking.ask_and_keep(
+                self.wake,
+                call.request,
+                index=call.index,
+                budget=self.budget,
+                limits=self.limits,
+                exchanges=self.exchanges,
+            )
+        if isinstance(asked, budgets.Refusal):
+            self.refusal = asked
+            return protocol.ModelReply(refused=asked.model_dump(mode="json"))
+        if asked.rejected is not None:
+            thinking.reject(self.wake, call.index, [asked.rejected], live=True)
+            return protocol.ModelReply(malformed=asked.rejected)
+        if asked.error is not None or asked.response is None:
+            return protocol.ModelReply(error=asked.error or "no answer")
+        try:  # judged here as in-process, so a rejected answer is recorded whatever it does
+            actions.parse([(c.name, c.input) for c in asked.response.tool_calls])
+        except actions.InvalidActions as exc:
+            thinking.reject(self.wake, call.index, exc.problems, live=True)
+        return protocol.ModelReply(response=asked.response)
+
+    def output(self, answer: protocol.Output) -> None:
+        with self._lock:
+            if self.answer is not None:
+                raise gateway.Refusal(409, "the answer was handed in already")
+            self.answer = answer
+        self.changed.set()
+
+    def thought(self, ended: Exit) -> thinking.Thought:
+        """The plan, if the container handed in a valid answer; else why there is none."""
+        wake = self.wake
+        if self.refusal is not None:
+            return thinking.refused(wake, self.refusal)
+        if self.answer is None:
+            if ended.status in ("timed_out", "oom_killed"):
+                what = (
+                    "ran past its timeout" if ended.status == "timed_out" else "ran out of memory"
+                )
+                wake.outcome.error = f"the worker's container {what} and was killed"
+                return thinking.Thought(None, ended.status)
+            wake.outcome.error = (
+                f"the worker's container ended ({ended.status}, exit code {ended.exit_code}) "
+                f"without an answer: {ended.logs[-500:].strip()}"
+            )
+            return thinking.Thought(None, "failed")
+        calls = [(c.name, c.input) for c in self.answer.tool_calls]
+        try:
+            return thinking.Thought(actions.parse(calls), None)
+        except actions.InvalidActions as exc:
+            wake.outcome.error = f"the worker's answer was rejected: {'; '.join(exc.problems)}"[
+                :2000
+            ]
+            wake.ports.memory.append_event(
+                event_type="agent.invalid_answer",
+                payload={"attempt": len(self.exchanges), "problems": exc.problems[:20]},
+                source_agent=wake.agent_id,
+                run_id=wake.run_id,
+            )
+            return thinking.Thought(None, "failed")

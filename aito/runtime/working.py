@@ -1,0 +1,71 @@
+"""Inside a worker's container (`aito worker exec`): think through the gateway, hand in
+the answer.
+
+The worker holds nothing: it reads its task from the gateway, asks the model through it
+(each call checked, budgeted and saved by the launcher), checks the answer against the
+action schema as the trusted side will, asks once more with the reason if it was
+rejected, and hands in the tool calls it chose. The trusted side checks them again
+(they are only data) before anything is applied.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+from typing import TextIO
+
+from aito.agent import actions, thinking
+from aito.llm.base import Exchange
+from aito.runtime import protocol, specs
+from aito.runtime.base import ContainerSpec
+from aito.runtime.client import GatewayClient
+
+EXIT_NO_ANSWER = 1
+EXIT_BUDGET = 9
+
+
+def work(client: GatewayClient, out: TextIO) -> int:
+    """One worker task, start to end; the exit code says how it ended."""
+    task = client.task()
+    request = task.request
+    for attempt in range(task.attempts):
+        index = task.first_index + attempt
+        reply = client.model(protocol.ModelCall(index=index, request=request))
+        if reply.refused is not None:
+            out.write(f"budget refused: {reply.refused}\n")
+            return EXIT_BUDGET
+        if reply.malformed is not None:
+            exchange = Exchange(request=request, error=reply.malformed, rejected=reply.malformed)
+            problems = [reply.malformed]
+        elif reply.response is None:
+            out.write(f"model call failed: {reply.error}\n")
+            return EXIT_NO_ANSWER
+        else:
+            calls = reply.response.tool_calls
+            try:
+                actions.parse([(c.name, c.input) for c in calls])
+            except actions.InvalidActions as exc:
+                exchange = Exchange(request=request, response=reply.response)
+                problems = exc.problems
+            else:
+                client.output(protocol.Output(tool_calls=list(calls)))
+                out.write(f"answer handed in: {len(calls)} action(s)\n")
+                return 0
+        out.write(f"answer {index + 1} rejected: {'; '.join(problems)[:500]}\n")
+        request = thinking.again(request, problems, exchange)
+    out.write("no valid answer\n")
+    return EXIT_NO_ANSWER
+
+
+def gateway_socket(spec: ContainerSpec) -> Path:
+    """Where the gateway's socket is for a worker run in-process (no mount: its source)."""
+    for mount in spec.mounts:
+        if mount.target == specs.GATEWAY_DIR:
+            return Path(mount.source) / Path(specs.GATEWAY_SOCKET).name
+    return Path(spec.env.get("AITO_MODEL_GATEWAY", specs.GATEWAY_SOCKET))
+
+
+def in_process(spec: ContainerSpec, stop: threading.Event, out: io.StringIO) -> int:
+    """The in-process runtime's entry for ``aito worker exec``."""
+    return work(GatewayClient(gateway_socket(spec)), out)
