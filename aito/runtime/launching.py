@@ -25,6 +25,7 @@ reported without starting a container.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -37,14 +38,17 @@ from aito.agent.ports import LoopPorts
 from aito.llm.base import Model
 from aito.memory import base as memory_base
 from aito.org import loading
-from aito.runtime import gateway, protocol, reaping, sandbox, specs
+from aito.runtime import gateway, protocol, reaping, relay, sandbox, specs
 from aito.runtime.base import ContainerSpec, Exit, Mount, Runtime
 from aito.runtime.model_gate import ModelGate
 from aito.settings import agent_env_suffix
 
 log = logging.getLogger(__name__)
 REPO = "/aito/repo"
-DATA = "/aito/data"
+DATA = f"{specs.TMP}/aito"
+"""The run's data directory on GitHub: in its own tmpfs (nothing in it outlives the run)."""
+LOCAL_DATA = "/aito/data"
+"""With the local forge: the launcher's data directory, shared (its stores and repos)."""
 CONTAINER_USER = "10001:10001"
 """The image's own user: what containers run as when the launcher itself is root."""
 
@@ -97,7 +101,11 @@ class Launcher:
             model=ModelGate(self.ports, self.org, agent_id=agent_id, model=self.model),
             workers=lambda ask: self._worker(agent_id, ask),
         )
-        with gateway.serving(routes) as directory:
+        with contextlib.ExitStack() as stack:
+            directory = stack.enter_context(gateway.serving(routes))
+            database = relay.socket_of(self.reach.postgres_url)
+            if database is not None:  # an embedded Postgres: its socket, relayed
+                stack.enter_context(relay.relaying(database, directory=directory))
             spec = self.spec(
                 agent_id, trigger=trigger, run_id=run_id, force=force, gateway_dir=directory
             )
@@ -136,9 +144,9 @@ class Launcher:
             "AITO_MODEL_GATEWAY": specs.GATEWAY_SOCKET,
             "AITO_MODEL": reach.model_provider,
             "AITO_REPO": REPO,
-            "AITO_DATA_DIR": DATA,
+            "AITO_DATA_DIR": LOCAL_DATA if reach.forge == "local" else DATA,
             "AITO_FORGE": reach.forge,
-            "POSTGRES_URL": reach.postgres_url,
+            "POSTGRES_URL": self.postgres_url(),
             "REDIS_URL": reach.redis_url,
             "HOME": specs.TMP,
             "PYTHONUNBUFFERED": "1",
@@ -155,23 +163,29 @@ class Launcher:
         env.update(dict(reach.embeddings))
         return env
 
+    def postgres_url(self) -> str:
+        """The URL as the container reaches it: through the relay for a socket."""
+        url = self.reach.postgres_url
+        return url if relay.socket_of(url) is None else relay.through(url, specs.GATEWAY_DIR)
+
     def mounts(self, gateway_dir: Path) -> list[Mount]:
         reach = self.reach
-        writable = reach.forge == "local"
-        found = [
-            Mount(source=str(gateway_dir), target=specs.GATEWAY_DIR, read_only=True),
-            Mount(source=str(reach.repo), target=REPO, read_only=not writable),
-        ]
-        if writable:
-            for name in ("forge", "repos"):
-                path = reach.data_dir / name
-                path.mkdir(parents=True, exist_ok=True)
-                found.append(Mount(source=str(path), target=f"{DATA}/{name}", read_only=False))
-            if self.user == CONTAINER_USER:
-                _open_to_others(
-                    [reach.repo, reach.data_dir / "forge", reach.data_dir / "repos"],
-                    skip=reach.data_dir,
-                )
+        found = [Mount(source=str(gateway_dir), target=specs.GATEWAY_DIR, read_only=True)]
+        if reach.forge != "local":
+            # the checkout, to read; the data directory stays the run's own (its tmpfs)
+            found.append(Mount(source=str(reach.repo), target=REPO, read_only=True))
+            return found
+        # The local forge (the demo, development): its repos and stores are written by the
+        # run, so the repo and the data directory are shared with the container.
+        for name in ("forge", "repos"):
+            (reach.data_dir / name).mkdir(parents=True, exist_ok=True)
+        for key in self.org.org.repos:
+            # made here, so they are the launcher's (git refuses a repo someone else owns)
+            self.ports.repo_forge(key)
+        found.append(Mount(source=str(reach.repo), target=REPO, read_only=False))
+        found.append(Mount(source=str(reach.data_dir), target=LOCAL_DATA, read_only=False))
+        if self.user == CONTAINER_USER:
+            _open_to_others(reach)
         return found
 
     def _worker(self, agent_id: str, ask: protocol.WorkerAsk) -> protocol.WorkerReply:
@@ -240,17 +254,18 @@ class Launcher:
         return outcome
 
 
-def _open_to_others(paths: list[Path], *, skip: Path) -> None:
+def _open_to_others(reach: Reach) -> None:
     """A root launcher (the demo, tests) with the local forge: the container's unprivileged
-    user must write the repo and the forge's store, so those trees are made writable to it
-    (never the rest of the data directory: the databases keep their own modes). A runner's
-    launcher is not root, its containers run as its own user, and this is never done."""
-    for top in paths:
-        inside_data = top == skip or skip in top.parents
+    user must write the repo, the forge's stores and repos, and create files in the data
+    directory. Those are made writable to it; the databases' own directories keep their
+    modes. A runner's launcher is not root: its containers run as its own user, and this
+    is never done there."""
+    data = reach.data_dir
+    data.chmod(data.stat().st_mode | 0o777)
+    for top in (reach.repo, data / "forge", data / "repos"):
         for root, dirs, files in os.walk(top):
             here = Path(root)
-            if not inside_data:
-                dirs[:] = [d for d in dirs if here / d != skip]
+            dirs[:] = [d for d in dirs if here / d != data]  # a data directory in the repo
             here.chmod(here.stat().st_mode | 0o777)
             for name in files:
                 path = here / name
