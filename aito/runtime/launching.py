@@ -35,6 +35,7 @@ from pathlib import Path
 
 from aito.agent import executing, finishing, runs
 from aito.agent.ports import LoopPorts
+from aito.bus import keys, leasing
 from aito.llm.base import Model
 from aito.memory import base as memory_base
 from aito.org import loading
@@ -96,7 +97,7 @@ class Launcher:
         found = memory.run_record(run_id)
         if found is not None and found["status"] in memory_base.TERMINAL_RUN_STATUSES:
             return finishing.reported(found, self.ports)
-        reaping.reap(self.runtime, org=specs.org_label(self.org), now=dt.datetime.now(dt.UTC))
+        self.reap()
         routes = gateway.Routes(
             model=ModelGate(self.ports, self.org, agent_id=agent_id, model=self.model),
             workers=lambda ask: self._worker(agent_id, ask),
@@ -116,6 +117,22 @@ class Launcher:
             finally:
                 self.runtime.stop(handle)
         return self._outcome(agent_id, trigger=trigger, run_id=run_id, spec=spec, ended=ended)
+
+    def reap(self) -> None:
+        """Remove what crashed launchers left, and free the run locks their containers
+        held: a killed container renews nothing, but its lock would make the next run of
+        the agent wait for it to expire (the holder's pid means nothing out here)."""
+        for found in reaping.reap(
+            self.runtime, org=specs.org_label(self.org), now=dt.datetime.now(dt.UTC)
+        ):
+            agent_id = found.labels.get(specs.AGENT, "")
+            if found.labels.get(specs.KIND) != "agent" or agent_id not in self.org.agents:
+                continue
+            name = keys.container_lock(agent_id)
+            held = self.ports.bus.lock_holder(name)
+            holder = leasing.Holder.of(held[0]) if held else None
+            if held and holder is not None and holder.owner == found.labels.get(specs.RUN):
+                self.ports.bus.unlock(name, held[0])
 
     def spec(
         self, agent_id: str, *, trigger: str, run_id: str, force: bool, gateway_dir: Path

@@ -4,6 +4,10 @@ serves its model calls through the gateway, and records how the container ended.
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +17,8 @@ from support.agent_world import ScriptedModel, World
 
 from aito import bootstrap
 from aito.agent import running
+from aito.decisions import reading
+from aito.llm import offline
 from aito.llm.base import ModelRequest, ModelResponse
 from aito.runtime import launching
 from aito.runtime.docker_engine import DockerRuntime
@@ -104,3 +110,53 @@ def test_an_agent_wakes_in_a_hardened_container_and_opens_its_pull_request(
     again = launcher.run("cmo", trigger="manual", run_id=run_id, force=True)
     assert again.repeated and again.status == "completed"  # no container, nothing twice
     assert len(world.forge("social").pulls()) == 1
+
+
+def test_a_launcher_killed_mid_run_leaves_no_container_and_no_double_effect(
+    make_world: Callable[..., World],
+    docker_runtime: DockerRuntime,
+    docker_client: docker.DockerClient,
+    aito_image: str,
+) -> None:
+    world = make_world(offline.OfflineModel(seed=3))
+    run_id = running.run_id_for("cmo", "manual", key="killed")
+    env = {
+        **os.environ,
+        "AITO_RUNTIME": "docker",
+        "AITO_IMAGE": aito_image,
+        "AITO_MODEL": "offline",
+        "POSTGRES_URL": world.settings.postgres_url.get_secret_value(),  # type: ignore[union-attr]
+        "REDIS_URL": world.settings.redis_url.get_secret_value(),  # type: ignore[union-attr]
+    }
+    command = [sys.executable, "-m", "aito", "--repo", str(world.repo)]
+    command += ["agent", "run", "cmo", "--run-id", run_id, "--force", "--json"]
+    labelled = {"label": f"aito.run={run_id}"}
+
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    memory = world.runtime.memory
+    while not (memory.run_record(run_id) or {}).get("exchanges"):  # it has asked the model
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, "the run in the container never asked the model"
+        time.sleep(0.02)
+    first.kill()  # SIGKILL, mid-run: no cleanup of any kind
+    first.communicate()
+    assert docker_client.containers.list(all=True, filters=labelled)  # left behind
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    logs = (memory.run_record(run_id) or {}).get("container")
+    assert second.returncode == 0, f"{second.stdout}{second.stderr}{logs}"
+    assert docker_client.containers.list(all=True, filters=labelled) == []  # reaped, removed
+    record = memory.run_record(run_id)
+    assert record is not None and record["status"] == "completed"
+    done = [row for row in memory.actions_of(run_id).values() if row["status"] == "executed"]
+    assert done, "the resumed run did its work"
+    base = reading.base_organization(world.governance, world.governance.default_branch)
+    created = [row["ref"] for row in done if row["action_type"] == "create_task"]
+    assert sorted(created) == sorted(t.id for t in base.tasks.values() if t.created_by == "cmo")
+    sent = [row for row in done if row["action_type"] == "send_message"]
+    from_cmo = [m for agent in world.org.agents for m in world.stream(agent) if m.from_ == "cmo"]
+    assert len(from_cmo) == len(sent)
+    history = memory.history("cmo", limit=500)
+    keys = [(h["action_type"], h["summary"]) for h in history if h["run_id"] == run_id]
+    assert len(keys) == len(set(keys))
