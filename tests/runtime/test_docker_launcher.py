@@ -75,7 +75,7 @@ def test_an_agent_wakes_in_a_hardened_container_and_opens_its_pull_request(
     outcome = launcher.run("cmo", trigger="manual", run_id=run_id, force=True)
 
     assert outcome.status == "completed", outcome.error
-    assert [(a.type, a.status) for a in outcome.actions][0] == ("open_pr", "executed")
+    assert (outcome.actions[0].type, outcome.actions[0].status) == ("open_pr", "executed")
     [pull] = world.forge("social").pulls()
     assert pull.title == "Weekly community post"
     assert pull.author.login == world.org.org.bots["cmo"].login
