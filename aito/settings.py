@@ -42,6 +42,8 @@
   name; workers always get none
 - `AITO_MODEL_GATEWAY`: inside a container, the launcher's model gateway (a Unix socket); the
   model key stays with the launcher, which reserves and settles every call's budget
+- `AITO_NOW`: an ISO time the run takes as "now" throughout: how `aito demo --runtime docker`
+  hands its simulated clock to the runs in containers. Never set it on a runner
 
 One explicit function reads them, rather than `pydantic-settings`: the rules that
 matter here (`AITO_MODEL=auto` choosing by whether a key is set, a repo-relative data
@@ -54,6 +56,7 @@ bootstrap raises them where each fallback would be taken.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import urllib.parse
@@ -115,6 +118,7 @@ class Settings(BaseModel):
     image: str = "aito:latest"
     agent_network: str = "host"
     model_gateway: Path | None = None
+    fixed_now: dt.datetime | None = None
 
     @property
     def strict(self) -> bool:
@@ -196,6 +200,7 @@ class Settings(BaseModel):
             model_gateway=Path(source["AITO_MODEL_GATEWAY"])
             if source.get("AITO_MODEL_GATEWAY")
             else None,
+            fixed_now=_moment("AITO_NOW", source.get("AITO_NOW")),
         )
 
 
@@ -273,6 +278,20 @@ def _model_provider(source: Mapping[str, str], *, gateway: bool = False) -> str:
             "AITO_MODEL=anthropic needs ANTHROPIC_API_KEY (or use AITO_MODEL=offline)"
         )
     return chosen
+
+
+def _moment(name: str, value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        found = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={value!r}: use an ISO time, e.g. 2026-03-02T09:00:00+00:00"
+        ) from None
+    if found.tzinfo is None:
+        raise ConfigError(f"{name}={value!r}: give the time zone (e.g. +00:00)")
+    return found
 
 
 def _choice(name: str, value: str | None, options: tuple[str, ...]) -> str:

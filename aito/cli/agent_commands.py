@@ -140,7 +140,9 @@ def run(
     # Before any service starts or model is called: secrets, tokens and their permissions.
     tokens = bootstrap.preflight_agents(settings, org, acting)
     with context.runtime(settings, org=org) as runtime:
-        ports = bootstrap.loop_ports(settings, runtime, org, tokens=tokens)
+        fixed = settings.fixed_now
+        clock = (lambda: fixed) if fixed is not None else None
+        ports = bootstrap.loop_ports(settings, runtime, org, tokens=tokens, clock=clock)
         runner: scheduling.Waking
         if settings.runtime == "docker" and settings.model_gateway is None:
             # the trusted launcher: each wake-up in a container of AITO_IMAGE

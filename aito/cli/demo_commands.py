@@ -31,10 +31,26 @@ from aito.demo import simulating
     "--hours", type=click.IntRange(1, 72), default=24, show_default=True, help="Simulated hours."
 )
 @click.option(
+    "--runtime",
+    "containers",
+    type=click.Choice(["inprocess", "docker"]),
+    default="inprocess",
+    show_default=True,
+    help="Where wake-ups run: right here, or each in a container of AITO_IMAGE (needs "
+    "Docker and the image: runner/build-image), as on a runner.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as JSON (timeline on stderr)."
 )
 @click.pass_context
-def demo(ctx: click.Context, target: Path | None, seed: int, hours: int, as_json: bool) -> None:
+def demo(
+    ctx: click.Context,
+    target: Path | None,
+    seed: int,
+    hours: int,
+    containers: str,
+    as_json: bool,
+) -> None:
     """Run a simulated day of the example organization, offline, in well under a minute.
 
     Creates a governance repo from the Shiba Classic example (a git repo with a local
@@ -45,6 +61,9 @@ def demo(ctx: click.Context, target: Path | None, seed: int, hours: int, as_json
     the CTO's minor policy passes by lazy consensus; a worker drafts content; a budget
     limit is hit and handled. Prints the timeline and a summary, and leaves the repo
     and database for inspection (`aito --repo DIR decide status --all`, `git -C DIR log`).
+
+    With --runtime docker every wake-up runs in a container of AITO_IMAGE and workers in
+    sandboxes (no network, no credentials), as on a runner: the same day, slower.
     """
     settings = state(ctx).service_settings(org=False)
     if target is not None:
@@ -55,8 +74,12 @@ def demo(ctx: click.Context, target: Path | None, seed: int, hours: int, as_json
         env["POSTGRES_URL"] = settings.postgres_url.get_secret_value()
     if settings.redis_url is not None:
         env["REDIS_URL"] = settings.redis_url.get_secret_value()
+    env["AITO_IMAGE"] = settings.image
+    env["AITO_AGENT_NETWORK"] = settings.agent_network
     echo = progress if as_json else click.echo
-    report = simulating.run(target=where, env=env, seed=seed, hours=hours, echo=echo)
+    report = simulating.run(
+        target=where, env=env, seed=seed, hours=hours, echo=echo, containers=containers
+    )
     if as_json:
         emit_json(report.as_json())
         return

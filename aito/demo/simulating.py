@@ -107,11 +107,18 @@ def run(
     hours: int = 24,
     step_minutes: int = 15,
     echo: Callable[[str], None] = print,
+    containers: str = "inprocess",
 ) -> Report:
-    """Simulate ``hours`` of the organization in ``target`` (replaced if it was a demo)."""
+    """Simulate ``hours`` of the organization in ``target`` (replaced if it was a demo).
+
+    ``containers="docker"`` runs every wake-up in a container of ``AITO_IMAGE`` (as the
+    generated workflows do on runners), its workers in sandboxes; the simulated clock is
+    handed to each run (`AITO_NOW`). Same seed, same day, just slower."""
     prepare(target)
+    chosen = ("POSTGRES_URL", "REDIS_URL", "AITO_IMAGE", "AITO_AGENT_NETWORK")
     settings = Settings.from_env(
-        {k: v for k, v in env.items() if k in ("POSTGRES_URL", "REDIS_URL")}, repo=target
+        {**{k: v for k, v in env.items() if k in chosen}, "AITO_RUNTIME": containers},
+        repo=target,
     )
     org = loading.load_valid(target)
     echo(f"demo organization {org.org.name!r} in {target} (seed {seed}); starting services …")
@@ -120,7 +127,11 @@ def run(
     ports = bootstrap.loop_ports(
         settings, runtime, org, llm=offline.OfflineModel(seed=seed), clock=clock
     )
-    runner = running.Runner(ports)
+    runner: scheduling.Waking = running.Runner(ports)
+    if settings.runtime == "docker":
+        launcher = bootstrap.launcher(settings, runtime, org, ports, tokens={})
+        runner = dataclasses.replace(launcher, frozen_clock=True)
+        echo(f"each wake-up runs in a container of {settings.image}")
     recorder = recording.ServicesRecorder(memory=runtime.memory, bus=runtime.bus)
     messenger = streams.Messenger(runtime.bus, groups=org.groups(), sink=runtime.events)
     report = Report(repo=target, seed=seed, started=START, finished=START)

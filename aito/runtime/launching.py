@@ -88,6 +88,10 @@ class Launcher:
     """The agent's own GitHub token (on GitHub; minted from its App when it has one)."""
     user: str = dataclasses.field(default_factory=container_user)
     worker_command: list[str] | None = None
+    _spawned: dict[str, list[runs.RunOutcome]] = dataclasses.field(default_factory=dict)
+    frozen_clock: bool = False
+    """Hand the launcher's clock to the run as its fixed "now" (`aito demo`'s simulated
+    day); a runner's launcher never does: its runs read the real time."""
 
     def run(
         self, agent_id: str, *, trigger: str, run_id: str, force: bool = False
@@ -178,6 +182,8 @@ class Launcher:
             if token:
                 env[f"AITO_GITHUB_TOKEN_{agent_env_suffix(agent_id)}"] = token
         env.update(dict(reach.embeddings))
+        if self.frozen_clock:
+            env["AITO_NOW"] = self.ports.clock().isoformat()
         return env
 
     def postgres_url(self) -> str:
@@ -224,6 +230,7 @@ class Launcher:
         )
         worker_run = runs.run_id_for(ask.kind, "spawn", key=f"{ask.requester_run}#{ask.position}")
         outcome = self.workers()(ask.kind, worker_run, request)
+        self._spawned.setdefault(ask.requester_run, []).append(outcome)
         return protocol.WorkerReply(outcome=outcome.as_json())
 
     def workers(self) -> sandbox.SandboxWorkers:
@@ -266,6 +273,7 @@ class Launcher:
             record = memory.run_record(run_id) or record
         outcome = finishing.reported(record, self.ports)
         outcome.repeated = False
+        outcome.workers = self._spawned.pop(run_id, [])
         if ended.status != "exited" and outcome.status == "running":
             outcome.status = ended.status
         return outcome

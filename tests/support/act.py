@@ -24,6 +24,9 @@ NPM_CACHE = REPO_ROOT / ".aito" / "cache" / "npm" / "node_modules"
 
 README_FLAGS = ("-P", "self-hosted=-self-hosted", "-P", "aito=-self-hosted")
 OFFLINE_FLAGS = ["--env", "AITO_ALLOW_OFFLINE=1", "--var", "AITO_FORGE=local"]
+IN_PROCESS_FLAGS = ["--var", "AITO_RUNTIME=inprocess"]
+"""The README's act commands wake the agent in the job itself; without them (and with the
+image built) the wake-up runs in a container, as on a runner (tests/runtime/test_act_docker.py)."""
 
 
 def act_binary() -> str:
@@ -42,6 +45,7 @@ def run_act(
     variables: Mapping[str, str] = {},
     extra: Sequence[str] = (),
     offline: bool = True,
+    in_process: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     if not (repo / ".git").exists():
         subprocess.run(["git", "init", "--quiet", str(repo)], check=True)
@@ -49,6 +53,8 @@ def run_act(
     command += ["--env", f"AITO_REPO={repo}"]
     if offline:
         command += OFFLINE_FLAGS
+    if in_process:
+        command += IN_PROCESS_FLAGS
     command += extra
     for key, value in env.items():
         command += ["--env", f"{key}={value}"]
