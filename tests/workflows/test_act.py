@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from support.act import OFFLINE_FLAGS, README_FLAGS, REPO_ROOT, run_act
+from support.act import IN_PROCESS_FLAGS, OFFLINE_FLAGS, README_FLAGS, REPO_ROOT, run_act
 from support.decision_scenario import propose_cdn
 
 from aito.forge.local import LocalForge
@@ -116,3 +116,6 @@ def test_the_readme_act_commands_are_the_ones_the_tests_run() -> None:
     for command in commands:
         flags = " ".join(command)
         assert " ".join(README_FLAGS) in flags and " ".join(OFFLINE_FLAGS) in flags, flags
+    agent = [" ".join(c) for c in commands if c[c.index("-W") + 1].endswith("agent-cmo.yml")]
+    # one wakes the agent in the job (what run_act does), one in a container (the default)
+    assert sorted(" ".join(IN_PROCESS_FLAGS) in flags for flags in agent) == [False, True]
