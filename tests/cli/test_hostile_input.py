@@ -38,7 +38,7 @@ DOCUMENTED: dict[tuple[str, ...], frozenset[int]] = {
     ("render",): frozenset({0, 1, 2}),
     ("schema",): frozenset({0, 2}),
     ("init",): frozenset({0, 2, 3}),
-    ("agent", "run"): frozenset({0, 1, 2, 3, 6, 8, 9}),
+    ("agent", "run"): frozenset({0, 1, 2, 3, 6, 8, 9, 10, 11}),
     ("decide",): frozenset({0, 1, 2, 3, 4, 5, 6}),
 }
 
@@ -92,6 +92,7 @@ BASES: dict[tuple[str, ...], Base] = {
     ("budget",): Base(),
     ("github", "apps", "record"): Base(args=("cmo",), options=("--slug", "shiba-cmo")),
     ("github", "doctor"): Base(),
+    ("worker", "exec"): Base(),
 }
 
 
