@@ -14,9 +14,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import psycopg
 import pytest
 import redis
+from support import docker_engine
 from support.local_repo import git
 
 from aito.bus.redis import RedisBus
@@ -160,3 +162,17 @@ def run_aito(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """The real Docker engine (tests/support/docker_engine.py: skips, or fails under CI)."""
+    client = docker_engine.engine()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def aito_image(docker_client: docker.DockerClient) -> str:
+    """AITO's image tag (AITO_IMAGE, default aito:latest), built once for the session."""
+    return docker_engine.aito_image()
