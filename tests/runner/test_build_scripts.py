@@ -148,3 +148,36 @@ def test_a_code_change_rebuilds_only_the_small_last_layer(
         "AITO's wheel is installed after (above) the locked dependencies"
     )
     assert history[aito_wheel]["Size"] < 50e6
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(900)
+def test_build_base_leaves_an_existing_tag_alone(
+    docker_client: docker.DockerClient, aito_image: str
+) -> None:
+    before = docker_client.images.get(aito_image).id
+    done = run("runner/build-base", "--tag", aito_image)
+    assert done.returncode == 0, done.stderr
+    assert "exists" in done.stdout
+    assert docker_client.images.get(aito_image).id == before
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(900)
+def test_rebuilding_an_unchanged_checkout_gives_the_same_image_from_cache(
+    docker_client: docker.DockerClient, aito_image: str
+) -> None:
+    again = f"aito-rebuild-check:{os.getpid()}"
+    done = subprocess.run(
+        [str(ROOT / "runner/build-image"), "--tag", again],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    try:
+        assert done.returncode == 0, done.stderr
+        assert "MB)" in done.stdout  # the size, printed at the end
+        assert docker_client.images.get(again).id == docker_client.images.get(aito_image).id
+    finally:
+        docker_client.images.remove(again, noprune=True)
