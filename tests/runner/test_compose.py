@@ -55,6 +55,8 @@ def test_redis_persists_with_an_append_only_file(compose: dict[str, Any]) -> Non
     command = compose["services"]["redis"]["command"]
     words = " ".join(command if isinstance(command, list) else [command]).split()
     assert words[words.index("--appendonly") + 1] == "yes"
+    assert words[words.index("--maxmemory-policy") + 1] == "noeviction"
+    assert "redis-data:/data" in volumes(compose["services"]["redis"])
 
 
 def test_no_service_gets_the_docker_socket(compose: dict[str, Any]) -> None:
