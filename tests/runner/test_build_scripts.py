@@ -181,3 +181,19 @@ def test_rebuilding_an_unchanged_checkout_gives_the_same_image_from_cache(
         assert docker_client.images.get(again).id == docker_client.images.get(aito_image).id
     finally:
         docker_client.images.remove(again, noprune=True)
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(900)
+def test_ci_docker_with_an_engine_running_only_makes_the_image_ready(
+    docker_client: docker.DockerClient, aito_image: str
+) -> None:
+    if not all(shutil.which(tool) for tool in ("docker", "dockerd", "debootstrap")):
+        pytest.skip("scripts/ci-docker would apt-get install docker.io/debootstrap here")
+    done = subprocess.run(
+        [str(ROOT / "scripts/ci-docker")], capture_output=True, text=True, check=False, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    assert "installing" not in done.stdout and "starting dockerd" not in done.stdout
+    assert "== docker " in done.stdout
+    assert f"built {aito_image} (" in done.stdout  # the same tag (AITO_IMAGE), its size
