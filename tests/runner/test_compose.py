@@ -112,6 +112,7 @@ def test_aito_services_are_locked_down_like_every_aito_container(compose: dict[s
         assert service["cap_drop"] == ["ALL"], name
         assert "no-new-privileges:true" in service["security_opt"], name
         assert service.get("profiles"), f"{name} starts only when its profile is asked for"
+        assert "ANTHROPIC_API_KEY" not in service.get("environment", {}), name
 
 
 def test_env_file_is_never_committed() -> None:
