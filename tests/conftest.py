@@ -202,6 +202,4 @@ def docker_client() -> Iterator[docker.DockerClient]:
 @pytest.fixture(scope="session")
 def aito_image(docker_client: docker.DockerClient) -> str:
     """AITO's image tag (AITO_IMAGE, default aito:latest), built once for the session."""
-    if os.environ.get("AITO_TEST_PREBUILT"):
-        return os.environ["AITO_TEST_PREBUILT"]
     return docker_engine.aito_image()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import subprocess
 from typing import NoReturn
 
@@ -26,7 +27,6 @@ from support.act import REPO_ROOT
 
 OFFICIAL_BASE = "python:3.11-slim"
 DEFAULT_IMAGE = "aito:latest"
-_PROBE_API_VERSION = "1.24"  # the oldest API current engines still serve
 
 
 def require_docker() -> bool:
@@ -36,24 +36,26 @@ def require_docker() -> bool:
 def engine() -> docker.DockerClient:
     """A client of a Docker engine that answers, or skip (fail under AITO_REQUIRE_DOCKER=1)."""
     where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    # Probe with a fixed, old API version: an automatic one would connect while the client is
-    # built and, with no engine, leave its socket unclosed (an error under pytest's warnings).
+    if where.startswith("unix://"):
+        # Connect ourselves first: docker-py leaves its socket unclosed when the connection
+        # is refused, and pytest turns that ResourceWarning into an error.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(10)
+            try:
+                probe.connect(where.removeprefix("unix://"))
+            except OSError as exc:
+                _unavailable(where, exc)
     try:
-        probe = docker.from_env(version=_PROBE_API_VERSION, timeout=10)
-    except DockerException as exc:
-        _unavailable(where, exc)
-    try:
-        probe.ping()
+        client = docker.from_env(timeout=120)
+        client.ping()
     except (DockerException, requests.exceptions.RequestException) as exc:
         _unavailable(where, exc)
-    finally:
-        probe.close()
-    return docker.from_env(timeout=120)
+    return client
 
 
 def _unavailable(where: str, error: Exception) -> NoReturn:
     reason = (
-        f"no Docker engine reachable at {where} ({type(error).__name__}); start dockerd"
+        f"no Docker engine reachable at {where} ({error}); start dockerd"
         " (scripts/ci-docker). CI sets AITO_REQUIRE_DOCKER=1, which turns this skip into a failure"
     )
     if require_docker():
