@@ -165,6 +165,8 @@ def test_each_job_gets_the_secrets_and_variables_a_live_run_needs_and_no_other(
             "AITO_FORGE",
             "AITO_GITHUB_API_URL",
             "ANTHROPIC_BASE_URL",
+            "AITO_RUNTIME",  # the wake-up in a container (default) or in the job
+            "AITO_IMAGE",
             f"AITO_APP_ID_{suffix}",
         }
         env = wake["env"]
