@@ -25,7 +25,7 @@ from aito.memory.postgres import PostgresMemory
 from aito.org import loading
 from aito.org.agents import Layer
 from aito.runtime import base as runtime_base
-from aito.runtime import client, inprocess, launching, working
+from aito.runtime import client, inprocess, launching, sandbox, working
 from aito.services import managing
 from aito.settings import Settings
 
@@ -433,11 +433,18 @@ def launcher(
     )
 
 
-def worker_spawn(settings: Settings) -> acting.RunWorker | None:
-    """Inside a container, workers are the launcher's to start (through the gateway)."""
-    if settings.model_gateway is None:
-        return None
-    return client.spawner(client.GatewayClient(settings.model_gateway))
+def worker_spawn(settings: Settings, ports: LoopPorts) -> acting.RunWorker:
+    """How an in-process run's workers run: inside a container they are the launcher's to
+    start (through the gateway); right here, through the same gateway and checks, with
+    threads for containers."""
+    if settings.model_gateway is not None:
+        return client.spawner(client.GatewayClient(settings.model_gateway))
+    return sandbox.SandboxWorkers(
+        ports=ports,
+        runtime=containers(settings.model_copy(update={"runtime": "inprocess"})),
+        image=settings.image,
+        user=launching.container_user(),
+    )
 
 
 def _init_repo(root: Path, *, title: str) -> None:

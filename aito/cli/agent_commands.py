@@ -148,7 +148,7 @@ def run(
             # the trusted launcher: each wake-up in a container of AITO_IMAGE
             runner = bootstrap.launcher(settings, runtime, org, ports, tokens=tokens)
         else:
-            runner = running.Runner(ports, spawn=bootstrap.worker_spawn(settings))
+            runner = running.Runner(ports, spawn=bootstrap.worker_spawn(settings, ports))
         now = ports.clock()
         if run_all:
             outcomes = scheduling.run_due(runner, org, now=now)
@@ -196,7 +196,7 @@ def daemon(ctx: click.Context, agent_id: str, poll_seconds: float) -> None:
     with context.runtime(settings, org=org, pool_size=2) as runtime:
         ports = bootstrap.loop_ports(settings, runtime, org, tokens=tokens)
         served = scheduling.Daemon(
-            runner=running.Runner(ports),
+            runner=running.Runner(ports, spawn=bootstrap.worker_spawn(settings, ports)),
             org=org,
             agent_id=agent_id,
             stop=stop,

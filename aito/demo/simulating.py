@@ -127,7 +127,7 @@ def run(
     ports = bootstrap.loop_ports(
         settings, runtime, org, llm=offline.OfflineModel(seed=seed), clock=clock
     )
-    runner: scheduling.Waking = running.Runner(ports)
+    runner: scheduling.Waking = running.Runner(ports, spawn=bootstrap.worker_spawn(settings, ports))
     if settings.runtime == "docker":
         launcher = bootstrap.launcher(settings, runtime, org, ports, tokens={})
         runner = dataclasses.replace(launcher, frozen_clock=True)
