@@ -73,22 +73,42 @@ def seed_ledger(wake: Wake, limits: list[budgets.Limit], *, spend: Spend) -> Non
         ledger.seed(limit.scope, budgets.period_key(limit.period, now), usd=usd, tokens=tokens)
 
 
+def usage_row(
+    *,
+    agent_id: str,
+    run_id: str,
+    response: ModelResponse,
+    spent: float,
+    at: dt.datetime,
+    index: int,
+) -> UsageRow:
+    """The usage row of a run's ``index``-th call (written again, it adds nothing)."""
+    return UsageRow(
+        agent_id=agent_id,
+        run_id=run_id,
+        model=response.model,
+        input_tokens=response.usage.input_tokens,
+        output_tokens=response.usage.output_tokens,
+        cache_write_tokens=response.usage.cache_write_tokens,
+        cache_read_tokens=response.usage.cache_read_tokens,
+        cost_usd=spent,
+        latency_ms=response.latency_ms,
+        created_at=at,
+        exchange=index,
+    )
+
+
 def settle(wake: Wake, response: ModelResponse, *, index: int) -> None:
     """Steps 2 and 3 for one answered call (step 1 is the caller's)."""
     spent = cost_usd(response.usage, wake.price)
     wake.ports.memory.record_usage(
-        UsageRow(
+        usage_row(
             agent_id=wake.agent_id,
             run_id=wake.run_id,
-            model=response.model,
-            input_tokens=response.usage.input_tokens,
-            output_tokens=response.usage.output_tokens,
-            cache_write_tokens=response.usage.cache_write_tokens,
-            cache_read_tokens=response.usage.cache_read_tokens,
-            cost_usd=spent,
-            latency_ms=response.latency_ms,
-            created_at=wake.ports.clock(),
-            exchange=index,
+            response=response,
+            spent=spent,
+            at=wake.ports.clock(),
+            index=index,
         )
     )
     wake.ports.bus.ledger().settle_once(

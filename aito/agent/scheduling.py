@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from aito.agent import running
+from aito.agent.ports import LoopPorts
 from aito.errors import AdapterError
 from aito.org import loading
 from aito.org.agents import Layer
@@ -42,6 +43,9 @@ def looping_agents(org: loading.Organization) -> list[str]:
 class Waking(Protocol):
     """What wakes an agent once: a :class:`~aito.agent.running.Runner` (in-process), or a
     launcher that runs the wake-up in a container (:mod:`aito.runtime.launching`)."""
+
+    @property
+    def ports(self) -> LoopPorts: ...
 
     def run(
         self, agent_id: str, *, trigger: str, run_id: str, force: bool = False
@@ -72,7 +76,7 @@ class Daemon:
     def __init__(
         self,
         *,
-        runner: running.Runner,
+        runner: Waking,
         org: loading.Organization,
         agent_id: str,
         stop: threading.Event,

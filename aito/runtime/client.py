@@ -92,8 +92,10 @@ class GatewayModel:
         return self._provider
 
     def complete(self, request: ModelRequest) -> ModelResponse:
-        """Without an index (a caller outside the run's thinking): index 0's reservation."""
-        return self.complete_at(request, index=0)
+        """Not through a gateway: each call must say its index (its budget reservation)."""
+        raise PermanentAdapterError(
+            SERVICE, "a model call through the gateway needs its index (complete_at)"
+        )
 
     def complete_at(self, request: ModelRequest, *, index: int) -> ModelResponse:
         reply = self._client.model(protocol.ModelCall(index=index, request=request))

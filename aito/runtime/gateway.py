@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import http.server
 import logging
+import os
 import socketserver
 import tempfile
 import threading
@@ -122,26 +123,51 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def is_another_user(user: str) -> bool:
+    """Whether a container running as ``user`` (``uid:gid``) is not this process's user."""
+    return user != f"{os.getuid()}:{os.getgid()}"
+
+
+def socket_mode(*, for_another_user: bool) -> int:
+    return 0o666 if for_another_user else 0o600
+
+
 @contextlib.contextmanager
-def serving(routes: Routes, *, parent: Path | None = None) -> Iterator[Path]:
+def serving(
+    routes: Routes, *, parent: Path | None = None, for_another_user: bool = True
+) -> Iterator[Path]:
     """Serve ``routes`` on ``<private dir>/gateway.sock``; yields the directory (the one
-    to mount). The directory and socket are removed when the block ends."""
+    to mount). The directory and socket are removed when the block ends.
+
+    They are the launcher's alone when the container runs as the launcher's own user (a
+    runner); for a container of another user (a root launcher's, uid 10001) it may enter
+    the directory and connect, nothing more: no one lists the directory, whose name is
+    random."""
     directory = Path(tempfile.mkdtemp(prefix="aito-gw-", dir=parent))
     socket_path = directory / "gateway.sock"
     server = _Server(str(socket_path), _Handler)
     server.routes = routes
-    # The container's user is not the launcher's: it may enter the directory and connect,
-    # nothing more (the directory is mounted read-only; no one else lists it).
-    directory.chmod(0o711)
-    socket_path.chmod(0o666)
-    thread = threading.Thread(target=server.serve_forever, name="aito-gateway", daemon=True)
+    directory.chmod(0o711 if for_another_user else 0o700)
+    socket_path.chmod(socket_mode(for_another_user=for_another_user))
+    try:
+        with in_background(server, socket_path, name="aito-gateway"):
+            yield directory
+    finally:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+
+
+@contextlib.contextmanager
+def in_background(
+    server: socketserver.UnixStreamServer, socket_path: Path, *, name: str
+) -> Iterator[None]:
+    """Serve in a daemon thread while the block runs; then stop and remove the socket."""
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
-        yield directory
+        yield
     finally:
         server.shutdown()
         server.server_close()
         with contextlib.suppress(OSError):
             socket_path.unlink()
-        with contextlib.suppress(OSError):
-            directory.rmdir()

@@ -107,10 +107,12 @@ class Launcher:
             workers=lambda ask: self._worker(agent_id, ask),
         )
         with contextlib.ExitStack() as stack:
-            directory = stack.enter_context(gateway.serving(routes))
+            other = gateway.is_another_user(self.user)
+            directory = stack.enter_context(gateway.serving(routes, for_another_user=other))
             database = relay.socket_of(self.reach.postgres_url)
             if database is not None:  # an embedded Postgres: its socket, relayed
-                stack.enter_context(relay.relaying(database, directory=directory))
+                mode = gateway.socket_mode(for_another_user=other)
+                stack.enter_context(relay.relaying(database, directory=directory, mode=mode))
             spec = self.spec(
                 agent_id, trigger=trigger, run_id=run_id, force=force, gateway_dir=directory
             )

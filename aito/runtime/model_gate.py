@@ -19,7 +19,6 @@ from aito.bus import budgets, keys
 from aito.errors import AdapterError, TemporaryAdapterError
 from aito.llm import base as llm
 from aito.llm.base import Model
-from aito.memory.base import UsageRow
 from aito.org import loading
 from aito.runtime import protocol
 from aito.runtime.gateway import Refusal
@@ -82,18 +81,13 @@ class ModelGate:
             )
         spent = llm.cost_usd(response.usage, price)
         self.ports.memory.record_usage(
-            UsageRow(
+            accounting.usage_row(
                 agent_id=self.agent_id,
                 run_id=request.run_id,
-                model=response.model,
-                input_tokens=response.usage.input_tokens,
-                output_tokens=response.usage.output_tokens,
-                cache_write_tokens=response.usage.cache_write_tokens,
-                cache_read_tokens=response.usage.cache_read_tokens,
-                cost_usd=spent,
-                latency_ms=response.latency_ms,
-                created_at=self.ports.clock(),
-                exchange=call.index,
+                response=response,
+                spent=spent,
+                at=self.ports.clock(),
+                index=call.index,
             )
         )
         ledger.settle_once(rid, usd=spent, tokens=response.usage.total)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psycopg
 
+from aito.runtime import gateway
+
 CHUNK = 65536
 
 
@@ -66,18 +68,12 @@ def through(url: str, directory: str) -> str:
 
 
 @contextlib.contextmanager
-def relaying(target: Path, *, directory: Path) -> Iterator[Path]:
-    """Serve ``directory/<target's name>`` piped to ``target`` while the block runs."""
+def relaying(target: Path, *, directory: Path, mode: int = 0o600) -> Iterator[Path]:
+    """Serve ``directory/<target's name>`` (file mode ``mode``) piped to ``target`` while
+    the block runs."""
     path = directory / target.name
     server = _Server(str(path), _Pipe)
     server.target = str(target)
-    path.chmod(0o666)
-    thread = threading.Thread(target=server.serve_forever, name="aito-relay", daemon=True)
-    thread.start()
-    try:
+    path.chmod(mode)
+    with gateway.in_background(server, path, name="aito-relay"):
         yield path
-    finally:
-        server.shutdown()
-        server.server_close()
-        with contextlib.suppress(OSError):
-            path.unlink()

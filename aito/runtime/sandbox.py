@@ -118,7 +118,10 @@ class SandboxThinker:
             return thinking.Thought(None, "failed")
         session = _Session(wake, request, saved=saved, spend=spend, limits=limits)
         routes = gateway.Routes(model=session.model, task=session.task, output=session.output)
-        with gateway.serving(routes, parent=self.gateway_parent) as directory:
+        other = gateway.is_another_user(self.user)
+        with gateway.serving(
+            routes, parent=self.gateway_parent, for_another_user=other
+        ) as directory:
             spec = specs.worker_container(
                 wake.org,
                 kind=wake.agent_id,
