@@ -250,6 +250,47 @@ def runs(ctx: click.Context, agent_id: str | None, limit: int, as_json: bool) ->
         click.echo("simulated: thought by the offline model; no money was spent", err=True)
 
 
+@agent.command("logs")
+@click.argument("run_id", type=types.Name())
+@click.option("--json", "as_json", is_flag=True, help="Print the container's record as JSON.")
+@click.pass_context
+def logs(ctx: click.Context, run_id: str, as_json: bool) -> None:
+    """How a run's container ended, and the end of what it printed.
+
+    Every wake-up run in a container (AITO_RUNTIME=docker) and every sandboxed worker
+    keeps its container's record with the run: name, image, limits, network, exit
+    status (exited, timed_out, oom_killed, killed) and code, seconds, and the last
+    64,000 characters of its output. Exit 2 if there is no such run, 1 if it ran
+    without a container.
+    """
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    org = cli_state.organization()
+    with context.runtime(settings, org=org) as runtime:
+        record = runtime.memory.run_record(run_id)
+    if record is None:
+        fail(f"no run {run_id!r}; `aito agent runs` lists them", code=2)
+        return
+    container = record.get("container")
+    if container is None:
+        fail(f"run {run_id} ran in-process: it has no container", code=1)
+        return
+    if as_json:
+        emit_json({"run_id": run_id, "status": record["status"], "container": container})
+        return
+    click.echo(
+        f"run {run_id} ({record['agent_id']}, {record['status']}) in {container['name']} "
+        f"({container['image']}): {container['status']}, exit code {container['exit_code']}, "
+        f"{container['seconds']} s"
+    )
+    click.echo(
+        f"limits: memory {container['memory']}, cpus {container['cpus']}, pids "
+        f"{container['pids']}, network {container['network']}, timeout "
+        f"{container['timeout_seconds']:.0f} s"
+    )
+    click.echo(container.get("logs") or "(no output)")
+
+
 @agent.command("replay")
 @click.argument("run_id", type=types.Name())
 @click.option("--json", "as_json", is_flag=True, help="Print the replay as JSON.")

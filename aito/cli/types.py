@@ -69,7 +69,8 @@ class Text(click.ParamType[str, Any]):
         return text
 
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+=\[\]/-]{0,199}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+=\[\]/#-]{0,199}")
+"""``#`` included: a worker's run id is its requester's run and position (``…#0``)."""
 
 
 class Name(click.ParamType[str, Any]):
@@ -81,7 +82,7 @@ class Name(click.ParamType[str, Any]):
         text = str(value)
         if not _NAME.fullmatch(text):
             self.fail(
-                f"{short(text)} is not a name: letters, digits and . _ : @ + = [ ] / -, "
+                f"{short(text)} is not a name: letters, digits and . _ : @ + = [ ] / # -, "
                 "starting with a letter or digit, at most 200 characters",
                 param,
                 ctx,

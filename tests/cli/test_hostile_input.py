@@ -69,6 +69,7 @@ BASES: dict[tuple[str, ...], Base] = {
     ("agent", "daemon"): Base(args=("ceo",), heavy=True),
     ("agent", "runs"): Base(),
     ("agent", "replay"): Base(args=("cmo:manual:none",)),
+    ("agent", "logs"): Base(args=("cmo:manual:none",)),
     ("decide", "propose"): Base(
         options=("--as", "cto", "--tier", "major", "--title", "New CDN", "--body", "x")
     ),

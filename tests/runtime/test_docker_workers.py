@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 from support.agent_world import Spy, World, edit_agent
 
-from aito.agent import executing, runs
+from aito.agent import executing, running, runs
 from aito.llm import offline
 from aito.runtime import sandbox
 from aito.runtime.docker_engine import DockerRuntime
@@ -60,15 +60,22 @@ def container_of(world: World, outcome: runs.RunOutcome) -> dict[str, object]:
     return dict(record["container"])
 
 
-def test_a_worker_thinks_through_the_gateway_and_its_pull_request_is_applied(
+def test_a_worker_in_a_container_opens_its_pull_request_and_its_result_reaches_the_requester(
     make_world: Callable[..., World], docker_runtime: DockerRuntime, aito_image: str
 ) -> None:
     model = Spy(offline.OfflineModel(seed=3))
     world = make_world(model)
-    first = world.run("cmo", key="1")  # the CMO makes the task its worker works on
+    world.runner = running.Runner(
+        world.ports,
+        spawn=sandbox.SandboxWorkers(
+            ports=world.ports, runtime=docker_runtime, image=aito_image, user="10001:10001"
+        ),
+    )
+    first = world.run("cmo", key="1")  # the CMO makes a task
     [task_id] = [a.ref for a in first.actions if a.type == "create_task"]
-    assert task_id is not None
-    outcome = spawn(world, docker_runtime, aito_image, task=task_id)
+    world.clock.advance(hours=4)
+    second = world.run("cmo", key="2")  # and spawns its content writer on it
+    [outcome] = second.workers
     assert outcome.status == "completed", outcome.error
     assert ("open_pr", "executed") in {(a.type, a.status) for a in outcome.actions}
     [asked] = model.asked("content-writer")  # asked once, by the trusted side, for it
@@ -79,6 +86,12 @@ def test_a_worker_thinks_through_the_gateway_and_its_pull_request_is_applied(
     assert (container["status"], container["exit_code"]) == ("exited", 0)
     assert container["network"] == "none" and container["memory"] == "256m"
     assert docker_runtime.list({"aito.run": outcome.run_id}) == []  # removed when done
+
+    world.clock.advance(hours=4)
+    world.run("cmo", key="3")  # the result is news on the requester's next wake-up
+    kinds = {o["kind"]: o for o in model.asked("cmo")[-1].context["outcomes"]}
+    assert kinds["worker_result"]["ref"] == task_id
+    assert "completed" in kinds["worker_result"]["summary"]
 
 
 def test_a_worker_has_no_network_no_credentials_and_nothing_but_the_socket(
@@ -120,7 +133,11 @@ print("PROBE " + json.dumps(found))
 
 
 def test_a_worker_past_its_memory_limit_is_killed_and_recorded_so(
-    make_world: Callable[..., World], docker_runtime: DockerRuntime, aito_image: str
+    make_world: Callable[..., World],
+    docker_runtime: DockerRuntime,
+    aito_image: str,
+    run_aito,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     world = make_world(offline.OfflineModel(seed=3))
     hog = "chunks = []\nwhile True:\n    chunks.append(b'x' * (64 * 1024 * 1024))"
@@ -130,6 +147,11 @@ def test_a_worker_past_its_memory_limit_is_killed_and_recorded_so(
     assert record is not None and record["status"] == "oom_killed"
     assert container_of(world, outcome)["status"] == "oom_killed"
     assert "memory" in (outcome.error or "")
+    for name in ("POSTGRES_URL", "REDIS_URL"):  # `aito agent logs` shows it to a person
+        monkeypatch.setenv(name, getattr(world.settings, name.lower()).get_secret_value())
+    shown = run_aito("--repo", str(world.repo), "agent", "logs", outcome.run_id)
+    assert shown.code == 0, shown.err
+    assert "oom_killed, exit code 137" in shown.out and "memory 256m" in shown.out
 
 
 def test_a_worker_past_its_timeout_is_killed_and_recorded_so(
@@ -143,6 +165,7 @@ def test_a_worker_past_its_timeout_is_killed_and_recorded_so(
     assert outcome.status == "timed_out"
     container = container_of(world, outcome)
     assert container["status"] == "timed_out" and container["timeout_seconds"] == 60
+
     assert 60 <= float(str(container["seconds"])) < 120
     assert docker_runtime.list({"aito.run": outcome.run_id}) == []
 
