@@ -122,6 +122,7 @@ class Launcher:
                 ended = self.runtime.wait(handle, timeout_seconds=spec.timeout_seconds)
             finally:
                 self.runtime.stop(handle)
+                self.free_lock(agent_id, run_id)
         return self._outcome(agent_id, trigger=trigger, run_id=run_id, spec=spec, ended=ended)
 
     def reap(self) -> None:
@@ -132,13 +133,17 @@ class Launcher:
             self.runtime, org=specs.org_label(self.org), now=dt.datetime.now(dt.UTC)
         ):
             agent_id = found.labels.get(specs.AGENT, "")
-            if found.labels.get(specs.KIND) != "agent" or agent_id not in self.org.agents:
-                continue
-            name = keys.container_lock(agent_id)
-            held = self.ports.bus.lock_holder(name)
-            holder = leasing.Holder.of(held[0]) if held else None
-            if held and holder is not None and holder.owner == found.labels.get(specs.RUN):
-                self.ports.bus.unlock(name, held[0])
+            if found.labels.get(specs.KIND) == "agent" and agent_id in self.org.agents:
+                self.free_lock(agent_id, found.labels.get(specs.RUN, ""))
+
+    def free_lock(self, agent_id: str, run_id: str) -> None:
+        """Free the agent's run lock if the run of a container that is gone still holds it
+        (killed at its timeout or memory limit, or reaped)."""
+        name = keys.container_lock(agent_id)
+        held = self.ports.bus.lock_holder(name)
+        holder = leasing.Holder.of(held[0]) if held else None
+        if held and holder is not None and holder.owner == run_id:
+            self.ports.bus.unlock(name, held[0])
 
     def spec(
         self, agent_id: str, *, trigger: str, run_id: str, force: bool, gateway_dir: Path

@@ -7,17 +7,20 @@ import dataclasses
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
-from support.agent_world import ScriptedModel, World
+from support.agent_world import ScriptedModel, World, edit_agent
 
 from aito import bootstrap
 from aito.agent import running
 from aito.decisions import reading
+from aito.errors import TemporaryAdapterError
 from aito.llm import offline
 from aito.llm.base import ModelRequest, ModelResponse
 from aito.runtime import launching
@@ -160,3 +163,42 @@ def test_a_launcher_killed_mid_run_leaves_no_container_and_no_double_effect(
     history = memory.history("cmo", limit=500)
     keys = [(h["action_type"], h["summary"]) for h in history if h["run_id"] == run_id]
     assert len(keys) == len(set(keys))
+
+
+class Stalling:
+    """A model that does not answer in time (the launcher's side of a hung provider)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    @property
+    def provider(self) -> str:
+        return "offline"
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        self.release.wait(120)
+        raise TemporaryAdapterError("model", "too late")
+
+
+def test_a_wake_up_past_its_timeout_is_killed_recorded_and_does_not_block_the_next(
+    make_world: Callable[..., World], docker_runtime: DockerRuntime, aito_image: str
+) -> None:
+    def two_minutes(repo: Path) -> None:  # its container gets 2 minutes less one: 60 s
+        edit_agent(repo, "cmo", lambda data: data["loop"].update(timeout_minutes=2))
+
+    model = Stalling()
+    world = make_world(model, edit=two_minutes)
+    launcher = launcher_for(world, docker_runtime, aito_image)
+    run_id = running.run_id_for("cmo", "manual", key="stalled")
+    try:
+        outcome = launcher.run("cmo", trigger="manual", run_id=run_id, force=True)
+    finally:
+        model.release.set()
+    assert outcome.status == "timed_out"
+    record = world.runtime.memory.run_record(run_id)
+    assert record is not None and record["status"] == "timed_out"  # nothing of it had run
+    assert record["container"]["status"] == "timed_out"
+    assert record["container"]["timeout_seconds"] == 60
+    # its run lock went with its container: the agent's next wake-up starts at once
+    held = world.runtime.bus.lock_holder("lock:container:cmo")
+    assert held is None
