@@ -27,7 +27,6 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
-from pathlib import Path
 
 from aito.agent import accounting, actions, runs, thinking
 from aito.agent.effects import WorkerRequest
@@ -93,7 +92,6 @@ class SandboxThinker:
     parent: str
     user: str
     command: list[str] = dataclasses.field(default_factory=lambda: list(WORKER_COMMAND))
-    gateway_parent: Path | None = None
 
     def __call__(
         self,
@@ -119,9 +117,7 @@ class SandboxThinker:
         session = _Session(wake, request, saved=saved, spend=spend, limits=limits)
         routes = gateway.Routes(model=session.model, task=session.task, output=session.output)
         other = gateway.is_another_user(self.user)
-        with gateway.serving(
-            routes, parent=self.gateway_parent, for_another_user=other
-        ) as directory:
+        with gateway.serving(routes, for_another_user=other) as directory:
             spec = specs.worker_container(
                 wake.org,
                 kind=wake.agent_id,
