@@ -11,6 +11,8 @@ of the AITO image and waits. What the container gets, and why (:meth:`Launcher.e
   token, never the governance token), and ``AITO_GITHUB_API_URL``;
 - with the local forge, the governance repo and the forge's store, mounted read-write
   (on GitHub the checkout is mounted read-only: the run reads its organization from it);
+- with ``AITO_EMBEDDINGS=http``, that endpoint's settings and key: the run embeds its
+  own history and recall queries;
 - ``AITO_MODEL_GATEWAY``: the gateway's socket, for model calls and workers. The model
   key stays here: the gateway reserves each call's budget before forwarding it and
   settles it after (:mod:`~aito.runtime.model_gate`), so the budget is enforced outside
