@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
@@ -198,6 +198,33 @@ class Defaults(OrgModel):
     )
 
 
+class RestartBudget(OrgModel):
+    """How often the orchestrator restarts a dead agent before it gives up on it."""
+
+    restarts: Annotated[int, Field(ge=0, le=100)] = Field(
+        3, description="restarts allowed within the window; past them the agent is `error`"
+    )
+    window_minutes: Annotated[int, Field(ge=1, le=10080)] = 60
+
+
+class OrchestratorSettings(OrgModel):
+    """How `aito orchestrator` keeps the organization running."""
+
+    wake: Literal["actions", "daemon"] = Field(
+        "actions",
+        description="`actions`: GitHub schedules the wake-ups (the orchestrator runs workers, "
+        "deadlines, health, failover, notifications); `daemon`: it also keeps each agent's "
+        "daemon running between slots",
+    )
+    interval_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
+        30, description="one reconcile pass this often"
+    )
+    heartbeat_grace_minutes: Annotated[int, Field(ge=1, le=1440)] = Field(
+        15, description="how late past its expected heartbeat an agent counts as down"
+    )
+    restart_budget: RestartBudget = Field(default_factory=RestartBudget)
+
+
 class OrgFile(OrgModel):
     """`org/org.yaml`."""
 
@@ -218,3 +245,4 @@ class OrgFile(OrgModel):
     pricing: dict[str, ModelPrice] = Field(description="model prices by model name")
     budget: OrgBudget
     defaults: Defaults = Field(default_factory=Defaults)
+    orchestrator: OrchestratorSettings = Field(default_factory=OrchestratorSettings)
