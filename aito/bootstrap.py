@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aito.agent import acting
+from aito.agent import acting, running, scheduling
 from aito.agent.ports import LoopPorts
 from aito.bus import services, waking
 from aito.decisions import reading
@@ -431,6 +431,21 @@ def launcher(
         ),
         agent_token=agent_token,
     )
+
+
+def wake_runner(
+    settings: Settings,
+    wired: Runtime,
+    org: loading.Organization,
+    ports: LoopPorts,
+    *,
+    tokens: Tokens,
+) -> scheduling.Waking:
+    """What runs each wake-up: with AITO_RUNTIME=docker (outside a container) the trusted
+    launcher, each wake-up in a container of AITO_IMAGE; else this process."""
+    if settings.runtime == "docker" and settings.model_gateway is None:
+        return launcher(settings, wired, org, ports, tokens=tokens)
+    return running.Runner(ports, spawn=worker_spawn(settings, ports))
 
 
 def worker_spawn(settings: Settings, ports: LoopPorts) -> acting.RunWorker:

@@ -27,6 +27,11 @@ lock:decision:{id}         a decision being processed
 lock:container:{id}        an agent's container being started or stopped
 wake:pending:{id}          a wake-up sent for the agent that has not started yet (value:
                            what woke it; expires after the agent's timeout)
+gateway:call:{run}:{n}     set once when a launcher's gateway forwards call n of a run
+orchestrator:restarts:{id} zset: the orchestrator's restarts of an agent (epoch s)
+orchestrator:errors        hash: agent id -> since when it is `error` (restart budget spent)
+orchestrator:lead          who leads: the CEO, or the DAO while it holds the temporary lead
+orchestrator:done:{key}    a reconcile step that was applied (its key; kept 40 days)
 """
 
 from __future__ import annotations
@@ -118,3 +123,15 @@ def gateway_call(run_id: str, index: int) -> str:
     """Set once when a launcher's model gateway forwards call ``index`` of a run: the
     same call index is never forwarded twice (its budget reservation would be reused)."""
     return f"gateway:call:{run_id}:{index}"
+
+
+ORCHESTRATOR_ERRORS = "orchestrator:errors"
+ORCHESTRATOR_LEAD = "orchestrator:lead"
+
+
+def orchestrator_restarts(agent_id: str) -> str:
+    return f"orchestrator:restarts:{agent_id}"
+
+
+def orchestrator_done(step_key: str) -> str:
+    return f"orchestrator:done:{step_key}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
 
-from aito.bus import budgets, consuming, models, queues, ratelimits, streams
+from aito.bus import budgets, consuming, models, orchestration, queues, ratelimits, streams
 from aito.bus import redis as adapter
 
 
@@ -38,3 +38,6 @@ class BusServices(adapter.RedisBus):
 
     def queues(self) -> queues.TaskQueues:
         return queues.TaskQueues(self)
+
+    def orchestrator(self) -> orchestration.OrchestratorState:
+        return orchestration.OrchestratorState(self)

@@ -12,7 +12,6 @@ import click
 
 from aito import bootstrap
 from aito.agent import replaying, running, scheduling
-from aito.agent.ports import LoopPorts
 from aito.cli import charting, context, types
 from aito.cli.context import emit_json, fail, progress, state
 from aito.org import loading
@@ -144,7 +143,7 @@ def run(
         fixed = settings.fixed_now
         clock = (lambda: fixed) if fixed is not None else None
         ports = bootstrap.loop_ports(settings, runtime, org, tokens=tokens, clock=clock)
-        runner = _waking(settings, runtime, org, ports, tokens)
+        runner = bootstrap.wake_runner(settings, runtime, org, ports, tokens=tokens)
         now = ports.clock()
         if run_all:
             outcomes = scheduling.run_due(runner, org, now=now)
@@ -192,7 +191,7 @@ def daemon(ctx: click.Context, agent_id: str, poll_seconds: float) -> None:
     with context.runtime(settings, org=org, pool_size=2) as runtime:
         ports = bootstrap.loop_ports(settings, runtime, org, tokens=tokens)
         served = scheduling.Daemon(
-            runner=_waking(settings, runtime, org, ports, tokens),
+            runner=bootstrap.wake_runner(settings, runtime, org, ports, tokens=tokens),
             org=org,
             agent_id=agent_id,
             stop=stop,
@@ -327,20 +326,6 @@ def replay_run(ctx: click.Context, run_id: str, as_json: bool) -> None:
             )
     if not result["reproduced"]:
         sys.exit(1)
-
-
-def _waking(
-    settings: Settings,
-    runtime: bootstrap.Runtime,
-    org: loading.Organization,
-    ports: LoopPorts,
-    tokens: bootstrap.Tokens,
-) -> scheduling.Waking:
-    """What runs each wake-up: with AITO_RUNTIME=docker (outside a container) the trusted
-    launcher, each wake-up in a container of AITO_IMAGE; else this process."""
-    if settings.runtime == "docker" and settings.model_gateway is None:
-        return bootstrap.launcher(settings, runtime, org, ports, tokens=tokens)
-    return running.Runner(ports, spawn=bootstrap.worker_spawn(settings, ports))
 
 
 def _default_run_id(

@@ -15,7 +15,8 @@ class AgentSeen:
 
     id: str
     slot: dt.datetime | None = None
-    """Its latest schedule slot at the time of observing (None: no schedule)."""
+    """The latest schedule slot whose wake-up should have left a heartbeat by now: its
+    timeout and the grace have passed since (None: no schedule)."""
     last_heartbeat: dt.datetime | None = None
     daemon_running: bool = False
     """`daemon` wake mode: its daemon container runs (by label)."""

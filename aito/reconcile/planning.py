@@ -3,9 +3,9 @@ back to what its files say. Pure: no I/O, no clock but ``now``, the same input g
 same steps in the same order.
 
 - **Containers**: one past its deadline or whose launcher is gone is reaped.
-- **Health**: an agent whose latest schedule slot left no heartbeat within its timeout
-  and the grace (`orchestrator.heartbeat_grace_minutes`), or whose daemon container is
-  gone (`wake: daemon`), is down. It is restarted with a bounded backoff, at most
+- **Health**: an agent whose due slot (the latest whose timeout and grace,
+  `orchestrator.heartbeat_grace_minutes`, have passed) left no heartbeat, or whose daemon
+  container is gone (`wake: daemon`), is down. It is restarted with a bounded backoff, at most
   `restart_budget.restarts` times per `window_minutes`; past that it is marked `error`
   and the humans are told, once. It is cleared when it is healthy again.
 - **Lead**: while the CEO is in error the DAO holds the temporary lead; it goes back when
@@ -52,17 +52,13 @@ def _reaps(seen: seen_.Observed, now: dt.datetime) -> list[steps.Step]:
 
 
 def down(org: loading.Organization, agent: seen_.AgentSeen, now: dt.datetime) -> bool:
-    """Whether the agent missed its latest slot (or, as a daemon, its container is gone)."""
-    settings = org.org.orchestrator
-    if settings.wake == "daemon" and not agent.daemon_running:
+    """Whether the agent's due slot left no heartbeat (or, as a daemon, its container is
+    gone)."""
+    if org.org.orchestrator.wake == "daemon" and not agent.daemon_running:
         return True
     if agent.slot is None:
         return False
-    due = agent.slot + dt.timedelta(
-        minutes=org.timeout_of(agent.id) + settings.heartbeat_grace_minutes
-    )
-    fresh = agent.last_heartbeat is not None and agent.last_heartbeat >= agent.slot
-    return now > due and not fresh
+    return agent.last_heartbeat is None or agent.last_heartbeat < agent.slot
 
 
 def _health(

@@ -1,0 +1,139 @@
+"""`aito orchestrator`: keep the organization healthy (observe → plan → apply)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import signal
+import threading
+from typing import Any
+
+import click
+
+from aito import bootstrap
+from aito.cli import context
+from aito.cli.context import emit_json, progress, state
+from aito.org import loading
+from aito.reconcile import applying, looping, observed, observing, planning, steps
+from aito.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def orchestrator(ctx: click.Context) -> None:
+    """Keep the organization healthy until stopped (SIGTERM or Ctrl-C).
+
+    Every `orchestrator.interval_seconds` (org.yaml) one pass observes (heartbeats,
+    containers, open decisions and their deadlines, what needs a human), plans (a pure
+    function of what it saw) and applies each step once: restarts an agent that missed
+    its schedule (within `orchestrator.restart_budget`, then marks it error and tells
+    the humans once), gives the DAO the temporary lead while the CEO is in error and
+    back when it recovers, tallies decisions whose round deadline passed, removes
+    containers a dead launcher left, and notifies each cause needing a human once.
+    `aito orchestrator status` shows what it sees and would do next.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    org = cli_state.organization()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with context.runtime(settings, org=org, pool_size=2) as wired:
+        served = _orchestrator(settings, wired, org)
+        progress(f"orchestrator started for {org.org.name!r} (SIGTERM or Ctrl-C stops it)")
+        count = served.serve(stop, on_pass=_print_pass)
+    progress(f"orchestrator stopped after {count} pass(es)")
+
+
+@orchestrator.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print what it sees and plans as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """What the orchestrator sees now, and the steps its next pass would apply."""
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    org = cli_state.organization()
+    with context.runtime(settings, org=org) as wired:
+        now, seen, planned = _orchestrator(settings, wired, org).look()
+    report = _report(org, now, seen, planned)
+    if as_json:
+        emit_json(report)
+        return
+    click.echo(f"at {now:%Y-%m-%d %H:%M} UTC; lead: {seen.lead}")
+    for agent in report["agents"]:
+        flag = "error" if agent["error_since"] else ("ok" if agent["healthy"] else "down")
+        click.echo(
+            f"  {agent['id']:<14} {flag:<6} last heartbeat {agent['last_heartbeat'] or '-'}"
+            f" · restarts {agent['restarts']}"
+        )
+    click.echo(f"open decisions: {len(seen.decisions)}; containers: {len(seen.containers)}")
+    if not planned:
+        click.echo("next pass: nothing to do")
+    for step in report["next"]:
+        click.echo(f"next: {step['step']} {step['key']}")
+
+
+def _orchestrator(
+    settings: Settings, wired: bootstrap.Runtime, org: loading.Organization
+) -> looping.Orchestrator:
+    ports = bootstrap.loop_ports(settings, wired, org)
+    sources = observing.Sources(
+        bus=wired.bus,
+        memory=wired.memory,
+        forge=ports.governance,
+        runtime=bootstrap.containers(settings) if settings.runtime == "docker" else None,
+    )
+    waking = bootstrap.wake_runner(settings, wired, org, ports, tokens={})
+
+    def wake(agent_id: str, run_id: str) -> None:
+        if settings.forge == "github":  # GitHub runs it: a repository_dispatch
+            wired.bus.waker.wake([agent_id], reason="restart", source="orchestrator", sender=None)
+            return
+        outcome = waking.run(agent_id, trigger="restart", run_id=run_id)
+        log.info("orchestrator: restarted %s: %s", agent_id, outcome.status)
+
+    def send(notice: steps.Notify) -> None:
+        log.warning("notice [%s] %s: %s", notice.severity, notice.subject, notice.link or "")
+
+    applier = applying.Applier(sources=sources, wake=wake, send=send)
+    return looping.Orchestrator(org, sources, applier, clock=ports.clock)
+
+
+def _report(
+    org: loading.Organization, now: dt.datetime, seen: observed.Observed, planned: list[steps.Step]
+) -> dict[str, Any]:
+    return {
+        "at": now.isoformat(),
+        "lead": seen.lead,
+        "agents": [
+            {
+                "id": a.id,
+                "healthy": not planning.down(org, a, now),
+                "last_heartbeat": a.last_heartbeat.isoformat() if a.last_heartbeat else None,
+                "restarts": len(a.restarts),
+                "error_since": a.error_since.isoformat() if a.error_since else None,
+            }
+            for a in seen.agents.values()
+        ],
+        "decisions": len(seen.decisions),
+        "containers": len(seen.containers),
+        "next": [{"step": type(s).__name__, "key": s.key, **_fields(s)} for s in planned],
+    }
+
+
+def _fields(step: steps.Step) -> dict[str, Any]:
+    return {
+        k: v.isoformat() if hasattr(v, "isoformat") else v
+        for k, v in dataclasses.asdict(step).items()
+    }
+
+
+def _print_pass(done: looping.Pass) -> None:
+    for item in done.applied:
+        mark = "✓" if item.error is None else f"✗ {item.error}"
+        click.echo(f"{done.at:%H:%M:%S} {type(item.step).__name__} {item.step.key} {mark}")

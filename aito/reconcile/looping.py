@@ -1,0 +1,59 @@
+"""The orchestrator's loop: observe, plan, apply, every `orchestrator.interval_seconds`,
+until told to stop (SIGTERM). One pass at a time per organization (a Redis lock), so a
+second orchestrator waits rather than doubling anything."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+
+from aito.org import loading
+from aito.reconcile import applying, observed, observing, planning, steps
+
+log = logging.getLogger(__name__)
+LOCK = "lock:orchestrator"
+
+
+@dataclasses.dataclass(frozen=True)
+class Pass:
+    """What one pass saw, planned and did."""
+
+    at: dt.datetime
+    seen: observed.Observed
+    planned: list[steps.Step]
+    applied: list[applying.Applied]
+
+
+@dataclasses.dataclass
+class Orchestrator:
+    org: loading.Organization
+    sources: observing.Sources
+    applier: applying.Applier
+    clock: Callable[[], dt.datetime]
+
+    def look(self) -> tuple[dt.datetime, observed.Observed, list[steps.Step]]:
+        """Observe and plan, applying nothing (`aito orchestrator status`)."""
+        now = self.clock()
+        seen = observing.observe(self.org, self.sources, now=now)
+        return now, seen, self.applier.pending(planning.plan(self.org, seen, now))
+
+    def once(self) -> Pass:
+        with self.sources.bus.lock(LOCK, ttl_seconds=300):
+            now, seen, planned = self.look()
+            return Pass(now, seen, planned, self.applier.apply(planned, now=now))
+
+    def serve(self, stop: threading.Event, *, on_pass: Callable[[Pass], None]) -> int:
+        """Pass after pass until ``stop`` is set; returns how many passes ran."""
+        interval = self.org.org.orchestrator.interval_seconds
+        count = 0
+        while not stop.is_set():
+            try:
+                on_pass(self.once())
+                count += 1
+            except Exception:  # a service away: the next pass tries again
+                log.exception("orchestrator: the pass failed; trying again in %d s", interval)
+            stop.wait(interval)
+        return count

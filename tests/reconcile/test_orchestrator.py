@@ -1,0 +1,125 @@
+"""The orchestrator's passes against the real services: restarts within the budget, one
+error and one notice past it, the DAO's temporary lead and its return, and a decision
+tallied when its round deadline passes with no other command run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+
+from support.agent_world import ScriptedModel, World
+
+from aito.decisions import proposing, recording, sweeping
+from aito.forge.base import PullState
+from aito.org.organization import Tier
+from aito.reconcile import applying, looping, observing, steps
+
+Make = Callable[..., World]
+
+
+def orchestrator(
+    world: World, *, woken: list[str], sent: list[steps.Notify]
+) -> looping.Orchestrator:
+    sources = observing.Sources(
+        bus=world.runtime.bus, memory=world.runtime.memory, forge=world.governance, runtime=None
+    )
+    applier = applying.Applier(
+        sources, wake=lambda agent, run: woken.append(agent), send=sent.append
+    )
+    return looping.Orchestrator(world.org, sources, applier, clock=world.clock)
+
+
+def beat(world: World, *agents: str) -> None:
+    for agent in agents:
+        world.runtime.bus.heartbeat(
+            agent_id=agent, status="idle", run_id="r", at=world.clock(), ttl_seconds=86_400
+        )
+
+
+def kinds(done: looping.Pass) -> list[str]:
+    return [
+        type(a.step).__name__ + ":" + getattr(a.step, "agent", getattr(a.step, "to", ""))
+        for a in done.applied
+    ]
+
+
+def test_a_dead_ceo_is_restarted_then_in_error_with_one_notice_and_the_dao_leads_until_it_is_back(
+    make_world: Make,
+) -> None:
+    world = make_world(ScriptedModel())
+    woken: list[str] = []
+    sent: list[steps.Notify] = []
+    orch = orchestrator(world, woken=woken, sent=sent)
+    others = [a for a in observing.looping_agents(world.org) if a != "ceo"]
+    world.clock.advance(hours=2)  # every slot so far left no heartbeat
+    beat(world, *others)  # all but the CEO ran theirs
+    waits = [0, 31, 61, 121]
+    for seconds in waits[:3]:
+        world.clock.advance(seconds=seconds)
+        assert kinds(orch.once()) == ["Restart:ceo"]
+    assert woken == ["ceo", "ceo", "ceo"]
+    world.clock.advance(seconds=waits[3])
+    done = orch.once()  # the budget (3 within 60 minutes) is spent
+    assert kinds(done) == ["MarkError:ceo", "Notify:", "ChangeLead:dao"]
+    [notice] = sent
+    assert notice.severity == "critical" and "ceo is down" in notice.subject
+    world.clock.advance(minutes=5)
+    assert orch.once().applied == []  # nothing twice: no restart, no second notice
+    assert orch.look()[1].lead == "dao"
+    events = world.runtime.memory.events(event_type="orchestrator.lead_changed", limit=10)
+    assert [e["target_agent"] for e in events] == ["dao"]
+
+    beat(world, "ceo")  # the CEO is back
+    assert kinds(orch.once()) == ["ClearError:ceo", "ChangeLead:ceo"]
+    assert orch.look()[1].lead == "ceo" and len(sent) == 1
+
+
+def test_a_decision_is_tallied_when_its_deadline_passes_with_no_other_command(
+    make_world: Make,
+) -> None:
+    world = make_world(ScriptedModel())
+    forge, org = world.governance, world.org
+    _, pull = proposing.propose(
+        forge,
+        org=org,
+        proposer="cto",
+        tier=Tier.MINOR,
+        title="Dependency window",
+        body="Tuesdays.",
+        files={"site/window.txt": b"tuesdays\n"},
+        amount_usd=0,
+        now=world.clock(),
+    )
+    recorder = recording.ServicesRecorder(memory=world.runtime.memory, bus=world.runtime.bus)
+    sweeping.tally_open(forge, now=world.clock(), numbers=[pull.number], recorder=recorder)
+    deadline = world.runtime.memory.verdicts([pull.number])[pull.number]["verdict"]["deadline"]
+    assert deadline is not None and forge.pull(pull.number).state is PullState.OPEN
+    beat(world, *observing.looping_agents(org))
+    orch = orchestrator(world, woken=[], sent=[])
+    assert not [a for a in orch.once().applied if isinstance(a.step, steps.Tally)]  # not yet
+    world.clock.now = dt.datetime.fromisoformat(deadline) + dt.timedelta(minutes=1)
+    beat(world, *observing.looping_agents(org))
+    tallied = [a for a in orch.once().applied if isinstance(a.step, steps.Tally)]
+    assert [(a.step.pr, a.error) for a in tallied] == [(pull.number, None)]  # type: ignore[union-attr]
+    assert forge.pull(pull.number).state is PullState.MERGED  # lazy consensus: approved
+    assert not [a for a in orch.once().applied if isinstance(a.step, steps.Tally)]
+
+
+def test_orchestrator_status_shows_what_it_sees_and_would_do_next(
+    make_world: Make,
+    run_aito,  # type: ignore[no-untyped-def]
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    world = make_world(ScriptedModel())
+    for name in ("POSTGRES_URL", "REDIS_URL"):
+        monkeypatch.setenv(name, getattr(world.settings, name.lower()).get_secret_value())
+    shown = run_aito("--repo", str(world.repo), "orchestrator", "status", "--json")
+    assert shown.code == 0, shown.err
+    report = json.loads(shown.out)
+    assert report["lead"] == "ceo"
+    assert {a["id"] for a in report["agents"]} == set(observing.looping_agents(world.org))
+    # nothing ran yet today: every agent whose slot is due would be woken, none twice
+    restarts = [s for s in report["next"] if s["step"] == "Restart"]
+    assert len({s["agent"] for s in restarts}) == len(restarts)
+    assert all(s["attempt"] == 1 for s in restarts)
