@@ -136,6 +136,19 @@ class Permissions(View):
     caps: dict[str, int]
 
 
+class LeadView(View):
+    """Who leads the organization. While the DAO holds the temporary lead (the CEO is
+    down past its restart budget), its wake-ups also see the CEO's duties: the CEO's
+    status round, the tasks addressed to the CEO, the messages waiting for the CEO.
+    The CEO's votes are not among them: a vote belongs to its identity."""
+
+    leader: str
+    acting_for: str | None = None
+    status_round: dict[str, Any] | None = None
+    tasks: list[TaskView] = Field(default_factory=list)
+    inbox: list[InboxItem] = Field(default_factory=list)
+
+
 class Context(View):
     """Everything one wake-up of ``agent`` sees."""
 
@@ -158,13 +171,19 @@ class Context(View):
     outcomes: list[OutcomeView]
     facts: list[Fact]
     budget: BudgetView
+    lead: LeadView | None = None
 
     def fingerprint(self) -> str:
         """See :func:`fingerprint_of`; new messages and outcomes count on their own
-        (:meth:`has_news`)."""
-        return fingerprint_of(
+        (:meth:`has_news`). While the agent holds the temporary lead, the duties it
+        holds for the CEO count too."""
+        found = fingerprint_of(
             tasks=self.tasks, delegated=self.delegated, decisions=self.decisions, facts=self.facts
         )
+        if self.lead is None or self.lead.acting_for is None:
+            return found
+        duties = json.dumps(self.lead.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(f"{found}|{duties}".encode()).hexdigest()[:32]
 
     def has_news(self) -> bool:
         """Unhandled messages or results not yet shown: never an idle wake-up."""

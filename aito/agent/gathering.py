@@ -77,6 +77,7 @@ def gather(
     recalled = _recall(
         ports, agent_id, inbox=inbox, tasks=mine, decisions=decisions, history=history
     )
+    lead = lead_of(ports, org, agent_id)
     forge = ports.governance
     profile_file = forge.read_tree(forge.default_branch, prefixes=[spec.profile]).get(spec.profile)
     profile = profile_file.decode("utf-8") if profile_file else ""
@@ -92,6 +93,7 @@ def gather(
         state={k: v.value for k, v in memory.all_state(agent_id).items()},
         history=history,
         recalled=recalled,
+        lead=lead,
         tasks=mine,
         delegated=delegated,
         inbox=inbox,
@@ -136,3 +138,31 @@ def _recall(
         for item in found
         if (item.action_type, item.summary) not in recent
     ]
+
+
+def lead_of(
+    ports: LoopPorts,
+    org: loading.Organization,
+    agent_id: str,
+) -> context.LeadView | None:
+    """Who leads; for the DAO holding the temporary lead, the CEO's duties with it."""
+    ceo = next((a.id for a in org.agents.values() if a.type == "ceo"), None)
+    if ceo is None:
+        return None
+    leader = ports.bus.leader(ceo)
+    if leader != agent_id or agent_id == ceo:
+        return context.LeadView(leader=leader)
+    memory = ports.memory
+    found = memory.get_state(ceo, "status_round")
+    duties = [
+        context.task_view(task)
+        for task in org.tasks.values()
+        if task.assigned_to == ceo and task.status.value in ("pending", "in_progress")
+    ]
+    return context.LeadView(
+        leader=leader,
+        acting_for=ceo,
+        status_round=found.value if found is not None and isinstance(found.value, dict) else None,
+        tasks=duties,
+        inbox=[context.inbox_item(m) for m in memory.unhandled_inbox(ceo, limit=20)],
+    )

@@ -286,6 +286,11 @@ class Bus(leasing.Locks, Protocol):
 
     def queues(self) -> Queues: ...
 
+    def leader(self, default: str) -> str:
+        """Who leads: ``default`` (the CEO), or the DAO while the orchestrator gave it the
+        temporary lead."""
+        ...
+
 
 @dataclasses.dataclass
 class LoopPorts:

@@ -41,3 +41,6 @@ class BusServices(adapter.RedisBus):
 
     def orchestrator(self) -> orchestration.OrchestratorState:
         return orchestration.OrchestratorState(self)
+
+    def leader(self, default: str) -> str:
+        return self.orchestrator().lead(default)

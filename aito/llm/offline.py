@@ -100,7 +100,10 @@ def calls_for(context: dict[str, Any], rng: random.Random) -> list[situation.Cal
     calls: list[situation.Call] = []
     calls += reporting.status_answers(sit)
     calls += voting.votes(sit)
-    if sit.me["type"] == "ceo":
+    acting_for = (context.get("lead") or {}).get("acting_for")
+    if acting_for:  # the DAO holding the temporary lead runs the CEO's status loop
+        sit.notes.append(f"holding the temporary lead for {acting_for}")
+    if sit.me["type"] == "ceo" or acting_for:
         calls += reporting.ceo_status_loop(sit)
     calls += working.follow_ups(sit)
     calls += working.tasks(sit)
