@@ -15,15 +15,29 @@ from aito import bootstrap
 from aito.cli import context
 from aito.cli.context import emit_json, progress, state
 from aito.org import loading
-from aito.reconcile import applying, looping, observed, observing, planning, steps
+from aito.reconcile import applying, looping, metrics, observed, observing, planning, steps
 from aito.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 @click.group(invoke_without_command=True)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port (/metrics): runs by outcome, model tokens "
+    "and cost, bus length and pending, heartbeat age, decisions, containers, steps, "
+    "notifications, restarts.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address the metrics endpoint listens on.",
+)
 @click.pass_context
-def orchestrator(ctx: click.Context) -> None:
+def orchestrator(ctx: click.Context, metrics_port: int | None, metrics_host: str) -> None:
     """Keep the organization healthy until stopped (SIGTERM or Ctrl-C).
 
     Every `orchestrator.interval_seconds` (org.yaml) one pass observes (heartbeats,
@@ -45,6 +59,10 @@ def orchestrator(ctx: click.Context) -> None:
         signal.signal(signum, lambda *_: stop.set())
     with context.runtime(settings, org=org, pool_size=2) as wired:
         served = _orchestrator(settings, wired, org)
+        if metrics_port is not None:
+            served.metrics = metrics.Metrics()
+            served.metrics.serve(metrics_port, host=metrics_host)
+            progress(f"metrics on http://{metrics_host}:{metrics_port}/metrics")
         progress(f"orchestrator started for {org.org.name!r} (SIGTERM or Ctrl-C stops it)")
         count = served.serve(stop, on_pass=_print_pass)
     progress(f"orchestrator stopped after {count} pass(es)")

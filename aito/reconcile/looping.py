@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 
 from aito.org import loading
-from aito.reconcile import applying, observed, observing, planning, steps
+from aito.reconcile import applying, metrics, observed, observing, planning, steps
 
 log = logging.getLogger(__name__)
 LOCK = "lock:orchestrator"
@@ -33,6 +33,7 @@ class Orchestrator:
     sources: observing.Sources
     applier: applying.Applier
     clock: Callable[[], dt.datetime]
+    metrics: metrics.Metrics | None = None
 
     def look(self) -> tuple[dt.datetime, observed.Observed, list[steps.Step]]:
         """Observe and plan, applying nothing (`aito orchestrator status`)."""
@@ -43,7 +44,11 @@ class Orchestrator:
     def once(self) -> Pass:
         with self.sources.bus.lock(LOCK, ttl_seconds=300):
             now, seen, planned = self.look()
-            return Pass(now, seen, planned, self.applier.apply(planned, now=now))
+            applied = self.applier.apply(planned, now=now)
+        if self.metrics is not None:
+            self.metrics.observe(seen, now=now, memory=self.sources.memory, bus=self.sources.bus)
+            self.metrics.applied(applied)
+        return Pass(now, seen, planned, applied)
 
     def serve(self, stop: threading.Event, *, on_pass: Callable[[Pass], None]) -> int:
         """Pass after pass until ``stop`` is set; returns how many passes ran."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
+import urllib.request
 from collections.abc import Callable
 
 from support.agent_world import ScriptedModel, World
@@ -13,7 +15,7 @@ from support.agent_world import ScriptedModel, World
 from aito.decisions import proposing, recording, sweeping
 from aito.forge.base import PullState
 from aito.org.organization import Tier
-from aito.reconcile import applying, looping, observing, steps
+from aito.reconcile import applying, looping, metrics, observing, steps
 
 Make = Callable[..., World]
 
@@ -123,3 +125,23 @@ def test_orchestrator_status_shows_what_it_sees_and_would_do_next(
     restarts = [s for s in report["next"] if s["step"] == "Restart"]
     assert len({s["agent"] for s in restarts}) == len(restarts)
     assert all(s["attempt"] == 1 for s in restarts)
+
+
+def test_the_metrics_endpoint_serves_what_a_pass_saw_and_did(make_world: Make) -> None:
+    world = make_world(ScriptedModel())
+    sent: list[steps.Notify] = []
+    orch = orchestrator(world, woken=[], sent=sent)
+    orch.metrics = metrics.Metrics()
+    world.clock.advance(hours=2)
+    beat(world, *[a for a in observing.looping_agents(world.org) if a != "ceo"])
+    orch.once()  # the CEO missed its slot: restarted
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    orch.metrics.serve(port)
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    assert 'aito_restarts_total{agent="ceo"} 1.0' in body
+    assert 'aito_orchestrator_steps_total{result="ok",step="Restart"} 1.0' in body
+    assert 'aito_heartbeat_age_seconds{agent="cmo"} 0.0' in body
+    assert 'aito_bus_inbox_length{agent="cmo"}' in body
+    assert "aito_orchestrator_passes_total 1.0" in body

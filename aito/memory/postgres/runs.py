@@ -56,6 +56,14 @@ class RunStore(Connector):
                 )
             )
 
+    def run_counts(self) -> dict[tuple[str, str], int]:
+        """How many runs each agent has had, by status (the metrics' runs by outcome)."""
+        with self._connect() as conn:
+            found = conn.execute(
+                "SELECT agent_id, status, count(*) FROM agent_runs GROUP BY agent_id, status"
+            ).fetchall()
+        return {(str(agent), str(status)): int(count) for agent, status, count in found}
+
     def unfinished_runs(self, agent_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
         """The agent's runs still ``running``, oldest first: ``run_id``, ``trigger`` and
         ``asked`` (whether it saved a model exchange)."""
