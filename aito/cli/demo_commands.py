@@ -8,7 +8,7 @@ import click
 
 from aito.cli import types
 from aito.cli.context import emit_json, progress, state
-from aito.demo import simulating
+from aito.demo import rendering, simulating
 
 
 @click.command()
@@ -83,5 +83,5 @@ def demo(
     if as_json:
         emit_json(report.as_json())
         return
-    for line in simulating.render_summary(report):
+    for line in rendering.render_summary(report):
         click.echo(line)

@@ -9,12 +9,16 @@ daemons would in production:
 2. agents wake on messages in their stream (`message` trigger), as daemons do;
 3. the governance workflow tallies every open decision and applies the verdict;
 4. requests past their deadline turn into timeouts for their senders;
-5. an escalated decision is reviewed by the (simulated) human maintainer.
+5. an escalated decision is reviewed by the (simulated) human maintainer;
+6. the orchestrator makes one pass (:mod:`aito.demo.orchestrating`): health,
+   restarts, the DAO's temporary lead, deadlines, notifications.
 
 Everything agents do goes through the real loop: context, checks, the forge (local
-git), Redis, Postgres. One thing is set up for the show and said so in the repo's
+git), Redis, Postgres. Two things are set up for the show and said so in the repo's
 first commit: the content writer may use 6,200 tokens a day (a call reserves its
-worst case, about 5,200), so it is refused when spawned a second time that day.
+worst case, about 5,200), so it is refused when spawned a second time that day; and
+the CEO's process is down from 17:00 to 22:00, so the orchestrator restarts it, gives
+the DAO the temporary lead, and gives it back when the CEO returns.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from aito import bootstrap, scaffolding
 from aito.agent import running, scheduling
 from aito.bus import keys, streams
 from aito.decisions import applying, proposing, reading, recording, sweeping
+from aito.demo import orchestrating
 from aito.errors import ConfigError, GovernanceError
 from aito.forge.base import PullState
 from aito.governance.verdicts import Stage
@@ -81,6 +86,8 @@ class Report:
     budget_exhausted: list[str] = dataclasses.field(default_factory=list)
     human_issues: list[str] = dataclasses.field(default_factory=list)
     timeouts: int = 0
+    orchestrator: list[str] = dataclasses.field(default_factory=list)
+    notices: list[str] = dataclasses.field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -132,6 +139,14 @@ def run(
         launcher = bootstrap.launcher(settings, runtime, org, ports, tokens={})
         runner = dataclasses.replace(launcher, frozen_clock=True)
         echo(f"each wake-up runs in a container of {settings.image}")
+    watch = orchestrating.watch(
+        runtime,
+        org,
+        ports,
+        runner,
+        on_run=lambda outcome: _show(outcome, clock.at, echo, report),  # type: ignore[arg-type]
+    )
+    orchestrating.seed_heartbeats(runtime, org, START)
     recorder = recording.ServicesRecorder(memory=runtime.memory, bus=runtime.bus)
     messenger = streams.Messenger(runtime.bus, groups=org.groups(), sink=runtime.events)
     report = Report(repo=target, seed=seed, started=START, finished=START)
@@ -151,6 +166,8 @@ def run(
                 run_id = scheduling.slot_run_id(org, spec.id, clock.at)
                 if run_id is None or run_id == last_slot.get(spec.id):
                     continue  # no schedule, or this slot already ran
+                if orchestrating.crashed(org, spec.id, clock.at):
+                    continue  # its process is down (the day's crash): the slot is missed
                 last_slot[spec.id] = run_id
                 _show(
                     runner.run(spec.id, trigger="schedule", run_id=run_id), clock.at, echo, report
@@ -158,6 +175,8 @@ def run(
             for wave in range(3):  # answers may prompt answers; settle within the step
                 woke = False
                 for spec in agents:
+                    if orchestrating.crashed(org, spec.id, clock.at):
+                        continue
                     if not runtime.bus.has_unread(spec.id):
                         continue
                     woke = True
@@ -179,7 +198,10 @@ def run(
                     f"{timeout.sender}'s request by {timeout.deadline:%H:%M}: timeout raised"
                 )
             _maintainer(ports.governance, org, verdicts, maintainer.login, clock.at, echo)
+            watch.step(clock.at, echo)
         report.finished = clock.at
+        report.orchestrator = list(watch.lines)
+        report.notices = [n.subject for n in watch.notices]
         _summarise(report, ports, runtime, org)
     return report
 
@@ -218,7 +240,13 @@ def prepare(target: Path) -> None:
         subprocess.run(["git", "init", "-q", "-b", "main"], cwd=target, check=True, env=git_env)
     for args in (
         ["add", "-A"],
-        ["commit", "-q", "-m", f"Demo organization (the {TIGHT_BUDGET[0]}'s budget is tight)"],
+        [
+            "commit",
+            "-q",
+            "-m",
+            f"Demo organization (the {TIGHT_BUDGET[0]}'s budget is tight; the CEO's process "
+            f"is down {orchestrating.CEO_DOWN[0]:%H:%M}-{orchestrating.CEO_DOWN[1]:%H:%M})",
+        ],
     ):
         subprocess.run(["git", *args], cwd=target, check=True, env=git_env, capture_output=True)
 
@@ -350,37 +378,3 @@ def _summarise(
     usd, tokens = runtime.memory.spent(agent_id=None, since=START - dt.timedelta(days=1))
     report.cost_usd, report.tokens = usd, tokens
     report.human_issues = [f"#{i.number} {i.title}" for i in forge.issues(state=None)]
-
-
-def render_summary(report: Report) -> list[str]:
-    lines = [
-        "",
-        f"summary of the simulated day ({report.started:%H:%M} → {report.finished:%a %H:%M} UTC)",
-    ]
-    lines.append("  runs: " + ", ".join(f"{n} {s}" for s, n in sorted(report.runs.items())))
-    lines.append(
-        "  pull requests: " + ", ".join(f"{n} {k}" for k, n in report.pull_requests.items())
-    )
-    for d in report.decisions:
-        by = f", decided by {d.decided_by}" if d.decided_by else ""
-        lines.append(
-            f"  decision #{d.pr} {d.decision_id} [{d.tier}]: {d.status} after "
-            f"{d.rounds} round(s){by} — {d.reason}"
-        )
-    lines.append(f"  messages sent: {report.messages}; request timeouts: {report.timeouts}")
-    lines.append(
-        "  tasks: " + (", ".join(f"{n} {s}" for s, n in sorted(report.tasks.items())) or "none")
-    )
-    lines.append(
-        f"  model usage: {report.tokens:,} tokens, ${report.cost_usd:.4f} "
-        "(offline model, priced as each agent's model)"
-    )
-    if report.budget_exhausted:
-        lines.append("  budget exhausted: " + ", ".join(report.budget_exhausted))
-    for issue in report.human_issues:
-        lines.append(f"  for humans: issue {issue}")
-    lines.append(
-        f"  inspect: aito --repo {report.repo} decide status --all · "
-        f"git -C {report.repo} log --oneline · aito --repo {report.repo} agent runs"
-    )
-    return lines

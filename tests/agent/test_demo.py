@@ -102,3 +102,23 @@ def test_the_same_seed_gives_the_same_day(
     _, lines = day
     _, again = simulate(services, tmp_path / "again")
     assert again == lines
+
+
+def test_the_ceo_crashes_the_dao_leads_and_the_ceo_takes_the_lead_back(
+    day: tuple[simulating.Report, list[str]],
+) -> None:
+    report, lines = day
+    story = report.orchestrator
+    assert [line for line in story if "restart" in line and "ceo" in line]
+    marked = next(
+        i for i, line in enumerate(story) if "ceo is down past its restart budget" in line
+    )
+    to_dao = next(i for i, line in enumerate(story) if "the lead goes to dao" in line)
+    back = next(i for i, line in enumerate(story) if "the lead goes to ceo" in line)
+    assert marked <= to_dao < back
+    assert [n for n in report.notices if "ceo is down" in n] == [
+        "ceo is down and its restart budget is spent"
+    ]  # one notice for the cause, however many passes saw it
+    assert any("dao" in line and "holding the temporary lead for ceo" in line for line in lines)
+    crash = [line for line in lines if line[:2] in ("17", "18", "19", "20", "21")]
+    assert not [line for line in crash if line[6:9] == "ceo"]  # no CEO run while it is down
