@@ -32,6 +32,7 @@ orchestrator:restarts:{id} zset: the orchestrator's restarts of an agent (epoch 
 orchestrator:errors        hash: agent id -> since when it is `error` (restart budget spent)
 orchestrator:lead          who leads: the CEO, or the DAO while it holds the temporary lead
 orchestrator:done:{key}    a reconcile step that was applied (its key; kept 40 days)
+orchestrator:claim:{key}   a step that must not run twice (a notification) was started
 """
 
 from __future__ import annotations
@@ -135,3 +136,7 @@ def orchestrator_restarts(agent_id: str) -> str:
 
 def orchestrator_done(step_key: str) -> str:
     return f"orchestrator:done:{step_key}"
+
+
+def orchestrator_claim(step_key: str) -> str:
+    return f"orchestrator:claim:{step_key}"

@@ -88,6 +88,27 @@ class OrchestratorState:
         found = self._conn.run(lambda r: r.mget(names), op="read applied steps")
         return {k for k, v in zip(wanted, found, strict=True) if v is not None}
 
+    def claim(self, step_key: str, *, at: dt.datetime) -> bool:
+        """Take ``step_key`` once, ever (True the first time): what a step that cannot be
+        undone or repeated (a notification) takes before it acts."""
+        taken = self._conn.run(
+            lambda r: r.set(
+                self._conn.key(keys.orchestrator_claim(step_key)),
+                at.isoformat(),
+                nx=True,
+                ex=DONE_TTL_SECONDS,
+            ),
+            op="claim a step",
+        )
+        return bool(taken)
+
+    def release(self, step_key: str) -> None:
+        """Give a claim back (the step failed cleanly and may be tried again)."""
+        self._conn.run(
+            lambda r: r.delete(self._conn.key(keys.orchestrator_claim(step_key))),
+            op="release a claim",
+        )
+
     def mark_done(self, step_key: str, *, at: dt.datetime) -> None:
         self._conn.run(
             lambda r: r.set(

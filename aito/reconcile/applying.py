@@ -4,8 +4,10 @@ A step is skipped when its key was recorded; its key is recorded only after it w
 carried out. An orchestrator killed between the two carries the step out again next
 pass, and every effect is safe to repeat: a restart's wake-up is named after its attempt
 (a run id runs once), a tally of a decision already tallied applies nothing new, a
-container already removed is not an error, a lead already set is set again. Only a
-notification could be sent twice in that one window (it is sent first, then recorded).
+container already removed is not an error, a lead already set is set again. A
+notification cannot be taken back, so it is claimed first (once, ever) and then sent: an
+orchestrator killed between the two loses that one notice rather than sending it twice
+(the `orchestrator.notifying` event shows it was being sent).
 """
 
 from __future__ import annotations
@@ -90,10 +92,16 @@ class Applier:
             if sources.runtime is not None:
                 sources.runtime.stop(step.container)
         elif isinstance(step, steps.Notify):
-            self.send(step)
-            self._event(
-                "orchestrator.notified", None, {"cause": step.cause, "subject": step.subject}
-            )
+            if not state.claim(step.key, at=now):
+                return  # claimed by an earlier pass that died sending it: never twice
+            facts: dict[str, object] = {"cause": step.cause, "subject": step.subject}
+            self._event("orchestrator.notifying", None, facts)
+            try:
+                self.send(step)
+            except Exception:
+                state.release(step.key)  # a channel that failed: tried again next pass
+                raise
+            self._event("orchestrator.notified", None, facts)
         else:  # SpawnWorker, ExpireWorker: the worker queue is not read yet (see README)
             raise NotImplementedError(f"{type(step).__name__} is not applied yet")
 

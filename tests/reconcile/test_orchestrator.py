@@ -4,6 +4,7 @@ tallied when its round deadline passes with no other command run."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import socket
@@ -145,3 +146,58 @@ def test_the_metrics_endpoint_serves_what_a_pass_saw_and_did(make_world: Make) -
     assert 'aito_heartbeat_age_seconds{agent="cmo"} 0.0' in body
     assert 'aito_bus_inbox_length{agent="cmo"}' in body
     assert "aito_orchestrator_passes_total 1.0" in body
+
+
+class Killed(BaseException):
+    """The orchestrator's process dying (nothing below catches it)."""
+
+
+def test_an_orchestrator_killed_mid_apply_repeats_nothing_when_started_again(
+    make_world: Make,
+) -> None:
+    world = make_world(ScriptedModel())
+    world.clock.advance(hours=2)
+    beat(world, *[a for a in observing.looping_agents(world.org) if a != "ceo"])
+    state = world.runtime.bus.orchestrator()
+    for attempt in (1, 2, 3):  # the CEO's budget is spent: the next pass gives up on it
+        state.add_restart("ceo", at=world.clock(), attempt=attempt)
+    sent: list[steps.Notify] = []
+
+    def dies_after_sending(notice: steps.Notify) -> None:
+        sent.append(notice)
+        raise Killed  # killed after the notice went out, before it was recorded
+
+    first = orchestrator(world, woken=[], sent=[])
+    first.applier.send = dies_after_sending
+    with contextlib.suppress(Killed):
+        first.once()
+    again = orchestrator(world, woken=[], sent=sent)  # started again
+    done = again.once()
+    assert [type(a.step).__name__ for a in done.applied] == ["Notify", "ChangeLead"]
+    assert len(sent) == 1  # the notice is not sent twice
+    memory = world.runtime.memory
+    assert len(memory.events(event_type="agent.error", limit=10)) == 1
+    assert len(memory.events(event_type="orchestrator.lead_changed", limit=10)) == 1
+    assert again.once().applied == []
+
+
+def test_a_notice_whose_channel_failed_is_sent_on_the_next_pass(make_world: Make) -> None:
+    world = make_world(ScriptedModel())
+    cause_issue = world.governance.open_issue(
+        title="Budget exhausted: cmo",
+        body="b",
+        labels=["human-action-required"],
+        author=world.identity("cmo"),
+    )
+    beat(world, *observing.looping_agents(world.org))
+    sent: list[steps.Notify] = []
+    failing = orchestrator(world, woken=[], sent=sent)
+
+    def down(notice: steps.Notify) -> None:
+        raise OSError("the mail server is away")
+
+    failing.applier.send = down
+    [failed] = [a for a in failing.once().applied if isinstance(a.step, steps.Notify)]
+    assert failed.error is not None and "away" in failed.error
+    orchestrator(world, woken=[], sent=sent).once()
+    assert [n.cause for n in sent] == [f"issue:{cause_issue.number}"]
