@@ -20,6 +20,7 @@ same steps in the same order.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import Counter
 
 from aito.org import loading
@@ -27,6 +28,8 @@ from aito.org.agents import Layer
 from aito.reconcile import observed as seen_
 from aito.reconcile import steps
 
+_FIFO = operator.attrgetter("asked_at", "id")
+"""Worker requests in the order they were asked (ties by id)."""
 BACKOFF_CAP = dt.timedelta(minutes=15)
 """The longest wait between two restarts of one agent."""
 
@@ -162,7 +165,7 @@ def _workers(org: loading.Organization, seen: seen_.Observed, now: dt.datetime) 
     deadlines: dict[str, dt.datetime] = {}  # per worker kind: asked before this, stale
     room: dict[str, int] = {}  # per parent: workers it may start now
     found: list[steps.Step] = []
-    for asked in sorted(seen.worker_requests, key=lambda r: (r.asked_at, r.id)):
+    for asked in sorted(seen.worker_requests, key=_FIFO):
         parent = org.agents.get(asked.parent)
         if parent is None or asked.kind not in parent.workers:
             found.append(steps.ExpireWorker(asked.id, asked.parent))
