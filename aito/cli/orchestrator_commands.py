@@ -16,6 +16,7 @@ from aito.cli import context
 from aito.cli.context import emit_json, progress, state
 from aito.org import loading
 from aito.reconcile import applying, looping, metrics, observed, observing, planning, steps
+from aito.runtime import launching
 from aito.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,15 @@ def _orchestrator(
     def send(notice: steps.Notify) -> None:
         log.warning("notice [%s] %s: %s", notice.severity, notice.subject, notice.link or "")
 
-    applier = applying.Applier(sources=sources, wake=wake, send=send)
-    return looping.Orchestrator(org, sources, applier, clock=ports.clock)
+    launcher = waking if isinstance(waking, launching.Launcher) else None
+    daemons = launcher is not None and org.org.orchestrator.wake == "daemon"
+    applier = applying.Applier(
+        sources=sources,
+        wake=wake,
+        send=send,
+        start_daemon=launcher.start_daemon if launcher is not None and daemons else None,
+    )
+    return looping.Orchestrator(org, sources, applier, clock=ports.clock, launcher=launcher)
 
 
 def _report(

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from aito.bus import keys
 from aito.decisions import recording, sweeping
+from aito.errors import ConfigError
 from aito.reconcile import steps
 from aito.reconcile.observing import Sources
 
@@ -41,6 +42,8 @@ class Applier:
     sources: Sources
     wake: Wake
     send: Send
+    start_daemon: Callable[[str], object] | None = None
+    """`wake: daemon`: (re)start the agent's daemon container (the launcher's)."""
 
     def pending(self, planned: Sequence[steps.Step]) -> list[steps.Step]:
         """The planned steps not applied yet."""
@@ -66,8 +69,16 @@ class Applier:
         state = sources.bus.orchestrator()
         memory = sources.memory
         if isinstance(step, steps.Restart):
+            if step.daemon and self.start_daemon is None:
+                raise ConfigError(
+                    "org.yaml `orchestrator.wake: daemon` keeps daemon containers: run the "
+                    "orchestrator with AITO_RUNTIME=docker"
+                )
             state.add_restart(step.agent, at=now, attempt=step.attempt)
-            self.wake(step.agent, f"{step.agent}:restart:{now:%Y%m%d}-{step.attempt}")
+            if step.daemon and self.start_daemon is not None:
+                self.start_daemon(step.agent)
+            else:
+                self.wake(step.agent, f"{step.agent}:restart:{now:%Y%m%d}-{step.attempt}")
             self._event("agent.restarted", step.agent, {"attempt": step.attempt})
         elif isinstance(step, steps.MarkError):
             state.set_error(step.agent, since=step.since)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from aito.org import loading
 from aito.reconcile import applying, metrics, observed, observing, planning, steps
+from aito.runtime import launching
 
 log = logging.getLogger(__name__)
 LOCK = "lock:orchestrator"
@@ -34,6 +35,9 @@ class Orchestrator:
     applier: applying.Applier
     clock: Callable[[], dt.datetime]
     metrics: metrics.Metrics | None = None
+    launcher: launching.Launcher | None = None
+    """Where daemon containers run (`wake: daemon`); they stop with the orchestrator,
+    whose gateways they call through."""
 
     def look(self) -> tuple[dt.datetime, observed.Observed, list[steps.Step]]:
         """Observe and plan, applying nothing (`aito orchestrator status`)."""
@@ -54,11 +58,15 @@ class Orchestrator:
         """Pass after pass until ``stop`` is set; returns how many passes ran."""
         interval = self.org.org.orchestrator.interval_seconds
         count = 0
-        while not stop.is_set():
-            try:
-                on_pass(self.once())
-                count += 1
-            except Exception:  # a service away: the next pass tries again
-                log.exception("orchestrator: the pass failed; trying again in %d s", interval)
-            stop.wait(interval)
+        try:
+            while not stop.is_set():
+                try:
+                    on_pass(self.once())
+                    count += 1
+                except Exception:  # a service away: the next pass tries again
+                    log.exception("orchestrator: the pass failed; trying again in %d s", interval)
+                stop.wait(interval)
+        finally:
+            if self.launcher is not None:
+                self.launcher.stop_daemons()
         return count

@@ -47,7 +47,7 @@ def plan(org: loading.Organization, seen: seen_.Observed, now: dt.datetime) -> l
 def _reaps(seen: seen_.Observed, now: dt.datetime) -> list[steps.Step]:
     found: list[steps.Step] = []
     for container in seen.containers:
-        if not container.launcher_alive and container.kind != "daemon":
+        if not container.launcher_alive:  # its gateway went with it: a daemon's too
             found.append(steps.Reap(container.id, "its launcher is gone"))
         elif container.deadline is not None and container.deadline < now:
             found.append(steps.Reap(container.id, "past its deadline"))

@@ -91,6 +91,7 @@ class Launcher:
     user: str = dataclasses.field(default_factory=container_user)
     worker_command: list[str] | None = None
     _spawned: dict[str, list[runs.RunOutcome]] = dataclasses.field(default_factory=dict)
+    _daemons: dict[str, contextlib.ExitStack] = dataclasses.field(default_factory=dict)
     frozen_clock: bool = False
     """Hand the launcher's clock to the run as its fixed "now" (`aito demo`'s simulated
     day); a runner's launcher never does: its runs read the real time."""
@@ -104,17 +105,8 @@ class Launcher:
         if found is not None and found["status"] in memory_base.TERMINAL_RUN_STATUSES:
             return finishing.reported(found, self.ports)
         self.reap()
-        routes = gateway.Routes(
-            model=ModelGate(self.ports, self.org, agent_id=agent_id, model=self.model),
-            workers=lambda ask: self._worker(agent_id, ask),
-        )
         with contextlib.ExitStack() as stack:
-            other = gateway.is_another_user(self.user)
-            directory = stack.enter_context(gateway.serving(routes, for_another_user=other))
-            database = relay.socket_of(self.reach.postgres_url)
-            if database is not None:  # an embedded Postgres: its socket, relayed
-                mode = gateway.socket_mode(for_another_user=other)
-                stack.enter_context(relay.relaying(database, directory=directory, mode=mode))
+            directory = self._serve(agent_id, stack)
             spec = self.spec(
                 agent_id, trigger=trigger, run_id=run_id, force=force, gateway_dir=directory
             )
@@ -126,6 +118,55 @@ class Launcher:
                 self.runtime.stop(handle)
                 self.free_lock(agent_id, run_id)
         return self._outcome(agent_id, trigger=trigger, run_id=run_id, spec=spec, ended=ended)
+
+    def start_daemon(self, agent_id: str) -> str:
+        """Start (or start again) the agent's daemon container (`wake: daemon`), with a
+        gateway this launcher keeps serving for it until :meth:`stop_daemons`."""
+        old = self._daemons.pop(agent_id, None)
+        if old is not None:
+            old.close()
+        self.runtime.stop(specs.daemon_name(agent_id))  # the dead one, if still there
+        stack = contextlib.ExitStack()
+        try:
+            directory = self._serve(agent_id, stack)
+            spec = specs.daemon_container(
+                self.org,
+                agent_id=agent_id,
+                image=self.image,
+                env=self.env(agent_id),
+                mounts=self.mounts(directory),
+                network=self.network,
+                user=self.user,
+                launcher=reaping.launcher_id(),
+            )
+            handle = self.runtime.start(spec)
+        except BaseException:
+            stack.close()
+            raise
+        self._daemons[agent_id] = stack
+        log.info("%s: started its daemon %s", agent_id, spec.name)
+        return handle
+
+    def stop_daemons(self) -> None:
+        """Stop every daemon this launcher started, and their gateways."""
+        for agent_id, stack in list(self._daemons.items()):
+            self.runtime.stop(specs.daemon_name(agent_id))
+            stack.close()
+        self._daemons.clear()
+
+    def _serve(self, agent_id: str, stack: contextlib.ExitStack) -> Path:
+        """The agent's gateway (and the database relay, for an embedded Postgres)."""
+        routes = gateway.Routes(
+            model=ModelGate(self.ports, self.org, agent_id=agent_id, model=self.model),
+            workers=lambda ask: self._worker(agent_id, ask),
+        )
+        other = gateway.is_another_user(self.user)
+        directory = stack.enter_context(gateway.serving(routes, for_another_user=other))
+        database = relay.socket_of(self.reach.postgres_url)
+        if database is not None:  # an embedded Postgres: its socket, relayed
+            mode = gateway.socket_mode(for_another_user=other)
+            stack.enter_context(relay.relaying(database, directory=directory, mode=mode))
+        return directory
 
     def reap(self) -> None:
         """Remove what crashed launchers left, and free the run locks their containers

@@ -49,17 +49,19 @@ def labels(
     run_id: str,
     kind: str,
     launcher: str,
-    deadline: dt.datetime,
+    deadline: dt.datetime | None,
     parent: str | None = None,
 ) -> dict[str, str]:
+    """``deadline`` None: a daemon, which runs until it is stopped."""
     found = {
         ORG: org_label(org),
         AGENT: agent_id,
         RUN: run_id,
         KIND: kind,
         LAUNCHER: launcher,
-        DEADLINE: deadline.astimezone(dt.UTC).isoformat(timespec="seconds"),
     }
+    if deadline is not None:
+        found[DEADLINE] = deadline.astimezone(dt.UTC).isoformat(timespec="seconds")
     if parent is not None:
         found[PARENT] = parent
     return found
@@ -104,6 +106,46 @@ def agent_container(
         cpus=limits.cpu,
         pids=limits.pids,
         timeout_seconds=timeout,
+        network=network,
+        mounts=mounts,
+        user=user,
+    )
+
+
+DAEMON_TIMEOUT_SECONDS = 365 * 86_400.0
+"""A daemon runs until it is stopped; waiting for one is never done with a timeout."""
+
+
+def daemon_name(agent_id: str) -> str:
+    """One daemon per agent: ``aito-daemon-cmo`` (a new one replaces the old)."""
+    return f"aito-daemon-{re.sub(r'[^a-z0-9-]', '-', agent_id)[:40]}"
+
+
+def daemon_container(
+    org: loading.Organization,
+    *,
+    agent_id: str,
+    image: str,
+    env: dict[str, str],
+    mounts: list[Mount],
+    network: str,
+    user: str,
+    launcher: str,
+) -> ContainerSpec:
+    """An agent's daemon (`wake: daemon`): its limits, no deadline, `aito agent daemon`."""
+    limits = org.container_of(agent_id)
+    return ContainerSpec(
+        name=daemon_name(agent_id),
+        image=image,
+        command=["aito", "agent", "daemon", agent_id],
+        env=env,
+        labels=labels(
+            org, agent_id=agent_id, run_id="", kind="daemon", launcher=launcher, deadline=None
+        ),
+        memory=limits.memory,
+        cpus=limits.cpu,
+        pids=limits.pids,
+        timeout_seconds=DAEMON_TIMEOUT_SECONDS,
         network=network,
         mounts=mounts,
         user=user,

@@ -153,12 +153,17 @@ def test_workers_start_in_order_at_most_max_workers_per_parent_and_expire_when_s
     ]
 
 
-def test_overdue_and_orphaned_containers_are_reaped_daemons_are_not() -> None:
+def test_overdue_and_orphaned_containers_are_reaped() -> None:
     overdue = ContainerSeen("a", "agent", "cmo", "r1", True, NOW - dt.timedelta(seconds=1))
     orphan = ContainerSeen("b", "worker", "content-writer", "r2", True, None, "cmo", False)
     daemon = ContainerSeen("c", "daemon", "cto", "", True, None, launcher_alive=False)
-    found = planning.plan(ORG, Observed(agents=world(), containers=(overdue, orphan, daemon)), NOW)
-    assert found == [steps.Reap("a", "past its deadline"), steps.Reap("b", "its launcher is gone")]
+    alive = ContainerSeen("d", "daemon", "cfo", "", True, None)  # no deadline: it runs on
+    seen = Observed(agents=world(), containers=(overdue, orphan, daemon, alive))
+    assert planning.plan(ORG, seen, NOW) == [
+        steps.Reap("a", "past its deadline"),
+        steps.Reap("b", "its launcher is gone"),
+        steps.Reap("c", "its launcher is gone"),  # its gateway went with its launcher
+    ]
 
 
 def test_each_cause_is_notified_once() -> None:
