@@ -10,6 +10,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from aito.decisions import reading
+from aito.errors import ConfigError, GovernanceError
 from aito.org import loading
 from aito.reconcile import applying, metrics, observed, observing, planning, steps
 from aito.runtime import launching
@@ -42,6 +44,11 @@ class Orchestrator:
     def look(self) -> tuple[dt.datetime, observed.Observed, list[steps.Step]]:
         """Observe and plan, applying nothing (`aito orchestrator status`)."""
         now = self.clock()
+        forge = self.sources.forge
+        try:  # the organization as its base branch says now (a merged change counts)
+            self.org = reading.base_organization(forge, forge.default_branch)
+        except (ConfigError, GovernanceError) as exc:  # keep the last good one
+            log.warning("orchestrator: the base branch's organization is unusable: %s", exc)
         seen = observing.observe(self.org, self.sources, now=now)
         return now, seen, self.applier.pending(planning.plan(self.org, seen, now))
 
