@@ -34,6 +34,7 @@ from aito.cli import (
     demo_commands,
     github_commands,
     memory_commands,
+    notify_commands,
     org_commands,
     services_commands,
     types,
@@ -110,6 +111,7 @@ cli.add_command(bus_commands.bus)
 cli.add_command(budget_commands.budget)
 cli.add_command(github_commands.github)
 cli.add_command(worker_commands.worker)
+cli.add_command(notify_commands.notify)
 
 
 def main(argv: list[str] | None = None) -> None:

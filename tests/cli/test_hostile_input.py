@@ -94,6 +94,7 @@ BASES: dict[tuple[str, ...], Base] = {
     ("github", "apps", "record"): Base(args=("cmo",), options=("--slug", "shiba-cmo")),
     ("github", "doctor"): Base(),
     ("worker", "exec"): Base(),
+    ("notify", "test"): Base(),
 }
 
 
