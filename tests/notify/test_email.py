@@ -6,12 +6,12 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from support import notify_servers
 
 from aito import retrying
 from aito.errors import ConfigError, PermanentAdapterError, TemporaryAdapterError
 from aito.notify import base, email
 from aito.org.channels import Severity
-from support import notify_servers
 
 NOTE = base.Notification(
     subject="Decision 42 escalated to maintainers",
@@ -65,17 +65,21 @@ def test_starttls_is_used_when_the_url_asks_for_it(tmp_path: Path) -> None:
 
 def test_a_server_that_requires_starttls_refuses_plain_smtp(tmp_path: Path) -> None:
     server_tls = notify_servers.self_signed().server_context(tmp_path)
-    with notify_servers.smtp_server(starttls=server_tls) as (port, mails):
-        with pytest.raises(PermanentAdapterError, match="530"):
-            notifier(f"smtp://127.0.0.1:{port}").send(NOTE)
+    with (
+        notify_servers.smtp_server(starttls=server_tls) as (port, mails),
+        pytest.raises(PermanentAdapterError, match="530"),
+    ):
+        notifier(f"smtp://127.0.0.1:{port}").send(NOTE)
     assert mails == []
 
 
 def test_starttls_with_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
     server_tls = notify_servers.self_signed().server_context(tmp_path)
-    with notify_servers.smtp_server(starttls=server_tls) as (port, mails):
-        with pytest.raises(PermanentAdapterError, match="TLS"):
-            notifier(f"smtp+starttls://localhost:{port}").send(NOTE)  # the system's CAs
+    with (
+        notify_servers.smtp_server(starttls=server_tls) as (port, mails),
+        pytest.raises(PermanentAdapterError, match="TLS"),
+    ):
+        notifier(f"smtp+starttls://localhost:{port}").send(NOTE)  # the system's CAs
     assert mails == []
 
 

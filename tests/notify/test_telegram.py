@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import pytest
+from support import notify_servers
 
 from aito import retrying
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
 from aito.notify import base, telegram
 from aito.org.channels import Severity
-from support import notify_servers
 
 TOKEN = "123456:AAH-secret-bot-token_xyz"
 NOTE = base.Notification(
@@ -78,9 +78,11 @@ def test_a_bad_token_is_permanent_and_the_token_appears_nowhere(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = "999999:WRONG-token-never-shown"
-    with notify_servers.telegram_api(TOKEN) as api:
-        with pytest.raises(PermanentAdapterError) as raised:
-            notifier(api.url, token=wrong).send(NOTE)
+    with (
+        notify_servers.telegram_api(TOKEN) as api,
+        pytest.raises(PermanentAdapterError) as raised,
+    ):
+        notifier(api.url, token=wrong).send(NOTE)
     message = str(raised.value)
     assert "401" in message and "AITO_TELEGRAM_BOT_TOKEN" in message
     assert len(api.received) == 1  # not retried
@@ -107,7 +109,7 @@ def test_an_unknown_chat_is_permanent() -> None:
                 {},
             )
         )
-        with pytest.raises(PermanentAdapterError, match="chat not found.*chat_id"):
+        with pytest.raises(PermanentAdapterError, match=r"chat not found.*chat_id"):
             notifier(api.url).send(NOTE)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import pytest
+from support import notify_servers
 
 from aito import retrying
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
 from aito.notify import base, webhook
 from aito.org.channels import Severity
-from support import notify_servers
 
 NOTE = base.Notification(
     subject="Budget exhausted: cmo",

@@ -131,7 +131,8 @@ def smtp_server(
     """An aiosmtpd server on 127.0.0.1: (port, the mails it accepted).
 
     ``starttls``: offers STARTTLS and requires it before MAIL; ``implicit_tls``: TLS
-    from the first byte (smtps); ``login``: requires AUTH, after STARTTLS, with this user and password."""
+    from the first byte (smtps); ``login``: requires AUTH, after STARTTLS, with this user
+    and password."""
     inbox = _Inbox()
     port = free_port()
     options: dict[str, Any] = {}
@@ -178,7 +179,7 @@ class HttpServer:
 
 def _handler(state: HttpServer, route: Any) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             try:
@@ -196,7 +197,7 @@ def _handler(state: HttpServer, route: Any) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: the test reads `received`
 
     return Handler
