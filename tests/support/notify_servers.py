@@ -207,7 +207,7 @@ def _handler(state: HttpServer, route: Any) -> type[BaseHTTPRequestHandler]:
 def _serve(state: HttpServer, route: Any) -> Iterator[HttpServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state, route))
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield state
