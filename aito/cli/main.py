@@ -88,6 +88,7 @@ def cli(ctx: click.Context, repo: Path | None, data_dir: Path | None, verbose: i
       aito agent run ID  wake an agent once: context, model, checked actions, memory
       aito budget        model spend against the hard limits
       aito github …      run it on a GitHub org: Apps for the bots, `doctor` checks it all
+      aito notify test   try each channel that tells humans when they are needed
     """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
