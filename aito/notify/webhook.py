@@ -3,8 +3,12 @@
 POSTs ``{"text": …, "aito": {"subject", "cause", "severity", "link", "key"}}`` to
 `AITO_WEBHOOK_URL`: Slack's (and Mattermost's, Rocket.Chat's, Discord's `/slack`)
 incoming webhooks show ``text``; anything else can read the ``aito`` object. A 2xx answer
-is delivery; 408, 429 and 5xx are worth retrying (after `Retry-After` when given); any
-other answer is permanent. The URL is a secret and never appears in a message or a log.
+is delivery; 408, 425, 429 and 5xx are worth retrying (after `Retry-After` when given);
+any other answer is permanent. The URL is a secret and never appears in a message or a log.
+
+A subject or body can quote text someone else wrote (a decision's title): in ``text``,
+``&``, ``<`` and ``>`` are escaped as Slack asks, so such text cannot ping `<!channel>`,
+mention a user or hide a link behind other words. The ``aito`` object holds the raw values.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ RETRIED_STATUSES = frozenset({408, 425, 429})
 def payload(notification: base.Notification) -> dict[str, Any]:
     """The JSON body for ``notification``."""
     return {
-        "text": notification.as_text(),
+        "text": slack_escaped(notification.as_text()),
         "aito": {
             "subject": notification.subject,
             "cause": notification.cause,
@@ -40,6 +44,11 @@ def payload(notification: base.Notification) -> dict[str, Any]:
             "key": notification.key(),
         },
     }
+
+
+def slack_escaped(text: str) -> str:
+    """``text`` with Slack's three control characters escaped (shown as typed)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class WebhookNotifier:

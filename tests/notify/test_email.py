@@ -133,3 +133,13 @@ def test_an_unreachable_server_is_temporary_after_the_retries() -> None:
 def test_a_url_that_is_not_an_smtp_server_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match="AITO_SMTP_URL"):
         email.SmtpServer.from_url(url)
+
+
+def test_a_line_break_in_the_subject_cannot_add_a_header() -> None:
+    hostile = NOTE.model_copy(update={"subject": "Decision 7\r\nBcc: attacker@evil.example"})
+    with notify_servers.smtp_server() as (port, mails):
+        notifier(f"smtp://127.0.0.1:{port}").send(hostile)
+    [mail] = mails
+    assert mail.message["Bcc"] is None
+    assert mail.recipients == ["ops@example.org", "cto@example.org"]
+    assert mail.message["Subject"] == "[critical] Decision 7 Bcc: attacker@evil.example"

@@ -86,3 +86,19 @@ def test_nobody_listening_is_temporary_and_never_shows_the_url() -> None:
         notifier(url).send(NOTE)
     assert "XXXXsecretXXXX" not in str(raised.value)
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_quoted_text_cannot_ping_the_channel_or_hide_a_link() -> None:
+    hostile = NOTE.model_copy(
+        update={
+            "subject": "Decision <!channel> escalated",
+            "body": "<https://evil.example|docs> & more",
+        }
+    )
+    with notify_servers.webhook_receiver() as server:
+        notifier(server.url + SECRET_PATH).send(hostile)
+    [received] = server.received
+    text = received.body["text"]
+    assert "<!channel>" not in text and "<https://evil" not in text
+    assert "&lt;!channel&gt;" in text and "&amp; more" in text
+    assert received.body["aito"]["subject"] == "Decision <!channel> escalated"  # raw, as data
