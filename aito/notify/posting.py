@@ -20,7 +20,7 @@ USER_AGENT = "aito-notify"
 
 
 def post_json(
-    client: httpx.Client, url: str, payload: dict[str, Any], *, service: str, secrets: list[str]
+    client: httpx.Client, *, url: str, payload: dict[str, Any], service: str, secrets: list[str]
 ) -> httpx.Response:
     """POST ``payload`` to ``url``; a TemporaryAdapterError when no answer came back."""
     try:

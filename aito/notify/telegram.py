@@ -73,7 +73,9 @@ class TelegramNotifier:
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> None:
         service = f"notify {self.name} (telegram)"
         secrets = [self._token]
-        response = posting.post_json(client, self._endpoint, body, service=service, secrets=secrets)
+        response = posting.post_json(
+            client, url=self._endpoint, payload=body, service=service, secrets=secrets
+        )
         answer = _json(response)
         if answer.get("ok") is True and 200 <= response.status_code < 300:
             return

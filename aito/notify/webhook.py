@@ -85,7 +85,9 @@ class WebhookNotifier:
 
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> None:
         service = f"notify {self.name} (webhook)"
-        response = posting.post_json(client, self._url, body, service=service, secrets=[])
+        response = posting.post_json(
+            client, url=self._url, payload=body, service=service, secrets=[]
+        )
         status = response.status_code
         if 200 <= status < 300:
             return
