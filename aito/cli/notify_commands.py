@@ -38,8 +38,8 @@ def test_command(ctx: click.Context, channel_name: str | None, as_json: bool) ->
     """Send a test notification on each configured channel and say how each went.
 
     Every channel gets it, whatever its `on:` severities. Exit 0 when every channel
-    delivered, 6 when one failed (the others are still tried), 3 when a channel's secret
-    is missing or no channel is configured.
+    delivered, 6 when one failed (the others are still tried), 3 when the secret of a
+    channel it would send on is missing (named) or no channel is configured.
 
     \b
       aito notify test                     every channel
@@ -59,9 +59,7 @@ def test_command(ctx: click.Context, channel_name: str | None, as_json: bool) ->
             f"{', '.join(names)}",
             param_hint="'--channel'",
         )
-    chosen = [
-        n for n in fanout.notifiers(cli_state.settings(), org) if channel_name in (None, n.name)
-    ]
+    chosen = fanout.notifiers(cli_state.settings(), org, only=channel_name)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     notification = base.Notification(
         subject=f"AITO test notification from {org.org.name}",

@@ -43,13 +43,18 @@ class Channel:
 
 
 def notifiers(
-    settings: Settings, org: loading.Organization | organization.OrgFile
+    settings: Settings,
+    org: loading.Organization | organization.OrgFile,
+    *,
+    only: str | None = None,
 ) -> list[base.Notifier]:
-    """A notifier per channel in `notify:`, in file order (empty when there is none)."""
+    """A notifier per channel in `notify:`, in file order (empty when there is none);
+    with ``only``, just the channel of that name (so only its secret is needed)."""
     org_file = org.org if isinstance(org, loading.Organization) else org
+    chosen = [c for c in org_file.notify if only in (None, c.channel_name)]
     missing = [
         f"channel {c.channel_name!r} ({c.kind}) needs {SECRET_OF[c.kind]}"
-        for c in org_file.notify
+        for c in chosen
         if _secret(settings, c.kind) is None
     ]
     if missing:
@@ -65,7 +70,7 @@ def notifiers(
             kind=c.kind,
             severities=frozenset(c.on),
         )
-        for c in org_file.notify
+        for c in chosen
     ]
 
 

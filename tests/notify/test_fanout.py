@@ -149,3 +149,17 @@ def test_notify_test_without_channels_says_how_to_add_one(example_repo: Path, ru
     done = run_aito("--repo", str(example_repo), "notify", "test")
     assert done.code == 3
     assert "notify:" in done.err
+
+
+def test_notify_test_one_channel_needs_only_its_own_secret(
+    example_repo: Path,
+    servers,
+    run_aito,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    mails, hook, api = servers
+    monkeypatch.delenv("AITO_SMTP_URL")
+    monkeypatch.delenv("AITO_TELEGRAM_BOT_TOKEN")
+    done = run_aito("--repo", str(example_repo), "notify", "test", "--channel", "hook")
+    assert done.code == 0, done.err
+    assert len(hook.received) == 1 and mails == [] and api.received == []
