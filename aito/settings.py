@@ -44,6 +44,17 @@
   model key stays with the launcher, which reserves and settles every call's budget
 - `AITO_NOW`: an ISO time the run takes as "now" throughout: how `aito demo --runtime docker`
   hands its simulated clock to the runs in containers. Never set it on a runner
+- `AITO_SMTP_URL`: the SMTP server for `notify:` channels of kind `email`:
+  `smtp://user:password@host:port` (plain, e.g. a relay on localhost),
+  `smtp+starttls://…` (upgraded with STARTTLS, usually port 587) or `smtps://…` (TLS from
+  the start, usually 465); user and password are optional, percent-encoded
+- `AITO_WEBHOOK_URL`: where `notify:` channels of kind `webhook` POST their JSON (e.g. a
+  Slack incoming webhook); a secret, since such URLs carry their token
+- `AITO_TELEGRAM_BOT_TOKEN`: the bot that sends for `notify:` channels of kind `telegram`
+- `AITO_TELEGRAM_API_URL`: Telegram's Bot API (default `https://api.telegram.org`)
+
+The notification secrets live on the host that runs `aito orchestrator` (e.g.
+`runner/.env`), not in GitHub: the orchestrator is not an Actions job.
 
 One explicit function reads them, rather than `pydantic-settings`: the rules that
 matter here (`AITO_MODEL=auto` choosing by whether a key is set, a repo-relative data
@@ -119,6 +130,10 @@ class Settings(BaseModel):
     agent_network: str = "host"
     model_gateway: Path | None = None
     fixed_now: dt.datetime | None = None
+    smtp_url: SecretStr | None = None
+    webhook_url: SecretStr | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
 
     @property
     def strict(self) -> bool:
@@ -201,6 +216,11 @@ class Settings(BaseModel):
             if source.get("AITO_MODEL_GATEWAY")
             else None,
             fixed_now=_moment("AITO_NOW", source.get("AITO_NOW")),
+            smtp_url=_secret(_url("AITO_SMTP_URL", source, SMTP_SCHEMES)),
+            webhook_url=_secret(_url("AITO_WEBHOOK_URL", source, HTTP_SCHEMES)),
+            telegram_bot_token=_secret(_token("AITO_TELEGRAM_BOT_TOKEN", source)),
+            telegram_api_url=_url("AITO_TELEGRAM_API_URL", source, HTTP_SCHEMES)
+            or "https://api.telegram.org",
         )
 
 
@@ -307,6 +327,8 @@ def _secret(value: str | None) -> SecretStr | None:
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+HTTP_SCHEMES = ("https", "http")
 
 
 def _url(name: str, source: Mapping[str, str], schemes: tuple[str, ...]) -> str | None:
@@ -316,7 +338,11 @@ def _url(name: str, source: Mapping[str, str], schemes: tuple[str, ...]) -> str 
     value = source.get(name)
     if not value:
         return None
-    example = f"{schemes[0]}://user:password@host:port/…"
+    example = (
+        f"{schemes[0]}://host/path"
+        if schemes is HTTP_SCHEMES
+        else f"{schemes[0]}://user:password@host:port/…"
+    )
     if schemes is POSTGRES_SCHEMES and "://" not in value and "=" in value:
         return value.strip()  # libpq's key=value form; the adapter parses it
     try:
@@ -340,6 +366,18 @@ def _url(name: str, source: Mapping[str, str], schemes: tuple[str, ...]) -> str 
         if database and not database.isdigit():
             raise ConfigError(f"{name}: the database after the host must be a number, e.g. /0")
     return value.strip()
+
+
+def _token(name: str, source: Mapping[str, str]) -> str | None:
+    """A token that goes into a URL path: one line of printable ASCII without `/`, `?` or
+    `#` (the value is never echoed)."""
+    value = (source.get(name) or "").strip()
+    if value and (not re.fullmatch(r"[\x21-\x7e]+", value) or any(c in "/?#" for c in value)):
+        raise ConfigError(
+            f"{name} is not a bot token (one line of letters, digits and `:`, as @BotFather "
+            "gives it)"
+        )
+    return value or None
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

@@ -34,6 +34,7 @@ from aito.cli import (
     demo_commands,
     github_commands,
     memory_commands,
+    notify_commands,
     orchestrator_commands,
     org_commands,
     services_commands,
@@ -88,6 +89,7 @@ def cli(ctx: click.Context, repo: Path | None, data_dir: Path | None, verbose: i
       aito agent run ID  wake an agent once: context, model, checked actions, memory
       aito budget        model spend against the hard limits
       aito github …      run it on a GitHub org: Apps for the bots, `doctor` checks it all
+      aito notify test   try each channel that tells humans when they are needed
     """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -112,6 +114,7 @@ cli.add_command(budget_commands.budget)
 cli.add_command(github_commands.github)
 cli.add_command(worker_commands.worker)
 cli.add_command(orchestrator_commands.orchestrator)
+cli.add_command(notify_commands.notify)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
+from aito.org import channels
 from aito.org.common import Duration, GitHubLogin, OrgModel, RepoName, Slug
 
 
@@ -246,3 +247,21 @@ class OrgFile(OrgModel):
     budget: OrgBudget
     defaults: Defaults = Field(default_factory=Defaults)
     orchestrator: OrchestratorSettings = Field(default_factory=OrchestratorSettings)
+    notify: list[channels.NotifyChannel] = Field(
+        default_factory=list,
+        description="where humans are told when something needs them (an escalation, a "
+        "budget exhausted, an agent down): each `{kind: email|webhook|telegram, …}`; secrets "
+        "come from the environment (AITO_SMTP_URL, AITO_WEBHOOK_URL, AITO_TELEGRAM_BOT_TOKEN)",
+    )
+
+    @field_validator("notify")
+    @classmethod
+    def _channel_names_unique(
+        cls, value: list[channels.NotifyChannel]
+    ) -> list[channels.NotifyChannel]:
+        repeated = channels.duplicate_names(value)
+        if repeated:
+            raise ValueError(
+                f"two channels are named {', '.join(repeated)}: give each a distinct `name`"
+            )
+        return value

@@ -95,6 +95,7 @@ BASES: dict[tuple[str, ...], Base] = {
     ("github", "doctor"): Base(),
     ("worker", "exec"): Base(),
     ("orchestrator", "status"): Base(),
+    ("notify", "test"): Base(),
 }
 
 
