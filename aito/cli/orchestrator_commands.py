@@ -14,7 +14,10 @@ import click
 from aito import bootstrap
 from aito.cli import context
 from aito.cli.context import emit_json, progress, state
+from aito.notify import base as notify_base
+from aito.notify import fanout
 from aito.org import loading
+from aito.org.channels import Severity
 from aito.reconcile import applying, looping, metrics, observed, observing, planning, steps
 from aito.runtime import launching
 from aito.settings import Settings
@@ -116,8 +119,26 @@ def _orchestrator(
         outcome = waking.run(agent_id, trigger="restart", run_id=run_id)
         log.info("orchestrator: restarted %s: %s", agent_id, outcome.status)
 
+    channels = fanout.notifiers(settings, org)  # a channel without its secret: exit 3
+
     def send(notice: steps.Notify) -> None:
         log.warning("notice [%s] %s: %s", notice.severity, notice.subject, notice.link or "")
+        sent = fanout.send_all(
+            channels,
+            notify_base.Notification(
+                subject=notice.subject[: notify_base.SUBJECT_MAX],
+                cause=notice.cause[:500],
+                body=notice.body,
+                link=notice.link,
+                severity=Severity(notice.severity),
+            ),
+        )
+        failed = [error for _, error in sent if error is not None]
+        if sent and len(failed) == len(sent):  # nobody told: the next pass tries again
+            raise failed[0]
+        for name, error in sent:
+            if error is not None:  # told elsewhere: not sent twice to the others
+                log.warning("notice %s: channel %s failed: %s", notice.cause, name, error)
 
     launcher = waking if isinstance(waking, launching.Launcher) else None
     daemons = launcher is not None and org.org.orchestrator.wake == "daemon"

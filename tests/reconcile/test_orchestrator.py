@@ -10,9 +10,15 @@ import json
 import socket
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
+import yaml
+from pydantic import SecretStr
+from support import notify_servers
 from support.agent_world import ScriptedModel, World
 
+from aito.cli import orchestrator_commands
 from aito.decisions import proposing, recording, sweeping
 from aito.forge.base import PullState
 from aito.org.organization import Tier
@@ -201,3 +207,30 @@ def test_a_notice_whose_channel_failed_is_sent_on_the_next_pass(make_world: Make
     assert failed.error is not None and "away" in failed.error
     orchestrator(world, woken=[], sent=sent).once()
     assert [n.cause for n in sent] == [f"issue:{cause_issue.number}"]
+
+
+def test_the_orchestrator_command_tells_the_humans_on_their_channel_once(
+    make_world: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def with_webhook(repo: Path) -> None:
+        path = repo / "org" / "org.yaml"
+        data = yaml.safe_load(path.read_text("utf-8"))
+        data["notify"] = [{"kind": "webhook", "name": "ops"}]
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    world = make_world(ScriptedModel(), edit=with_webhook)
+    with notify_servers.webhook_receiver() as hook:
+        settings = world.settings.model_copy(update={"webhook_url": SecretStr(hook.url + "/ops")})
+        orch = orchestrator_commands._orchestrator(settings, world.runtime, world.org)
+        orch.clock = world.clock
+        world.clock.advance(hours=2)
+        beat(world, *[a for a in observing.looping_agents(world.org) if a != "ceo"])
+        state = world.runtime.bus.orchestrator()
+        for attempt in (1, 2, 3):
+            state.add_restart("ceo", at=world.clock(), attempt=attempt)
+        orch.once()
+        world.clock.advance(minutes=5)
+        orch.once()
+    [received] = hook.received
+    assert received.body["aito"]["subject"] == "ceo is down and its restart budget is spent"
+    assert received.body["aito"]["severity"] == "critical"
