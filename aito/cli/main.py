@@ -33,6 +33,7 @@ from aito.cli import (
     decide_humans,
     demo_commands,
     github_commands,
+    logformat,
     memory_commands,
     notify_commands,
     orchestrator_commands,
@@ -71,9 +72,17 @@ EXIT_BUG = 70
     "<repo>/.aito.",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "--log-json",
+    is_flag=True,
+    help="Log lines as JSON objects (at, level, logger, message, and the agent, run or "
+    "decision they concern), e.g. for `aito orchestrator` under a log collector.",
+)
 @click.version_option(__version__, prog_name="aito")
 @click.pass_context
-def cli(ctx: click.Context, repo: Path | None, data_dir: Path | None, verbose: int) -> None:
+def cli(
+    ctx: click.Context, repo: Path | None, data_dir: Path | None, verbose: int, log_json: bool
+) -> None:
     """AITO runs an autonomous AI organization as code, governed through pull requests.
 
     The organization lives in a git repo: agents in org/agents/*.yaml, profiles in
@@ -93,6 +102,9 @@ def cli(ctx: click.Context, repo: Path | None, data_dir: Path | None, verbose: i
     """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if log_json:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(logformat.JsonFormatter())
     ctx.obj = CliState(repo=repo, data_dir=data_dir)
 
 

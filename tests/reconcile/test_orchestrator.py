@@ -7,7 +7,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
+import os
 import socket
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +22,7 @@ from pydantic import SecretStr
 from support import notify_servers
 from support.agent_world import ScriptedModel, World
 
-from aito.cli import orchestrator_commands
+from aito.cli import logformat, orchestrator_commands
 from aito.decisions import proposing, recording, sweeping
 from aito.forge.base import PullState
 from aito.org.organization import Tier
@@ -234,3 +238,27 @@ def test_the_orchestrator_command_tells_the_humans_on_their_channel_once(
     [received] = hook.received
     assert received.body["aito"]["subject"] == "ceo is down and its restart budget is spent"
     assert received.body["aito"]["severity"] == "critical"
+
+
+def test_log_json_writes_one_json_object_per_line_with_its_context(make_world: Make) -> None:
+    world = make_world(ScriptedModel())
+    env = {
+        **os.environ,
+        "POSTGRES_URL": world.settings.postgres_url.get_secret_value(),  # type: ignore[union-attr]
+        "REDIS_URL": world.settings.redis_url.get_secret_value(),  # type: ignore[union-attr]
+    }
+    command = [sys.executable, "-m", "aito", "--repo", str(world.repo), "--log-json", "-vv"]
+    done = subprocess.run(
+        [*command, "orchestrator", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert lines and all({"at", "level", "logger", "message"} <= set(line) for line in lines)
+    record = logging.LogRecord("aito.agent", logging.WARNING, "f", 1, "stopped", (), None)
+    record.agent, record.run_id = "cmo", "cmo:manual:1"
+    line = json.loads(logformat.JsonFormatter().format(record))
+    assert (line["agent"], line["run_id"], line["message"]) == ("cmo", "cmo:manual:1", "stopped")
