@@ -30,6 +30,7 @@ wake:pending:{id}          a wake-up sent for the agent that has not started yet
 gateway:call:{run}:{n}     set once when a launcher's gateway forwards call n of a run
 orchestrator:restarts:{id} zset: the orchestrator's restarts of an agent (epoch s)
 orchestrator:errors        hash: agent id -> since when it is `error` (restart budget spent)
+orchestrator:generations   hash: agent id -> how often it recovered from error (names its steps)
 orchestrator:lead          who leads: the CEO, or the DAO while it holds the temporary lead
 orchestrator:done:{key}    a reconcile step that was applied (its key; kept 40 days)
 orchestrator:claim:{key}   a step that must not run twice (a notification) was started
@@ -128,6 +129,7 @@ def gateway_call(run_id: str, index: int) -> str:
 
 ORCHESTRATOR_ERRORS = "orchestrator:errors"
 ORCHESTRATOR_LEAD = "orchestrator:lead"
+ORCHESTRATOR_GENERATIONS = "orchestrator:generations"
 
 
 def orchestrator_restarts(agent_id: str) -> str:

@@ -59,14 +59,29 @@ class OrchestratorState:
             op="mark an agent error",
         )
 
-    def clear_error(self, agent_id: str) -> None:
-        """Healthy again: its error goes, and so does its restart count (a new budget)."""
+    def clear_error(self, agent_id: str, *, generation: int) -> None:
+        """Healthy again: its error goes, and so does its restart count (a new budget); its
+        generation moves past ``generation`` (once, however often this is repeated)."""
 
         def build(pipe: redis_connection.Pipeline) -> None:
             pipe.hdel(self._conn.key(keys.ORCHESTRATOR_ERRORS), agent_id)
             pipe.delete(self._conn.key(keys.orchestrator_restarts(agent_id)))
 
         self._conn.transaction(build, op="clear an agent's error")
+        key = self._conn.key(keys.ORCHESTRATOR_GENERATIONS)
+        current = self.generations([agent_id]).get(agent_id, 0)
+        if current <= generation:
+            self._conn.run(lambda r: r.hset(key, agent_id, generation + 1), op="next generation")
+
+    def generations(self, agent_ids: Collection[str]) -> dict[str, int]:
+        ids = list(agent_ids)
+        if not ids:
+            return {}
+        found = self._conn.run(
+            lambda r: r.hmget(self._conn.key(keys.ORCHESTRATOR_GENERATIONS), ids),
+            op="read generations",
+        )
+        return {a: int(v) for a, v in zip(ids, found, strict=True) if v is not None}
 
     def lead(self, default: str) -> str:
         found = self._conn.run(

@@ -84,7 +84,7 @@ class Applier:
             state.set_error(step.agent, since=step.since)
             self._event("agent.error", step.agent, {"since": step.since.isoformat()})
         elif isinstance(step, steps.ClearError):
-            state.clear_error(step.agent)
+            state.clear_error(step.agent, generation=step.generation)
             self._event("agent.recovered", step.agent, {})
         elif isinstance(step, steps.ChangeLead):
             state.set_lead(step.to)

@@ -24,6 +24,9 @@ class AgentSeen:
     """When the orchestrator restarted it (its own record), oldest first."""
     error_since: dt.datetime | None = None
     """Marked `error` (restart budget spent) from then, and not healthy since."""
+    generation: int = 0
+    """How often it recovered from `error`: names its restarts and errors apart from the
+    earlier ones (their steps' keys were used already)."""
 
 
 @dataclasses.dataclass(frozen=True)

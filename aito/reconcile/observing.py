@@ -42,6 +42,7 @@ def observe(org: loading.Organization, sources: Sources, *, now: dt.datetime) ->
     statuses = sources.bus.statuses(ids)
     restarts = state.restarts(ids)
     errors = state.errors()
+    generations = state.generations(ids)
     containers = _containers(org, sources.runtime, now=now)
     daemons = {c.agent for c in containers if c.kind == "daemon" and c.running}
     grace = org.org.orchestrator.heartbeat_grace_minutes
@@ -58,6 +59,7 @@ def observe(org: loading.Organization, sources: Sources, *, now: dt.datetime) ->
             daemon_running=agent_id in daemons,
             restarts=restarts.get(agent_id, ()),
             error_since=errors.get(agent_id),
+            generation=generations.get(agent_id, 0),
         )
     decisions, causes = _decisions(sources)
     causes += _alerts(sources.forge)

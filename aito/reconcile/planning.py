@@ -84,10 +84,10 @@ def _health(
         healthy[spec.id] = not is_down
         if agent.error_since is not None:
             if not is_down:
-                found.append(steps.ClearError(spec.id))
+                found.append(steps.ClearError(spec.id, agent.generation))
                 continue
             in_error.add(spec.id)  # its notice again, if a crash came before it was sent
-            found.append(_down_notice(org, spec.id, agent.error_since))
+            found.append(_down_notice(org, agent, agent.error_since))
             continue
         if not is_down:
             continue
@@ -96,20 +96,24 @@ def _health(
             wait = _backoff(settings.interval_seconds, len(recent))
             if not recent or now >= recent[-1] + wait:
                 daemon = settings.wake == "daemon"
-                found.append(steps.Restart(spec.id, len(agent.restarts) + 1, daemon))
+                attempt = len(agent.restarts) + 1
+                found.append(steps.Restart(spec.id, attempt, daemon, agent.generation))
             continue
         since = recent[0] if recent else (agent.slot or now)
-        found.append(steps.MarkError(spec.id, since))
+        found.append(steps.MarkError(spec.id, since, agent.generation))
         in_error.add(spec.id)
-        found.append(_down_notice(org, spec.id, since))
+        found.append(_down_notice(org, agent, since))
     return healthy, in_error
 
 
-def _down_notice(org: loading.Organization, agent_id: str, since: dt.datetime) -> steps.Notify:
+def _down_notice(
+    org: loading.Organization, agent: seen_.AgentSeen, since: dt.datetime
+) -> steps.Notify:
+    agent_id = agent.id
     spec = org.agents[agent_id]
     budget = org.org.orchestrator.restart_budget
     return steps.Notify(
-        cause=f"agent-down:{agent_id}:{since.isoformat()}",
+        cause=f"agent-down:{agent_id}:g{agent.generation}:{since.isoformat()}",
         subject=f"{agent_id} is down and its restart budget is spent",
         body=f"{spec.name} ({agent_id}) missed its schedule and the orchestrator's restarts "
         f"({budget.restarts} within {budget.window_minutes} minutes, org.yaml "

@@ -15,10 +15,11 @@ class Restart:
     agent: str
     attempt: int
     daemon: bool
+    generation: int = 0
 
     @property
     def key(self) -> str:
-        return f"restart:{self.agent}:{self.attempt}"
+        return f"restart:{self.agent}:g{self.generation}:{self.attempt}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,10 +28,11 @@ class MarkError:
 
     agent: str
     since: dt.datetime
+    generation: int = 0
 
     @property
     def key(self) -> str:
-        return f"error:{self.agent}:{self.since.isoformat()}"
+        return f"error:{self.agent}:g{self.generation}:{self.since.isoformat()}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,10 +40,11 @@ class ClearError:
     """An agent marked `error` is healthy again."""
 
     agent: str
+    generation: int = 0
 
     @property
     def key(self) -> str:
-        return f"clear:{self.agent}"
+        return f"clear:{self.agent}:g{self.generation}"
 
 
 @dataclasses.dataclass(frozen=True)

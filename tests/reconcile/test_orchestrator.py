@@ -87,6 +87,11 @@ def test_a_dead_ceo_is_restarted_then_in_error_with_one_notice_and_the_dao_leads
     assert kinds(orch.once()) == ["ClearError:ceo", "ChangeLead:ceo"]
     assert orch.look()[1].lead == "ceo" and len(sent) == 1
 
+    world.clock.advance(hours=3)  # down again later: a new budget, its steps new keys
+    beat(world, *others)
+    assert kinds(orch.once()) == ["Restart:ceo"]
+    assert woken == ["ceo"] * 4
+
 
 def test_a_decision_is_tallied_when_its_deadline_passes_with_no_other_command(
     make_world: Make,

@@ -111,7 +111,7 @@ def test_the_dao_takes_the_lead_while_the_ceo_is_in_error_and_gives_it_back() ->
     led = Observed(
         agents=world(ceo=erred),
         lead="dao",
-        notified=frozenset({planning._down_notice(ORG, "ceo", NOW).key}),
+        notified=frozenset({planning._down_notice(ORG, erred, NOW).key}),
     )
     assert planning.plan(ORG, led, NOW) == []  # the lead stays while the CEO is down
     back = dataclasses.replace(healthy("ceo"), error_since=NOW)
@@ -235,7 +235,10 @@ def applied(seen: Observed, found: list[steps.Step], now: dt.datetime) -> Observ
         elif isinstance(step, steps.MarkError):
             agents[step.agent] = dataclasses.replace(agents[step.agent], error_since=step.since)
         elif isinstance(step, steps.ClearError):
-            agents[step.agent] = dataclasses.replace(agents[step.agent], error_since=None)
+            agent = agents[step.agent]
+            agents[step.agent] = dataclasses.replace(
+                agent, error_since=None, restarts=(), generation=agent.generation + 1
+            )
         elif isinstance(step, steps.ChangeLead):
             lead = step.to
         elif isinstance(step, steps.Tally):
