@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from aito.bus import leasing
 from aito.decisions import reading
 from aito.errors import ConfigError, GovernanceError
 from aito.org import loading
@@ -53,7 +54,11 @@ class Orchestrator:
         return now, seen, self.applier.pending(planning.plan(self.org, seen, now))
 
     def once(self) -> Pass:
-        with self.sources.bus.lock(LOCK, ttl_seconds=300):
+        # A lease, renewed while the pass runs: a killed orchestrator's is taken over at
+        # once by the next on the same host, elsewhere once it stops being renewed.
+        with leasing.Lease(
+            self.sources.bus, LOCK, ttl_seconds=60, owner="orchestrator", wait_seconds=30
+        ):
             now, seen, planned = self.look()
             applied = self.applier.apply(planned, now=now)
         if self.metrics is not None:

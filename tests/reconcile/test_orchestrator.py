@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -267,3 +268,54 @@ def test_log_json_writes_one_json_object_per_line_with_its_context(make_world: M
     record.agent, record.run_id = "cmo", "cmo:manual:1"
     line = json.loads(logformat.JsonFormatter().format(record))
     assert (line["agent"], line["run_id"], line["message"]) == ("cmo", "cmo:manual:1", "stopped")
+
+
+def test_an_orchestrator_process_killed_while_it_notifies_repeats_nothing(
+    make_world: Make,
+) -> None:
+    def with_webhook(repo: Path) -> None:
+        path = repo / "org" / "org.yaml"
+        data = yaml.safe_load(path.read_text("utf-8"))
+        data["notify"] = [{"kind": "webhook", "name": "ops"}]
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    world = make_world(ScriptedModel(), edit=with_webhook)
+    now = dt.datetime.now(dt.UTC)  # the orchestrator process reads the real clock
+    bus = world.runtime.bus
+    for agent in observing.looping_agents(world.org):
+        if agent != "ceo":
+            bus.heartbeat(agent_id=agent, status="idle", run_id="r", at=now, ttl_seconds=86_400)
+    for attempt in (1, 2, 3):  # the CEO's restart budget is spent
+        bus.orchestrator().add_restart("ceo", at=now, attempt=attempt)
+    with notify_servers.webhook_receiver() as hook:
+        hook.delay_seconds = 4.0  # the notice is on its way when the process dies
+        env = {
+            **os.environ,
+            "POSTGRES_URL": world.settings.postgres_url.get_secret_value(),  # type: ignore[union-attr]
+            "REDIS_URL": world.settings.redis_url.get_secret_value(),  # type: ignore[union-attr]
+            "AITO_WEBHOOK_URL": hook.url + "/ops",
+        }
+        command = [sys.executable, "-m", "aito", "--repo", str(world.repo), "orchestrator"]
+        first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not hook.received:
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "no notice was sent"
+            time.sleep(0.05)
+        first.kill()  # SIGKILL, while the webhook has not answered yet
+        first.communicate()
+        hook.delay_seconds = 0.0
+        second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        memory = world.runtime.memory
+        deadline = time.monotonic() + 60
+        while not memory.events(event_type="orchestrator.lead_changed", limit=5):
+            assert second.poll() is None, second.communicate()
+            assert time.monotonic() < deadline, "the second orchestrator did not finish the pass"
+            time.sleep(0.1)
+        time.sleep(1)
+        second.terminate()  # SIGTERM: a clean stop
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 0, err
+    assert len(hook.received) == 1  # the notice was not sent twice
+    assert len(memory.events(event_type="agent.error", limit=10)) == 1
+    assert len(memory.events(event_type="orchestrator.lead_changed", limit=10)) == 1

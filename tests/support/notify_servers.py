@@ -17,6 +17,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -175,6 +176,8 @@ class HttpServer:
     received: list[Received] = dataclasses.field(default_factory=list)
     answers: list[tuple[int, Any, dict[str, str]]] = dataclasses.field(default_factory=list)
     default: tuple[int, Any, dict[str, str]] = (200, {"ok": True}, {})
+    delay_seconds: float = 0.0
+    """How long it takes to answer (the request is recorded before)."""
 
 
 def _handler(state: HttpServer, route: Any) -> type[BaseHTTPRequestHandler]:
@@ -187,6 +190,7 @@ def _handler(state: HttpServer, route: Any) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = raw.decode("utf-8", "replace")
             state.received.append(Received(self.path, body, dict(self.headers)))
+            time.sleep(state.delay_seconds)
             status, answer, headers = route(self.path, body)
             data = json.dumps(answer).encode()
             self.send_response(status)
