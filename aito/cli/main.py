@@ -98,6 +98,7 @@ def cli(
       aito agent run ID  wake an agent once: context, model, checked actions, memory
       aito budget        model spend against the hard limits
       aito github …      run it on a GitHub org: Apps for the bots, `doctor` checks it all
+      aito orchestrator  keep the org healthy: restarts, failover to the DAO, humans told
       aito notify test   try each channel that tells humans when they are needed
     """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
