@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from aito.agent import actions, checking, context, executing, runs
+from aito.agent import actions, checking, context, delegating, executing, runs
 from aito.agent.runs import ActionReport, Wake
 from aito.errors import AdapterError
 from aito.memory.base import HistoryEntry
@@ -107,18 +107,12 @@ def act(
 
 
 def worker_runner(run: RunWorker, outcome: runs.RunOutcome) -> executing.WorkerRunner:
-    """Spawned workers run to completion in-process, as their own wake-ups."""
+    """Spawned workers run to completion, as their own wake-ups (named after the request)."""
 
     def run_worker(request: executing.WorkerRequest) -> str:
-        worker_run = runs.run_id_for(
-            request.kind, "spawn", key=f"{request.requester_run}#{request.position}"
-        )
-        result = run(request.kind, worker_run, request)
+        result = run(request.kind, delegating.worker_run_id(request), request)
         outcome.workers.append(result)
-        done = [a for a in result.actions if a.status == "executed" and a.type != "summary"]
-        text = result.summary or result.error or result.status
-        listed = ", ".join(f"{a.type} {a.ref}" for a in done) or "none"
-        return f"{result.status}: {text} ({len(done)} action(s): {listed})"
+        return delegating.report_of(result)
 
     return run_worker
 

@@ -10,8 +10,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aito.agent import actions, effects, verdicts
-from aito.bus import models as bus_models
+from aito.agent import actions, delegating, effects, verdicts
+from aito.bus import worker_queue
 from aito.decisions import proposing, reading
 from aito.errors import AitoError
 from aito.org.messages import MessageType, Priority
@@ -217,47 +217,49 @@ def complete_task(
 
 
 def spawn_worker(ex: effects.Effects, position: int, action: actions.SpawnWorker) -> effects.Result:
-    if ex.workers is None:
+    """Queue the request; run it here when this run can, else the orchestrator will."""
+    asked = worker_queue.SpawnRequest(
+        requester=ex.agent_id,
+        requester_run=ex.run_id,
+        position=position,
+        kind=action.kind,
+        task=action.task,
+        instructions=action.instructions,
+    )
+    queue = ex.ports.bus.worker_queue()
+    other = queue.pending_for(asked)
+    if other is not None:
         return effects.Result(
-            "refused", reason="workers cannot be spawned from here (no worker runtime)"
+            "refused",
+            reason=f"a {action.kind} already works on {action.task} for you (request {other}, "
+            "waiting or running); its result comes to you as a worker_result",
         )
-    queues = ex.ports.bus.queues()
-    task_id = f"{action.task}:{effects.slug(ex.run_id, limit=60)}-{position}"
-    queues.enqueue(
-        bus_models.QueuedTask(
-            task_id=task_id,
-            agent=action.kind,
-            payload={
-                "task": action.task,
-                "requester": ex.agent_id,
-                "instructions": action.instructions,
-            },
-        ),
-        now=ex.ports.clock(),
-    )
-    report = ex.workers(
-        effects.WorkerRequest(
-            requester=ex.agent_id,
-            requester_run=ex.run_id,
-            position=position,
-            kind=action.kind,
-            task=action.task,
-            instructions=action.instructions,
+    request = queue.ask(asked, now=ex.ports.clock())
+    delegation = delegating.Delegation(queue, ex.ports.memory, ex.ports.clock)
+    allowed = ex.org.max_workers_of(ex.agent_id)
+    if ex.workers is None:
+        report = "queued: the orchestrator starts it (this run has no worker runtime)"
+    elif queue.running_of(ex.agent_id) >= allowed:
+        report = (
+            f"queued: {allowed} worker(s) of yours run already (max_workers); "
+            "the orchestrator starts it when one has finished"
         )
-    )
-    ex.outcome(
-        ex.agent_id,
-        "worker_result",
-        f"worker {action.kind} on task {action.task}: {report}",
-        ref=action.task,
-        key=f"worker:{task_id}",
-    )
+    elif (
+        claimed := delegation.claim(
+            request,
+            runner=ex.run_id,
+            visibility_seconds=delegating.claim_seconds(ex.org, action.kind),
+        )
+    ) is None:
+        report = delegation.state(request)  # a resumed run: it ran, or runs, elsewhere
+    else:
+        report = delegation.run(claimed, ex.workers)
     ex.remember(
         "worker_spawned",
         f"Spawned {action.kind} on {action.task}: {report[:200]}",
-        {"task": action.task, "kind": action.kind},
+        {"task": action.task, "kind": action.kind, "request": request},
     )
-    return effects.Result("executed", ref=task_id)
+    return effects.Result("executed", ref=request)
 
 
 def files_text(files: Mapping[str, str]) -> str:

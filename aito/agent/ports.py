@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from aito.bus import base as bus_base
-from aito.bus import budgets, leasing, waking
+from aito.bus import budgets, leasing, waking, worker_queue
 from aito.bus import models as bus_models
 from aito.decisions import recording
 from aito.forge.base import Forge
@@ -249,10 +249,30 @@ class Limiter(Protocol):
     def acquire(self, agent: str, *, tokens: int, now: dt.datetime) -> bus_models.RateDecision: ...
 
 
-class Queues(Protocol):
-    def enqueue(
-        self, task: bus_models.QueuedTask, *, now: dt.datetime, urgent: bool = False
+class WorkerRequests(Protocol):
+    """The worker queue (:mod:`aito.bus.worker_queue`)."""
+
+    def ask(self, request: worker_queue.SpawnRequest, *, now: dt.datetime) -> str: ...
+
+    def claim_request(
+        self, request: str, *, worker: str, now: dt.datetime, visibility_seconds: float
+    ) -> bus_models.ClaimedTask | None: ...
+
+    def complete(
+        self, claimed: bus_models.ClaimedTask, *, result: Mapping[str, Any], now: dt.datetime
     ) -> bool: ...
+
+    def release(
+        self, claimed: bus_models.ClaimedTask, *, error: str, now: dt.datetime
+    ) -> bus_models.TaskState | None: ...
+
+    def record(self, task_id: str) -> bus_models.TaskRecord | None: ...
+
+    def running_of(self, requester: str) -> int: ...
+
+    def pending_for(self, asked: worker_queue.SpawnRequest) -> str | None: ...
+
+    def expire(self, request: str, *, reason: str, now: dt.datetime) -> bool: ...
 
 
 class Bus(leasing.Locks, Protocol):
@@ -284,7 +304,7 @@ class Bus(leasing.Locks, Protocol):
 
     def limiter(self, *, default: bus_models.RateLimits) -> Limiter: ...
 
-    def queues(self) -> Queues: ...
+    def worker_queue(self) -> WorkerRequests: ...
 
     def leader(self, default: str) -> str:
         """Who leads: ``default`` (the CEO), or the DAO while the orchestrator gave it the

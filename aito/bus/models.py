@@ -64,6 +64,7 @@ class TaskRecord(BusModel):
     result: dict[str, Any] | None = None
     error: str | None = None
     completed_at: AwareDatetime | None = None
+    enqueued_at: AwareDatetime | None = None
 
 
 class PendingEntry(BusModel):

@@ -196,6 +196,7 @@ class TaskQueues:
                     "result": json.loads(fields["result"]) if "result" in fields else None,
                     "error": fields.get("error"),
                     "completed_at": fields.get("completed_at"),
+                    "enqueued_at": fields.get("enqueued_at"),
                 }
             )
         except (KeyError, ValueError) as exc:  # ValidationError is a ValueError
@@ -252,7 +253,7 @@ class TaskQueues:
 
 # Shared: KEYS[1] inflight, KEYS[2] dead letters; ARGV[1] record key prefix,
 # ARGV[2] max attempts, ARGV[3] now (epoch s), ARGV[4] now (ISO), ARGV[5] maxlen.
-_REQUEUE_FUNCTION = """
+REQUEUE_FUNCTION = """
 local function bury(id, reason)
   local rec = ARGV[1] .. id
   redis.call('zrem', KEYS[1], id)
@@ -302,7 +303,7 @@ return 1
 # [8] visible until (epoch s), [9] visibility ms. Returns {dead ids} or
 # {dead ids, task id, task JSON, attempts}.
 _CLAIM = redis_connection.Script(
-    _REQUEUE_FUNCTION
+    REQUEUE_FUNCTION
     + """
 local held = redis.call('get', KEYS[3])
 if held and redis.call('hget', ARGV[1] .. held, 'token') == ARGV[7] then
@@ -358,7 +359,7 @@ return 1
 
 # KEYS[3] record; ARGV[6] task id, [7] token, [8] error.
 _RELEASE = redis_connection.Script(
-    _REQUEUE_FUNCTION
+    REQUEUE_FUNCTION
     + """
 if redis.call('hget', KEYS[3], 'token') ~= ARGV[7] then return 'lost' end
 return requeue(ARGV[6], ARGV[8])
@@ -367,7 +368,7 @@ return requeue(ARGV[6], ARGV[8])
 
 # KEYS[3] record; ARGV[6] task id, [7] token, [8] reason.
 _BURY = redis_connection.Script(
-    _REQUEUE_FUNCTION
+    REQUEUE_FUNCTION
     + """
 if redis.call('hget', KEYS[3], 'token') ~= ARGV[7] then return 'lost' end
 return bury(ARGV[6], ARGV[8])
@@ -375,7 +376,7 @@ return bury(ARGV[6], ARGV[8])
 )
 
 _SWEEP = redis_connection.Script(
-    _REQUEUE_FUNCTION
+    REQUEUE_FUNCTION
     + """
 local moved, dead = sweep()
 return {moved, dead}

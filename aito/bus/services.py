@@ -12,7 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
 
-from aito.bus import budgets, consuming, models, orchestration, queues, ratelimits, streams
+from aito.bus import (
+    budgets,
+    consuming,
+    models,
+    orchestration,
+    queues,
+    ratelimits,
+    streams,
+    worker_queue,
+)
 from aito.bus import redis as adapter
 
 
@@ -38,6 +47,9 @@ class BusServices(adapter.RedisBus):
 
     def queues(self) -> queues.TaskQueues:
         return queues.TaskQueues(self)
+
+    def worker_queue(self) -> worker_queue.WorkerQueue:
+        return worker_queue.WorkerQueue(self)
 
     def orchestrator(self) -> orchestration.OrchestratorState:
         return orchestration.OrchestratorState(self)

@@ -12,13 +12,23 @@ from typing import Any
 import click
 
 from aito import bootstrap
+from aito.agent import delegating
 from aito.cli import context
 from aito.cli.context import emit_json, progress, state
 from aito.notify import base as notify_base
 from aito.notify import fanout
 from aito.org import loading
 from aito.org.channels import Severity
-from aito.reconcile import applying, looping, metrics, observed, observing, planning, steps
+from aito.reconcile import (
+    applying,
+    looping,
+    metrics,
+    observed,
+    observing,
+    planning,
+    steps,
+    working,
+)
 from aito.runtime import launching
 from aito.settings import Settings
 
@@ -93,7 +103,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
             f"  {agent['id']:<14} {flag:<6} last heartbeat {agent['last_heartbeat'] or '-'}"
             f" · restarts {agent['restarts']}"
         )
-    click.echo(f"open decisions: {len(seen.decisions)}; containers: {len(seen.containers)}")
+    click.echo(
+        f"open decisions: {len(seen.decisions)}; containers: {len(seen.containers)}; "
+        f"worker requests waiting: {len(seen.worker_requests)}, "
+        f"running: {sum(seen.workers_running.values())}"
+    )
     if not planned:
         click.echo("next pass: nothing to do")
     for step in report["next"]:
@@ -142,11 +156,22 @@ def _orchestrator(
 
     launcher = waking if isinstance(waking, launching.Launcher) else None
     daemons = launcher is not None and org.org.orchestrator.wake == "daemon"
+
+    def worker_done(requester: str) -> None:  # on GitHub its result wakes it
+        waker = wired.bus.waker
+        waker.wake([requester], reason="worker_result", source="orchestrator", sender=None)
+
+    workers = working.QueuedWorkers(
+        delegating.Delegation(wired.bus.worker_queue(), wired.memory, ports.clock),
+        spawn=launcher.workers() if launcher else bootstrap.worker_spawn(settings, ports),
+        done=worker_done,
+    )
     applier = applying.Applier(
         sources=sources,
         wake=wake,
         send=send,
         start_daemon=launcher.start_daemon if launcher is not None and daemons else None,
+        workers=workers,
     )
     return looping.Orchestrator(org, sources, applier, clock=ports.clock, launcher=launcher)
 
@@ -169,6 +194,13 @@ def _report(
         ],
         "decisions": len(seen.decisions),
         "containers": len(seen.containers),
+        "workers": {
+            "waiting": [
+                {"request": w.id, "requester": w.parent, "kind": w.kind, "task": w.task}
+                for w in seen.worker_requests
+            ],
+            "running": dict(sorted(seen.workers_running.items())),
+        },
         "next": [{"step": type(s).__name__, "key": s.key, **_fields(s)} for s in planned],
     }
 

@@ -15,10 +15,10 @@ import datetime as dt
 from collections.abc import Callable
 
 from aito import bootstrap
-from aito.agent import scheduling
+from aito.agent import acting, delegating, scheduling
 from aito.agent.ports import LoopPorts
 from aito.org import loading
-from aito.reconcile import applying, looping, observing, steps
+from aito.reconcile import applying, looping, observing, steps, working
 
 CEO_DOWN = (dt.time(17, 0), dt.time(22, 0))
 """When the CEO's process is down in the simulated day (UTC)."""
@@ -66,6 +66,10 @@ def describe(item: applying.Applied) -> str:
         return f"the lead goes to {step.to}: {step.reason}{failed}"
     if isinstance(step, steps.Notify):
         return f"notified the humans ({step.severity}): {step.subject}{failed}"
+    if isinstance(step, steps.SpawnWorker):
+        return f"started a queued {step.kind} worker for {step.parent}{failed}"
+    if isinstance(step, steps.ExpireWorker):
+        return f"a worker request of {step.parent or 'nobody'} expired unstarted{failed}"
     if isinstance(step, steps.Tally):
         return f"#{step.pr} {step.decision}: its round deadline passed, tallied{failed}"
     return ""
@@ -77,6 +81,7 @@ def watch(
     ports: LoopPorts,
     runner: scheduling.Waking,
     *,
+    spawn: acting.RunWorker,
     on_run: Callable[[object], None],
 ) -> Watch:
     sources = observing.Sources(
@@ -89,5 +94,10 @@ def watch(
             return  # the restart dies with the process
         on_run(runner.run(agent_id, trigger="restart", run_id=run_id))
 
-    applier = applying.Applier(sources, wake=wake, send=notices.append)
+    workers = working.QueuedWorkers(
+        delegating.Delegation(wired.bus.worker_queue(), wired.memory, ports.clock),
+        spawn=spawn,
+        background=False,  # the simulated clock stands still while a worker runs
+    )
+    applier = applying.Applier(sources, wake=wake, send=notices.append, workers=workers)
     return Watch(looping.Orchestrator(org, sources, applier, clock=ports.clock), notices)

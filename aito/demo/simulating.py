@@ -134,16 +134,19 @@ def run(
     ports = bootstrap.loop_ports(
         settings, runtime, org, llm=offline.OfflineModel(seed=seed), clock=clock
     )
-    runner: scheduling.Waking = running.Runner(ports, spawn=bootstrap.worker_spawn(settings, ports))
+    spawn = bootstrap.worker_spawn(settings, ports)
+    runner: scheduling.Waking = running.Runner(ports, spawn=spawn)
     if settings.runtime == "docker":
         launcher = bootstrap.launcher(settings, runtime, org, ports, tokens={})
         runner = dataclasses.replace(launcher, frozen_clock=True)
+        spawn = launcher.workers()
         echo(f"each wake-up runs in a container of {settings.image}")
     watch = orchestrating.watch(
         runtime,
         org,
         ports,
         runner,
+        spawn=spawn,
         on_run=lambda outcome: _show(outcome, clock.at, echo, report),  # type: ignore[arg-type]
     )
     orchestrating.seed_heartbeats(runtime, org, START)

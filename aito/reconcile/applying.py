@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from aito.bus import keys
 from aito.decisions import recording, sweeping
 from aito.errors import ConfigError
-from aito.reconcile import steps
+from aito.reconcile import steps, working
 from aito.reconcile.observing import Sources
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class Applier:
     send: Send
     start_daemon: Callable[[str], object] | None = None
     """`wake: daemon`: (re)start the agent's daemon container (the launcher's)."""
+    workers: working.QueuedWorkers | None = None
+    """Runs queued worker requests (:mod:`aito.reconcile.working`)."""
 
     def pending(self, planned: Sequence[steps.Step]) -> list[steps.Step]:
         """The planned steps not applied yet."""
@@ -113,8 +115,15 @@ class Applier:
                 state.release(step.key)  # a channel that failed: tried again next pass
                 raise
             self._event("orchestrator.notified", None, facts)
-        else:  # SpawnWorker, ExpireWorker: the worker queue is not read yet (see README)
-            raise NotImplementedError(f"{type(step).__name__} is not applied yet")
+        elif isinstance(step, steps.SpawnWorker):
+            if self.workers is None:
+                raise ConfigError("this orchestrator runs no workers (no worker runtime)")
+            self.workers.start(step)
+        elif isinstance(step, steps.ExpireWorker):
+            if self.workers is None:
+                raise ConfigError("this orchestrator runs no workers (no worker runtime)")
+            if self.workers.expire(step, minutes=step.minutes):
+                self._event("worker.expired", step.parent or None, {"request": step.request})
 
     def _event(self, kind: str, agent: str | None, payload: dict[str, object]) -> None:
         self.sources.memory.append_event(event_type=kind, payload=dict(payload), target_agent=agent)

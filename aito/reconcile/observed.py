@@ -62,6 +62,8 @@ class WorkerAsked:
     kind: str
     task: str
     asked_at: dt.datetime
+    attempts: int = 0
+    """Starts so far (each lost with its runner: the claim lapsed)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +86,8 @@ class Observed:
     containers: tuple[ContainerSeen, ...] = ()
     decisions: tuple[DecisionSeen, ...] = ()
     worker_requests: tuple[WorkerAsked, ...] = ()
+    workers_running: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Per requesting agent: its workers running now (claimed requests)."""
     causes: tuple[Cause, ...] = ()
     notified: frozenset[str] = frozenset()
     """Keys of the notifications sent already."""

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import Counter
 from typing import Any
 
 from aito.agent import executing
+from aito.bus import worker_queue
 from aito.bus.services import BusServices
 from aito.decisions import sweeping
 from aito.forge.base import Forge
@@ -61,6 +63,7 @@ def observe(org: loading.Organization, sources: Sources, *, now: dt.datetime) ->
             error_since=errors.get(agent_id),
             generation=generations.get(agent_id, 0),
         )
+    asked, running = _worker_queue(org, sources, now=now)
     decisions, causes = _decisions(sources)
     causes += _alerts(sources.forge)
     notified = state.done(steps.notify_key(c.key) for c in causes)
@@ -68,6 +71,8 @@ def observe(org: loading.Organization, sources: Sources, *, now: dt.datetime) ->
         agents=agents,
         containers=tuple(containers),
         decisions=tuple(decisions),
+        worker_requests=tuple(asked),
+        workers_running=running,
         causes=tuple(causes),
         notified=frozenset(notified),
         lead=state.lead(default=_of_type(org, "ceo") or "ceo"),
@@ -100,6 +105,37 @@ def _containers(
             )
         )
     return found
+
+
+def _worker_queue(
+    org: loading.Organization, sources: Sources, *, now: dt.datetime
+) -> tuple[list[seen_.WorkerAsked], dict[str, int]]:
+    """The requests waiting for a worker (one that is not a valid request, or names no
+    agent of the organization, has no parent: the plan expires it), and the workers
+    running per requester. The one write of the observe step: claims that lapsed (their
+    runner died) are returned to their queue first, so they are seen waiting."""
+    queue = sources.bus.worker_queue()
+    queue.requeue_expired(now)  # a lapsed claim's runner died: its request waits again
+    kinds = [a.id for a in org.agents.values() if a.layer is Layer.WORKER]
+    asked = []
+    for record in queue.waiting(kinds):
+        request = worker_queue.spawn_request(record)
+        asked.append(
+            seen_.WorkerAsked(
+                record.task.task_id,
+                request.requester if request is not None else "",
+                record.task.agent,
+                request.task if request is not None else "",
+                record.enqueued_at or now,
+                attempts=record.attempts,
+            )
+        )
+    running = Counter(
+        request.requester
+        for record in queue.running()
+        if (request := worker_queue.spawn_request(record)) is not None
+    )
+    return asked, dict(running)
 
 
 def _decisions(sources: Sources) -> tuple[list[seen_.DecisionSeen], list[seen_.Cause]]:

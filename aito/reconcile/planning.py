@@ -13,7 +13,8 @@ same steps in the same order.
 - **Deadlines**: a decision whose round deadline passed since it was last tallied is
   tallied.
 - **Workers**: queued requests start in order, at most `max_workers` per parent running;
-  one that waited past its kind's timeout expires.
+  one never started within its kind's timeout expires (one whose runner died is started
+  again, to resume its worker's run); one its parent may not make expires at once.
 - **Notifications**: every cause not notified yet is, once.
 """
 
@@ -23,6 +24,7 @@ import datetime as dt
 import operator
 from collections import Counter
 
+from aito.agent import delegating
 from aito.org import loading
 from aito.org.agents import Layer
 from aito.reconcile import observed as seen_
@@ -166,6 +168,8 @@ def _workers(org: loading.Organization, seen: seen_.Observed, now: dt.datetime) 
     running = Counter(
         c.parent for c in seen.containers if c.kind == "worker" and c.running and c.parent
     )
+    for requester, count in seen.workers_running.items():  # runs without containers too
+        running[requester] = max(running[requester], count)
     deadlines: dict[str, dt.datetime] = {}  # per worker kind: asked before this, stale
     room: dict[str, int] = {}  # per parent: workers it may start now
     found: list[steps.Step] = []
@@ -177,14 +181,22 @@ def _workers(org: loading.Organization, seen: seen_.Observed, now: dt.datetime) 
         stale = deadlines.get(asked.kind)
         if stale is None:
             stale = deadlines[asked.kind] = now - dt.timedelta(minutes=org.timeout_of(asked.kind))
-        if asked.asked_at < stale:
-            found.append(steps.ExpireWorker(asked.id, asked.parent))
+        if asked.attempts == 0 and asked.asked_at < stale:  # one started once is resumed
+            found.append(steps.ExpireWorker(asked.id, asked.parent, org.timeout_of(asked.kind)))
             continue
         left = room.get(asked.parent)
         if left is None:
             left = org.max_workers_of(asked.parent) - running[asked.parent]
         if left > 0:
-            found.append(steps.SpawnWorker(asked.id, asked.parent, asked.kind))
+            found.append(
+                steps.SpawnWorker(
+                    asked.id,
+                    asked.parent,
+                    asked.kind,
+                    attempt=asked.attempts + 1,
+                    claim_seconds=delegating.claim_seconds(org, asked.kind),
+                )
+            )
         room[asked.parent] = left - 1
     return found
 

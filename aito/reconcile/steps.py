@@ -74,15 +74,19 @@ class Tally:
 
 @dataclasses.dataclass(frozen=True)
 class SpawnWorker:
-    """Start a queued worker request."""
+    """Start a queued worker request (its ``attempt``-th start: one whose runner died is
+    started again once its claim has lapsed)."""
 
     request: str
     parent: str
     kind: str
+    attempt: int = 1
+    claim_seconds: float = 3600.0
+    """How long its claim lasts: the kind's timeout and a grace."""
 
     @property
     def key(self) -> str:
-        return f"spawn:{self.request}"
+        return f"spawn:{self.request}:{self.attempt}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +95,8 @@ class ExpireWorker:
 
     request: str
     parent: str
+    minutes: int | None = None
+    """The TTL it waited past (None: it was no valid request of this organization's)."""
 
     @property
     def key(self) -> str:

@@ -35,7 +35,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from aito.agent import executing, finishing, runs
+from aito.agent import delegating, executing, finishing, runs
 from aito.agent.ports import LoopPorts
 from aito.bus import keys, leasing
 from aito.llm.base import Model
@@ -278,8 +278,7 @@ class Launcher:
             task=ask.task,
             instructions=ask.instructions,
         )
-        worker_run = runs.run_id_for(ask.kind, "spawn", key=f"{ask.requester_run}#{ask.position}")
-        outcome = self.workers()(ask.kind, worker_run, request)
+        outcome = self.workers()(ask.kind, delegating.worker_run_id(request), request)
         self._spawned.setdefault(ask.requester_run, []).append(outcome)
         return protocol.WorkerReply(outcome=outcome.as_json())
 

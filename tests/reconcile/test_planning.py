@@ -145,12 +145,31 @@ def test_workers_start_in_order_at_most_max_workers_per_parent_and_expire_when_s
     busy = ContainerSeen("c1", "worker", "content-writer", "r", True, None, parent="cmo")
     seen = Observed(agents=world(), worker_requests=(*asked, stale, foreign), containers=(busy,))
     found = planning.plan(ORG, seen, NOW)
+    timeout = ORG.timeout_of("content-writer")
+    claim = timeout * 60 + 120.0  # the kind's timeout and the claim's grace
     assert found == [
-        steps.ExpireWorker("old", "cmo"),
-        steps.SpawnWorker("w0", "cmo", "content-writer"),
-        steps.SpawnWorker("w1", "cmo", "content-writer"),
+        steps.ExpireWorker("old", "cmo", timeout),
+        steps.SpawnWorker("w0", "cmo", "content-writer", 1, claim),
+        steps.SpawnWorker("w1", "cmo", "content-writer", 1, claim),
         steps.ExpireWorker("x", "cmo"),
     ]
+
+
+def test_workers_running_without_containers_count_and_a_lapsed_start_is_a_new_step() -> None:
+    """Workers of in-process runs have no container: the queue's claims count them. A
+    request whose runner died is queued again with its attempt counted: its next start
+    has a key of its own (the first start's key was used)."""
+    retried = WorkerAsked("w9", "cmo", "content-writer", "t", NOW - dt.timedelta(minutes=1), attempts=1)
+    waiting = WorkerAsked("w10", "cmo", "content-writer", "t", NOW)
+    allowed = ORG.max_workers_of("cmo")
+    full = Observed(
+        agents=world(), worker_requests=(retried, waiting), workers_running={"cmo": allowed}
+    )
+    assert planning.plan(ORG, full, NOW) == []
+    room = dataclasses.replace(full, workers_running={"cmo": allowed - 1})
+    (started,) = planning.plan(ORG, room, NOW)
+    assert isinstance(started, steps.SpawnWorker)
+    assert (started.request, started.attempt, started.key) == ("w9", 2, "spawn:w9:2")
 
 
 def test_overdue_and_orphaned_containers_are_reaped() -> None:
