@@ -43,7 +43,7 @@ def report_of(result: runs.RunOutcome) -> str:
 
 def claim_seconds(org: loading.Organization, kind: str) -> float:
     """How long a claim on a request of ``kind`` lasts: its timeout and a grace."""
-    return org.timeout_of(kind) * 60.0 + worker_queue.CLAIM_GRACE_SECONDS
+    return org.claim_seconds_of(kind)
 
 
 def worker_request(asked: worker_queue.SpawnRequest) -> executing.WorkerRequest:

@@ -22,9 +22,6 @@ from pydantic import Field, ValidationError
 from aito.bus import keys, models, queues, redis_connection
 from aito.org.common import Slug
 
-CLAIM_GRACE_SECONDS = 120.0
-"""How much longer than the worker's timeout a claim lasts (its start and its report)."""
-
 
 class SpawnRequest(models.BusModel):
     """What a worker request carries (the queued task's payload)."""

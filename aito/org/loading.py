@@ -30,6 +30,10 @@ TASKS_DIR = Path("org/tasks")
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
 
+WORKER_CLAIM_GRACE_SECONDS = 120.0
+"""How much longer than a worker's timeout a claim on its request lasts."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Organization:
     """Everything in one governance repo, validated."""
@@ -59,6 +63,11 @@ class Organization:
         spec = self.agents[agent_id]
         found = spec.loop.timeout_minutes if spec.loop else spec.timeout_minutes
         return found or self.org.defaults.timeout_minutes
+
+    def claim_seconds_of(self, kind: str) -> float:
+        """How long a claim on a worker request of ``kind`` lasts: its timeout, and a grace
+        for its start and its report (the worker queue, :mod:`aito.bus.worker_queue`)."""
+        return self.timeout_of(kind) * 60.0 + WORKER_CLAIM_GRACE_SECONDS
 
     def max_workers_of(self, agent_id: str) -> int:
         found = self.agents[agent_id].max_workers

@@ -24,7 +24,6 @@ import datetime as dt
 import operator
 from collections import Counter
 
-from aito.agent import delegating
 from aito.org import loading
 from aito.org.agents import Layer
 from aito.reconcile import observed as seen_
@@ -194,7 +193,7 @@ def _workers(org: loading.Organization, seen: seen_.Observed, now: dt.datetime) 
                     asked.parent,
                     asked.kind,
                     attempt=asked.attempts + 1,
-                    claim_seconds=delegating.claim_seconds(org, asked.kind),
+                    claim_seconds=org.claim_seconds_of(asked.kind),
                 )
             )
         room[asked.parent] = left - 1

@@ -159,7 +159,9 @@ def test_workers_running_without_containers_count_and_a_lapsed_start_is_a_new_st
     """Workers of in-process runs have no container: the queue's claims count them. A
     request whose runner died is queued again with its attempt counted: its next start
     has a key of its own (the first start's key was used)."""
-    retried = WorkerAsked("w9", "cmo", "content-writer", "t", NOW - dt.timedelta(minutes=1), attempts=1)
+    retried = WorkerAsked(
+        "w9", "cmo", "content-writer", "t", NOW - dt.timedelta(minutes=1), attempts=1
+    )
     waiting = WorkerAsked("w10", "cmo", "content-writer", "t", NOW)
     allowed = ORG.max_workers_of("cmo")
     full = Observed(
