@@ -249,6 +249,7 @@ def spawn_worker(ex: effects.Effects, position: int, action: actions.SpawnWorker
             request,
             runner=ex.run_id,
             visibility_seconds=delegating.claim_seconds(ex.org, action.kind),
+            resume=True,  # this run resumed after its process died: its claim is its own
         )
     ) is None:
         report = delegation.state(request)  # a resumed run: it ran, or runs, elsewhere

@@ -66,11 +66,16 @@ class Delegation:
     clock: Callable[[], dt.datetime]
 
     def claim(
-        self, request: str, *, runner: str, visibility_seconds: float
+        self, request: str, *, runner: str, visibility_seconds: float, resume: bool = False
     ) -> bus_models.ClaimedTask | None:
-        """Take ``request`` to run it now; None if it runs elsewhere or has ended."""
+        """Take ``request`` to run it now; None if it runs elsewhere or has ended.
+        ``resume``: ``runner``'s own claim is taken over (a resumed run's)."""
         return self.queue.claim_request(
-            request, worker=runner, now=self.clock(), visibility_seconds=visibility_seconds
+            request,
+            worker=runner,
+            now=self.clock(),
+            visibility_seconds=visibility_seconds,
+            resume=resume,
         )
 
     def run(self, claimed: bus_models.ClaimedTask, work: Work) -> str:

@@ -255,7 +255,13 @@ class WorkerRequests(Protocol):
     def ask(self, request: worker_queue.SpawnRequest, *, now: dt.datetime) -> str: ...
 
     def claim_request(
-        self, request: str, *, worker: str, now: dt.datetime, visibility_seconds: float
+        self,
+        request: str,
+        *,
+        worker: str,
+        now: dt.datetime,
+        visibility_seconds: float,
+        resume: bool = False,
     ) -> bus_models.ClaimedTask | None: ...
 
     def complete(

@@ -4,9 +4,10 @@ A request is a task in its worker kind's queue (`queue:tasks:{kind}`), named aft
 requesting run and the action's position, so asking again (a run resumed after a crash)
 queues nothing new. Whoever runs it claims that request by id: the requesting run itself
 when it has a worker runtime and room under its `max_workers`, else the orchestrator.
-A claim lasts the worker kind's timeout and a grace; a runner that dies with it loses it
-back to the queue (with the attempt counted), and the next claim resumes the same worker
-run, so nothing the worker did happens twice. A request nobody started within its TTL is
+A claim lasts the worker kind's timeout and a grace; a run resumed after its process
+died takes its own claim back, any other runner that dies with one loses it back to the
+queue when it lapses (the attempt counted). The next claim resumes the same worker run,
+so nothing the worker did happens twice. A request nobody started within its TTL is
 expired (dead), never run.
 """
 
@@ -60,10 +61,17 @@ class WorkerQueue(queues.TaskQueues):
         return request.request_id
 
     def claim_request(
-        self, request: str, *, worker: str, now: dt.datetime, visibility_seconds: float
+        self,
+        request: str,
+        *,
+        worker: str,
+        now: dt.datetime,
+        visibility_seconds: float,
+        resume: bool = False,
     ) -> models.ClaimedTask | None:
         """Take ``request`` if it is still queued; None when it is running, done, dead
-        or unknown."""
+        or unknown. ``resume``: a claim ``worker`` itself holds is taken over too (a run
+        resumed after its process died: its lock says no other process runs it)."""
         token = secrets.token_hex(12)
         visible_until = now + dt.timedelta(seconds=visibility_seconds)
         common_keys, common_args = self._common(now)
@@ -79,6 +87,7 @@ class WorkerQueue(queues.TaskQueues):
             repr(models.epoch(visible_until)),
             max(1, int(visibility_seconds * 1000)),
             request,
+            "1" if resume else "0",
         ]
         reply: Any = self._conn.run(
             lambda r: _CLAIM_ID(r, keys=script_keys, args=args), op="claim worker request"
@@ -158,8 +167,8 @@ def spawn_request(record: models.TaskRecord | models.QueuedTask) -> SpawnRequest
 
 
 # KEYS[3] queue:claim:{token}, KEYS[4] the request's record; ARGV[6] worker, [7] token,
-# [8] visible until (epoch s), [9] visibility ms, [10] request id. Returns {dead ids} or
-# {dead ids, id, task JSON, attempts}.
+# [8] visible until (epoch s), [9] visibility ms, [10] request id, [11] "1": take over
+# the worker's own claim. Returns {dead ids} or {dead ids, id, task JSON, attempts}.
 _CLAIM_ID = redis_connection.Script(
     queues.REQUEUE_FUNCTION
     + """
@@ -168,9 +177,14 @@ if redis.call('get', KEYS[3]) and redis.call('hget', KEYS[4], 'token') == ARGV[7
   return {{}, ARGV[10], redis.call('hget', rec, 'task'), redis.call('hget', rec, 'attempts')}
 end
 local _, dead = sweep()
-if redis.call('hget', KEYS[4], 'state') ~= 'queued' then return {dead} end
-local queue = redis.call('hget', KEYS[4], 'queue')
-if not queue or redis.call('zrem', queue, ARGV[10]) == 0 then return {dead} end
+local state = redis.call('hget', KEYS[4], 'state')
+local own = state == 'claimed' and ARGV[11] == '1'
+  and redis.call('hget', KEYS[4], 'worker') == ARGV[6]
+if not own then
+  if state ~= 'queued' then return {dead} end
+  local queue = redis.call('hget', KEYS[4], 'queue')
+  if not queue or redis.call('zrem', queue, ARGV[10]) == 0 then return {dead} end
+end
 local attempts = redis.call('hincrby', KEYS[4], 'attempts', 1)
 redis.call('hset', KEYS[4], 'state', 'claimed', 'worker', ARGV[6], 'token', ARGV[7],
            'visible_until', ARGV[8])
