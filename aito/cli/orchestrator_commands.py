@@ -15,6 +15,7 @@ from aito import bootstrap
 from aito.agent import delegating
 from aito.cli import context
 from aito.cli.context import emit_json, progress, state
+from aito.forge import github_apps_manifest as manifest
 from aito.notify import base as notify_base
 from aito.notify import fanout
 from aito.org import loading
@@ -123,6 +124,7 @@ def _orchestrator(
         memory=wired.memory,
         forge=ports.governance,
         runtime=bootstrap.containers(settings) if settings.runtime == "docker" else None,
+        web_url=manifest.web_url(settings.github_api_url) if settings.forge == "github" else None,
     )
     waking = bootstrap.wake_runner(settings, wired, org, ports, tokens={})
 

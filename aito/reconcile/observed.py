@@ -91,5 +91,7 @@ class Observed:
     causes: tuple[Cause, ...] = ()
     notified: frozenset[str] = frozenset()
     """Keys of the notifications sent already."""
+    agent_links: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Per agent: where its runs are seen (on GitHub, its workflow's runs)."""
     lead: str = "ceo"
     """Who leads: the CEO, or the DAO while it holds the temporary lead."""

@@ -22,6 +22,7 @@ from aito.reconcile import observed as seen_
 from aito.reconcile import steps
 from aito.runtime import reaping, specs
 from aito.runtime.base import Runtime
+from aito.workflows import rendering
 
 
 @dataclasses.dataclass
@@ -32,6 +33,8 @@ class Sources:
     memory: PostgresMemory
     forge: Forge
     runtime: Runtime | None
+    web_url: str | None = None
+    """GitHub's web address (on GitHub): a notice about an agent links its runs."""
 
 
 def looping_agents(org: loading.Organization) -> list[str]:
@@ -75,8 +78,20 @@ def observe(org: loading.Organization, sources: Sources, *, now: dt.datetime) ->
         workers_running=running,
         causes=tuple(causes),
         notified=frozenset(notified),
+        agent_links=_agent_links(org, sources.web_url, ids),
         lead=state.lead(default=_of_type(org, "ceo") or "ceo"),
     )
+
+
+def _agent_links(org: loading.Organization, web_url: str | None, ids: list[str]) -> dict[str, str]:
+    if web_url is None:  # the local forge has no page to show
+        return {}
+    repo = org.org.governance_repo.repo
+    return {
+        agent_id: f"{web_url.rstrip('/')}/{repo}/actions/workflows/"
+        f"{rendering.agent_workflow(agent_id)}"
+        for agent_id in ids
+    }
 
 
 def _of_type(org: loading.Organization, kind: str) -> str | None:

@@ -88,7 +88,8 @@ def _health(
                 found.append(steps.ClearError(spec.id, agent.generation))
                 continue
             in_error.add(spec.id)  # its notice again, if a crash came before it was sent
-            found.append(_down_notice(org, agent, agent.error_since))
+            link = seen.agent_links.get(spec.id)
+            found.append(_down_notice(org, agent, agent.error_since, link=link))
             continue
         if not is_down:
             continue
@@ -103,12 +104,12 @@ def _health(
         since = recent[0] if recent else (agent.slot or now)
         found.append(steps.MarkError(spec.id, since, agent.generation))
         in_error.add(spec.id)
-        found.append(_down_notice(org, agent, since))
+        found.append(_down_notice(org, agent, since, link=seen.agent_links.get(spec.id)))
     return healthy, in_error
 
 
 def _down_notice(
-    org: loading.Organization, agent: seen_.AgentSeen, since: dt.datetime
+    org: loading.Organization, agent: seen_.AgentSeen, since: dt.datetime, *, link: str | None
 ) -> steps.Notify:
     agent_id = agent.id
     spec = org.agents[agent_id]
@@ -121,7 +122,7 @@ def _down_notice(
         "`orchestrator.restart_budget`) did not bring it back: it is marked error until it "
         "is healthy again. `aito orchestrator status` shows what the orchestrator sees; "
         f"`aito agent runs --agent {agent_id}` its recent runs.",
-        link=None,
+        link=link,
         severity="critical",
     )
 

@@ -49,6 +49,11 @@ class Drift:
     diff: str
 
 
+def agent_workflow(agent_id: str) -> str:
+    """The file name of an agent's workflow (its wake-ups' runs are listed under it)."""
+    return f"agent-{agent_id}.yml"
+
+
 def render(org: loading.Organization) -> dict[Path, str]:
     """Every generated workflow: path relative to the repo root → content."""
     labels = json.dumps(org.org.defaults.runner_labels)
@@ -56,7 +61,7 @@ def render(org: loading.Organization) -> dict[Path, str]:
     for spec in sorted(org.agents.values(), key=lambda a: a.id):
         if spec.layer is Layer.WORKER or spec.loop is None:
             continue
-        files[WORKFLOWS_DIR / f"agent-{spec.id}.yml"] = _render_agent(org, spec, labels)
+        files[WORKFLOWS_DIR / agent_workflow(spec.id)] = _render_agent(org, spec, labels)
     files[WORKFLOWS_DIR / "governance.yml"] = _environment.get_template("governance.yml.j2").render(
         runner_labels=labels,
         watched_paths=json.dumps(WATCHED_PATHS),

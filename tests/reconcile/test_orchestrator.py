@@ -319,3 +319,25 @@ def test_an_orchestrator_process_killed_while_it_notifies_repeats_nothing(
     assert len(hook.received) == 1  # the notice was not sent twice
     assert len(memory.events(event_type="agent.error", limit=10)) == 1
     assert len(memory.events(event_type="orchestrator.lead_changed", limit=10)) == 1
+
+
+def test_on_github_the_notice_of_an_agent_down_links_its_workflow_runs(make_world: Make) -> None:
+    world = make_world(ScriptedModel())
+    sources = observing.Sources(
+        bus=world.runtime.bus,
+        memory=world.runtime.memory,
+        forge=world.governance,
+        runtime=None,
+        web_url="https://github.example.com/",
+    )
+    sent: list[steps.Notify] = []
+    applier = applying.Applier(sources, wake=lambda agent, run: None, send=sent.append)
+    orch = looping.Orchestrator(world.org, sources, applier, clock=world.clock)
+    world.clock.advance(hours=2)
+    beat(world, *[a for a in observing.looping_agents(world.org) if a != "ceo"])
+    for seconds in [0, 31, 61, 121]:
+        world.clock.advance(seconds=seconds)
+        orch.once()
+    [notice] = sent
+    repo = world.org.org.governance_repo.repo
+    assert notice.link == f"https://github.example.com/{repo}/actions/workflows/agent-ceo.yml"

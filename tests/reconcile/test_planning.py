@@ -77,6 +77,10 @@ def test_restarts_back_off_and_stop_at_the_budget_with_one_error_and_one_notice(
     assert isinstance(mark, steps.MarkError) and mark.since == NOW - dt.timedelta(minutes=30)
     assert isinstance(notice, steps.Notify) and notice.severity == "critical"
     assert "restart budget" in notice.subject and "orchestrator.restart_budget" in notice.body
+    assert notice.link is None  # the local forge has no page for an agent's runs
+    runs = "https://github.com/og/gov/actions/workflows/agent-cmo.yml"
+    on_github = Observed(agents=world(cmo=spent), agent_links={"cmo": runs})
+    assert planning.plan(ORG, on_github, NOW)[1] == dataclasses.replace(notice, link=runs)
 
 
 def test_an_agent_in_error_is_notified_once_and_cleared_when_healthy() -> None:
@@ -111,7 +115,7 @@ def test_the_dao_takes_the_lead_while_the_ceo_is_in_error_and_gives_it_back() ->
     led = Observed(
         agents=world(ceo=erred),
         lead="dao",
-        notified=frozenset({planning._down_notice(ORG, erred, NOW).key}),
+        notified=frozenset({planning._down_notice(ORG, erred, NOW, link=None).key}),
     )
     assert planning.plan(ORG, led, NOW) == []  # the lead stays while the CEO is down
     back = dataclasses.replace(healthy("ceo"), error_since=NOW)
