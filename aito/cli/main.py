@@ -34,6 +34,7 @@ from aito.cli import (
     demo_commands,
     github_commands,
     logformat,
+    mcp_commands,
     memory_commands,
     notify_commands,
     orchestrator_commands,
@@ -99,6 +100,7 @@ def cli(
       aito budget        model spend against the hard limits
       aito github …      run it on a GitHub org: Apps for the bots, `doctor` checks it all
       aito orchestrator  keep the org healthy: restarts, failover to the DAO, humans told
+      aito mcp …         the MCP servers agents and workers may use; AITO's own connectors
       aito notify test   try each channel that tells humans when they are needed
     """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
@@ -127,6 +129,7 @@ cli.add_command(budget_commands.budget)
 cli.add_command(github_commands.github)
 cli.add_command(worker_commands.worker)
 cli.add_command(orchestrator_commands.orchestrator)
+cli.add_command(mcp_commands.mcp)
 cli.add_command(notify_commands.notify)
 
 

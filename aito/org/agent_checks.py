@@ -72,6 +72,14 @@ class AgentChecks(profile_checks.ProfileChecks):
                 self.at_agent(spec.id, ["workers", index], self.unknown("worker kind", kind))
             elif kind in org.agents and org.agents[kind].layer is not Layer.WORKER:
                 self.at_agent(spec.id, ["workers", index], f"{kind!r} is not a worker")
+        for index, server in enumerate(spec.mcp_servers):
+            if server not in org.org.mcp.servers:
+                known = ", ".join(sorted(org.org.mcp.servers)) or "none"
+                self.at_agent(
+                    spec.id,
+                    ["mcp_servers", index],
+                    f"no MCP server {server!r} in org.yaml `mcp.servers` (known: {known})",
+                )
         if spec.layer is not Layer.WORKER and spec.id not in org.org.bots:
             self.at_agent(
                 spec.id,

@@ -111,7 +111,11 @@ class AgentSpec(OrgModel):
     authority: Authority = Field(default_factory=Authority)
     escalation: list[EscalationRule] = Field(default_factory=list)
     tools: list[str] = Field(default_factory=list, description="tools the agent may use")
-    mcp_servers: list[str] = Field(default_factory=list)
+    mcp_servers: list[Slug] = Field(
+        default_factory=list,
+        description="MCP servers it may use, by name in org.yaml `mcp.servers` (a worker "
+        "receives exactly its kind's)",
+    )
     container: ContainerLimits | None = Field(None, description="default: `defaults.container`")
     timeout_minutes: Annotated[int, Field(ge=1, le=360)] | None = Field(
         None,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
-from aito.org import channels
+from aito.org import channels, mcp_servers
 from aito.org.common import Duration, GitHubLogin, OrgModel, RepoName, Slug
 
 
@@ -247,6 +247,11 @@ class OrgFile(OrgModel):
     budget: OrgBudget
     defaults: Defaults = Field(default_factory=Defaults)
     orchestrator: OrchestratorSettings = Field(default_factory=OrchestratorSettings)
+    mcp: mcp_servers.McpSettings = Field(
+        default_factory=mcp_servers.McpSettings,
+        description="the MCP servers agents and workers may be given (`servers`, by name) "
+        "and the organization-wide `dry_run`",
+    )
     notify: list[channels.NotifyChannel] = Field(
         default_factory=list,
         description="where humans are told when something needs them (an escalation, a "

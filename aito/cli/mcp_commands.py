@@ -1,0 +1,84 @@
+"""`aito mcp`: the MCP servers of the organization, and AITO's own connectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from aito.cli.context import emit_json, state
+from aito.connectors import fetching, registry
+
+
+@click.group()
+def mcp() -> None:
+    """MCP servers: org.yaml `mcp.servers` (by name), listed in agents' `mcp_servers`.
+
+    A worker receives exactly its kind's servers. AITO's own connectors are MCP servers
+    too (`aito mcp serve NAME`); a server's secrets come from the environment variables
+    its entry names, handed to that server alone.
+    """
+
+
+@mcp.command("serve")
+@click.argument("name")
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    help="A host the connector may reach (repeatable; `*.example.org` for subdomains). "
+    f"Default: {fetching.DOMAINS_ENV} (comma-separated), which a worker's sandbox sets from "
+    "the server's `domains`.",
+)
+def serve(name: str, domains: tuple[str, ...]) -> None:
+    """Run AITO's connector NAME as an MCP server on stdin/stdout (stdio transport).
+
+    \b
+    Connectors: rss (read_feed), web (fetch_page).
+    Example, in org/org.yaml:
+      mcp:
+        servers:
+          news: {command: [aito, mcp, serve, rss], domains: [blog.example.org]}
+    """
+    allowed = [d.lower() for d in domains] or fetching.allowed_hosts()
+    registry.connector(name, allowed).run("stdio")
+
+
+@mcp.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")
+@click.pass_context
+def list_command(ctx: click.Context, as_json: bool) -> None:
+    """The organization's MCP servers, who may use each, and AITO's connectors."""
+    org = state(ctx).organization()
+    settings = org.org.mcp
+    servers: list[dict[str, Any]] = []
+    for name, server in sorted(settings.servers.items()):
+        users = sorted(a.id for a in org.agents.values() if name in a.mcp_servers)
+        servers.append(
+            {
+                "name": name,
+                "transport": "stdio" if server.command is not None else "http",
+                "command": server.command,
+                "url": str(server.url) if server.url is not None else None,
+                "writes": server.writes,
+                "hosts": server.hosts(),
+                "env": list(server.env),
+                "used_by": users,
+            }
+        )
+    connectors = {name: about for name, (_, about) in sorted(registry.CONNECTORS.items())}
+    report = {"dry_run": settings.dry_run, "servers": servers, "connectors": connectors}
+    if as_json:
+        emit_json(report)
+        return
+    click.echo(f"MCP servers of {org.org.name!r} (dry run: {'on' if settings.dry_run else 'off'})")
+    if not servers:
+        click.echo("  none: add them under `mcp.servers` in org/org.yaml")
+    for item in servers:
+        where = " ".join(item["command"]) if item["command"] else str(item["url"])
+        mode = "writes" if item["writes"] else "read-only"
+        used = ", ".join(item["used_by"]) or "nobody"
+        click.echo(f"  {item['name']:<12} {mode:<9} {where}  · used by {used}")
+    click.echo("AITO's connectors (aito mcp serve NAME):")
+    for name, about in connectors.items():
+        click.echo(f"  {name:<12} {about}")

@@ -1,0 +1,117 @@
+"""HTTP for connectors: only to allowed hosts (each redirect checked too), bounded in size
+and time, over httpx."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import time
+import urllib.parse
+from collections.abc import Mapping
+
+import httpx
+
+from aito.errors import PermanentAdapterError, PermissionDenied, TemporaryAdapterError
+from aito.org.mcp_servers import host_allowed
+
+DOMAINS_ENV = "AITO_MCP_DOMAINS"
+MAX_BYTES = 2_000_000
+TIMEOUT_SECONDS = 15.0
+MAX_REDIRECTS = 5
+USER_AGENT = "aito-connector (+https://github.com/aito)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Fetched:
+    url: str
+    """Where the body came from (after redirects)."""
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    elapsed_ms: float
+    at: dt.datetime
+
+    def text(self) -> str:
+        charset = httpx.Headers(dict(self.headers)).get("content-type", "")
+        encoding = "utf-8"
+        if "charset=" in charset:
+            encoding = charset.split("charset=", 1)[1].split(";")[0].strip() or "utf-8"
+        try:
+            return self.body.decode(encoding, "replace")
+        except LookupError:
+            return self.body.decode("utf-8", "replace")
+
+
+def allowed_hosts(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The hosts this connector may reach (``AITO_MCP_DOMAINS``)."""
+    raw = (environ if environ is not None else os.environ).get(DOMAINS_ENV, "")
+    return [part.strip().lower() for part in raw.split(",") if part.strip()]
+
+
+def check_url(url: str, allowed: list[str]) -> str:
+    """The URL's host, if it may be fetched; else PermissionDenied saying why."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise PermissionDenied(f"only http and https URLs are fetched, not {parts.scheme!r}")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise PermissionDenied(f"{url!r} has no host")
+    if not host_allowed(host, allowed):
+        listed = ", ".join(allowed) or "none"
+        raise PermissionDenied(
+            f"{host} is not an allowed domain of this server (allowed: {listed}); "
+            "a maintainer adds it to the server's `domains` in org.yaml"
+        )
+    return host
+
+
+def fetch(
+    url: str,
+    *,
+    allowed: list[str],
+    max_bytes: int = MAX_BYTES,
+    timeout_seconds: float = TIMEOUT_SECONDS,
+    client: httpx.Client | None = None,
+) -> Fetched:
+    """GET ``url`` (and its redirects, each to an allowed host), at most ``max_bytes``."""
+    owned = client is None
+    http = client or httpx.Client(
+        timeout=timeout_seconds, follow_redirects=False, headers={"User-Agent": USER_AGENT}
+    )
+    started = time.perf_counter()
+    try:
+        for _ in range(MAX_REDIRECTS + 1):
+            check_url(url, allowed)
+            with http.stream("GET", url) as response:
+                if response.is_redirect and "location" in response.headers:
+                    url = str(response.url.join(response.headers["location"]))
+                    continue
+                body = _read(response, max_bytes, url)
+                return Fetched(
+                    url=url,
+                    status=response.status_code,
+                    headers=dict(response.headers),
+                    body=body,
+                    elapsed_ms=(time.perf_counter() - started) * 1000,
+                    at=dt.datetime.now(dt.UTC),
+                )
+        raise PermanentAdapterError("web", f"more than {MAX_REDIRECTS} redirects from {url}")
+    except httpx.TimeoutException as exc:
+        raise TemporaryAdapterError("web", f"{url} did not answer in time: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise TemporaryAdapterError("web", f"{url} could not be fetched: {exc}") from exc
+    finally:
+        if owned:
+            http.close()
+
+
+def _read(response: httpx.Response, max_bytes: int, url: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PermanentAdapterError("web", f"{url} is larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,24 @@
+"""AITO's connectors by name, as `aito mcp serve NAME` starts them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mcp.server import MCPServer
+
+from aito.connectors import rss, web
+from aito.errors import ConfigError
+
+CONNECTORS: dict[str, tuple[Callable[[list[str]], MCPServer], str]] = {
+    "rss": (rss.server, "RSS and Atom feeds: read_feed"),
+    "web": (web.server, "a web page as text: fetch_page"),
+}
+"""name → (the server's factory, given the allowed hosts; what it offers)."""
+
+
+def connector(name: str, allowed: list[str]) -> MCPServer:
+    if name not in CONNECTORS:
+        raise ConfigError(
+            f"no connector {name!r}; AITO's connectors: {', '.join(sorted(CONNECTORS))}"
+        )
+    return CONNECTORS[name][0](allowed)
