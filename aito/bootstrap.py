@@ -28,6 +28,7 @@ from aito.runtime import base as runtime_base
 from aito.runtime import client, inprocess, launching, sandbox, working
 from aito.services import managing
 from aito.settings import Settings
+from aito.toolbox import hub
 
 if TYPE_CHECKING:  # PyGithub is loaded only when GitHub is used
     from aito.forge.credentials import GitHubCredentials
@@ -371,6 +372,8 @@ def loop_ports(
         embedder=chosen,
         clock=now,
         waker=runtime.bus.waker,
+        # MCP servers run on the trusted side; a run inside a container has none of its own
+        tools=hub.Hub if settings.model_gateway is None else None,
     )
 
 

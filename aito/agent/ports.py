@@ -11,6 +11,7 @@ locks in :mod:`aito.bus.leasing`) is composed in, not written again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import uuid
@@ -26,6 +27,7 @@ from aito.llm.base import Model
 from aito.memory import recalling, writing
 from aito.memory.base import StateValue, UsageRow
 from aito.memory.embedding import Embedder
+from aito.org.mcp_servers import McpServer
 from aito.org.messages import AgentMessage
 
 # -- memory (Postgres in production) ----------------------------------------------------
@@ -318,6 +320,56 @@ class Bus(leasing.Locks, Protocol):
         ...
 
 
+class ToolInfo(Protocol):
+    """One tool of a run's MCP servers (:class:`aito.toolbox.hub.RemoteTool`)."""
+
+    @property
+    def server(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def input_schema(self) -> dict[str, Any]: ...
+
+    @property
+    def read_only(self) -> bool: ...
+
+    @property
+    def qualified(self) -> str: ...
+
+
+class ToolOutcome(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def is_error(self) -> bool: ...
+
+    @property
+    def duration_ms(self) -> float: ...
+
+    @property
+    def structured(self) -> dict[str, Any] | None: ...
+
+
+class Tools(Protocol):
+    """A run's MCP servers, open (:class:`aito.toolbox.hub.Hub`, on the trusted side)."""
+
+    def tools(self) -> Sequence[ToolInfo]: ...
+
+    def tool(self, qualified: str) -> ToolInfo | None: ...
+
+    def call(self, server: str, tool: str, arguments: Mapping[str, Any]) -> ToolOutcome: ...
+
+
+ToolsOpener = Callable[[Mapping[str, McpServer]], contextlib.AbstractContextManager[Tools]]
+"""Opens the MCP servers a run may use (started on entering, stopped on leaving)."""
+
+
 @dataclasses.dataclass
 class LoopPorts:
     """The adapters of one agent loop, wired by :mod:`aito.bootstrap`.
@@ -337,3 +389,6 @@ class LoopPorts:
     embedder: Embedder | None
     clock: Callable[[], dt.datetime]
     waker: waking.Waker = dataclasses.field(default_factory=waking.NoWaker)
+    tools: ToolsOpener | None = None
+    """How a run whose agent lists `mcp_servers` opens them (None: MCP is unavailable
+    here, and such a run fails saying so)."""

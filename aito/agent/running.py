@@ -22,6 +22,7 @@ takes over the lease its dead predecessor left at once, any other run waits.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 
@@ -38,9 +39,10 @@ from aito.agent import (
     preparing,
     runs,
     thinking,
+    tool_loop,
     world,
 )
-from aito.agent.ports import LoopPorts
+from aito.agent.ports import LoopPorts, Tools
 from aito.bus import keys, leasing
 from aito.bus import models as bus_models
 from aito.decisions import reading
@@ -256,7 +258,12 @@ class Runner:
         worker: executing.WorkerRequest | None,
     ) -> RunOutcome:
         limits = thinking.Limits(self.rate_limits, self.max_rate_wait_seconds)
-        thought = self.thinker(wake, request, saved=saved, spend=spend, limits=limits)
+        with self._tools(wake) as tools:
+            wake.tools = tools
+            if not saved:  # a resumed run asks what it asked before
+                request = tool_loop.offered(request, tools, max_turns=wake.org.org.mcp.max_turns)
+            thought = self.thinker(wake, request, saved=saved, spend=spend, limits=limits)
+            wake.tools = None
         if thought.planned is None:
             wake.outcome.status = thought.failure or "failed"
             return finishing.finish(wake, seen, fingerprint=None)
@@ -298,6 +305,19 @@ class Runner:
             ).fingerprint()
         wake.check()
         return finishing.finish(wake, seen, fingerprint=fingerprint)
+
+    def _tools(self, wake: runs.Wake) -> contextlib.AbstractContextManager[Tools | None]:
+        """The run's MCP servers, open while it thinks (none: nothing to open)."""
+        servers = wake.org.org.mcp.servers
+        names = wake.org.agents[wake.agent_id].mcp_servers
+        if not names:
+            return contextlib.nullcontext()
+        if self.ports.tools is None:
+            raise ConfigError(
+                f"{wake.agent_id} lists MCP servers ({', '.join(names)}) but this process "
+                "cannot open them (no MCP tool hub wired)"
+            )
+        return self.ports.tools({name: servers[name] for name in names if name in servers})
 
     def _run_worker(
         self, kind: str, run_id: str, request: executing.WorkerRequest

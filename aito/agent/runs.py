@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from aito.agent.ports import LoopPorts
+from aito.agent.ports import LoopPorts, Tools
 from aito.bus import leasing
 from aito.llm.base import Usage
 from aito.org import loading
@@ -98,6 +98,8 @@ class Wake:
     model_name: str
     price: ModelPrice
     outcome: RunOutcome
+    tools: Tools | None = None
+    """The run's MCP servers, while they are open (the tool loop reads through them)."""
 
     def check(self) -> None:
         """Stop here (LeaseLost) if another process took this run over."""

@@ -21,7 +21,7 @@ import datetime as dt
 from typing import Protocol
 
 from aito import retrying
-from aito.agent import accounting, actions, context, effects, guarding, prompting
+from aito.agent import accounting, actions, context, effects, guarding, prompting, tool_loop
 from aito.agent.runs import Wake
 from aito.bus import budgets
 from aito.bus import models as bus_models
@@ -92,17 +92,23 @@ def think(
     spend: accounting.Spend,
     limits: Limits,
 ) -> Thought:
-    """Ask until an answer is valid, at most :data:`ATTEMPTS` times."""
+    """Ask until an answer is valid, at most :data:`ATTEMPTS` times; an answer that reads
+    (the tool loop, :mod:`aito.agent.tool_loop`) is a turn, not an attempt, at most
+    `mcp.max_turns` of them."""
     exchanges = list(saved)
     budget = budgets.limits_for(wake.org, wake.agent_id)
+    settings = wake.org.org.mcp
     seeded = False
-    for index in range(ATTEMPTS):
+    rejections = turns = index = 0
+    while rejections < ATTEMPTS:
         wake.check()
         if index < len(saved):
             exchange = saved[index]
             if exchange.pending:
                 # Lost with the crashed process (accounted by accounting.recover): ask again.
                 wake.outcome.error = "a model call was lost when the run's process stopped"
+                rejections += 1
+                index += 1
                 continue
         else:
             if not seeded:
@@ -120,15 +126,44 @@ def think(
         problems = [exchange.rejected] if exchange.rejected else []
         response = exchange.response
         if not problems and response is not None:
-            try:
-                planned = actions.parse([(c.name, c.input) for c in response.tool_calls])
-            except actions.InvalidActions as exc:
-                problems = exc.problems
+            if tool_loop.reads_of(response, wake.tools):
+                if turns < settings.max_turns:
+                    turns += 1
+                    request = _next(saved, index) or request.model_copy(
+                        update={
+                            "turns": [
+                                *request.turns,
+                                tool_loop.turn(
+                                    wake, response, max_result_chars=settings.max_result_chars
+                                ),
+                            ],
+                            "feedback": None,
+                            "previous": [],
+                        }
+                    )
+                    index += 1
+                    continue
+                problems = [
+                    f"no more reading: this run's {settings.max_turns} answers that read "
+                    "(org.yaml `mcp.max_turns`) are used; answer with actions only"
+                ]
             else:
-                return Thought(planned, None)
+                try:
+                    planned = actions.parse([(c.name, c.input) for c in response.tool_calls])
+                except actions.InvalidActions as exc:
+                    problems = exc.problems
+                else:
+                    return Thought(planned, None)
         reject(wake, index, problems, live=index >= len(saved))
-        request = again(request, problems, exchange)
+        rejections += 1
+        request = _next(saved, index) or again(request, problems, exchange)
+        index += 1
     return Thought(None, "failed")
+
+
+def _next(saved: list[Exchange], index: int) -> ModelRequest | None:
+    """What a resumed run asked after call ``index`` (its tools are not called again)."""
+    return saved[index + 1].request if index + 1 < len(saved) else None
 
 
 def again(request: ModelRequest, problems: list[str], exchange: Exchange) -> ModelRequest:

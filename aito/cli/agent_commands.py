@@ -290,6 +290,42 @@ def logs(ctx: click.Context, run_id: str, as_json: bool) -> None:
     click.echo(container.get("logs") or "(no output)")
 
 
+@agent.command("tools")
+@click.argument("run_id", type=types.Name())
+@click.option("--json", "as_json", is_flag=True, help="Print the calls as JSON.")
+@click.pass_context
+def tools(ctx: click.Context, run_id: str, as_json: bool) -> None:
+    """The MCP tool calls a run made while it read, in order.
+
+    Each call is recorded as it is made: the server and tool, a digest of its arguments
+    (not the arguments), how long it took, how much it returned, and its error. Exit 2
+    if there is no such run.
+    """
+    cli_state = state(ctx)
+    settings = cli_state.service_settings()
+    org = cli_state.organization()
+    with context.runtime(settings, org=org) as runtime:
+        record = runtime.memory.run_record(run_id)
+        found = runtime.memory.events(event_type="tool.called", run_id=run_id, limit=1000)
+    if record is None:
+        fail(f"no run {run_id!r}; `aito agent runs` lists them", code=2)
+        return
+    made = [
+        {**event["payload"], "at": event["created_at"].isoformat()} for event in reversed(found)
+    ]
+    if as_json:
+        emit_json({"run_id": run_id, "calls": made})
+        return
+    if not made:
+        click.echo(f"run {run_id} called no tool")
+    for call in made:
+        result = f"error: {call['error']}" if call["error"] else f"{call['result_chars']} chars"
+        click.echo(
+            f"{call['at']} {call['server']}.{call['tool']} "
+            f"args {call['arguments_sha256']} {call['duration_ms']:.0f} ms → {result}"
+        )
+
+
 @agent.command("replay")
 @click.argument("run_id", type=types.Name())
 @click.option("--json", "as_json", is_flag=True, help="Print the replay as JSON.")

@@ -159,6 +159,30 @@ def _tools(request: ModelRequest) -> list[types.ToolParam]:
 
 def _messages(request: ModelRequest) -> list[types.MessageParam]:
     messages: list[types.MessageParam] = [{"role": "user", "content": request.prompt}]
+    for turn in request.turns:  # the tool loop: each answer that read, and what it read
+        messages.append(
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}
+                    for call in turn.calls
+                ],
+            }
+        )
+        messages.append(
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": result.call_id,
+                        "content": result.content,
+                        "is_error": result.is_error,
+                    }
+                    for result in turn.results
+                ],
+            }
+        )
     if request.feedback is None:
         return messages
     if not request.previous:

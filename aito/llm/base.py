@@ -9,6 +9,7 @@ rendered from (what the offline model reasons over); providers use what they nee
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Protocol, runtime_checkable
 
@@ -72,6 +73,21 @@ class ToolCall(Dto):
     input: dict[str, Any]
 
 
+class ToolResult(Dto):
+    """What a tool that reads (an MCP server's) gave back for one call of an answer."""
+
+    call_id: str
+    content: str
+    is_error: bool = False
+
+
+class ToolTurn(Dto):
+    """One answer that read before acting: its tool calls, and a result for each."""
+
+    calls: list[ToolCall]
+    results: list[ToolResult]
+
+
 class ModelRequest(Dto):
     """What one call asks.
 
@@ -95,6 +111,11 @@ class ModelRequest(Dto):
     feedback: str | None = None
     previous: list[ToolCall] = Field(
         default_factory=list, description="the rejected answer, on a retry"
+    )
+    turns: list[ToolTurn] = Field(
+        default_factory=list,
+        description="earlier answers of this run that called tools that read, with their "
+        "results (the worker's tool loop), oldest first",
     )
     context: dict[str, Any] = Field(
         default_factory=dict, description="the structured context the prompt was rendered from"
@@ -208,13 +229,20 @@ def estimate_tokens(text: str) -> int:
 def worst_case(request: ModelRequest, price: ModelPrice) -> tuple[float, int]:
     """The most a call can cost (USD, tokens): all input billed at the dearer of the
     input and cache-write prices, and the full ``max_tokens`` of output."""
-    text = request.system + request.prompt + (request.feedback or "")
+    text = request.system + request.prompt + (request.feedback or "") + turns_text(request)
     schemas = sum(len(str(tool.input_schema)) + len(tool.description) for tool in request.tools)
     tokens_in = estimate_tokens(text) + estimate_tokens("x" * schemas)
     usd = (
         tokens_in * max(price.input, price.write_price) + request.max_tokens * price.output
     ) / 1_000_000
     return usd, tokens_in + request.max_tokens
+
+
+def turns_text(request: ModelRequest) -> str:
+    """The tool loop's earlier turns as text (for estimates and cache keys)."""
+    if not request.turns:
+        return ""
+    return json.dumps([turn.model_dump(mode="json") for turn in request.turns])
 
 
 MAX_DEPTH = 16

@@ -39,7 +39,7 @@ import json
 import threading
 from collections.abc import Sequence
 
-from aito.llm.base import CHARS_PER_TOKEN, ModelRequest, ToolSpec, Usage
+from aito.llm.base import CHARS_PER_TOKEN, ModelRequest, ToolSpec, Usage, turns_text
 
 TTL = dt.timedelta(minutes=5)
 """How long an entry lives after its last write or read (Anthropic's default)."""
@@ -95,7 +95,7 @@ def segments(request: ModelRequest) -> list[Segment]:
     """The request as the cache sees it: tools, system blocks (breakpoints), the turn."""
     parts = [Segment(_tools_text(request.tools), tool_tokens(request.tools))]
     parts += [Segment(block, _tokens(block), True) for block in system_blocks(request)]
-    turn = request.prompt + (request.feedback or "")
+    turn = request.prompt + (request.feedback or "") + turns_text(request)
     if request.previous:
         turn += json.dumps([call.model_dump(mode="json") for call in request.previous])
     parts.append(Segment(turn, _tokens(turn)))

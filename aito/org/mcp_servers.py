@@ -101,6 +101,14 @@ class McpSettings(OrgModel):
     servers: dict[Slug, McpServer] = Field(
         default_factory=dict, description="MCP servers by name; agents list theirs by name"
     )
+    max_turns: Annotated[int, Field(ge=0, le=50)] = Field(
+        6,
+        description="answers that read (call tools of MCP servers) a run may give before "
+        "its answer with actions; 0 offers no tool that reads",
+    )
+    max_result_chars: Annotated[int, Field(ge=200, le=200_000)] = Field(
+        20_000, description="what the model is shown of one tool result, at most"
+    )
     dry_run: bool = Field(
         False,
         description="drop every server that writes, organization-wide, and record what "

@@ -416,3 +416,56 @@ def test_the_worst_case_estimate_bounds_the_cost_of_a_real_call(
     )
     assert 0 < cost <= worst_usd
     assert usage.total <= worst_tokens
+
+
+def test_the_tool_loop_turns_become_tool_use_and_tool_result_messages(
+    fake: FakeAnthropic, make_model: MakeModel
+) -> None:
+    read = base.ToolCall(id="toolu_r1", name="news__read_feed", input={"url": "https://x.org/f"})
+    early = base.ToolCall(id="toolu_r2", name="summary", input={"text": "too early"})
+    turn = base.ToolTurn(
+        calls=[read, early],
+        results=[
+            base.ToolResult(call_id="toolu_r1", content='{"items": []}'),
+            base.ToolResult(call_id="toolu_r2", content="not run", is_error=True),
+        ],
+    )
+    make_model().complete(make_request(turns=[turn]))
+
+    assert fake.requests[0].body["messages"] == [
+        {"role": "user", "content": PROMPT},
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_r1",
+                    "name": "news__read_feed",
+                    "input": {"url": "https://x.org/f"},
+                },
+                {
+                    "type": "tool_use",
+                    "id": "toolu_r2",
+                    "name": "summary",
+                    "input": {"text": "too early"},
+                },
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_r1",
+                    "content": '{"items": []}',
+                    "is_error": False,
+                },
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_r2",
+                    "content": "not run",
+                    "is_error": True,
+                },
+            ],
+        },
+    ]

@@ -91,15 +91,19 @@ class OrganizationStore(Connector):
 
         return self._run(record)
 
-    def events(self, *, event_type: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def events(
+        self, *, event_type: str | None = None, run_id: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The newest events first (of one type, of one run, when given)."""
         return self._run(
             lambda conn: rows(
                 conn.execute(
                     "SELECT event_type, source_agent, target_agent, run_id, decision_id, "
                     "payload, created_at FROM events "
                     "WHERE (%(t)s::text IS NULL OR event_type = %(t)s) "
+                    "AND (%(r)s::text IS NULL OR run_id = %(r)s) "
                     "ORDER BY created_at DESC LIMIT %(n)s",
-                    {"t": event_type, "n": limit},
+                    {"t": event_type, "r": run_id, "n": limit},
                 )
             )
         )
