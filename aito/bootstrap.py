@@ -373,7 +373,9 @@ def loop_ports(
         clock=now,
         waker=runtime.bus.waker,
         # MCP servers run on the trusted side; a run inside a container has none of its own
-        tools=hub.Hub if settings.model_gateway is None else None,
+        tools=hub.Hub
+        if settings.model_gateway is None
+        else client.gateway_tools(settings.model_gateway),
     )
 
 

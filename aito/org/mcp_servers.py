@@ -101,7 +101,7 @@ class McpSettings(OrgModel):
     servers: dict[Slug, McpServer] = Field(
         default_factory=dict, description="MCP servers by name; agents list theirs by name"
     )
-    max_turns: Annotated[int, Field(ge=0, le=50)] = Field(
+    max_turns: Annotated[int, Field(ge=0, le=16)] = Field(
         6,
         description="answers that read (call tools of MCP servers) a run may give before "
         "its answer with actions; 0 offers no tool that reads",

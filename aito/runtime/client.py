@@ -9,16 +9,19 @@ for the same call makes a no-op.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from aito.agent import acting, executing, runs
 from aito.errors import PermanentAdapterError, TemporaryAdapterError
 from aito.llm.base import GatewayRefused, LauncherGone, MalformedReply, ModelRequest, ModelResponse
+from aito.org.mcp_servers import McpServer
 from aito.runtime import protocol
 
 Reply = TypeVar("Reply", bound=BaseModel)
@@ -75,6 +78,44 @@ class GatewayClient:
 
     def output(self, output: protocol.Output) -> None:
         self.call("POST", "/v1/output", output, protocol.Done)
+
+    def tools_list(self) -> protocol.ToolList:
+        return self.call("POST", "/v1/tools/list", protocol.ToolsAsk(), protocol.ToolList)
+
+    def tools_call(self, ask: protocol.ToolCallAsk) -> protocol.ToolCallReply:
+        return self.call("POST", "/v1/tools/call", ask, protocol.ToolCallReply)
+
+
+class GatewayTools:
+    """A run in a container reads through its launcher: the MCP servers (and their
+    secrets) stay on the launcher's side, which refuses anything but their reads."""
+
+    def __init__(self, client: GatewayClient) -> None:
+        self._client = client
+        self._tools = {t.qualified: t for t in client.tools_list().tools}
+
+    def tools(self) -> list[protocol.ToolDescription]:
+        return list(self._tools.values())
+
+    def tool(self, qualified: str) -> protocol.ToolDescription | None:
+        return self._tools.get(qualified)
+
+    def call(self, server: str, tool: str, arguments: Mapping[str, Any]) -> protocol.ToolCallReply:
+        return self._client.tools_call(
+            protocol.ToolCallAsk(server=server, tool=tool, arguments=dict(arguments))
+        )
+
+
+def gateway_tools(
+    path: Path,
+) -> Callable[[Mapping[str, McpServer]], contextlib.AbstractContextManager[GatewayTools]]:
+    """The tools opener of a run in a container (the servers are the launcher's choice)."""
+
+    @contextlib.contextmanager
+    def opened(servers: Mapping[str, McpServer]) -> Iterator[GatewayTools]:
+        yield GatewayTools(GatewayClient(path))
+
+    return opened
 
 
 class GatewayModel:

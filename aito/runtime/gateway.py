@@ -8,6 +8,8 @@ the launcher supplies (absent ones answer 404):
 - ``POST /v1/workers``: a worker for the agent (:class:`~aito.runtime.protocol.WorkerAsk`)
 - ``GET /v1/task``: a worker's task (:class:`~aito.runtime.protocol.Task`)
 - ``POST /v1/output``: a worker's answer (:class:`~aito.runtime.protocol.Output`)
+- ``POST /v1/tools/list``, ``POST /v1/tools/call``: an agent's MCP tools that read,
+  listed and called on the launcher's side (:class:`~aito.runtime.protocol.ToolCallAsk`)
 
 Bodies are size-capped and validated; an invalid one is refused (400) and never reaches
 a handler. A handler refuses with :class:`Refusal` (its status and message go back).
@@ -51,12 +53,16 @@ class Routes:
     workers: Callable[[protocol.WorkerAsk], protocol.WorkerReply] | None = None
     task: Callable[[], protocol.Task] | None = None
     output: Callable[[protocol.Output], None] | None = None
+    tools_list: Callable[[protocol.ToolsAsk], protocol.ToolList] | None = None
+    tools_call: Callable[[protocol.ToolCallAsk], protocol.ToolCallReply] | None = None
 
 
 _POSTS: dict[str, tuple[str, type[BaseModel]]] = {
     "/v1/model": ("model", protocol.ModelCall),
     "/v1/workers": ("workers", protocol.WorkerAsk),
     "/v1/output": ("output", protocol.Output),
+    "/v1/tools/list": ("tools_list", protocol.ToolsAsk),
+    "/v1/tools/call": ("tools_call", protocol.ToolCallAsk),
 }
 
 

@@ -10,12 +10,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aito.llm.base import ModelRequest, ModelResponse, ToolCall
+from aito.llm.base import ModelRequest, ModelResponse, ToolCall, ToolTurn
+from aito.toolbox import hub
 
 MAX_BODY = 4_000_000
 """Bytes one request may carry; a larger one is refused before it is read."""
 MAX_CALLS = 20
-"""Model calls one run may make through the gateway (a run asks at most twice now)."""
+"""Model calls one run may make through the gateway (two answers and at most
+`mcp.max_turns`, 16, answers that read)."""
 
 
 class Message(BaseModel):
@@ -38,6 +40,9 @@ class ModelReply(Message):
     malformed: str | None = None
     error: str | None = None
     temporary: bool = False
+    turn: ToolTurn | None = None
+    """The answer read (a sandboxed worker's tool loop): the trusted side made its reads
+    and gives their results; the next call's request carries every turn so far."""
 
 
 class WorkerAsk(Message):
@@ -70,6 +75,43 @@ class Output(Message):
 
     tool_calls: list[ToolCall] = Field(max_length=100)
     note: str = Field("", max_length=2000)
+
+
+class ToolsAsk(Message):
+    """An agent's run in a container asks for the tools of its MCP servers."""
+
+
+class ToolDescription(Message):
+    server: str
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    read_only: bool
+
+    @property
+    def qualified(self) -> str:
+        return hub.qualified_name(self.server, self.name)
+
+
+class ToolList(Message):
+    """The tools of the run's MCP servers (open on the launcher's side)."""
+
+    tools: list[ToolDescription]
+
+
+class ToolCallAsk(Message):
+    """A call of one tool that reads (the launcher refuses any other)."""
+
+    server: str = Field(max_length=63)
+    tool: str = Field(max_length=200)
+    arguments: dict[str, Any]
+
+
+class ToolCallReply(Message):
+    text: str
+    is_error: bool
+    duration_ms: float
+    structured: dict[str, Any] | None = None
 
 
 class Done(Message):

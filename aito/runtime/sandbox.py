@@ -28,13 +28,13 @@ import datetime as dt
 import logging
 import threading
 
-from aito.agent import accounting, actions, runs, thinking
+from aito.agent import accounting, actions, runs, thinking, tool_loop
 from aito.agent.effects import WorkerRequest
 from aito.agent.ports import LoopPorts
 from aito.agent.running import Runner
 from aito.agent.runs import Wake
 from aito.bus import budgets
-from aito.llm.base import Exchange, ModelRequest
+from aito.llm.base import Exchange, ModelRequest, ToolTurn
 from aito.runtime import gateway, protocol, reaping, specs
 from aito.runtime.base import ContainerSpec, Exit, Runtime
 
@@ -174,6 +174,9 @@ class _Session:
         self.request = request
         self.first = len(saved)
         self.exchanges = list(saved)
+        self.latest = saved[-1].request if saved else request
+        self.turns: list[ToolTurn] = list(self.latest.turns)
+        """The turns this side made (a request may carry no others)."""
         self.spend = spend
         self.limits = limits
         self.budget = budgets.limits_for(wake.org, wake.agent_id)
@@ -185,10 +188,9 @@ class _Session:
         self._lock = threading.Lock()
 
     def task(self) -> protocol.Task:
+        # A resumed worker goes on from its last request (its turns so far included).
         return protocol.Task(
-            request=self.request,
-            first_index=self.first,
-            attempts=max(0, thinking.ATTEMPTS - self.first),
+            request=self.latest, first_index=self.first, attempts=thinking.ATTEMPTS
         )
 
     def model(self, call: protocol.ModelCall) -> protocol.ModelReply:
@@ -197,8 +199,14 @@ class _Session:
                 raise gateway.Refusal(
                     409, f"the next call is {len(self.exchanges)}, not {call.index}"
                 )
-            if call.index >= thinking.ATTEMPTS:
-                raise gateway.Refusal(429, f"a worker run makes at most {thinking.ATTEMPTS} calls")
+            reading = self.wake.tools is not None and any(
+                tool.read_only for tool in self.wake.tools.tools()
+            )  # a worker with nothing to read makes no turn
+            allowed = thinking.ATTEMPTS + (self.wake.org.org.mcp.max_turns if reading else 0)
+            if call.index >= allowed:
+                raise gateway.Refusal(429, f"a worker run makes at most {allowed} calls")
+            if call.request.turns != self.turns:
+                raise gateway.Refusal(403, "the tool results are not the ones this side gave")
             changed = [
                 name
                 for name in SAME_REQUEST_FIELDS
@@ -225,6 +233,15 @@ class _Session:
             return protocol.ModelReply(malformed=asked.rejected)
         if asked.error is not None or asked.response is None:
             return protocol.ModelReply(error=asked.error or "no answer")
+        settings = self.wake.org.org.mcp
+        reads = tool_loop.reads_of(asked.response, self.wake.tools)
+        if reads and len(self.turns) < settings.max_turns:  # made here, never there
+            made = tool_loop.turn(
+                self.wake, asked.response, max_result_chars=settings.max_result_chars
+            )
+            with self._lock:
+                self.turns.append(made)
+            return protocol.ModelReply(response=asked.response, turn=made)
         try:  # judged here as in-process, so a rejected answer is recorded whatever it does
             actions.parse([(c.name, c.input) for c in asked.response.tool_calls])
         except actions.InvalidActions as exc:

@@ -4,8 +4,10 @@ the answer.
 The worker holds nothing: it reads its task from the gateway, asks the model through it
 (each call checked, budgeted and saved by the launcher), checks the answer against the
 action schema as the trusted side will, asks once more with the reason if it was
-rejected, and hands in the tool calls it chose. The trusted side checks them again
-(they are only data) before anything is applied.
+rejected, and hands in the tool calls it chose. An answer that reads (its kind's MCP
+tools) comes back with the results the trusted side got by making those reads; the
+worker asks again with them (it never calls a tool itself, and has no network to). The
+trusted side checks the answer again (it is only data) before anything is applied.
 """
 
 from __future__ import annotations
@@ -29,12 +31,20 @@ def work(client: GatewayClient, out: TextIO) -> int:
     """One worker task, start to end; the exit code says how it ended."""
     task = client.task()
     request = task.request
-    for attempt in range(task.attempts):
-        index = task.first_index + attempt
+    index = task.first_index
+    rejected = 0
+    while rejected < task.attempts:
         reply = client.model(protocol.ModelCall(index=index, request=request))
+        index += 1
         if reply.refused is not None:
             out.write(f"budget refused: {reply.refused}\n")
             return EXIT_BUDGET
+        if reply.turn is not None:  # it read: the trusted side made the reads
+            out.write(f"read: {len(reply.turn.results)} tool result(s)\n")
+            request = request.model_copy(
+                update={"turns": [*request.turns, reply.turn], "feedback": None, "previous": []}
+            )
+            continue
         if reply.malformed is not None:
             exchange = Exchange(request=request, error=reply.malformed, rejected=reply.malformed)
             problems = [reply.malformed]
@@ -52,7 +62,8 @@ def work(client: GatewayClient, out: TextIO) -> int:
                 client.output(protocol.Output(tool_calls=list(calls)))
                 out.write(f"answer handed in: {len(calls)} action(s)\n")
                 return 0
-        out.write(f"answer {index + 1} rejected: {'; '.join(problems)[:500]}\n")
+        rejected += 1
+        out.write(f"answer {index} rejected: {'; '.join(problems)[:500]}\n")
         request = thinking.again(request, problems, exchange)
     out.write("no valid answer\n")
     return EXIT_NO_ANSWER

@@ -15,7 +15,9 @@ from typing import Any
 
 import docker
 import pytest
+import yaml
 from support.agent_world import ScriptedModel, World, edit_agent
+from support.web_servers import Page, site
 
 from aito import bootstrap
 from aito.agent import running
@@ -202,3 +204,56 @@ def test_a_wake_up_past_its_timeout_is_killed_recorded_and_does_not_block_the_ne
     # its run lock went with its container: the agent's next wake-up starts at once
     held = world.runtime.bus.lock_holder("lock:container:cmo")
     assert held is None
+
+
+FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>
+<item><title>Exchange listing confirmed</title><guid>l1</guid></item></channel></rss>"""
+
+
+def test_an_agent_in_a_container_reads_through_its_launcher_which_holds_the_servers(
+    make_world: Callable[..., World],
+    docker_runtime: DockerRuntime,
+    docker_client: docker.DockerClient,
+    aito_image: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The MCP servers (and their secrets) stay on the launcher's side: the container
+    lists and calls their tools that read through the gateway, and holds no secret."""
+    monkeypatch.setenv("AITO_MCP_NEWS_TOKEN", "news-secret")
+    with site({"/feed.xml": Page(FEED, "application/rss+xml")}) as web:
+
+        def servers(repo: Path) -> None:
+            org_yaml = repo / "org" / "org.yaml"
+            data = yaml.safe_load(org_yaml.read_text())
+            data["mcp"] = {
+                "servers": {
+                    "news": {
+                        "command": ["aito", "mcp", "serve", "rss"],
+                        "domains": ["127.0.0.1"],
+                        "env": ["AITO_MCP_NEWS_TOKEN"],
+                    }
+                }
+            }
+            org_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+            edit_agent(repo, "cmo", lambda spec: spec.update(mcp_servers=["news"]))
+
+        script = ScriptedModel(
+            [("news__read_feed", {"url": web.url("/feed.xml")})],
+            [("summary", {"text": "Read the news."})],
+        )
+        model = Inspecting(script, docker_client)
+        world = make_world(model, edit=servers)
+        launcher = launcher_for(world, docker_runtime, aito_image)
+        run_id = running.run_id_for("cmo", "manual", key="docker-mcp")
+        outcome = launcher.run("cmo", trigger="manual", run_id=run_id, force=True)
+
+    assert outcome.status == "completed", outcome.error
+    first, then = script.requests
+    assert "news__read_feed" in {t.name for t in first.tools}
+    [turn] = then.turns
+    assert "Exchange listing confirmed" in turn.results[0].content
+    assert web.asked == ["/feed.xml"]
+    [record] = [e for e in world.events("tool.called") if e["run_id"] == run_id]
+    assert (record["payload"]["server"], record["payload"]["tool"]) == ("news", "read_feed")
+    env = dict(item.split("=", 1) for item in model.inspected[0]["Config"]["Env"])
+    assert "AITO_MCP_NEWS_TOKEN" not in env and "news-secret" not in env.values()
