@@ -372,6 +372,7 @@ def loop_ports(
         embedder=chosen,
         clock=now,
         waker=runtime.bus.waker,
+        dry_run=settings.dry_run,
         # MCP servers run on the trusted side; a run inside a container has none of its own
         tools=hub.Hub
         if settings.model_gateway is None

@@ -32,6 +32,7 @@
   or Redis in the runner's workspace) and says which secret or variable is missing
 - `AITO_ALLOW_OFFLINE`: `1` allows those fallbacks under `GITHUB_ACTIONS=true` (what the
   README's act commands and the tests set)
+- `AITO_DRY_RUN`: `1`: runs write nothing to the world (each MCP write is recorded only)
 - `AITO_RUNTIME`: where a wake-up runs: `inprocess` (default: right here) or `docker` (what
   the rendered workflows use on runners: `aito agent run` becomes a launcher that starts the
   run in a container of `AITO_IMAGE` and serves its model calls; see :mod:`aito.runtime`)
@@ -125,6 +126,7 @@ class Settings(BaseModel):
     governance_app: GitHubApp | None = None
     github_actions: bool = False
     allow_offline: bool = False
+    dry_run: bool = False
     runtime: str = "inprocess"
     image: str = "aito:latest"
     agent_network: str = "host"
@@ -209,6 +211,7 @@ class Settings(BaseModel):
             governance_app=_app(source, GOVERNANCE_APP_ID, GOVERNANCE_APP_KEY),
             github_actions=source.get("GITHUB_ACTIONS", "").strip().lower() == "true",
             allow_offline=_flag("AITO_ALLOW_OFFLINE", source.get("AITO_ALLOW_OFFLINE")),
+            dry_run=_flag("AITO_DRY_RUN", source.get("AITO_DRY_RUN")),
             runtime=_choice("AITO_RUNTIME", source.get("AITO_RUNTIME"), ("inprocess", "docker")),
             image=source.get("AITO_IMAGE") or "aito:latest",
             agent_network=source.get("AITO_AGENT_NETWORK") or "host",

@@ -34,7 +34,9 @@ def act(
 ) -> executing.Executor:
     """Carry out ``planned`` (checked against ``seen``, the context it was made from)."""
     ports, outcome = wake.ports, wake.outcome
-    executor = executing.Executor(ports=ports, org=wake.org, context=seen, workers=workers)
+    executor = executing.Executor(
+        ports=ports, org=wake.org, context=seen, workers=workers, tools=wake.tools
+    )
     counts = checking.RunCounts()
     done = ports.memory.actions_of(wake.run_id)
     for position, action in enumerate(planned):

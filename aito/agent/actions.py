@@ -207,6 +207,45 @@ class UpdateState(ActionModel):
     value: Any
 
 
+WRITE_PREFIX = "write__"
+"""How a tool that writes is offered: `write__<server>__<tool>`, its input the McpWrite's."""
+
+
+class McpWrite(ActionModel):
+    """Write to the world with a tool of one of your MCP servers that writes (a post, an
+    e-mail, a CMS item), offered to you as `write__<server>__<tool>`. It is checked like a
+    pull request before it reaches the server: the server is yours, the write's tier
+    (above operational it needs a decision), the caps, never the same write twice, and
+    every number in it cited from the verified facts."""
+
+    type: Literal["mcp_write"] = "mcp_write"
+    tool: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}__[A-Za-z0-9_-]{1,64}$")]
+    arguments: dict[str, Any] = Field(description="the tool's own arguments")
+    summary: Text = Field(description="what this publishes or sends, in a sentence")
+    cites: FactIds
+
+    @property
+    def server(self) -> str:
+        return self.tool.split("__", 1)[0]
+
+
+def write_schema(tool_schema: dict[str, Any]) -> dict[str, Any]:
+    """The input offered for a tool that writes: its arguments, a summary and citations."""
+    return {
+        "type": "object",
+        "properties": {
+            "arguments": tool_schema,
+            "summary": {"type": "string", "description": "what this publishes, in a sentence"},
+            "cites": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "ids of the verified facts behind every number in it",
+            },
+        },
+        "required": ["arguments", "summary"],
+    }
+
+
 class RunSummary(ActionModel):
     """One or two sentences on what this run did and why (at most one per run)."""
 
@@ -228,6 +267,7 @@ Action = Annotated[
     | ScheduleEvent
     | ProposeInitiative
     | UpdateState
+    | McpWrite
     | RunSummary,
     Field(discriminator="type"),
 ]
@@ -253,7 +293,16 @@ ACTION_TYPES: dict[str, type[ActionModel]] = {
 }
 MAX_ACTIONS_PER_ANSWER = 30
 WORKER_ACTIONS = frozenset(
-    {"open_pr", "update_task", "complete_task", "send_message", "alert", "update_state", "summary"}
+    {
+        "open_pr",
+        "update_task",
+        "complete_task",
+        "send_message",
+        "alert",
+        "update_state",
+        "mcp_write",
+        "summary",
+    }
 )
 """What a worker may do: its tool allowlist (it is offered no other tools, and the
 checker refuses any other action)."""
@@ -279,7 +328,10 @@ def parse(calls: Sequence[tuple[str, dict[str, Any]]]) -> list[ActionModel]:
         problems.append(f"{len(calls)} actions in one answer; at most {MAX_ACTIONS_PER_ANSWER}")
     raw: list[dict[str, Any]] = []
     for index, (name, data) in enumerate(calls):
-        if name not in ACTION_TYPES:
+        if name.startswith(WRITE_PREFIX) and isinstance(data, dict):  # a tool that writes
+            raw.append({**data, "type": "mcp_write", "tool": name.removeprefix(WRITE_PREFIX)})
+            continue
+        if name not in ACTION_TYPES and name != "mcp_write":
             problems.append(
                 f"action {index}: unknown action type {name!r}; "
                 f"known: {', '.join(sorted(ACTION_TYPES))}"

@@ -17,7 +17,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Collection
 
-from aito.agent import actions
+from aito.agent import actions, world_writing
 from aito.agent.context import Context
 from aito.org import loading, paths
 from aito.org.agents import Layer, Permission
@@ -40,6 +40,7 @@ class Caps:
     spawn_worker: int = 3
     propose_initiative: int = 1
     alert: int = 3
+    mcp_write: int = 3
     tasks_in_progress: int = 2
     schedule_days: int = 30
 
@@ -121,6 +122,8 @@ def check(
             if spec.layer is Layer.WORKER:
                 return "workers cannot propose initiatives"
             return None
+        case actions.McpWrite():
+            return world_writing.refusal(action, org=org, agent_id=agent_id)
         case _:
             return None
 

@@ -22,7 +22,7 @@ import yaml
 
 from aito.agent import actions
 from aito.agent.context import Context, TaskView
-from aito.agent.ports import LoopPorts
+from aito.agent.ports import LoopPorts, Tools
 from aito.bus import base as bus_base
 from aito.decisions import proposing, reading
 from aito.errors import GovernanceError
@@ -77,8 +77,11 @@ class Effects:
         org: loading.Organization,
         context: Context,
         workers: WorkerRunner | None,
+        tools: Tools | None = None,
     ) -> None:
         self.ports = ports
+        self.tools = tools
+        """The run's MCP servers, open (a write is made through them)."""
         self.org = org
         self.context = context
         self.agent_id = context.agent.id

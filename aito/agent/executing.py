@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from aito.agent import actions, changing, effects, telling
+from aito.agent import actions, changing, effects, telling, world_writing
 from aito.errors import AitoError, ConflictError, PermissionDenied
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ write_task = effects.write_task
 
 NEAR_DUPLICATE = 0.92
 """Cosine similarity above which an open item of the same kind counts as the same thing."""
-HANDLERS = changing.HANDLERS | telling.HANDLERS
+HANDLERS = changing.HANDLERS | telling.HANDLERS | {"mcp_write": world_writing.write}
 
 
 class Executor(effects.Effects):
@@ -92,5 +92,7 @@ def _probe(action: actions.ActionModel) -> tuple[str, str, str] | None:
             return "initiative", action.title, action.rationale
         case actions.RequestHumanAction():
             return "human_action", action.title, action.body
+        case actions.McpWrite():
+            return world_writing.probe(action)
         case _:
             return None

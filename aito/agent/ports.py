@@ -365,6 +365,10 @@ class Tools(Protocol):
 
     def call(self, server: str, tool: str, arguments: Mapping[str, Any]) -> ToolOutcome: ...
 
+    def write(self, action: Mapping[str, Any], *, ref: str) -> ToolOutcome:
+        """Make a checked write (an McpWrite, as JSON) claimed as ``ref``."""
+        ...
+
 
 ToolsOpener = Callable[[Mapping[str, McpServer]], contextlib.AbstractContextManager[Tools]]
 """Opens the MCP servers a run may use (started on entering, stopped on leaving)."""
@@ -389,6 +393,9 @@ class LoopPorts:
     embedder: Embedder | None
     clock: Callable[[], dt.datetime]
     waker: waking.Waker = dataclasses.field(default_factory=waking.NoWaker)
+    dry_run: bool = False
+    """This process's runs write nothing to the world: each write is recorded instead
+    (`aito agent run --dry-run`, or org.yaml `mcp.dry_run` for the organization)."""
     tools: ToolsOpener | None = None
     """How a run whose agent lists `mcp_servers` opens them (None: MCP is unavailable
     here, and such a run fails saying so)."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Iterator
 
 from aito.agent import (
     accounting,
@@ -258,28 +259,39 @@ class Runner:
         worker: executing.WorkerRequest | None,
     ) -> RunOutcome:
         limits = thinking.Limits(self.rate_limits, self.max_rate_wait_seconds)
-        with self._tools(wake) as tools:
-            wake.tools = tools
+        with self._opened(wake) as tools:  # open until the plan has run (it may write)
             if not saved:  # a resumed run asks what it asked before
                 request = tool_loop.offered(request, tools, max_turns=wake.org.org.mcp.max_turns)
             thought = self.thinker(wake, request, saved=saved, spend=spend, limits=limits)
-            wake.tools = None
-        if thought.planned is None:
-            wake.outcome.status = thought.failure or "failed"
-            return finishing.finish(wake, seen, fingerprint=None)
-        # The exchanges are saved already (thinking saves each as it arrives): the plan only.
-        wake.ports.memory.save_plan(
-            wake.run_id, actions=[a.model_dump(mode="json") for a in thought.planned]
-        )
-        loop = guarding.looping(wake, thought.planned, limit=self.loop_limit)
-        if loop is not None:
-            # Nothing of the plan runs; what it was shown counts as seen, so the agent
-            # sleeps until something changes instead of spinning on the same input.
-            wake.outcome.status = "stopped"
-            wake.outcome.error = loop
-            guarding.escalate_loop(wake, loop)
-            return finishing.finish(wake, seen, fingerprint=seen.fingerprint())
-        return self._act(wake, seen, thought.planned, worker=worker)
+            if thought.planned is None:
+                wake.outcome.status = thought.failure or "failed"
+                return finishing.finish(wake, seen, fingerprint=None)
+            # The exchanges are saved already (thinking saves each as it arrives): the plan.
+            wake.ports.memory.save_plan(
+                wake.run_id, actions=[a.model_dump(mode="json") for a in thought.planned]
+            )
+            loop = guarding.looping(wake, thought.planned, limit=self.loop_limit)
+            if loop is not None:
+                # Nothing of the plan runs; what it was shown counts as seen, so the agent
+                # sleeps until something changes instead of spinning on the same input.
+                wake.outcome.status = "stopped"
+                wake.outcome.error = loop
+                guarding.escalate_loop(wake, loop)
+                return finishing.finish(wake, seen, fingerprint=seen.fingerprint())
+            return self._act(wake, seen, thought.planned, worker=worker)
+
+    @contextlib.contextmanager
+    def _opened(self, wake: runs.Wake) -> Iterator[Tools | None]:
+        """The run's MCP servers, opened once for its thinking and its acting."""
+        if wake.tools is not None:
+            yield wake.tools
+            return
+        with self._tools(wake) as tools:
+            wake.tools = tools
+            try:
+                yield tools
+            finally:
+                wake.tools = None
 
     def _act(
         self,
@@ -290,7 +302,8 @@ class Runner:
         worker: executing.WorkerRequest | None,
     ) -> RunOutcome:
         workers = acting.worker_runner(self.spawn or self._run_worker, wake.outcome)
-        executor = acting.act(wake, seen, planned, caps=self.caps, workers=workers)
+        with self._opened(wake):
+            executor = acting.act(wake, seen, planned, caps=self.caps, workers=workers)
         fingerprint = seen.fingerprint()
         if worker is None and any(a.status == "executed" for a in wake.outcome.actions):
             # What the agent changed itself is no news to it: compare the next wake-up

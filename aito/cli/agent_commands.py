@@ -87,6 +87,12 @@ container ran past the agent's timeout, 11 out of its memory limit (both killed)
     "Default: the schedule slot; else $GITHUB_RUN_ID; else the trigger and minute.",
 )
 @click.option("--force", is_flag=True, help="Think even if nothing changed since the last run.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write nothing to the world: each write through an MCP server is recorded as a "
+    "`world.would_write` event instead (as AITO_DRY_RUN=1; org.yaml `mcp.dry_run` for all).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_context
 def run(
@@ -96,6 +102,7 @@ def run(
     trigger: str,
     run_id: str | None,
     force: bool,
+    dry_run: bool,
     as_json: bool,
 ) -> None:
     """Wake an agent once: what each generated workflow runs.
@@ -134,6 +141,8 @@ def run(
         )
     cli_state = state(ctx)
     settings = cli_state.service_settings()
+    if dry_run:
+        settings = settings.model_copy(update={"dry_run": True})
     context.refuse_source_checkout(settings)
     org = cli_state.organization()
     acting = [agent_id] if agent_id else scheduling.looping_agents(org)

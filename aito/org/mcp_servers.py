@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, StringConstraints, field_validator, model_validator
 
@@ -33,6 +33,9 @@ Domain = Annotated[
     ),
     Field(description="a host name, e.g. `api.coingecko.com`; `*.example.org` for its subdomains"),
 ]
+
+TIERS = ("operational", "minor", "major", "critical")
+TierName = Literal["operational", "minor", "major", "critical"]
 
 RESERVED_ENV = re.compile(r"^(ANTHROPIC_|POSTGRES_URL$|REDIS_URL$|DATABASE_URL$|AITO_(?!MCP_))")
 """Names a server may not be handed: the model key, the database and bus addresses, and
@@ -66,6 +69,23 @@ class McpServer(OrgModel):
         "connector reads nothing else",
     )
     description: str = Field("", max_length=500)
+    write_tier: TierName = Field(
+        "operational",
+        description="the tier of its writes: above `operational` a write needs a decision "
+        "(the agent proposes it) instead of being made by the agent alone",
+    )
+    tool_tiers: dict[Annotated[str, StringConstraints(min_length=1, max_length=200)], TierName] = (
+        Field(
+            default_factory=dict,
+            description="a tier per tool that writes, where it differs from `write_tier` "
+            "(e.g. `{publish_treasury_report: major}`)",
+        )
+    )
+
+    def tier_of(self, tool: str) -> str:
+        """The tier of a write with ``tool`` (the higher of the server's and the tool's)."""
+        found = self.tool_tiers.get(tool, self.write_tier)
+        return max(found, self.write_tier, key=TIERS.index)
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServer:
@@ -108,6 +128,9 @@ class McpSettings(OrgModel):
     )
     max_result_chars: Annotated[int, Field(ge=200, le=200_000)] = Field(
         20_000, description="what the model is shown of one tool result, at most"
+    )
+    writes_per_day: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        20, description="writes (posts, e-mails, CMS items) one agent may make per day (UTC)"
     )
     dry_run: bool = Field(
         False,

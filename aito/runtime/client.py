@@ -85,6 +85,9 @@ class GatewayClient:
     def tools_call(self, ask: protocol.ToolCallAsk) -> protocol.ToolCallReply:
         return self.call("POST", "/v1/tools/call", ask, protocol.ToolCallReply)
 
+    def tools_write(self, ask: protocol.ToolWriteAsk) -> protocol.ToolCallReply:
+        return self.call("POST", "/v1/tools/write", ask, protocol.ToolCallReply)
+
 
 class GatewayTools:
     """A run in a container reads through its launcher: the MCP servers (and their
@@ -104,6 +107,9 @@ class GatewayTools:
         return self._client.tools_call(
             protocol.ToolCallAsk(server=server, tool=tool, arguments=dict(arguments))
         )
+
+    def write(self, action: Mapping[str, Any], *, ref: str) -> protocol.ToolCallReply:
+        return self._client.tools_write(protocol.ToolWriteAsk(action=dict(action), ref=ref))
 
 
 def gateway_tools(

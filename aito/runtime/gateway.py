@@ -10,6 +10,8 @@ the launcher supplies (absent ones answer 404):
 - ``POST /v1/output``: a worker's answer (:class:`~aito.runtime.protocol.Output`)
 - ``POST /v1/tools/list``, ``POST /v1/tools/call``: an agent's MCP tools that read,
   listed and called on the launcher's side (:class:`~aito.runtime.protocol.ToolCallAsk`)
+- ``POST /v1/tools/write``: a write the run checked and claimed, checked again and made
+  on the launcher's side (:class:`~aito.runtime.protocol.ToolWriteAsk`)
 
 Bodies are size-capped and validated; an invalid one is refused (400) and never reaches
 a handler. A handler refuses with :class:`Refusal` (its status and message go back).
@@ -55,6 +57,7 @@ class Routes:
     output: Callable[[protocol.Output], None] | None = None
     tools_list: Callable[[protocol.ToolsAsk], protocol.ToolList] | None = None
     tools_call: Callable[[protocol.ToolCallAsk], protocol.ToolCallReply] | None = None
+    tools_write: Callable[[protocol.ToolWriteAsk], protocol.ToolCallReply] | None = None
 
 
 _POSTS: dict[str, tuple[str, type[BaseModel]]] = {
@@ -63,6 +66,7 @@ _POSTS: dict[str, tuple[str, type[BaseModel]]] = {
     "/v1/output": ("output", protocol.Output),
     "/v1/tools/list": ("tools_list", protocol.ToolsAsk),
     "/v1/tools/call": ("tools_call", protocol.ToolCallAsk),
+    "/v1/tools/write": ("tools_write", protocol.ToolWriteAsk),
 }
 
 

@@ -41,7 +41,7 @@ from aito.bus import keys, leasing
 from aito.llm.base import Model
 from aito.memory import base as memory_base
 from aito.org import loading
-from aito.runtime import gateway, protocol, reaping, relay, sandbox, specs
+from aito.runtime import gateway, protocol, reaping, relay, sandbox, specs, tool_gate
 from aito.runtime.base import ContainerSpec, Exit, Mount, Runtime
 from aito.runtime.model_gate import ModelGate
 from aito.settings import agent_env_suffix
@@ -163,9 +163,12 @@ class Launcher:
         )
         servers = hub.servers_of(self.org.org.mcp.servers, self.org.agents[agent_id].mcp_servers)
         if servers:  # its MCP servers run here, with their secrets; the container reads
-            tools = stack.enter_context(hub.Hub(servers))
-            routes.tools_list = lambda ask: tool_list(tools)
-            routes.tools_call = lambda ask: tool_call(tools, ask)
+            gate = tool_gate.ToolGate(
+                self.ports, self.org, agent_id=agent_id, tools=stack.enter_context(hub.Hub(servers))
+            )
+            routes.tools_list = gate.list
+            routes.tools_call = gate.call
+            routes.tools_write = gate.write
         other = gateway.is_another_user(self.user)
         directory = stack.enter_context(gateway.serving(routes, for_another_user=other))
         database = relay.socket_of(self.reach.postgres_url)
@@ -240,6 +243,8 @@ class Launcher:
         env.update(dict(reach.embeddings))
         if self.frozen_clock:
             env["AITO_NOW"] = self.ports.clock().isoformat()
+        if self.ports.dry_run:
+            env["AITO_DRY_RUN"] = "1"
         return env
 
     def postgres_url(self) -> str:
@@ -351,37 +356,3 @@ def _open_to_others(reach: Reach) -> None:
                 path = here / name
                 if not path.is_symlink():
                     path.chmod(path.stat().st_mode | 0o666)
-
-
-def tool_list(tools: hub.Hub) -> protocol.ToolList:
-    """What an agent's container may read with: its servers' tools (those that write are
-    listed as such; only a checked action may call one)."""
-    return protocol.ToolList(
-        tools=[
-            protocol.ToolDescription(
-                server=t.server,
-                name=t.name,
-                description=t.description,
-                input_schema=t.input_schema,
-                read_only=t.read_only,
-            )
-            for t in tools.tools()
-        ]
-    )
-
-
-def tool_call(tools: hub.Hub, ask: protocol.ToolCallAsk) -> protocol.ToolCallReply:
-    """A read the container's tool loop makes, on this side (refused for any tool that is
-    not one of its servers' tools that read)."""
-    tool = tools.tool(hub.qualified_name(ask.server, ask.tool))
-    if tool is None or tool.name != ask.tool:
-        raise gateway.Refusal(403, f"no tool {ask.tool!r} of an MCP server {ask.server!r} here")
-    if not tool.read_only:
-        raise gateway.Refusal(403, f"{ask.server}.{ask.tool} writes: only a checked action may")
-    outcome = tools.call(ask.server, ask.tool, ask.arguments)
-    return protocol.ToolCallReply(
-        text=outcome.text,
-        is_error=outcome.is_error,
-        duration_ms=outcome.duration_ms,
-        structured=outcome.structured,
-    )

@@ -107,6 +107,14 @@ class ToolCallAsk(Message):
     arguments: dict[str, Any]
 
 
+class ToolWriteAsk(Message):
+    """A write an agent's run checked and claimed (``ref``), made on the launcher's side
+    after the launcher's own checks."""
+
+    action: dict[str, Any]
+    ref: str = Field(max_length=400)
+
+
 class ToolCallReply(Message):
     text: str
     is_error: bool

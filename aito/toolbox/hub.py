@@ -155,6 +155,13 @@ class Hub:
         elapsed = (time.perf_counter() - started) * 1000
         return _outcome(result, elapsed)
 
+    def write(self, action: Mapping[str, Any], *, ref: str) -> Outcome:
+        """A write the run checked and claimed (on this side: the check was made here)."""
+        tool = self._tools.get(str(action.get("tool", "")))
+        if tool is None or tool.read_only:
+            raise PermissionDenied(f"this run has no tool that writes named {action.get('tool')!r}")
+        return self.call(tool.server, tool.name, dict(action.get("arguments") or {}))
+
     async def _open(self) -> None:
         self._stack = contextlib.AsyncExitStack()
         for name, server in self.servers.items():

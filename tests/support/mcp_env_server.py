@@ -1,5 +1,5 @@
 """A small MCP server for tests (built with the mcp SDK): tells what environment it was
-started with, and offers one read tool and one write tool."""
+started with (a read), and publishes a text (a write, logged to a file)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ def environment() -> dict[str, str]:
 
 @server.tool()
 def post(text: str) -> str:
-    """Publish ``text`` (a write)."""
+    """Publish ``text`` (a write): appended to the file AITO_MCP_PROBE_LOG names."""
+    log = os.environ.get("AITO_MCP_PROBE_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(text + "\n")
     return f"posted: {text}"
 
 
