@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from aito.cli import types
 from aito.cli.context import emit_json, state
 from aito.connectors import fetching, registry
 
@@ -21,10 +22,11 @@ def mcp() -> None:
 
 
 @mcp.command("serve")
-@click.argument("name")
+@click.argument("name", type=click.Choice(sorted(registry.CONNECTORS)))
 @click.option(
     "--domain",
     "domains",
+    type=types.Domain(),
     multiple=True,
     help="A host the connector may reach (repeatable; `*.example.org` for subdomains). "
     f"Default: {fetching.DOMAINS_ENV} (comma-separated), which a worker's sandbox sets from "
@@ -40,7 +42,7 @@ def serve(name: str, domains: tuple[str, ...]) -> None:
         servers:
           news: {command: [aito, mcp, serve, rss], domains: [blog.example.org]}
     """
-    allowed = [d.lower() for d in domains] or fetching.allowed_hosts()
+    allowed = list(domains) or fetching.allowed_hosts()
     registry.connector(name, allowed).run("stdio")
 
 

@@ -90,6 +90,29 @@ class Name(click.ParamType[str, Any]):
         return text
 
 
+class Domain(click.ParamType[str, Any]):
+    """A host a connector may reach: `example.org`, `*.example.org`, an IPv4 address or
+    `localhost` (a name with a dot, or localhost)."""
+
+    name = "domain"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip().lower()
+        if not (_DOMAIN.fullmatch(text) and ("." in text or text == "localhost")):
+            self.fail(
+                f"{short(text)} is not a domain: e.g. blog.example.org, *.example.org, "
+                "127.0.0.1 or localhost",
+                param,
+                ctx,
+            )
+        return text
+
+
+_DOMAIN = re.compile(
+    r"(\*\.)?[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*"
+)
+
+
 class Agent(click.ParamType[str, Any]):
     """An agent id of the organization (and, with ``groups``, all / head / clevel)."""
 

@@ -70,6 +70,7 @@ BASES: dict[tuple[str, ...], Base] = {
     ("agent", "runs"): Base(),
     ("agent", "replay"): Base(args=("cmo:manual:none",)),
     ("agent", "logs"): Base(args=("cmo:manual:none",)),
+    ("agent", "tools"): Base(args=("cmo:manual:none",)),
     ("decide", "propose"): Base(
         options=("--as", "cto", "--tier", "major", "--title", "New CDN", "--body", "x")
     ),
@@ -96,6 +97,8 @@ BASES: dict[tuple[str, ...], Base] = {
     ("worker", "exec"): Base(),
     ("orchestrator", "status"): Base(),
     ("notify", "test"): Base(),
+    ("mcp", "list"): Base(),
+    ("mcp", "serve"): Base(args=("rss",), heavy=True),  # a server: only rejections are tried
 }
 
 
