@@ -216,8 +216,10 @@ class Runner:
             # A crashed run: its answered calls are accounted (once), then it carries on
             # from what it saved, checked against the context it was made from.
             accounting.recover(wake, saved.exchanges)
-            if saved.planned is not None:
-                return self._act(wake, saved.seen, saved.planned, worker=worker)
+            if saved.planned is not None:  # its facts read again from what it was given
+                turns = saved.exchanges[-1].request.turns if saved.exchanges else []
+                seen = tool_loop.with_facts(saved.seen, turns)
+                return self._act(wake, seen, saved.planned, worker=worker)
             spend = accounting.spend_of(ports, agent_id, now=now)
             return self._think(
                 wake,
@@ -266,6 +268,7 @@ class Runner:
             if thought.planned is None:
                 wake.outcome.status = thought.failure or "failed"
                 return finishing.finish(wake, seen, fingerprint=None)
+            seen = tool_loop.with_facts(seen, thought.turns)  # what it read, it may cite
             # The exchanges are saved already (thinking saves each as it arrives): the plan.
             wake.ports.memory.save_plan(
                 wake.run_id, actions=[a.model_dump(mode="json") for a in thought.planned]

@@ -27,7 +27,7 @@ from aito.bus import budgets
 from aito.bus import models as bus_models
 from aito.errors import AdapterError, TemporaryAdapterError
 from aito.llm import base as llm
-from aito.llm.base import Exchange, ModelRequest, ModelResponse
+from aito.llm.base import Exchange, ModelRequest, ModelResponse, ToolTurn
 
 MAX_TOKENS = 2048
 """Output cap per call; it also bounds the worst case reserved against budgets."""
@@ -52,6 +52,8 @@ class Thought:
 
     planned: list[actions.ActionModel] | None
     failure: str | None
+    turns: list[ToolTurn] = dataclasses.field(default_factory=list)
+    """What the run read before it answered (its verified facts come from there)."""
 
 
 class Thinker(Protocol):
@@ -153,7 +155,7 @@ def think(
                 except actions.InvalidActions as exc:
                     problems = exc.problems
                 else:
-                    return Thought(planned, None)
+                    return Thought(planned, None, list(request.turns))
         reject(wake, index, problems, live=index >= len(saved))
         rejections += 1
         request = _next(saved, index) or again(request, problems, exchange)

@@ -17,9 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from aito.agent import actions
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from aito.agent import actions, context
 from aito.agent.ports import Tools
 from aito.agent.runs import Wake
 from aito.errors import AitoError
@@ -91,7 +94,8 @@ def turn(wake: Wake, response: ModelResponse, *, max_result_chars: int) -> ToolT
             continue
         content = outcome.text
         if outcome.structured is not None:
-            content = json.dumps(outcome.structured, ensure_ascii=False, default=str)
+            structured = _named_facts(outcome.structured, tool.server)
+            content = json.dumps(structured, ensure_ascii=False, default=str)
         if len(content) > max_result_chars:
             content = content[:max_result_chars] + f"\n…(cut at {max_result_chars} characters)"
         _record(
@@ -105,6 +109,75 @@ def turn(wake: Wake, response: ModelResponse, *, max_result_chars: int) -> ToolT
         )
         results.append(ToolResult(call_id=call.id, content=content, is_error=outcome.is_error))
     return ToolTurn(calls=list(response.tool_calls), results=results)
+
+
+def facts_of(turns: Sequence[ToolTurn]) -> list[context.Fact]:
+    """The verified facts the run read: what its servers returned as `facts` (each named
+    `<server>.<its id>`, so no server can pass one off as another's or AITO's own)."""
+    found: dict[str, context.Fact] = {}
+    for turn in turns:
+        servers = {call.id: call.name.split("__", 1)[0] for call in turn.calls}
+        for result in turn.results:
+            server = servers.get(result.call_id)
+            if server is None or result.is_error:
+                continue
+            for item in _listed_facts(result.content):
+                try:
+                    fact = ReadFact.model_validate(item)
+                except ValueError:
+                    continue
+                if not fact.id.startswith(f"{server}."):
+                    continue  # only what this side named
+                found[fact.id] = context.Fact(
+                    id=fact.id,
+                    statement=fact.statement,
+                    value=fact.value,
+                    source=fact.source,
+                    at=fact.at,
+                )
+    return list(found.values())
+
+
+def with_facts(seen: context.Context, turns: Sequence[ToolTurn]) -> context.Context:
+    """``seen`` with the facts the run read added (what its actions may cite)."""
+    read = [f for f in facts_of(turns) if f.id not in {known.id for known in seen.facts}]
+    return seen.model_copy(update={"facts": [*seen.facts, *read]}) if read else seen
+
+
+class ReadFact(BaseModel):
+    """A fact as a connector returns it (in its result's `facts`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:/-]+$")
+    statement: str = Field(min_length=1, max_length=500)
+    value: Any
+    source: str = Field(min_length=1, max_length=2000)
+    at: AwareDatetime
+
+
+def _listed_facts(content: str) -> list[Any]:
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return []
+    facts = data.get("facts") if isinstance(data, dict) else None
+    return facts[:200] if isinstance(facts, list) else []
+
+
+def _named_facts(structured: dict[str, Any], server: str) -> dict[str, Any]:
+    """The result with each of its facts named after the server it came from (what the
+    model cites)."""
+    facts = structured.get("facts")
+    if not isinstance(facts, list):
+        return structured
+    named = [
+        {**item, "id": f"{server}.{item['id']}"}
+        if isinstance(item, dict) and isinstance(item.get("id"), str)
+        else item
+        for item in facts
+    ]
+    return {**structured, "facts": named}
 
 
 def digest(arguments: dict[str, Any]) -> str:

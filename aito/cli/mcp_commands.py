@@ -36,7 +36,7 @@ def serve(name: str, domains: tuple[str, ...]) -> None:
     """Run AITO's connector NAME as an MCP server on stdin/stdout (stdio transport).
 
     \b
-    Connectors: rss (read_feed), web (fetch_page).
+    Connectors: rss (read_feed), web (fetch_page), coingecko (prices, supply).
     Example, in org/org.yaml:
       mcp:
         servers:

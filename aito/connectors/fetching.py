@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import time
 import urllib.parse
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -73,17 +75,23 @@ def fetch(
     max_bytes: int = MAX_BYTES,
     timeout_seconds: float = TIMEOUT_SECONDS,
     client: httpx.Client | None = None,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> Fetched:
-    """GET ``url`` (and its redirects, each to an allowed host), at most ``max_bytes``."""
+    """GET ``url`` (and its redirects, each to an allowed host), at most ``max_bytes``.
+    ``headers`` (a connector's key, say) go to the first host only, never to a redirect's."""
     owned = client is None
     http = client or httpx.Client(
         timeout=timeout_seconds, follow_redirects=False, headers={"User-Agent": USER_AGENT}
     )
     started = time.perf_counter()
     try:
+        first = url if not params else str(httpx.URL(url, params=dict(params)))
+        url = first
         for _ in range(MAX_REDIRECTS + 1):
             check_url(url, allowed)
-            with http.stream("GET", url) as response:
+            sent = dict(headers or {}) if _same_host(url, first) else {}
+            with http.stream("GET", url, headers=sent) as response:
                 if response.is_redirect and "location" in response.headers:
                     url = str(response.url.join(response.headers["location"]))
                     continue
@@ -104,6 +112,27 @@ def fetch(
     finally:
         if owned:
             http.close()
+
+
+def fetch_json(url: str, *, allowed: list[str], **options: Any) -> tuple[Any, Fetched]:
+    """GET JSON: (the decoded body, what was fetched); an HTTP error or a body that is
+    not JSON is an adapter error naming the URL."""
+    fetched = fetch(url, allowed=allowed, **options)
+    if fetched.status >= 400:
+        kind = (
+            TemporaryAdapterError
+            if fetched.status in (429, 500, 502, 503, 504)
+            else PermanentAdapterError
+        )
+        raise kind("web", f"{fetched.url} answered HTTP {fetched.status}: {fetched.text()[:300]}")
+    try:
+        return json.loads(fetched.body), fetched
+    except ValueError as exc:
+        raise PermanentAdapterError("web", f"{fetched.url} did not answer JSON: {exc}") from exc
+
+
+def _same_host(url: str, other: str) -> bool:
+    return urllib.parse.urlsplit(url).netloc == urllib.parse.urlsplit(other).netloc
 
 
 def _read(response: httpx.Response, max_bytes: int, url: str) -> bytes:

@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from mcp.server import MCPServer
 
-from aito.connectors import rss, web
+from aito.connectors import coingecko, rss, web
 from aito.errors import ConfigError
 
 CONNECTORS: dict[str, tuple[Callable[[list[str]], MCPServer], str]] = {
+    "coingecko": (coingecko.server, "prices and market data as facts: prices, supply"),
     "rss": (rss.server, "RSS and Atom feeds: read_feed"),
     "web": (web.server, "a web page as text: fetch_page"),
 }

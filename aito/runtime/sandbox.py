@@ -274,7 +274,7 @@ class _Session:
             return thinking.Thought(None, "failed")
         calls = [(c.name, c.input) for c in self.answer.tool_calls]
         try:
-            return thinking.Thought(actions.parse(calls), None)
+            return thinking.Thought(actions.parse(calls), None, list(self.turns))
         except actions.InvalidActions as exc:
             wake.outcome.error = f"the worker's answer was rejected: {'; '.join(exc.problems)}"[
                 :2000

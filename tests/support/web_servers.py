@@ -24,6 +24,8 @@ class Site:
     port: int
     pages: dict[str, Page]
     asked: list[str] = dataclasses.field(default_factory=list)
+    """Each request's path (with its query)."""
+    headers: list[dict[str, str]] = dataclasses.field(default_factory=list)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -36,7 +38,10 @@ def site(pages: dict[str, Page]) -> Iterator[Site]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.asked.append(self.path)
-            page = state.pages.get(self.path) or Page(b"not found", "text/plain", 404)
+            state.headers.append(dict(self.headers))
+            path = self.path.split("?", 1)[0]
+            page = state.pages.get(self.path) or state.pages.get(path)
+            page = page or Page(b"not found", "text/plain", 404)
             self.send_response(page.status)
             self.send_header("Content-Type", page.content_type)
             self.send_header("Content-Length", str(len(page.body)))
