@@ -131,6 +131,59 @@ def fetch_json(url: str, *, allowed: list[str], **options: Any) -> tuple[Any, Fe
         raise PermanentAdapterError("web", f"{fetched.url} did not answer JSON: {exc}") from exc
 
 
+def send_json(
+    method: str,
+    url: str,
+    *,
+    allowed: list[str],
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    max_bytes: int = MAX_BYTES,
+    timeout_seconds: float = TIMEOUT_SECONDS,
+) -> tuple[Any, Fetched]:
+    """A JSON request (POST, PATCH, PUT, DELETE) to an allowed host, no redirect followed
+    (a write goes where it was sent or nowhere): (the decoded reply, what came back); an
+    HTTP error or a reply that is not JSON is an adapter error naming the URL. An empty
+    reply decodes as None."""
+    check_url(url, allowed)
+    started = time.perf_counter()
+    sent = {"User-Agent": USER_AGENT, **dict(headers or {})}
+    try:
+        with (
+            httpx.Client(timeout=timeout_seconds, follow_redirects=False) as http,
+            http.stream(
+                method, url, json=body, headers=sent, params=dict(params or {})
+            ) as response,
+        ):
+            raw = _read(response, max_bytes, url)
+            fetched = Fetched(
+                url=str(response.url),
+                status=response.status_code,
+                headers=dict(response.headers),
+                body=raw,
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+                at=dt.datetime.now(dt.UTC),
+            )
+    except httpx.TimeoutException as exc:
+        raise TemporaryAdapterError("web", f"{url} did not answer in time: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise TemporaryAdapterError("web", f"{url} could not be reached: {exc}") from exc
+    if fetched.status >= 400:
+        kind = (
+            TemporaryAdapterError
+            if fetched.status in (429, 500, 502, 503, 504)
+            else PermanentAdapterError
+        )
+        raise kind("web", f"{url} answered HTTP {fetched.status}: {fetched.text()[:300]}")
+    if not fetched.body.strip():
+        return None, fetched
+    try:
+        return json.loads(fetched.body), fetched
+    except ValueError as exc:
+        raise PermanentAdapterError("web", f"{url} did not answer JSON: {exc}") from exc
+
+
 def _same_host(url: str, other: str) -> bool:
     return urllib.parse.urlsplit(url).netloc == urllib.parse.urlsplit(other).netloc
 
