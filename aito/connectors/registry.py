@@ -6,12 +6,13 @@ from collections.abc import Callable
 
 from mcp.server import MCPServer
 
-from aito.connectors import coingecko, rss, web
+from aito.connectors import coingecko, rss, site, web
 from aito.errors import ConfigError
 
 CONNECTORS: dict[str, tuple[Callable[[list[str]], MCPServer], str]] = {
     "coingecko": (coingecko.server, "prices and market data as facts: prices, supply"),
     "rss": (rss.server, "RSS and Atom feeds: read_feed"),
+    "site": (site.server, "a website's status, latency and certificate: check"),
     "web": (web.server, "a web page as text: fetch_page"),
 }
 """name → (the server's factory, given the allowed hosts; what it offers)."""
