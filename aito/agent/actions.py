@@ -190,12 +190,18 @@ class ScheduleEvent(ActionModel):
 
 
 class ProposeInitiative(ActionModel):
-    """Put a new idea on the table, scored 0-10. Near-duplicates of open ideas are refused."""
+    """Put a new idea on the table, scored 0-10, born of what you saw (a feed item, a
+    community question, a price move: say which in `signal`). Near-duplicates of open or
+    recent ideas are refused, and one `topic` is not raised again within a week."""
 
     type: Literal["propose_initiative"] = "propose_initiative"
     title: Title
     rationale: Text
     score: float = Field(ge=0, le=10)
+    topic: Slug | None = Field(None, description="what it is about, e.g. `exchange-listing`")
+    signal: Annotated[str, Field(max_length=500)] | None = Field(
+        None, description="the outside signal it answers: a feed item's link, a fact id"
+    )
     cites: FactIds
 
 

@@ -14,6 +14,7 @@ a refusal, a decision's outcome) is recorded as an *outcome* for it.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from aito.agent import actions, changing, effects, telling, world_writing
@@ -31,6 +32,9 @@ content_hash = effects.content_hash
 slug = effects.slug
 write_task = effects.write_task
 
+RECENT = {"initiative": dt.timedelta(days=30)}
+"""Kinds whose closed items still count as duplicates for a while (an idea dropped last
+week is not new this week)."""
 NEAR_DUPLICATE = 0.92
 """Cosine similarity above which an open item of the same kind counts as the same thing."""
 HANDLERS = changing.HANDLERS | telling.HANDLERS | {"mcp_write": world_writing.write}
@@ -65,17 +69,20 @@ class Executor(effects.Effects):
             return None
         kind, title, text = probe
         vector = self.embed(title)
+        recent = RECENT.get(kind)
         found = self.ports.memory.duplicate_of(
             kinds=[kind],
             content_hash=content_hash(title, text),
             embedding=vector,
             min_similarity=NEAR_DUPLICATE,
+            closed_since=None if recent is None else self.ports.clock() - recent,
         )
         if found is None:
             return None
         how = "the same" if float(found["similarity"]) >= 0.9999 else "nearly the same"
+        state = "open" if found.get("state", "open") == "open" else "recently closed"
         return (
-            f"{how} as open {found['kind']} {found['ref']} by {found['agent_id']} "
+            f"{how} as {state} {found['kind']} {found['ref']} by {found['agent_id']} "
             f"({found['title']!r}); build on it instead"
         )
 

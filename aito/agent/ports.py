@@ -147,6 +147,7 @@ class OpenItems(Protocol):
         content_hash: str,
         embedding: Sequence[float] | None,
         min_similarity: float,
+        closed_since: dt.datetime | None = None,
     ) -> dict[str, Any] | None: ...
 
 

@@ -14,6 +14,9 @@ from aito.org.agents import Severity
 from aito.org.messages import GROUP_TARGETS, MessageType, Priority
 
 INITIATIVE_COOLDOWN = dt.timedelta(hours=12)
+TOPIC_COOLDOWN = dt.timedelta(days=7)
+"""One topic is raised once a week, whoever raises it (the organization does not spam
+itself about the same thing)."""
 
 
 def send_message(ex: effects.Effects, position: int, action: actions.SendMessage) -> effects.Result:
@@ -144,13 +147,32 @@ def propose_initiative(
             "refused",
             reason=f"one initiative per {INITIATIVE_COOLDOWN}; the last was at {last.value}",
         )
+    if action.topic is not None:
+        since = now - TOPIC_COOLDOWN
+        raised = [
+            item
+            for item in ex.ports.memory.items(kind="initiative", state=None)
+            if (item.get("details") or {}).get("topic") == action.topic
+            and item["created_at"] >= since
+        ]
+        if raised:
+            return effects.Result(
+                "refused",
+                reason=f"topic {action.topic!r} was raised within {TOPIC_COOLDOWN.days} days "
+                f"({raised[-1]['ref']}); build on it instead",
+            )
     ref = f"{ex.agent_id}:{effects.slug(action.title)}"
     ex.item(
         "initiative",
         ref,
         action.title,
         effects.content_hash(action.title, action.rationale),
-        details={"score": action.score, "rationale": action.rationale},
+        details={
+            "score": action.score,
+            "rationale": action.rationale,
+            "topic": action.topic,
+            "signal": action.signal,
+        },
     )
     ex.ports.memory.put_state(
         ex.agent_id,
@@ -164,7 +186,7 @@ def propose_initiative(
         type=MessageType.DIRECT,
         payload={
             "subject": f"Initiative ({action.score:g}/10): {action.title}",
-            "body": action.rationale,
+            "body": action.rationale + (f"\n\nSignal: {action.signal}" if action.signal else ""),
         },
     )
     ex.remember(

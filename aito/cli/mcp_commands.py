@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
 
 from aito.cli import types
 from aito.cli.context import emit_json, state
-from aito.connectors import fetching, registry
+from aito.connectors import fetching, registry, rss
 
 
 @click.group()
@@ -32,17 +33,27 @@ def mcp() -> None:
     f"Default: {fetching.DOMAINS_ENV} (comma-separated), which a worker's sandbox sets from "
     "the server's `domains`.",
 )
-def serve(name: str, domains: tuple[str, ...]) -> None:
+@click.option(
+    "--feed",
+    "feeds",
+    type=types.Text(),
+    multiple=True,
+    help="rss: a feed its `latest` tool reads (repeatable; each must be at an allowed domain).",
+)
+def serve(name: str, domains: tuple[str, ...], feeds: tuple[str, ...]) -> None:
     """Run AITO's connector NAME as an MCP server on stdin/stdout (stdio transport).
 
     \b
-    Connectors: rss (read_feed), web (fetch_page), coingecko (prices, supply).
+    Connectors: rss (read_feed, latest), web (fetch_page), site (check),
+    coingecko (prices, supply).
     Example, in org/org.yaml:
       mcp:
         servers:
           news: {command: [aito, mcp, serve, rss], domains: [blog.example.org]}
     """
     allowed = list(domains) or fetching.allowed_hosts()
+    if feeds:
+        os.environ[rss.FEEDS_ENV] = " ".join(feeds)
     registry.connector(name, allowed).run("stdio")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from mcp.types import ToolAnnotations
 from aito.connectors import fetching, text, tooling
 
 MAX_ITEMS = 50
+FEEDS_ENV = "AITO_MCP_RSS_FEEDS"
 
 
 def server(allowed: list[str]) -> MCPServer:
@@ -26,7 +28,32 @@ def server(allowed: list[str]) -> MCPServer:
             fetched = fetching.fetch(url, allowed=allowed)
             return parse(fetched, limit=max(1, min(limit, MAX_ITEMS)))
 
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def latest(limit: int = 10) -> dict[str, Any]:
+        """The newest items of the feeds this server follows (its `--feed`s), newest
+        first, each with the feed it came from."""
+        with tooling.foreseen():
+            feeds = followed()
+            if not feeds:
+                raise ValueError("this server follows no feed: start it with --feed URL")
+            items: list[dict[str, Any]] = []
+            for url in feeds:
+                read = parse(fetching.fetch(url, allowed=allowed), limit=MAX_ITEMS)
+                items += [{**item, "feed": read["title"] or url} for item in read["items"]]
+            items.sort(key=lambda item: item["published"] or "", reverse=True)
+            return {
+                "feeds": feeds,
+                "fetched_at": dt.datetime.now(dt.UTC).isoformat(),
+                "items": items[: max(1, min(limit, MAX_ITEMS))],
+            }
+
     return mcp
+
+
+def followed() -> list[str]:
+    """The feeds this server follows (`aito mcp serve rss --feed URL`, as FEEDS_ENV)."""
+    raw = os.environ.get(FEEDS_ENV, "")
+    return [part for part in raw.split() if part]
 
 
 def parse(fetched: fetching.Fetched, *, limit: int) -> dict[str, Any]:

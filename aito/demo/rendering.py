@@ -21,6 +21,8 @@ def render_summary(report: Report) -> list[str]:
             f"{d.rounds} round(s){by} — {d.reason}"
         )
     lines.append(f"  messages sent: {report.messages}; request timeouts: {report.timeouts}")
+    for line in report.initiatives:
+        lines.append(f"  initiative: {line}")
     lines.append(
         "  tasks: " + (", ".join(f"{n} {s}" for s, n in sorted(report.tasks.items())) or "none")
     )

@@ -38,7 +38,7 @@ from aito import bootstrap, scaffolding
 from aito.agent import running, scheduling
 from aito.bus import keys, streams
 from aito.decisions import applying, proposing, reading, recording, sweeping
-from aito.demo import orchestrating
+from aito.demo import feeding, orchestrating
 from aito.errors import ConfigError, GovernanceError
 from aito.forge.base import PullState
 from aito.governance.verdicts import Stage
@@ -88,6 +88,7 @@ class Report:
     timeouts: int = 0
     orchestrator: list[str] = dataclasses.field(default_factory=list)
     notices: list[str] = dataclasses.field(default_factory=list)
+    initiatives: list[str] = dataclasses.field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -121,7 +122,21 @@ def run(
     ``containers="docker"`` runs every wake-up in a container of ``AITO_IMAGE`` (as the
     generated workflows do on runners), its workers in sandboxes; the simulated clock is
     handed to each run (`AITO_NOW`). Same seed, same day, just slower."""
-    prepare(target)
+    with feeding.serving() as feed:
+        return _run(target, env, seed, hours, step_minutes, echo, containers, feed)
+
+
+def _run(
+    target: Path,
+    env: dict[str, str],
+    seed: int,
+    hours: int,
+    step_minutes: int,
+    echo: Callable[[str], None],
+    containers: str,
+    feed: str,
+) -> Report:
+    prepare(target, feed=feed)
     chosen = ("POSTGRES_URL", "REDIS_URL", "AITO_IMAGE", "AITO_AGENT_NETWORK")
     settings = Settings.from_env(
         {**{k: v for k, v in env.items() if k in chosen}, "AITO_RUNTIME": containers},
@@ -209,8 +224,9 @@ def run(
     return report
 
 
-def prepare(target: Path) -> None:
-    """A fresh governance repo from the example; a previous demo there is replaced."""
+def prepare(target: Path, *, feed: str | None = None) -> None:
+    """A fresh governance repo from the example; a previous demo there is replaced. With
+    ``feed``, the CMO follows it through an MCP server (`news`: AITO's rss connector)."""
     if target.exists() and any(target.iterdir()):
         if not (target / MARKER).exists():
             raise ConfigError(
@@ -228,6 +244,8 @@ def prepare(target: Path) -> None:
         + yaml.safe_dump(data, sort_keys=False),
         encoding="utf-8",
     )
+    if feed is not None:
+        follow(target, feed)
     (target / MARKER).write_text("made by `aito demo`; replaced by the next one\n", "utf-8")
     stamp = START - dt.timedelta(hours=1)
     git_env = {
@@ -378,6 +396,31 @@ def _summarise(
     for task in base.tasks.values():
         report.tasks[task.status.value] = report.tasks.get(task.status.value, 0) + 1
     report.messages = len(runtime.memory.events(event_type="bus.sent", limit=100_000))
+    for item in runtime.memory.items(kind="initiative", state=None):
+        signal = (item.get("details") or {}).get("signal")
+        born = f", born from the news ({signal})" if signal else ""
+        report.initiatives.append(f"{item['agent_id']}: {item['title']}{born}")
     usd, tokens = runtime.memory.spent(agent_id=None, since=START - dt.timedelta(days=1))
     report.cost_usd, report.tokens = usd, tokens
     report.human_issues = [f"#{i.number} {i.title}" for i in forge.issues(state=None)]
+
+
+def follow(target: Path, feed: str) -> None:
+    """The CMO follows ``feed``: org.yaml's `mcp.servers.news` and the CMO's `mcp_servers`."""
+    org_file = target / "org" / "org.yaml"
+    news = {"command": ["aito", "mcp", "serve", "rss", "--feed", feed], "domains": ["127.0.0.1"]}
+    text = org_file.read_text("utf-8").rstrip("\n")
+    org_file.write_text(
+        text
+        + "\n\n# demo: the CMO follows a local news feed (aito/demo/feeding.py)\n"
+        + yaml.safe_dump({"mcp": {"servers": {"news": news}}}, sort_keys=False),
+        encoding="utf-8",
+    )
+    cmo_file = target / "org" / "agents" / "cmo.yaml"
+    data = yaml.safe_load(cmo_file.read_text("utf-8"))
+    data["mcp_servers"] = ["news"]
+    cmo_file.write_text(
+        "# demo: follows the news through the `news` MCP server\n"
+        + yaml.safe_dump(data, sort_keys=False),
+        encoding="utf-8",
+    )

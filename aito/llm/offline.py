@@ -31,7 +31,7 @@ from typing import Any
 
 from aito.llm import caching
 from aito.llm.base import CHARS_PER_TOKEN, ModelRequest, ModelResponse, ToolCall
-from aito.llm.offline_rules import proposing, reporting, situation, voting, working
+from aito.llm.offline_rules import proposing, reporting, signals, situation, voting, working
 
 PROVIDER = "offline"
 
@@ -57,7 +57,9 @@ class OfflineModel:
 
     def complete(self, request: ModelRequest) -> ModelResponse:
         rng = random.Random(f"{self._seed}:{request.seed}:{request.run_id}")
-        calls = calls_for(request.context, rng) if request.context else []
+        calls = signals.reads_first(request)  # its feeds first, when it follows any
+        if not calls and request.context:
+            calls = calls_for(request.context, rng, read=signals.items_read(request))
         if request.feedback:
             calls = [c for c in calls if c[0] == "summary"] or [
                 ("summary", {"text": "Nothing to add."})
@@ -94,8 +96,11 @@ class OfflineModel:
         return self._clock()
 
 
-def calls_for(context: dict[str, Any], rng: random.Random) -> list[situation.Call]:
-    """The tool calls the rules make for ``context``, in order, then the summary."""
+def calls_for(
+    context: dict[str, Any], rng: random.Random, *, read: list[dict[str, Any]] | None = None
+) -> list[situation.Call]:
+    """The tool calls the rules make for ``context`` (and the feed items the run ``read``),
+    in order, then the summary."""
     sit = situation.Situation(context, rng)
     calls: list[situation.Call] = []
     calls += reporting.status_answers(sit)
@@ -108,5 +113,7 @@ def calls_for(context: dict[str, Any], rng: random.Random) -> list[situation.Cal
     calls += working.follow_ups(sit)
     calls += working.tasks(sit)
     calls += proposing.first_proposals(sit)
+    if read is not None:
+        calls += signals.initiatives(sit, read)
     calls.append(("summary", {"text": sit.summary(calls)}))
     return calls

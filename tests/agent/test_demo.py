@@ -11,7 +11,7 @@ import psycopg
 import pytest
 import redis
 
-from aito.demo import simulating
+from aito.demo import rendering, simulating
 from aito.memory import postgres
 from aito.memory.postgres import PostgresMemory
 
@@ -122,3 +122,19 @@ def test_the_ceo_crashes_the_dao_leads_and_the_ceo_takes_the_lead_back(
     assert any("dao" in line and "holding the temporary lead for ceo" in line for line in lines)
     crash = [line for line in lines if line[:2] in ("17", "18", "19", "20", "21")]
     assert not [line for line in crash if line[6:9] == "ceo"]  # no CEO run while it is down
+
+
+def test_one_initiative_is_born_from_a_feed_item_the_cmo_read(
+    day: tuple[simulating.Report, list[str]],
+) -> None:
+    """The CMO follows a news feed through its MCP server (AITO's rss connector): the day's
+    fresh item becomes one initiative, the stale one none."""
+    report, lines = day
+    born = [line for line in report.initiatives if "born from the news" in line]
+    assert born == [
+        "cmo: Answer the news: Shiba Classic to be listed on a second exchange next month, "
+        "born from the news (https://wire.example/shiba-classic-second-listing)"
+    ]
+    assert not any("quiet weekend" in line for line in lines)
+    shown = rendering.render_summary(report)
+    assert any(line.startswith("  initiative: cmo: Answer the news") for line in shown)

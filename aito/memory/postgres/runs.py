@@ -389,24 +389,30 @@ class RunStore(Connector):
         content_hash: str,
         embedding: Sequence[float] | None,
         min_similarity: float,
+        closed_since: dt.datetime | None = None,
     ) -> dict[str, Any] | None:
-        """An open item with the same content hash, or the most similar one above the bar."""
+        """An open item with the same content hash, or the most similar one above the bar
+        (with ``closed_since``: also an item closed since then, a recent one)."""
         with self._connect() as conn:
             same = rows(
                 conn.execute(
-                    "SELECT kind, ref, agent_id, title, 1.0::float8 AS similarity FROM open_items "
-                    "WHERE state = 'open' AND kind = ANY(%s) AND content_hash = %s LIMIT 1",
-                    (list(kinds), content_hash),
+                    "SELECT kind, ref, agent_id, title, state, 1.0::float8 AS similarity "
+                    "FROM open_items "
+                    "WHERE (state = 'open' OR (state = 'closed' AND closed_at >= %(since)s)) "
+                    "AND kind = ANY(%(kinds)s) AND content_hash = %(hash)s "
+                    "LIMIT 1",
+                    {"since": closed_since, "kinds": list(kinds), "hash": content_hash},
                 )
             )
             if same or embedding is None:
                 return same[0] if same else None
             near = rows(
                 conn.execute(
-                    "SELECT kind, ref, agent_id, title, 1 - (embedding <=> %s::vector) AS "
-                    "similarity FROM open_items WHERE state = 'open' AND kind = ANY(%s) AND "
-                    "embedding IS NOT NULL ORDER BY embedding <=> %s::vector LIMIT 1",
-                    (_vector(embedding), list(kinds), _vector(embedding)),
+                    "SELECT kind, ref, agent_id, title, state, 1 - (embedding <=> %(v)s::vector) "
+                    "AS similarity FROM open_items WHERE (state = 'open' OR (state = 'closed' "
+                    "AND closed_at >= %(since)s)) AND kind = ANY(%(kinds)s) AND "
+                    "embedding IS NOT NULL ORDER BY embedding <=> %(v)s::vector LIMIT 1",
+                    {"since": closed_since, "kinds": list(kinds), "v": _vector(embedding)},
                 )
             )
         if near and float(near[0]["similarity"]) >= min_similarity:
