@@ -36,7 +36,10 @@ def serve(name: str, domains: tuple[str, ...]) -> None:
     """Run AITO's connector NAME as an MCP server on stdin/stdout (stdio transport).
 
     \b
-    Connectors: rss (read_feed), web (fetch_page), coingecko (prices, supply).
+    Connectors: rss (read_feed), web (fetch_page), coingecko (prices, supply),
+    chain (block_number, balance, token_supply, token_balance, call),
+    snapshot (proposals, proposal, votes),
+    directus (items, item; writes: create_item, update_item).
     Example, in org/org.yaml:
       mcp:
         servers:
