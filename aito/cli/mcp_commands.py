@@ -45,7 +45,10 @@ def serve(name: str, domains: tuple[str, ...], feeds: tuple[str, ...]) -> None:
 
     \b
     Connectors: rss (read_feed, latest), web (fetch_page), site (check),
-    coingecko (prices, supply).
+    coingecko (prices, supply),
+    chain (block_number, balance, token_supply, token_balance, call),
+    snapshot (proposals, proposal, votes),
+    directus (items, item; writes: create_item, update_item).
     Example, in org/org.yaml:
       mcp:
         servers:

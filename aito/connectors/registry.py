@@ -6,13 +6,16 @@ from collections.abc import Callable
 
 from mcp.server import MCPServer
 
-from aito.connectors import coingecko, rss, site, web
+from aito.connectors import chain, coingecko, directus, rss, site, snapshot, web
 from aito.errors import ConfigError
 
 CONNECTORS: dict[str, tuple[Callable[[list[str]], MCPServer], str]] = {
+    "chain": (chain.server, "EVM JSON-RPC reads as facts: balances, token supply, calls"),
     "coingecko": (coingecko.server, "prices and market data as facts: prices, supply"),
-    "rss": (rss.server, "RSS and Atom feeds: read_feed"),
+    "directus": (directus.server, "Directus CMS items: read; create_item, update_item write"),
+    "rss": (rss.server, "RSS and Atom feeds: read_feed, latest (the feeds it follows)"),
     "site": (site.server, "a website's status, latency and certificate: check"),
+    "snapshot": (snapshot.server, "Snapshot proposals and votes, tallies as facts"),
     "web": (web.server, "a web page as text: fetch_page"),
 }
 """name → (the server's factory, given the allowed hosts; what it offers)."""
