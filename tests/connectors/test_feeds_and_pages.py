@@ -83,7 +83,7 @@ def tools(server: StdioServerParameters) -> list[str]:
 
 def test_the_rss_connector_reads_rss_and_atom_items_with_their_source_and_time(web: Site) -> None:
     server = connector("rss", "127.0.0.1")
-    assert tools(server) == ["read_feed"]
+    assert sorted(tools(server)) == ["latest", "read_feed"]
     failed, feed = call(server, "read_feed", {"url": web.url("/feed.xml")})
     assert not failed, feed
     assert feed["title"] == "Shiba news" and feed["source"] == web.url("/feed.xml")
@@ -123,3 +123,14 @@ def test_a_connector_reaches_no_host_it_was_not_given(web: Site) -> None:
         failed, why = call(connector(name, "*.example.org"), tool, {"url": "file:///etc/passwd"})
         assert failed and "only http and https" in why
     assert web.asked == []
+
+
+def test_the_rss_connector_reads_the_feeds_it_follows_newest_first(web: Site) -> None:
+    server = connector("rss", "127.0.0.1")
+    server.args += ["--feed", web.url("/feed.xml"), "--feed", web.url("/atom.xml")]
+    failed, latest = call(server, "latest", {"limit": 2})
+    assert not failed, latest
+    assert [i["title"] for i in latest["items"]] == ["Release 2.0", "Listing on a new exchange"]
+    assert latest["items"][0]["feed"] == "Dev blog"
+    failed, why = call(connector("rss", "127.0.0.1"), "latest", {})
+    assert failed and "follows no feed" in why
