@@ -36,7 +36,9 @@ def serve(name: str, domains: tuple[str, ...]) -> None:
     """Run AITO's connector NAME as an MCP server on stdin/stdout (stdio transport).
 
     \b
-    Connectors: rss (read_feed), web (fetch_page), coingecko (prices, supply).
+    Connectors: rss (read_feed), web (fetch_page), coingecko (prices, supply),
+    telegram (updates, chat; send_message), discord (messages, guild; post),
+    x (search, user; post).
     Example, in org/org.yaml:
       mcp:
         servers:

@@ -6,13 +6,16 @@ from collections.abc import Callable
 
 from mcp.server import MCPServer
 
-from aito.connectors import coingecko, rss, web
+from aito.connectors import coingecko, discord, rss, telegram, web, x
 from aito.errors import ConfigError
 
 CONNECTORS: dict[str, tuple[Callable[[list[str]], MCPServer], str]] = {
     "coingecko": (coingecko.server, "prices and market data as facts: prices, supply"),
     "rss": (rss.server, "RSS and Atom feeds: read_feed"),
     "web": (web.server, "a web page as text: fetch_page"),
+    "telegram": (telegram.server, "Telegram bot: updates, chat (members as a fact); send_message"),
+    "discord": (discord.server, "Discord: messages, guild (counts as facts); post via a webhook"),
+    "x": (x.server, "X's API v2: search, user (counts as facts); post"),
 }
 """name → (the server's factory, given the allowed hosts; what it offers)."""
 
