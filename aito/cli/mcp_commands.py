@@ -48,7 +48,9 @@ def serve(name: str, domains: tuple[str, ...], feeds: tuple[str, ...]) -> None:
     coingecko (prices, supply),
     chain (block_number, balance, token_supply, token_balance, call),
     snapshot (proposals, proposal, votes),
-    directus (items, item; writes: create_item, update_item).
+    directus (items, item; writes: create_item, update_item),
+    telegram (updates, chat; send_message), discord (messages, guild; post),
+    x (search, user; post).
     Example, in org/org.yaml:
       mcp:
         servers:

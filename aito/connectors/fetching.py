@@ -131,7 +131,7 @@ def fetch_json(url: str, *, allowed: list[str], **options: Any) -> tuple[Any, Fe
         raise PermanentAdapterError("web", f"{fetched.url} did not answer JSON: {exc}") from exc
 
 
-def send_json(
+def send(
     method: str,
     url: str,
     *,
@@ -141,23 +141,22 @@ def send_json(
     params: Mapping[str, str] | None = None,
     max_bytes: int = MAX_BYTES,
     timeout_seconds: float = TIMEOUT_SECONDS,
-) -> tuple[Any, Fetched]:
+) -> Fetched:
     """A JSON request (POST, PATCH, PUT, DELETE) to an allowed host, no redirect followed
-    (a write goes where it was sent or nowhere): (the decoded reply, what came back); an
-    HTTP error or a reply that is not JSON is an adapter error naming the URL. An empty
-    reply decodes as None."""
+    (a write goes where it was sent or nowhere): what came back, whatever its status (for
+    a connector that reads the service's own error bodies). ``params`` are added to the
+    URL's own query."""
     check_url(url, allowed)
     started = time.perf_counter()
     sent = {"User-Agent": USER_AGENT, **dict(headers or {})}
+    target = str(httpx.URL(url).copy_merge_params(dict(params))) if params else url
     try:
         with (
             httpx.Client(timeout=timeout_seconds, follow_redirects=False) as http,
-            http.stream(
-                method, url, json=body, headers=sent, params=dict(params or {})
-            ) as response,
+            http.stream(method, target, json=body, headers=sent) as response,
         ):
             raw = _read(response, max_bytes, url)
-            fetched = Fetched(
+            return Fetched(
                 url=str(response.url),
                 status=response.status_code,
                 headers=dict(response.headers),
@@ -169,6 +168,32 @@ def send_json(
         raise TemporaryAdapterError("web", f"{url} did not answer in time: {exc}") from exc
     except httpx.HTTPError as exc:
         raise TemporaryAdapterError("web", f"{url} could not be reached: {exc}") from exc
+
+
+def send_json(
+    method: str,
+    url: str,
+    *,
+    allowed: list[str],
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    max_bytes: int = MAX_BYTES,
+    timeout_seconds: float = TIMEOUT_SECONDS,
+) -> tuple[Any, Fetched]:
+    """:func:`send`, its reply decoded: (the decoded reply, what came back); an HTTP error
+    or a reply that is not JSON is an adapter error naming the URL. An empty reply decodes
+    as None."""
+    fetched = send(
+        method,
+        url,
+        allowed=allowed,
+        body=body,
+        headers=headers,
+        params=params,
+        max_bytes=max_bytes,
+        timeout_seconds=timeout_seconds,
+    )
     if fetched.status >= 400:
         kind = (
             TemporaryAdapterError

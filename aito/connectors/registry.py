@@ -6,7 +6,18 @@ from collections.abc import Callable
 
 from mcp.server import MCPServer
 
-from aito.connectors import chain, coingecko, directus, rss, site, snapshot, web
+from aito.connectors import (
+    chain,
+    coingecko,
+    directus,
+    discord,
+    rss,
+    site,
+    snapshot,
+    telegram,
+    web,
+    x,
+)
 from aito.errors import ConfigError
 
 CONNECTORS: dict[str, tuple[Callable[[list[str]], MCPServer], str]] = {
@@ -17,6 +28,9 @@ CONNECTORS: dict[str, tuple[Callable[[list[str]], MCPServer], str]] = {
     "site": (site.server, "a website's status, latency and certificate: check"),
     "snapshot": (snapshot.server, "Snapshot proposals and votes, tallies as facts"),
     "web": (web.server, "a web page as text: fetch_page"),
+    "telegram": (telegram.server, "Telegram bot: updates, chat (members as a fact); send_message"),
+    "discord": (discord.server, "Discord: messages, guild (counts as facts); post via a webhook"),
+    "x": (x.server, "X's API v2: search, user (counts as facts); post"),
 }
 """name → (the server's factory, given the allowed hosts; what it offers)."""
 
