@@ -86,7 +86,8 @@ def fetch(
     )
     started = time.perf_counter()
     try:
-        first = url if not params else str(httpx.URL(url, params=dict(params)))
+        # the URL's own query is kept; ``params`` are added to it
+        first = url if not params else str(httpx.URL(url).copy_merge_params(dict(params)))
         url = first
         for _ in range(MAX_REDIRECTS + 1):
             check_url(url, allowed)

@@ -24,12 +24,12 @@ CONNECTORS: dict[str, tuple[Callable[[list[str]], MCPServer], str]] = {
     "chain": (chain.server, "EVM JSON-RPC reads as facts: balances, token supply, calls"),
     "coingecko": (coingecko.server, "prices and market data as facts: prices, supply"),
     "directus": (directus.server, "Directus CMS items: read; create_item, update_item write"),
+    "discord": (discord.server, "Discord: messages, guild (counts as facts); post via a webhook"),
     "rss": (rss.server, "RSS and Atom feeds: read_feed, latest (the feeds it follows)"),
     "site": (site.server, "a website's status, latency and certificate: check"),
     "snapshot": (snapshot.server, "Snapshot proposals and votes, tallies as facts"),
-    "web": (web.server, "a web page as text: fetch_page"),
     "telegram": (telegram.server, "Telegram bot: updates, chat (members as a fact); send_message"),
-    "discord": (discord.server, "Discord: messages, guild (counts as facts); post via a webhook"),
+    "web": (web.server, "a web page as text: fetch_page"),
     "x": (x.server, "X's API v2: search, user (counts as facts); post"),
 }
 """name → (the server's factory, given the allowed hosts; what it offers)."""
