@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 from mcp.server import MCPServer
 
-from aito.connectors import coingecko, rss, site, web
+from aito.connectors import coingecko, github, rss, site, web
 from aito.errors import ConfigError
 
 CONNECTORS: dict[str, tuple[Callable[[list[str]], MCPServer], str]] = {
     "coingecko": (coingecko.server, "prices and market data as facts: prices, supply"),
+    "github": (github.server, "GitHub, read-only: repo (counts as facts), issues, issue, releases"),
     "rss": (rss.server, "RSS and Atom feeds: read_feed"),
     "site": (site.server, "a website's status, latency and certificate: check"),
     "web": (web.server, "a web page as text: fetch_page"),
