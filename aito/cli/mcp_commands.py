@@ -36,7 +36,8 @@ def serve(name: str, domains: tuple[str, ...]) -> None:
     """Run AITO's connector NAME as an MCP server on stdin/stdout (stdio transport).
 
     \b
-    Connectors: rss (read_feed), web (fetch_page), coingecko (prices, supply).
+    Connectors: rss (read_feed), web (fetch_page), coingecko (prices, supply),
+    github (repo, issues, issue, releases), email (send, inbox, message).
     Example, in org/org.yaml:
       mcp:
         servers:

@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 from mcp.server import MCPServer
 
-from aito.connectors import coingecko, github, rss, site, web
+from aito.connectors import coingecko, email, github, rss, site, web
 from aito.errors import ConfigError
 
 CONNECTORS: dict[str, tuple[Callable[[list[str]], MCPServer], str]] = {
     "coingecko": (coingecko.server, "prices and market data as facts: prices, supply"),
+    "email": (email.server, "e-mail: send (a write); inbox, message (read, nothing marked seen)"),
     "github": (github.server, "GitHub, read-only: repo (counts as facts), issues, issue, releases"),
     "rss": (rss.server, "RSS and Atom feeds: read_feed"),
     "site": (site.server, "a website's status, latency and certificate: check"),
