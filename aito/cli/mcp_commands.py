@@ -50,7 +50,8 @@ def serve(name: str, domains: tuple[str, ...], feeds: tuple[str, ...]) -> None:
     snapshot (proposals, proposal, votes),
     directus (items, item; writes: create_item, update_item),
     telegram (updates, chat; send_message), discord (messages, guild; post),
-    x (search, user; post).
+    x (search, user; post), github (repo, issues, issue, releases),
+    email (send, inbox, message).
     Example, in org/org.yaml:
       mcp:
         servers:

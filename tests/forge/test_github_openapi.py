@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import github
 import jsonschema
 import pytest
 from pydantic import SecretStr
@@ -195,6 +196,22 @@ def run_representative_session(server: FakeGitHub, forge: GitHubForge) -> None:
     stranger.disconnect()
 
 
+def run_reader_session(server: FakeGitHub) -> None:
+    """What the github connector reads of a public repository, without a token: the
+    repository and its releases (a draft hidden from whoever may not push)."""
+    repo = server.create_repo("acme/public", private=False)
+    repo.description, repo.stars, repo.forks, repo.watchers = "Public", 5, 2, 1
+    server.add_release("acme/public", "v1.0.0", name="One", body="The first.")
+    server.add_release("acme/public", "v1.1.0", draft=True)
+    client = github.Github(base_url=server.url, retry=None, seconds_between_requests=None)
+    try:
+        public = client.get_repo("acme/public")
+        assert (public.stargazers_count, public.subscribers_count) == (5, 1)
+        assert [r.tag_name for r in public.get_releases()] == ["v1.0.0"]
+    finally:
+        client.close()
+
+
 def test_fake_routes_are_github_operations(description: dict[str, Any]) -> None:
     for method, template, _, _ in _ROUTES:
         assert method.lower() in description["paths"].get(template, {}), f"{method} {template}"
@@ -207,6 +224,7 @@ def test_every_response_of_a_session_matches_the_description(
     run_representative_session(server, forge)
     run_app_session(server)
     run_admin_session(server, tmp_path)
+    run_reader_session(server)
 
     served = {(r.method, r.template) for r in server.responses if r.status < 300}
     missing = {(m, t) for m, t, _, _ in _ROUTES} - served

@@ -21,6 +21,12 @@ endpoint and ``author_association``), teams, assignees, milestones.
 Issues and pull requests share one number sequence, as on GitHub; a pull request is
 also an issue (the ``/issues`` endpoints serve it with a ``pull_request`` key).
 
+A public repository (``create_repo(..., private=False)``) is read without a token, as on
+GitHub (GETs only, at the anonymous rate limit of 60); its description and counts
+(stars, forks, watchers) are the test's to set on the :class:`Repo`, and its releases
+are added with :meth:`FakeGitHub.add_release` (``GET /repos/{o}/{r}/releases``: newest
+first, drafts only for those who may push).
+
 Time is the server's: every object gets the server's clock when it is made, except a
 commit written through the git data API with its own ``author``/``committer`` dates
 (as GitHub keeps them, so a test can back-date one). Issue events record what governance
@@ -223,6 +229,19 @@ class Status:
     created_at: dt.datetime
 
 
+@dataclasses.dataclass(frozen=True)
+class Release:
+    id: int
+    tag_name: str
+    name: str | None
+    body: str | None
+    author: User
+    target_commitish: str
+    created_at: dt.datetime
+    published_at: dt.datetime | None  # None: a draft
+    prerelease: bool = False
+
+
 @dataclasses.dataclass
 class Repo:
     owner: User
@@ -243,6 +262,11 @@ class Repo:
     events: list[IssueEvent] = dataclasses.field(default_factory=list)
     labels: dict[str, int] = dataclasses.field(default_factory=dict)  # name -> id
     permissions: dict[str, str] = dataclasses.field(default_factory=dict)  # login -> role
+    releases: list[Release] = dataclasses.field(default_factory=list)
+    description: str | None = None
+    stars: int = 0
+    forks: int = 0
+    watchers: int = 0  # subscribers: who watch it (GitHub's `watchers_count` is its stars)
 
     @property
     def full_name(self) -> str:
@@ -502,6 +526,38 @@ class FakeGitHub:
             self.repos[full_name] = repo
         return repo
 
+    def add_release(
+        self,
+        full_name: str,
+        tag: str,
+        *,
+        name: str | None = None,
+        body: str | None = None,
+        author: str | None = None,
+        draft: bool = False,
+        prerelease: bool = False,
+        published_at: dt.datetime | None = None,
+    ) -> Release:
+        """A release of ``full_name`` at its default branch, by ``author`` (a login; the
+        owner by default), published now (or at ``published_at``) unless a ``draft``."""
+        repo = self.repos[full_name]
+        user = self.users[author] if author else repo.owner
+        now = _now()
+        release = Release(
+            self.next_id(),
+            tag,
+            name,
+            body,
+            user,
+            repo.default_branch,
+            published_at or now,
+            None if draft else (published_at or now),
+            prerelease,
+        )
+        with self.lock:
+            repo.releases.append(release)
+        return release
+
     def set_permission(self, login: str, role: str, *, repo: str | None = None) -> None:
         """Give ``login`` a role (read, triage, write, maintain, admin or none) on ``repo``,
         or on every repo, also those created later (a repo's own setting wins)."""
@@ -599,7 +655,7 @@ class FakeGitHub:
                 raise ApiError(fault.status, fault.message)
             if refusal is not None:
                 raise refusal
-            if user is None and (auth or template not in ANONYMOUS):
+            if user is None and (auth or not self._anonymous(method, template, found)):
                 raise ApiError(401, "Requires authentication" if not auth else "Bad credentials")
             if user is not None and self.used[user.login] > self.rate_limit:
                 raise ApiError(403, f"API rate limit exceeded for user ID {user.id}.")
@@ -638,6 +694,20 @@ class FakeGitHub:
         if fault is not None and fault.drop is not None:  # support/fake_github_limits.py
             return (0 if fault.drop == "reset" else 502), None, {}, delay
         return status, data, headers, delay
+
+    def _anonymous(
+        self, method: str, template: str, found: tuple[str, re.Match[str], Handler] | None
+    ) -> bool:
+        """Whether GitHub serves this request without a token: an anonymous endpoint, or
+        a read of a public repository."""
+        if template in ANONYMOUS:
+            return True
+        if method != "GET" or found is None or "{repo}" not in template:
+            return False
+        params = found[1].groupdict()
+        with self.lock:
+            repo = self.repos.get(f"{params.get('owner')}/{params.get('repo')}")
+        return repo is not None and not repo.private
 
     def _authenticate(self, auth: str | None) -> User | None:
         scheme, _, token = (auth or "").partition(" ")
@@ -739,7 +809,7 @@ class FakeGitHub:
             "private": repo.private,
             "visibility": "private" if repo.private else "public",
             "html_url": html,
-            "description": None,
+            "description": repo.description,
             "fork": False,
             "url": api,
             **{f"{key}_url": api + suffix for key, suffix in templated.items()},
@@ -753,15 +823,15 @@ class FakeGitHub:
             "license": None,
             "size": sum(len(b) for b in repo.blobs.values()) // 1024,
             "default_branch": repo.default_branch,
-            "forks": 0,
-            "forks_count": 0,
+            "forks": repo.forks,
+            "forks_count": repo.forks,
             "network_count": 0,
             "open_issues": open_pulls,  # GitHub counts pull requests among issues
             "open_issues_count": open_pulls,
-            "stargazers_count": 0,
-            "subscribers_count": 0,
-            "watchers": 0,
-            "watchers_count": 0,
+            "stargazers_count": repo.stars,
+            "subscribers_count": repo.watchers,
+            "watchers": repo.stars,  # GitHub's legacy name for its stars
+            "watchers_count": repo.stars,
             "has_issues": True,
             "has_projects": False,
             "has_wiki": False,
@@ -1088,6 +1158,35 @@ class FakeGitHub:
             "truncated": False,
         }
 
+    def release_json(self, repo: Repo, release: Release) -> Json:
+        api = f"{self.url}/repos/{repo.full_name}/releases/{release.id}"
+        html = f"{self.url}/{repo.full_name}/releases/tag/{urllib.parse.quote(release.tag_name)}"
+        draft = release.published_at is None
+        archive = f"{self.url}/repos/{repo.full_name}"
+        return {
+            "url": api,
+            "html_url": html,
+            "assets_url": f"{api}/assets",
+            "upload_url": f"{self.url}/repos/{repo.full_name}/releases/{release.id}"
+            "/assets{?name,label}",
+            "tarball_url": None if draft else f"{archive}/tarball/{release.tag_name}",
+            "zipball_url": None if draft else f"{archive}/zipball/{release.tag_name}",
+            "id": release.id,
+            "node_id": _node_id("Release", release.id),
+            "tag_name": release.tag_name,
+            "target_commitish": release.target_commitish,
+            "name": release.name,
+            "body": release.body,
+            "draft": draft,
+            "prerelease": release.prerelease,
+            "immutable": False,
+            "created_at": _iso(release.created_at),
+            "published_at": _iso(release.published_at),
+            "updated_at": _iso(release.published_at or release.created_at),
+            "author": self.user_json(release.author),
+            "assets": [],
+        }
+
     def status_json(self, repo: Repo, status: Status) -> Json:
         return {
             "url": f"{self.url}/repos/{repo.full_name}/statuses/{status.sha}",
@@ -1168,6 +1267,15 @@ def _commit_for(c: Context, ref: str) -> GitCommit:
 @route("GET", "/repos/{owner}/{repo}")
 def _get_repo(gh: FakeGitHub, c: Context) -> Response:
     return 200, gh.repo_json(c.repo), {}
+
+
+@route("GET", "/repos/{owner}/{repo}/releases")
+def _list_releases(gh: FakeGitHub, c: Context) -> Response:
+    """Newest first; drafts only for those who may push, as on GitHub."""
+    pushes = gh.role(c.repo, c.user.login) in ("write", "maintain", "admin")
+    shown = [r for r in c.repo.releases if r.published_at is not None or pushes]
+    shown.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+    return gh.page(c, [gh.release_json(c.repo, r) for r in shown])
 
 
 @route("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission")
