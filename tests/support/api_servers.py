@@ -30,7 +30,7 @@ class Request:
 
 
 Answer = tuple[int, Any, dict[str, str]]
-"""HTTP status, JSON body, extra headers."""
+"""HTTP status, JSON body (None: an empty body), extra headers."""
 Route = Callable[[Request], Answer]
 
 
@@ -57,11 +57,11 @@ def api(route: Route) -> Iterator[Api]:
                 path=parts.path,
                 query=dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)),
                 headers={k.lower(): v for k, v in self.headers.items()},
-                body=json.loads(raw) if raw else None,
+                body=json.loads(raw) if raw.strip() else None,
             )
             state.received.append(request)
             status, body, headers = route(request)
-            data = json.dumps(body).encode()
+            data = b"" if body is None else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
