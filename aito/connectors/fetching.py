@@ -119,17 +119,7 @@ def fetch_json(url: str, *, allowed: list[str], **options: Any) -> tuple[Any, Fe
     """GET JSON: (the decoded body, what was fetched); an HTTP error or a body that is
     not JSON is an adapter error naming the URL."""
     fetched = fetch(url, allowed=allowed, **options)
-    if fetched.status >= 400:
-        kind = (
-            TemporaryAdapterError
-            if fetched.status in (429, 500, 502, 503, 504)
-            else PermanentAdapterError
-        )
-        raise kind("web", f"{fetched.url} answered HTTP {fetched.status}: {fetched.text()[:300]}")
-    try:
-        return json.loads(fetched.body), fetched
-    except ValueError as exc:
-        raise PermanentAdapterError("web", f"{fetched.url} did not answer JSON: {exc}") from exc
+    return decoded(fetched, fetched.url, empty=False), fetched
 
 
 def send(
@@ -195,6 +185,12 @@ def send_json(
         max_bytes=max_bytes,
         timeout_seconds=timeout_seconds,
     )
+    return decoded(fetched, url, empty=True), fetched
+
+
+def decoded(fetched: Fetched, url: str, *, empty: bool) -> Any:
+    """The JSON a reply carries; an HTTP error (429 and 5xx temporary) or a body that is not
+    JSON is an adapter error naming ``url``; an empty body is None when ``empty``."""
     if fetched.status >= 400:
         kind = (
             TemporaryAdapterError
@@ -202,10 +198,10 @@ def send_json(
             else PermanentAdapterError
         )
         raise kind("web", f"{url} answered HTTP {fetched.status}: {fetched.text()[:300]}")
-    if not fetched.body.strip():
-        return None, fetched
+    if empty and not fetched.body.strip():
+        return None
     try:
-        return json.loads(fetched.body), fetched
+        return json.loads(fetched.body)
     except ValueError as exc:
         raise PermanentAdapterError("web", f"{url} did not answer JSON: {exc}") from exc
 
