@@ -161,7 +161,8 @@ def propose_initiative(
                 reason=f"topic {action.topic!r} was raised within {TOPIC_COOLDOWN.days} days "
                 f"({raised[-1]['ref']}); build on it instead",
             )
-    ref = f"{ex.agent_id}:{effects.slug(action.title)}"
+    # dated: the same idea may come back once its duplicate window has passed
+    ref = f"{ex.agent_id}:{effects.slug(action.title)}:{now:%Y%m%d}"
     ex.item(
         "initiative",
         ref,

@@ -59,3 +59,4 @@ def test_an_idea_closed_lately_is_still_a_duplicate_and_one_closed_long_ago_is_n
     assert state == "refused" and "the same as recently closed initiative" in reason
     world.clock.advance(days=31)
     assert status(world, "coo", "3") == ("executed", "")
+    assert len(world.runtime.memory.items(kind="initiative")) == 1  # open again, anew
