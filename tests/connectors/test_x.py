@@ -10,8 +10,11 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
+from support.agent_world import ScriptedModel, edit_agent
 from support.api_servers import Answer, Api, Request, Route, api
 
 from aito.connectors.x import weighted_length
@@ -223,3 +226,39 @@ def test_refusals_and_rate_limits_are_clear_errors(x: Api, queued: list[Answer])
     assert len(x.received) == 3  # neither bad input nor a missing token reached X
     for outcome in (throttled, nobody, app_only, not_a_name, unset):
         assert APP_TOKEN not in outcome.text and USER_TOKEN not in outcome.text
+
+
+def test_an_agent_reads_its_followers_then_posts_the_number_citing_it(
+    make_world,  # type: ignore[no-untyped-def]
+    x: Api,
+) -> None:
+    """End to end through an agent's run: the CMO reads its account through the x
+    connector (a turn), then posts the follower count citing the fact it read (a checked
+    write, made with the user's token); the same post without the citation is refused."""
+
+    def with_x(repo: Path) -> None:
+        org_yaml = repo / "org" / "org.yaml"
+        data = yaml.safe_load(org_yaml.read_text())
+        data["mcp"] = {
+            "servers": {"social": entry().model_dump(mode="json", exclude_defaults=True)}
+        }
+        org_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+        edit_agent(repo, "cmo", lambda spec: spec.update(mcp_servers=["social"]))
+
+    text = "48,210 of you follow Shiba Classic. Thank you!"
+    post = {"arguments": {"text": text}, "summary": "Thank our followers"}
+    model = ScriptedModel(
+        [("social__user", {"username": "ShibaClassic"})],
+        [
+            ("write__social__post", {**post, "cites": ["social.followers.ShibaClassic"]}),
+            ("write__social__post", {**post, "summary": "Thank them again"}),
+        ],
+    )
+    world = make_world(model, edit=with_x)
+    outcome = world.run("cmo", force=True)
+    cited, unsourced = outcome.actions
+    assert (cited.type, cited.status) == ("mcp_write", "executed"), cited.reason
+    assert unsourced.status == "refused" and "without citing" in (unsourced.reason or "")
+    [made] = [r for r in x.received if r.method == "POST"]
+    assert made.body == {"text": text} and made.headers["authorization"] == f"Bearer {USER_TOKEN}"
+    assert [e["payload"]["tool"] for e in world.events("tool.called")] == ["user"]
