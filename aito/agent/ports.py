@@ -283,6 +283,8 @@ class WorkerRequests(Protocol):
 
     def expire(self, request: str, *, reason: str, now: dt.datetime) -> bool: ...
 
+    def told(self, request: str) -> None: ...
+
 
 class Bus(leasing.Locks, Protocol):
     """What the loop needs from the bus: locks, heartbeats and the helpers built on it."""

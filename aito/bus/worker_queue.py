@@ -45,6 +45,10 @@ def request_id(task: str, requester_run: str, position: int) -> str:
     return f"{task[:60]}:{run[:60]}-{position}"
 
 
+DEAD_SET = "queue:workers:dead"
+"""Worker requests that died, until their requester is told."""
+
+
 class WorkerQueue(queues.TaskQueues):
     """Ask for workers, claim a request by id, expire one; what waits and what runs."""
 
@@ -137,6 +141,24 @@ class WorkerQueue(queues.TaskQueues):
             ):
                 return other.request_id
         return None
+
+    def dead(self) -> list[models.TaskRecord]:
+        """Worker requests that died (failed or lapsed too often) and whose requester has
+        not been told yet."""
+        key = self._conn.key(DEAD_SET)
+        ids: Any = self._conn.run(lambda r: r.smembers(key), op="read dead worker requests")
+        return self._records(sorted(str(i) for i in ids))
+
+    def told(self, request: str) -> None:
+        """The requester of a dead request has been told."""
+        key = self._conn.key(DEAD_SET)
+        self._conn.run(lambda r: r.srem(key, request), op="forget a dead worker request")
+
+    def _report_dead(self, task_ids: list[str]) -> None:
+        super()._report_dead(task_ids)
+        if task_ids:  # remembered until its requester is told (the orchestrator does)
+            key = self._conn.key(DEAD_SET)
+            self._conn.run(lambda r: r.sadd(key, *task_ids), op="remember dead worker requests")
 
     def running_of(self, requester: str) -> int:
         """How many workers ``requester`` has running now."""

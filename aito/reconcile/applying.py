@@ -119,6 +119,11 @@ class Applier:
             if self.workers is None:
                 raise ConfigError("this orchestrator runs no workers (no worker runtime)")
             self.workers.start(step)
+        elif isinstance(step, steps.ReportDeadWorker):
+            if self.workers is None:
+                raise ConfigError("this orchestrator runs no workers (no worker runtime)")
+            self.workers.report_dead(step)
+            self._event("worker.dead", step.parent or None, {"request": step.request})
         elif isinstance(step, steps.ExpireWorker):
             if self.workers is None:
                 raise ConfigError("this orchestrator runs no workers (no worker runtime)")

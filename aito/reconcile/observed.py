@@ -86,6 +86,8 @@ class Observed:
     containers: tuple[ContainerSeen, ...] = ()
     decisions: tuple[DecisionSeen, ...] = ()
     worker_requests: tuple[WorkerAsked, ...] = ()
+    workers_dead: tuple[WorkerAsked, ...] = ()
+    """Worker requests that died (their runners stopped too often) not reported yet."""
     workers_running: dict[str, int] = dataclasses.field(default_factory=dict)
     """Per requesting agent: its workers running now (claimed requests)."""
     causes: tuple[Cause, ...] = ()

@@ -75,6 +75,7 @@ def observe(org: loading.Organization, sources: Sources, *, now: dt.datetime) ->
         containers=tuple(containers),
         decisions=tuple(decisions),
         worker_requests=tuple(asked),
+        workers_dead=tuple(_dead_requests(sources, now=now)),
         workers_running=running,
         causes=tuple(causes),
         notified=frozenset(notified),
@@ -151,6 +152,23 @@ def _worker_queue(
         if (request := worker_queue.spawn_request(record)) is not None
     )
     return asked, dict(running)
+
+
+def _dead_requests(sources: Sources, *, now: dt.datetime) -> list[seen_.WorkerAsked]:
+    found = []
+    for record in sources.bus.worker_queue().dead():
+        request = worker_queue.spawn_request(record)
+        found.append(
+            seen_.WorkerAsked(
+                record.task.task_id,
+                request.requester if request is not None else "",
+                record.task.agent,
+                request.task if request is not None else "",
+                record.enqueued_at or now,
+                attempts=record.attempts,
+            )
+        )
+    return found
 
 
 def _decisions(sources: Sources) -> tuple[list[seen_.DecisionSeen], list[seen_.Cause]]:

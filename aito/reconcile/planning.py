@@ -198,6 +198,7 @@ def _workers(org: loading.Organization, seen: seen_.Observed, now: dt.datetime) 
                 )
             )
         room[asked.parent] = left - 1
+    found += [steps.ReportDeadWorker(dead.id, dead.parent) for dead in seen.workers_dead]
     return found
 
 

@@ -104,6 +104,19 @@ class ExpireWorker:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReportDeadWorker:
+    """A worker request died (started too often without finishing): its requester is
+    told it failed."""
+
+    request: str
+    parent: str
+
+    @property
+    def key(self) -> str:
+        return f"dead:{self.request}"
+
+
+@dataclasses.dataclass(frozen=True)
 class Reap:
     """Remove a container that is overdue or whose launcher is gone."""
 
@@ -142,6 +155,7 @@ Step = (
     | Tally
     | SpawnWorker
     | ExpireWorker
+    | ReportDeadWorker
     | Reap
     | Notify
 )

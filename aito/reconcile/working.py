@@ -68,6 +68,18 @@ class QueuedWorkers:
             self.delegation.tell(asked, reason)
         return True
 
+    def report_dead(self, step: steps.ReportDeadWorker) -> None:
+        """Tell a dead request's requester it failed (once), then forget it."""
+        queue = self.delegation.queue
+        record = queue.record(step.request)
+        asked = worker_queue.spawn_request(record) if record is not None else None
+        if asked is not None and record is not None:
+            why = record.error or "unknown"
+            self.delegation.tell(
+                asked, f"failed: started {record.attempts} time(s) without finishing ({why})"
+            )
+        queue.told(step.request)
+
     def running(self) -> int:
         """Workers this orchestrator runs now."""
         return sum(1 for t in self._threads if t.is_alive())

@@ -263,3 +263,31 @@ def test_a_second_request_for_a_task_already_waiting_for_a_worker_is_refused(
     assert applied(orchestrator(world).once()) == [("SpawnWorker", None)]
     assert len(writer_pulls(world)) == 1
     assert len(worker_results(world, "cmo")) == 1
+
+
+def test_a_request_whose_runners_all_died_is_reported_to_its_requester_once(
+    make_world: Make,
+) -> None:
+    """Started five times and never finished (each runner died with its claim): the
+    request is dead, and its requester hears that it failed, once."""
+    world = make_world(offline.OfflineModel(seed=3), edit=one_worker_at_a_time)
+    _, request = asked_and_waiting(world)
+    queue = world.runtime.bus.worker_queue()
+    for _ in range(queue.max_attempts):
+        held = queue.claim_request(
+            request, worker="a runner that dies", now=world.clock(), visibility_seconds=60
+        )
+        assert held is not None
+        world.clock.advance(seconds=61)
+        queue.requeue_expired(world.clock())
+    record = queue.record(request)
+    assert record is not None and record.state is bus_models.TaskState.DEAD
+    orch = orchestrator(world, spawn=_never)
+    done = orch.once()
+    assert [type(a.step).__name__ for a in done.applied if "Worker" in type(a.step).__name__] == [
+        "ReportDeadWorker"
+    ]
+    [told] = worker_results(world, "cmo")
+    assert told["summary"].endswith("failed: started 5 time(s) without finishing (claim expired)")
+    assert queue.dead() == []
+    assert not [a for a in orch.once().applied if "Worker" in type(a.step).__name__]
