@@ -248,7 +248,7 @@ def spawn_worker(ex: effects.Effects, position: int, action: actions.SpawnWorker
         claimed := delegation.claim(
             request,
             runner=ex.run_id,
-            visibility_seconds=delegating.claim_seconds(ex.org, action.kind),
+            visibility_seconds=ex.org.claim_seconds_of(action.kind),
             resume=True,  # this run resumed after its process died: its claim is its own
         )
     ) is None:

@@ -21,7 +21,6 @@ from aito.agent import executing, runs
 from aito.agent.ports import Memory, WorkerRequests
 from aito.bus import models as bus_models
 from aito.bus import worker_queue
-from aito.org import loading
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +38,6 @@ def report_of(result: runs.RunOutcome) -> str:
     text = result.summary or result.error or result.status
     listed = ", ".join(f"{a.type} {a.ref}" for a in done) or "none"
     return f"{result.status}: {text} ({len(done)} action(s): {listed})"
-
-
-def claim_seconds(org: loading.Organization, kind: str) -> float:
-    """How long a claim on a request of ``kind`` lasts: its timeout and a grace."""
-    return org.claim_seconds_of(kind)
 
 
 def worker_request(asked: worker_queue.SpawnRequest) -> executing.WorkerRequest:

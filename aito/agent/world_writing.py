@@ -73,6 +73,12 @@ def text_of(arguments: dict[str, Any]) -> str:
     return "\n".join(found)
 
 
+def made_today(writes: list[dict[str, Any]], now: dt.datetime) -> int:
+    """How many of ``writes`` (open items of kind `write`) were claimed on ``now``'s UTC day."""
+    today = now.astimezone(dt.UTC).date()
+    return sum(1 for item in writes if item["created_at"].astimezone(dt.UTC).date() == today)
+
+
 def canonical(arguments: dict[str, Any]) -> str:
     return json.dumps(arguments, sort_keys=True, ensure_ascii=False, default=str)
 
@@ -110,9 +116,7 @@ def write(ex: effects.Effects, position: int, action: actions.McpWrite) -> effec
             reason="interrupted while writing (the run stopped); not written again: check "
             "whether it went out",
         )
-    today = ex.ports.clock().astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    made_today = sum(1 for item in mine if item["created_at"] >= today)
-    if made_today >= settings.writes_per_day:
+    if made_today(mine, ex.ports.clock()) >= settings.writes_per_day:
         return effects.Result(
             "refused",
             reason=f"the day's cap is reached: {settings.writes_per_day} writes (org.yaml "

@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 from aito.agent import executing
+from aito.bus import models as bus_models
 from aito.bus import worker_queue
 from aito.bus.services import BusServices
 from aito.decisions import sweeping
@@ -133,19 +134,7 @@ def _worker_queue(
     queue = sources.bus.worker_queue()
     queue.requeue_expired(now)  # a lapsed claim's runner died: its request waits again
     kinds = [a.id for a in org.agents.values() if a.layer is Layer.WORKER]
-    asked = []
-    for record in queue.waiting(kinds):
-        request = worker_queue.spawn_request(record)
-        asked.append(
-            seen_.WorkerAsked(
-                record.task.task_id,
-                request.requester if request is not None else "",
-                record.task.agent,
-                request.task if request is not None else "",
-                record.enqueued_at or now,
-                attempts=record.attempts,
-            )
-        )
+    asked = [_asked(record, now) for record in queue.waiting(kinds)]
     running = Counter(
         request.requester
         for record in queue.running()
@@ -155,20 +144,20 @@ def _worker_queue(
 
 
 def _dead_requests(sources: Sources, *, now: dt.datetime) -> list[seen_.WorkerAsked]:
-    found = []
-    for record in sources.bus.worker_queue().dead():
-        request = worker_queue.spawn_request(record)
-        found.append(
-            seen_.WorkerAsked(
-                record.task.task_id,
-                request.requester if request is not None else "",
-                record.task.agent,
-                request.task if request is not None else "",
-                record.enqueued_at or now,
-                attempts=record.attempts,
-            )
-        )
-    return found
+    return [_asked(record, now) for record in sources.bus.worker_queue().dead()]
+
+
+def _asked(record: bus_models.TaskRecord, now: dt.datetime) -> seen_.WorkerAsked:
+    """A queued request as the plan sees it (no parent: not a valid request)."""
+    request = worker_queue.spawn_request(record)
+    return seen_.WorkerAsked(
+        record.task.task_id,
+        request.requester if request is not None else "",
+        record.task.agent,
+        request.task if request is not None else "",
+        record.enqueued_at or now,
+        attempts=record.attempts,
+    )
 
 
 def _decisions(sources: Sources) -> tuple[list[seen_.DecisionSeen], list[seen_.Cause]]:

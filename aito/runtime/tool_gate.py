@@ -6,7 +6,6 @@ checked it)."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 from aito.agent import actions, world_writing
 from aito.agent.ports import LoopPorts
@@ -59,9 +58,8 @@ class ToolGate:
         mine = self.ports.memory.items(kind="write", agent_id=self.agent_id, state=None)
         if why is None and not any(item["ref"] == ask.ref for item in mine):
             why = f"no claim {ask.ref!r}: a write is claimed before it is made"
-        today = self.ports.clock().astimezone(dt.UTC).date()
-        made = sum(1 for item in mine if item["created_at"].astimezone(dt.UTC).date() == today)
-        if why is None and made > self.org.org.mcp.writes_per_day:
+        made = world_writing.made_today(mine, self.ports.clock())
+        if why is None and made > self.org.org.mcp.writes_per_day:  # the claim counts too
             why = "the day's cap of writes is passed"
         if why is not None:
             raise gateway.Refusal(403, why)

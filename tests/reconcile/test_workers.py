@@ -204,7 +204,7 @@ def test_an_orchestrator_killed_while_its_worker_runs_repeats_nothing(make_world
 
     again = orchestrator(world)  # the next orchestrator process
     assert applied(again.once()) == []  # the dead one's claim has not lapsed yet: it waits
-    world.clock.advance(seconds=delegating.claim_seconds(world.org, "content-writer") + 1)
+    world.clock.advance(seconds=world.org.claim_seconds_of("content-writer") + 1)
     assert applied(again.once()) == [("SpawnWorker", None)]
     record = world.runtime.bus.worker_queue().record(request)
     assert record is not None and record.state is bus_models.TaskState.DONE
