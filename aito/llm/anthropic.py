@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import anthropic
 from anthropic import types
@@ -42,6 +43,24 @@ DEFAULT_RETRY_AFTER = 30.0
 """Seconds to wait after a transient failure when the server did not say."""
 MAX_WAIT = 60.0
 """A server asking for a longer wait is not waited for: the error is raised at once."""
+
+RELAYED_FIELDS = (
+    "model",
+    "max_tokens",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "thinking",
+    "metadata",
+    "context_management",
+)
+"""What a relayed Messages API call may carry (anything else a coding agent sends is
+dropped: no server-side tool, no MCP connector, no container reaches past the sandbox)."""
 
 _EPHEMERAL: types.CacheControlEphemeralParam = {"type": "ephemeral"}
 _ANY_TOOL: types.ToolChoiceAnyParam = {"type": "any"}
@@ -111,6 +130,53 @@ class AnthropicModel:
         latency_ms = int((time.monotonic() - started) * 1000)
         try:
             return _response(message, latency_ms=latency_ms)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise MalformedReply(
+                SERVICE, f"the reply does not have a message's shape ({type(exc).__name__})"
+            ) from exc
+
+    def relay(
+        self, body: Mapping[str, Any], *, beta: str | None = None, timeout_seconds: float = 600
+    ) -> tuple[dict[str, Any], ModelResponse]:
+        """One Messages API call made as a coding agent asked it (a ``claude-code``
+        worker's, checked by the launcher's gateway): only the fields of
+        :data:`RELAYED_FIELDS` go on, with this side's key, retried as :meth:`complete`
+        is. Answers the message as the API gave it (JSON) and as a response."""
+        fields = {name: body[name] for name in RELAYED_FIELDS if name in body}
+        core = {name: fields.pop(name) for name in ("model", "max_tokens", "messages")}
+        request = ModelRequest(
+            agent_id="",
+            run_id="",
+            model=str(core["model"]),
+            system="",
+            prompt="",
+            tools=[],
+            max_tokens=int(core["max_tokens"]),
+        )
+        started = time.monotonic()
+
+        def create() -> types.Message:
+            return self._client.messages.create(  # type: ignore[no-any-return]
+                **core,
+                stream=False,
+                extra_body=fields or None,
+                extra_headers={"anthropic-beta": beta} if beta else None,
+                timeout=timeout_seconds,  # explicit: a long answer is expected, not refused
+            )
+
+        try:
+            message = retrying.call(
+                create, policy=self._retry, retry_if=_transient, asked=_asked_wait, what=SERVICE
+            )
+        except anthropic.AnthropicError as exc:
+            raise self._translate(exc, request) from exc
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise MalformedReply(
+                SERVICE, f"the reply is not JSON a message can be read from ({type(exc).__name__})"
+            ) from exc
+        latency_ms = int((time.monotonic() - started) * 1000)
+        try:
+            return message.model_dump(mode="json"), _response(message, latency_ms=latency_ms)
         except (TypeError, ValueError, AttributeError) as exc:
             raise MalformedReply(
                 SERVICE, f"the reply does not have a message's shape ({type(exc).__name__})"

@@ -11,6 +11,14 @@ from aito.org.common import OrgModel, Slug
 from aito.org.organization import ContainerLimits
 
 
+class Engine(enum.StrEnum):
+    """How a worker thinks: AITO's own loop (it answers with actions), or a full coding
+    agent (Claude Code) that edits a copy of the files it may change."""
+
+    AITO = "aito"
+    CLAUDE_CODE = "claude-code"
+
+
 class Layer(enum.StrEnum):
     HEAD = "head"
     C_LEVEL = "c-level"
@@ -126,6 +134,12 @@ class AgentSpec(OrgModel):
         None, description="workers it may have running at once; default: `defaults`"
     )
     workers: list[Slug] = Field(default_factory=list, description="worker kinds it may spawn")
+    engine: Engine = Field(
+        Engine.AITO,
+        description="workers only: `aito` (answers with actions) or `claude-code` (a coding "
+        "agent in the same sandbox that edits a copy of the files its `git.paths` allow; "
+        "its changes come back as one pull request, checked like any other)",
+    )
 
     @model_validator(mode="after")
     def _layer_rules(self) -> AgentSpec:
@@ -137,6 +151,13 @@ class AgentSpec(OrgModel):
             raise ValueError(f"a {self.layer.value} agent needs `loop: {{schedule: ...}}`")
         if self.layer is Layer.WORKER and self.workers:
             raise ValueError("workers cannot spawn workers; remove `workers`")
+        if self.engine is not Engine.AITO and self.layer is not Layer.WORKER:
+            raise ValueError(f"engine {self.engine.value} is for workers only; remove `engine`")
+        if self.engine is Engine.CLAUDE_CODE and self.mcp_servers:
+            raise ValueError(
+                "a claude-code worker reaches no MCP server (its sandbox has no network); "
+                "remove `mcp_servers` or use engine aito"
+            )
         if self.layer is not Layer.WORKER and self.timeout_minutes is not None:
             raise ValueError(
                 "an agent's timeout is `loop.timeout_minutes`; remove `timeout_minutes`"

@@ -67,6 +67,21 @@ class GatewayClient:
             raise PermanentAdapterError(SERVICE, f"{route} refused ({response.status}): {error}")
         return reply.model_validate_json(raw)
 
+    def forward(
+        self, route: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, str, bytes]:
+        """A request passed on as is (a coding agent's Messages API call): its status,
+        content type and body, whatever they are."""
+        connection = _UnixConnection(self.path, timeout=self.timeout)
+        try:
+            connection.request("POST", route, body=body, headers=dict(headers))
+            response = connection.getresponse()
+            return response.status, response.getheader("Content-Type", ""), response.read()
+        except OSError as exc:
+            raise LauncherGone(SERVICE, f"{self.path}: {exc}") from exc
+        finally:
+            connection.close()
+
     def model(self, call: protocol.ModelCall) -> protocol.ModelReply:
         return self.call("POST", "/v1/model", call, protocol.ModelReply)
 

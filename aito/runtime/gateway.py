@@ -12,6 +12,9 @@ the launcher supplies (absent ones answer 404):
   listed and called on the launcher's side (:class:`~aito.runtime.protocol.ToolCallAsk`)
 - ``POST /v1/tools/write``: a write the run checked and claimed, checked again and made
   on the launcher's side (:class:`~aito.runtime.protocol.ToolWriteAsk`)
+- ``POST /v1/messages``: the Messages API, for a ``claude-code`` worker's coding agent
+  (a JSON object, size-capped; what it may carry is the handler's to check, see
+  :mod:`aito.runtime.messages_relay`); the handler answers raw bytes (JSON or events)
 
 Bodies are size-capped and validated; an invalid one is refused (400) and never reaches
 a handler. A handler refuses with :class:`Refusal` (its status and message go back).
@@ -22,12 +25,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import http.server
+import json
 import logging
 import os
 import socketserver
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +62,16 @@ class Routes:
     tools_list: Callable[[protocol.ToolsAsk], protocol.ToolList] | None = None
     tools_call: Callable[[protocol.ToolCallAsk], protocol.ToolCallReply] | None = None
     tools_write: Callable[[protocol.ToolWriteAsk], protocol.ToolCallReply] | None = None
+    messages: Callable[[dict[str, Any], Mapping[str, str]], RawAnswer] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RawAnswer:
+    """A reply sent as is (the Messages API's JSON or server-sent events)."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
 
 
 _POSTS: dict[str, tuple[str, type[BaseModel]]] = {
@@ -92,11 +106,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._answer(self.server.routes.task)
 
     def do_POST(self) -> None:
+        if self.path.split("?")[0] == "/v1/messages" and self.server.routes.messages:
+            self._messages(self.server.routes.messages)
+            return
         route = _POSTS.get(self.path)
         handler = getattr(self.server.routes, route[0]) if route else None
         if route is None or handler is None:
             self._send(404, protocol.Refused(error=f"no POST {self.path[:100]} here"))
             return
+        raw = self._read_body()
+        if raw is None:
+            return
+        try:
+            body = route[1].model_validate_json(raw)
+        except ValidationError as exc:
+            self._send(400, protocol.Refused(error=f"invalid {self.path}: {exc}"[:4000]))
+            return
+        self._answer(lambda: handler(body))
+
+    def _read_body(self) -> bytes | None:
         try:
             length = int(self.headers.get("Content-Length", "-1"))
         except ValueError:
@@ -104,13 +132,36 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if length < 0 or length > protocol.MAX_BODY:
             self.close_connection = True
             self._send(413, protocol.Refused(error=f"a body of 0 to {protocol.MAX_BODY} bytes"))
+            return None
+        return self.rfile.read(length)
+
+    def _messages(self, handler: Callable[[dict[str, Any], Mapping[str, str]], RawAnswer]) -> None:
+        raw = self._read_body()
+        if raw is None:
             return
         try:
-            body = route[1].model_validate_json(self.rfile.read(length))
-        except ValidationError as exc:
-            self._send(400, protocol.Refused(error=f"invalid {self.path}: {exc}"[:4000]))
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self._send(400, protocol.Refused(error="the body is not a JSON object"))
             return
-        self._answer(lambda: handler(body))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        try:
+            answer = handler(body, headers)
+        except Exception as exc:  # the launcher's own failure: told, not hung
+            log.exception("gateway: %s failed", self.path)
+            answer = RawAnswer(
+                500,
+                protocol.Refused(error=f"the launcher failed: {exc}"[:2000])
+                .model_dump_json()
+                .encode(),
+            )
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
 
     def _answer(self, call: Callable[[], BaseModel | None]) -> None:
         try:

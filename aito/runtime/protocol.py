@@ -6,7 +6,7 @@ checks it against what the launcher knows (whose run, which model, which call).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,11 +63,22 @@ class WorkerReply(Message):
 
 
 class Task(Message):
-    """What a worker is asked: the first request, and how many calls it may make."""
+    """What a worker is asked: the first request, and how many calls it may make.
+
+    A ``claude-code`` worker also gets the ``title`` of its pull request, its ``brief``
+    (the task in words), the ``files`` it may change (a copy: path → text) and its
+    ``max_turns``; it thinks through
+    ``POST /v1/messages`` (the Messages API, relayed by the launcher) instead of
+    ``/v1/model``."""
 
     request: ModelRequest
     first_index: int = Field(ge=0)
     attempts: int = Field(ge=0)
+    engine: Literal["aito", "claude-code"] = "aito"
+    title: str = Field("", max_length=200)
+    brief: str = ""
+    files: dict[str, str] = Field(default_factory=dict)
+    max_turns: int = Field(0, ge=0)
 
 
 class Output(Message):

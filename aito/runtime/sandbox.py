@@ -35,7 +35,8 @@ from aito.agent.running import Runner
 from aito.agent.runs import Wake
 from aito.bus import budgets
 from aito.llm.base import Exchange, ModelRequest, ToolTurn
-from aito.runtime import gateway, protocol, reaping, specs
+from aito.org.agents import Engine
+from aito.runtime import coding_tasks, gateway, messages_relay, protocol, reaping, specs
 from aito.runtime.base import ContainerSpec, Exit, Runtime
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,8 @@ class SandboxThinker:
             return thinking.Thought(None, "failed")
         session = _Session(wake, request, saved=saved, spend=spend, limits=limits)
         routes = gateway.Routes(model=session.model, task=session.task, output=session.output)
+        if wake.org.agents[wake.agent_id].engine is Engine.CLAUDE_CODE:
+            routes = session.coding()
         other = gateway.is_another_user(self.user)
         with gateway.serving(routes, for_another_user=other) as directory:
             spec = specs.worker_container(
@@ -185,9 +188,27 @@ class _Session:
         self.seeded = False
         self.changed = threading.Event()
         """Set when the answer is in (or the container has ended)."""
+        self.relay: messages_relay.MessagesRelay | None = None
+        self.coding_task: protocol.Task | None = None
         self._lock = threading.Lock()
 
+    def coding(self) -> gateway.Routes:
+        """A claude-code worker's routes: its task (with the files), the Messages API
+        (each call checked, budgeted and recorded here), its answer."""
+        accounting.seed_ledger(self.wake, self.budget, spend=self.spend)
+        self.coding_task = coding_tasks.task_for(self.wake, self.request, first_index=self.first)
+        self.relay = messages_relay.MessagesRelay(
+            wake=self.wake,
+            budget=self.budget,
+            exchanges=self.exchanges,
+            max_calls=coding_tasks.MAX_TURNS + coding_tasks.EXTRA_CALLS,
+            first=self.first,
+        )
+        return gateway.Routes(messages=self.relay, task=self.task, output=self.output)
+
     def task(self) -> protocol.Task:
+        if self.coding_task is not None:
+            return self.coding_task
         # A resumed worker goes on from its last request (its turns so far included).
         return protocol.Task(
             request=self.latest, first_index=self.first, attempts=thinking.ATTEMPTS
@@ -258,6 +279,8 @@ class _Session:
     def thought(self, ended: Exit) -> thinking.Thought:
         """The plan, if the container handed in a valid answer; else why there is none."""
         wake = self.wake
+        if self.refusal is None and self.relay is not None:
+            self.refusal = self.relay.refusal
         if self.refusal is not None:
             return thinking.refused(wake, self.refusal)
         if self.answer is None:

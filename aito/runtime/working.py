@@ -8,6 +8,7 @@ rejected, and hands in the tool calls it chose. An answer that reads (its kind's
 tools) comes back with the results the trusted side got by making those reads; the
 worker asks again with them (it never calls a tool itself, and has no network to). The
 trusted side checks the answer again (it is only data) before anything is applied.
+A ``claude-code`` worker runs a coding agent instead (:mod:`aito.runtime.claude_code`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ EXIT_BUDGET = 9
 def work(client: GatewayClient, out: TextIO) -> int:
     """One worker task, start to end; the exit code says how it ended."""
     task = client.task()
+    if task.engine == "claude-code":
+        from aito.runtime import claude_code  # its SDK is loaded only for such a worker
+
+        return claude_code.work(client, task, out)
     request = task.request
     index = task.first_index
     rejected = 0

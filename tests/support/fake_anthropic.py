@@ -13,7 +13,7 @@ and a JSON body with ``model``, ``max_tokens`` and ``messages`` (400
 
 Scripting: :meth:`FakeAnthropic.plan` queues replies (:func:`tool_use`, :func:`text`,
 :func:`rate_limited`, :func:`overloaded`, :func:`server_error`, :func:`malformed`,
-:func:`raw`, :func:`held`);
+:func:`raw`, :func:`held`, or a function making one from the request's body);
 each request takes the next one. With the queue empty it calls the ``summary`` tool
 with ``{"text": "nothing to do"}``. Every request received (also rejected ones) is in
 :attr:`FakeAnthropic.requests`.
@@ -24,8 +24,13 @@ Usage is simulated: input is ``len(json)/4`` tokens of ``tools``, ``system`` and
 real API answers) ends a cacheable prefix: a request reads the longest marked prefix
 an earlier request wrote (``cache_read_input_tokens``), writes the longer marked ones
 (``cache_creation_input_tokens``) and the rest stays ``input_tokens``. System blocks
-must be non-empty text. Not modelled: the minimum cacheable length, cache expiry,
-streaming, token counting, other endpoints.
+must be non-empty text.
+
+Streaming: a request with ``"stream": true`` is answered as the API streams (server-sent
+events ``message_start``, ``content_block_start``/``_delta``/``_stop`` per block,
+``message_delta`` with the stop reason and output tokens, ``message_stop``), the whole
+answer at once. Not modelled: the minimum cacheable length, cache expiry, token
+counting, other endpoints.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import hashlib
 import itertools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -89,6 +94,8 @@ class HeldReply:
 
 
 Reply = ToolUseReply | TextReply | ErrorReply | RawReply | HeldReply
+Planned = Reply | Callable[[dict[str, Any]], Reply]
+"""A reply, or how to make it from the request's body (e.g. a path the request names)."""
 
 
 def tool_use(*calls: tuple[str, dict[str, Any]], text: str = "") -> ToolUseReply:
@@ -161,12 +168,12 @@ class FakeAnthropic:
         self.api_key = api_key
         self.base_url = ""
         self.requests: list[ReceivedRequest] = []
-        self._planned: list[Reply] = []
+        self._planned: list[Planned] = []
         self._cached: set[str] = set()  # keys of the prefixes written to the cache
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def plan(self, *replies: Reply) -> None:
+    def plan(self, *replies: Planned) -> None:
         """Queue replies; each request takes the next (then the default tool call)."""
         with self._lock:
             self._planned.extend(replies)
@@ -193,7 +200,8 @@ class FakeAnthropic:
             problem = self._check(method, path, headers, body)
             if problem is not None:
                 return problem
-            reply = self._planned.pop(0) if self._planned else tool_use(DEFAULT_CALL)
+            planned = self._planned.pop(0) if self._planned else tool_use(DEFAULT_CALL)
+            reply = planned(body) if callable(planned) else planned
         if isinstance(reply, HeldReply):
             reply.arrived.set()
             reply.released.wait(120)
@@ -204,6 +212,8 @@ class FakeAnthropic:
             if isinstance(reply, RawReply):
                 return reply.status, reply.body, {"content-type": reply.content_type}
             message = self._message(body, reply)
+            if body.get("stream") is True:
+                return 200, _events(message), {"content-type": "text/event-stream"}
             return 200, message.model_dump_json(), {}
 
     def _check(
@@ -340,6 +350,46 @@ def _error(
 ) -> tuple[int, str, dict[str, str]]:
     body = {"type": "error", "error": {"type": error_type, "message": message}}
     return status, json.dumps(body), headers or {}
+
+
+def _events(message: types.Message) -> bytes:
+    """``message`` as the Messages API streams it (server-sent events)."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    start = message.model_dump(mode="json")
+    start.update(content=[], stop_reason=None)
+    start["usage"] = {**start["usage"], "output_tokens": 1}
+    events.append(("message_start", {"type": "message_start", "message": start}))
+    for index, block in enumerate(message.content):
+        if isinstance(block, types.TextBlock):
+            opened: dict[str, Any] = {"type": "text", "text": ""}
+            delta: dict[str, Any] = {"type": "text_delta", "text": block.text}
+        else:
+            assert isinstance(block, types.ToolUseBlock)
+            opened = {"type": "tool_use", "id": block.id, "name": block.name, "input": {}}
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(block.input)}
+        events += [
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": opened},
+            ),
+            (
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            ),
+            ("content_block_stop", {"type": "content_block_stop", "index": index}),
+        ]
+    events += [
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message.stop_reason, "stop_sequence": None},
+                "usage": {"output_tokens": message.usage.output_tokens},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events).encode()
 
 
 def _handler(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
