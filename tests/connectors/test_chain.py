@@ -5,11 +5,15 @@ the MCP SDK's client: exact numbers and facts, strict input, the provider's key 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from support.agent_world import ScriptedModel, World
 from support.json_servers import JsonApi, Request, json_api
+from support.mcp_world import post, probe, serving
 
 from aito.org.mcp_servers import McpServer
 from aito.toolbox import hub
@@ -165,3 +169,38 @@ def test_bad_input_is_refused_unsent_and_node_errors_are_clear(
     assert "eth_blockNumber does not exist" in unknown.text
     assert revoked.is_error and "HTTP 401" in revoked.text
     assert KEY not in revoked.text and served.url() in revoked.text
+
+
+def test_an_agent_reads_the_token_supply_then_posts_it_citing_the_fact(
+    make_world: Callable[..., World],
+    node: tuple[Node, JsonApi],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """End to end through an agent's run: the CMO reads the token's supply on chain (a
+    turn), then posts the number citing the fact it read (a checked write, made); the
+    same post without the citation is refused. The provider's key stays in its URL."""
+    _, served = node
+    posted = tmp_path / "posted.txt"
+    monkeypatch.setenv("AITO_MCP_PROBE_LOG", str(posted))
+    text = "589,500,000,000,000 SHIB exist today."
+    supply = f"eth.supply.{TOKEN.lower()}"
+    model = ScriptedModel(
+        [("eth__token_supply", {"token_address": TOKEN})],
+        [post(text, cites=[supply]), post(text)],
+    )
+    world = make_world(model, edit=serving({"eth": chain(), "social": probe()}))
+    outcome = world.run("cmo", force=True)
+    [result] = model.requests[1].turns[0].results
+    assert not result.is_error and KEY not in result.content
+    facts = {f["id"]: f["value"] for f in json.loads(result.content)["facts"]}
+    assert facts == {supply: 589_500_000_000_000.0}  # named as it is cited
+    [record] = [e["payload"] for e in world.events("tool.called")]
+    assert (record["server"], record["tool"], record["error"]) == ("eth", "token_supply", None)
+    [asked] = served.received
+    assert (asked.method, asked.path) == ("POST", f"/v3/{KEY}")
+    assert asked.body["params"] == [{"to": TOKEN.lower(), "data": "0x18160ddd"}, "latest"]
+    cited, unsourced = outcome.actions
+    assert (cited.type, cited.status) == ("mcp_write", "executed"), cited.reason
+    assert unsourced.status == "refused" and "without citing" in (unsourced.reason or "")
+    assert posted.read_text() == text + "\n"  # once: the cited post

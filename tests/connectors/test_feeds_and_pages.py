@@ -7,12 +7,18 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
+from support.agent_world import ScriptedModel, World
+from support.mcp_world import post, probe, serving
 from support.web_servers import Page, Site, site
+
+from aito.agent import tool_loop
+from aito.org.mcp_servers import McpServer
 
 RSS = b"""<?xml version="1.0"?>
 <rss version="2.0"><channel><title>Shiba news</title><link>https://shiba.example/</link>
@@ -134,3 +140,44 @@ def test_the_rss_connector_reads_the_feeds_it_follows_newest_first(web: Site) ->
     assert latest["items"][0]["feed"] == "Dev blog"
     failed, why = call(connector("rss", "127.0.0.1"), "latest", {})
     assert failed and "follows no feed" in why
+
+
+def test_an_agent_reads_a_page_it_may_and_is_refused_one_on_a_host_not_allowed(
+    make_world: Callable[..., World], web: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end through an agent's run: the CMO's web server may reach 127.0.0.1 only.
+    The page there reaches its next turn as text; a page on another host (localhost, the
+    same machine) is an error naming that host, and nothing asks it. The number on the
+    page is text, not a verified fact: a post of it is refused, and nothing is posted."""
+    posted = tmp_path / "posted.txt"
+    monkeypatch.setenv("AITO_MCP_PROBE_LOG", str(posted))
+    pages = McpServer(command=["aito", "mcp", "serve", "web"], domains=["127.0.0.1"])
+    elsewhere = web.url("/about", host="localhost")
+    model = ScriptedModel(
+        [
+            ("pages__fetch_page", {"url": web.url("/about")}),
+            ("pages__fetch_page", {"url": elsewhere}),
+        ],
+        [post("12,345 holders!", cites=["pages.holders"]), ("summary", {"text": "Read it."})],
+    )
+    world = make_world(model, edit=serving({"pages": pages, "social": probe()}))
+    outcome = world.run("cmo", force=True)
+    [turn] = model.requests[1].turns
+    allowed, refused = turn.results
+    assert not allowed.is_error and "Holders: 12,345" in allowed.content
+    assert json.loads(allowed.content)["source"] == web.url("/about")
+    assert refused.is_error and "localhost is not an allowed domain" in refused.content
+    assert web.asked == ["/about"]  # localhost is this same server: it was never asked
+    records = [e["payload"] for e in world.events("tool.called")]
+    [read] = [r for r in records if r["error"] is None]
+    [denied] = [r for r in records if r["error"] is not None]
+    assert (read["server"], read["tool"], read["error"]) == ("pages", "fetch_page", None)
+    assert (denied["tool"], denied["arguments_sha256"]) == (
+        "fetch_page",
+        tool_loop.digest({"url": elsewhere}),
+    )
+    assert "localhost is not an allowed domain" in denied["error"]
+    [write, summary] = outcome.actions
+    assert write.status == "refused" and "cites unknown fact" in (write.reason or "")
+    assert (summary.type, summary.status) == ("summary", "executed")
+    assert not posted.exists() and world.events("world.written") == []

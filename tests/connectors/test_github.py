@@ -5,13 +5,16 @@ with and without a token, and GitHub's refusals as errors that say what to fix."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import github
 import pytest
 from github import Auth
+from support.agent_world import ScriptedModel, World
 from support.fake_github import FakeGitHub, start_fake_github
+from support.mcp_world import serving
 
 from aito.org.mcp_servers import McpServer
 from aito.toolbox import hub
@@ -187,3 +190,30 @@ def test_github_s_refusals_and_bad_input_are_errors_that_say_what_to_fix(
     [elsewhere] = calls(connector(domains=("api.github.com",)), ("repo", {"repo": "a/b"}))
     assert elsewhere.is_error and "not an allowed domain" in elsewhere.text
     assert not fake.calls  # nothing reached it
+
+
+def test_an_agent_reads_a_repository_and_acts_on_its_counts_next_turn(
+    make_world: Callable[..., World], fake: FakeGitHub
+) -> None:
+    """End to end through an agent's run: the CMO reads a repository through the github
+    connector (a turn, with the org's token, on GitHub's host only); its counts reach the
+    next request as facts it may cite, and it acts on them."""
+    model = ScriptedModel(
+        [("gh__repo", {"repo": "acme/widgets"})],
+        [("summary", {"text": "acme/widgets: 42 stars, 2 open issues."})],
+    )
+    world = make_world(model, edit=serving({"gh": connector()}))
+    outcome = world.run("cmo", force=True)
+    assert outcome.status == "completed", outcome.error
+    [result] = model.requests[1].turns[0].results
+    assert not result.is_error and TOKEN not in result.content
+    read = json.loads(result.content)
+    assert read["description"] == "Widgets for all"
+    facts = {f["id"]: f for f in read["facts"]}
+    assert facts["gh.stars.acme/widgets"]["value"] == 42  # named as it is cited
+    assert facts["gh.stars.acme/widgets"]["source"] == f"{fake.url}/repos/acme/widgets"
+    [record] = [e["payload"] for e in world.events("tool.called")]
+    assert (record["server"], record["tool"], record["error"]) == ("gh", "repo", None)
+    assert fake.calls == {"GET /repos/{owner}/{repo}": 1}
+    assert fake.used["reader"] == 1 and fake.used["-"] == 0  # read with the token
+    assert [(a.type, a.status) for a in outcome.actions] == [("summary", "executed")]

@@ -4,13 +4,17 @@ a certificate that does not verify or expires soon reported as a problem."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.agent_world import ScriptedModel, World
+from support.mcp_world import serving
 from support.tls_servers import TlsSite, tls_site
 from support.web_servers import Page, Site, site
 
+from aito.connectors import fetching
 from aito.org.mcp_servers import McpServer
 from aito.toolbox import hub
 
@@ -60,3 +64,28 @@ def test_an_error_status_is_a_problem() -> None:
         down = check(served.url("/gone"))
     assert down["status"] == 404 and down["problems"] == ["HTTP 404"]
     assert down["certificate"] is None
+
+
+def test_an_agent_learns_its_site_is_down_in_its_next_turn(
+    make_world: Callable[..., World],
+) -> None:
+    """End to end through an agent's run: the CMO checks its website (a turn); that it
+    answers 503 reaches its next request as a problem and as a fact, and it acts on it."""
+    with site({"/": Page(b"maintenance", status=503)}) as served:
+        model = ScriptedModel(
+            [("site__check", {"url": served.url("/")})],
+            [("summary", {"text": "The site is down (503); told the CTO."})],
+        )
+        world = make_world(model, edit=serving({"site": SERVER}))
+        outcome = world.run("cmo", force=True)
+    assert outcome.status == "completed", outcome.error
+    [result] = model.requests[1].turns[0].results
+    assert not result.is_error, result.content
+    found = json.loads(result.content)
+    assert (found["status"], found["ok"], found["problems"]) == (503, False, ["HTTP 503"])
+    assert {f["id"]: f["value"] for f in found["facts"]}["site.status.127.0.0.1"] == 503
+    [record] = [e["payload"] for e in world.events("tool.called")]
+    assert (record["server"], record["tool"], record["error"]) == ("site", "check", None)
+    assert served.asked == ["/"]  # one GET
+    assert served.headers[0]["User-Agent"] == fetching.USER_AGENT
+    assert [(a.type, a.status) for a in outcome.actions] == [("summary", "executed")]

@@ -4,11 +4,14 @@ GraphQL variables, proposals with their links, and their tallies as facts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from support.agent_world import ScriptedModel, World
 from support.json_servers import JsonApi, Request, json_api
+from support.mcp_world import serving
 
 from aito.org.mcp_servers import McpServer
 from aito.toolbox import hub
@@ -140,3 +143,36 @@ def test_bad_input_is_refused_unsent_and_graphql_errors_are_clear(graphql: JsonA
     assert bad_id.is_error and "proposal id" in bad_id.text
     assert broken.is_error and "Space not found: broken.eth" in broken.text
     assert missing.is_error and f"no proposal '{POLL}'" in missing.text
+
+
+def test_an_agent_reads_its_dao_s_proposals_and_acts_on_them_next_turn(
+    make_world: Callable[..., World], graphql: JsonApi
+) -> None:
+    """End to end through an agent's run: the CMO reads its space's closed proposals (a
+    turn); the proposals, their links and their tallies as facts it may cite reach its
+    next request, and it acts on them. The key went to the GraphQL endpoint only."""
+    summary = "SIP-7 passed: 1,250,000.5 For."
+    model = ScriptedModel(
+        [("dao__proposals", {"space": "shibainu.eth", "state": "closed"})],
+        [("summary", {"text": summary})],
+    )
+    world = make_world(model, edit=serving({"dao": snapshot()}))
+    outcome = world.run("cmo", force=True)
+    assert outcome.status == "completed", outcome.error
+    [result] = model.requests[1].turns[0].results
+    assert not result.is_error and "snap-key" not in result.content
+    read = json.loads(result.content)
+    assert read["proposals"][0]["link"] == f"https://snapshot.org/#/shibainu.eth/proposal/{SIP}"
+    facts = {f["id"]: f["value"] for f in read["facts"]}
+    assert facts[f"dao.votes.{SIP}.For"] == 1250000.5 and facts[f"dao.vote_count.{SIP}"] == 321
+    [record] = [e["payload"] for e in world.events("tool.called")]
+    assert (record["server"], record["tool"], record["error"]) == ("dao", "proposals", None)
+    [asked] = graphql.received
+    assert (asked.method, asked.path, asked.headers["x-api-key"]) == (
+        "POST",
+        "/graphql",
+        "snap-key",
+    )
+    assert asked.body["variables"] == {"space": "shibainu.eth", "state": "closed", "first": 10}
+    assert [(a.type, a.status) for a in outcome.actions] == [("summary", "executed")]
+    assert outcome.summary == summary
