@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from support.agent_world import ScriptedModel, edit_agent
 from support.json_servers import JsonApi, Request, json_api
 
 from aito.org.mcp_servers import McpServer
@@ -152,3 +155,50 @@ def test_bad_names_and_empty_writes_are_refused_before_anything_is_sent(cms: Jso
             outcome = opened.call("cms", tool, arguments)
             assert outcome.is_error and why in outcome.text, (tool, outcome.text)
     assert cms.received == []
+
+
+def test_an_agent_reads_its_articles_then_drafts_one_and_never_the_same_twice(
+    make_world,  # type: ignore[no-untyped-def]
+    cms: JsonApi,
+) -> None:
+    """End to end through an agent's run: the CMO reads the published articles through the
+    directus connector (a turn), then creates a draft as a checked write (made with the
+    CMS token, sent to the CMS alone); the same draft asked for in a later run is refused
+    and never sent."""
+
+    def with_cms(repo: Path) -> None:
+        org_yaml = repo / "org" / "org.yaml"
+        data = yaml.safe_load(org_yaml.read_text())
+        entry = directus().model_dump(mode="json", exclude_defaults=True)
+        data["mcp"] = {"servers": {"cms": entry}}
+        org_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+        edit_agent(repo, "cmo", lambda spec: spec.update(mcp_servers=["cms"]))
+
+    draft = {"title": "This week: Listing day and the Community call", "status": "draft"}
+    create = (
+        "write__cms__create_item",
+        {"arguments": {"collection": "articles", "data": draft}, "summary": "Draft the recap"},
+    )
+    read = {"collection": "articles", "filter": {"status": {"_eq": "published"}}}
+    model = ScriptedModel([("cms__items", read)], [create])
+    world = make_world(model, edit=with_cms)
+    outcome = world.run("cmo", force=True)
+    [made] = outcome.actions
+    assert (made.type, made.status) == ("mcp_write", "executed"), made.reason
+    [turn] = model.requests[1].turns
+    assert "Community call" in turn.results[0].content and not turn.results[0].is_error
+    [record] = [e["payload"] for e in world.events("tool.called")]
+    assert (record["server"], record["tool"], record["error"]) == ("cms", "items", None)
+    [written] = world.events("world.written")
+    assert written["payload"]["tool"] == "cms__create_item"
+
+    model.plan([create])  # the same draft, in the next run
+    world.clock.advance(hours=4)
+    again = world.run("cmo", key="2", force=True)
+    [refused] = again.actions
+    assert refused.status == "refused" and "the same as open write" in (refused.reason or "")
+    listed, post = cms.received  # the read, then exactly one write
+    assert (listed.method, listed.query["filter"]) == ("GET", '{"status":{"_eq":"published"}}')
+    assert (post.method, post.path, post.body) == ("POST", "/cms/items/articles", draft)
+    assert {r.headers["authorization"] for r in cms.received} == {f"Bearer {TOKEN}"}
+    assert not any(TOKEN in request.model_dump_json() for request in model.requests)

@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from support import notify_servers
+from support.agent_world import ScriptedModel, edit_agent
 from support.imap_server import ImapState, imap_server
+from support.local_repo import git
 
 from aito.org.mcp_servers import McpServer
 from aito.toolbox import hub
@@ -248,3 +251,53 @@ def test_imaps_and_a_refused_login_and_a_host_not_allowed(
         elsewhere.is_error and "localhost (AITO_MCP_IMAP_URL) is not an allowed" in elsewhere.text
     )
     assert box.logins == [(USER, PASSWORD), (USER, "hunter2")]  # nothing reached it after
+
+
+def test_an_agent_reads_its_inbox_then_answers_once_the_dry_run_is_off(
+    make_world,  # type: ignore[no-untyped-def]
+    imap: ImapState,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """End to end through an agent's run: the CMO reads its inbox through the email
+    connector (a turn), then answers a message as a checked write. Under `mcp.dry_run`
+    nothing is sent and the would-be e-mail is recorded; once the organization turns the
+    dry run off, the same answer is sent, once. The mailbox password reaches the mail
+    server alone, never the model."""
+
+    def with_mail(repo: Path) -> None:
+        org_yaml = repo / "org" / "org.yaml"
+        data = yaml.safe_load(org_yaml.read_text())
+        server = connector().model_dump(mode="json", exclude_defaults=True)
+        data["mcp"] = {"dry_run": True, "servers": {"mail": server}}
+        org_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+        edit_agent(repo, "cmo", lambda spec: spec.update(mcp_servers=["mail"]))
+
+    answer = {"to": ["bob@example.net"], "subject": "Re: Grant application", "text": "Thanks!"}
+    send = ("write__mail__send", {"arguments": answer, "summary": "Thank Bob for applying"})
+    model = ScriptedModel([("mail__inbox", {})], [send])
+    with notify_servers.smtp_server() as (port, mails):
+        monkeypatch.setenv("AITO_MCP_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        world = make_world(model, edit=with_mail)
+        dry = world.run("cmo", force=True)
+        assert [(a.type, a.status) for a in dry.actions] == [("mcp_write", "dry_run")]
+        assert mails == []
+        [would] = world.events("world.would_write")
+        assert would["payload"]["tool"] == "mail__send"
+        assert would["payload"]["arguments"] == answer
+
+        org_yaml = world.repo / "org" / "org.yaml"
+        org_yaml.write_text(org_yaml.read_text().replace("dry_run: true", "dry_run: false"))
+        git(world.repo, "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qam", "live")
+        model.plan([send])
+        world.clock.advance(hours=1)
+        live = world.run("cmo", key="2", force=True)
+    assert [(a.type, a.status) for a in live.actions] == [("mcp_write", "executed")]
+    [turn] = model.requests[1].turns
+    assert "Grant application" in turn.results[0].content and not turn.results[0].is_error
+    [record] = [e["payload"] for e in world.events("tool.called")]
+    assert (record["server"], record["tool"], record["error"]) == ("mail", "inbox", None)
+    [sent] = mails
+    assert sent.recipients == ["bob@example.net"]
+    assert sent.message["Subject"] == "Re: Grant application"
+    assert imap.logins == [(USER, PASSWORD)]  # the one read, with the URL's password
+    assert not any("s3cret" in request.model_dump_json() for request in model.requests)

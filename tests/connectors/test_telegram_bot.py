@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
+from support.agent_world import ScriptedModel, edit_agent
 from support.api_servers import Answer, Api, Request, Route, api, verbose_serve
 
 from aito.org.mcp_servers import McpServer
@@ -203,3 +205,46 @@ def test_a_wrong_token_or_an_unreachable_api_is_named_without_the_token(
     assert unreachable.is_error and "could not be reached" in unreachable.text
     assert TOKEN not in unreachable.text and "[secret]" in unreachable.text
     assert TOKEN not in (tmp_path / "server.log").read_text()
+
+
+def test_an_agent_reads_its_group_then_greets_it_citing_the_member_count(
+    make_world,  # type: ignore[no-untyped-def]
+    telegram: Api,
+) -> None:
+    """End to end through an agent's run: the CMO reads its group through the telegram
+    connector (a turn: the member count is a fact), then sends a message stating that
+    number as a checked write citing the fact; the same number unsourced is refused and
+    never sent, and the token goes to Telegram alone, never to the model."""
+
+    def with_telegram(repo: Path) -> None:
+        org_yaml = repo / "org" / "org.yaml"
+        data = yaml.safe_load(org_yaml.read_text())
+        data["mcp"] = {"servers": {"tg": entry().model_dump(mode="json", exclude_defaults=True)}}
+        org_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+        edit_agent(repo, "cmo", lambda spec: spec.update(mcp_servers=["tg"]))
+
+    text = "4,321 of us here now. Welcome, everyone!"
+    send = {"arguments": {"chat_id": "@shibaclassic", "text": text}, "summary": "Greet the group"}
+    members = "tg.members.-1001234567890"
+    unsourced = {"chat_id": "@shibaclassic", "text": "Soon 5,000 of us!"}
+    model = ScriptedModel(
+        [("tg__chat", {"chat_id": "@shibaclassic"})],
+        [
+            ("write__tg__send_message", {**send, "cites": [members]}),
+            ("write__tg__send_message", {"arguments": unsourced, "summary": "Hype the group"}),
+        ],
+    )
+    world = make_world(model, edit=with_telegram)
+    outcome = world.run("cmo", force=True)
+    cited, refused = outcome.actions
+    assert (cited.type, cited.status) == ("mcp_write", "executed"), cited.reason
+    assert refused.status == "refused" and "without citing" in (refused.reason or "")
+    [turn] = model.requests[1].turns
+    assert members in turn.results[0].content  # the fact, named as it is cited
+    [record] = [e["payload"] for e in world.events("tool.called")]
+    assert (record["server"], record["tool"], record["error"]) == ("tg", "chat", None)
+    [sent] = [r for r in telegram.received if r.path.endswith("/sendMessage")]
+    assert (sent.method, sent.body) == ("POST", {"chat_id": "@shibaclassic", "text": text})
+    assert len(telegram.received) == 3  # getChat, getChatMemberCount, one sendMessage
+    assert all(r.path.startswith(f"/bot{TOKEN}/") for r in telegram.received)
+    assert not any(TOKEN in request.model_dump_json() for request in model.requests)
