@@ -1,6 +1,8 @@
 """Helpers for runner/build-image: AITO's runtime requirements and the lock's pins and hashes.
 
-    python runner/wheels.py requirements AITO.whl   the wheel's Requires-Dist, without extras
+    python runner/wheels.py requirements AITO.whl [EXTRA ...]
+                                                     the wheel's Requires-Dist, with only
+                                                     these extras (e.g. claude-code)
     python runner/wheels.py constraints LOCK         the lock's pins (name==version ; marker)
     python runner/wheels.py verify LOCK DIR          every wheel in DIR carries a hash the lock
                                                      lists for that package (else exit 1)
@@ -29,14 +31,18 @@ _PIN = re.compile(
 _HASH = re.compile(r"--hash=sha256:(?P<digest>[0-9a-f]{64})")
 
 
-def runtime_requirements(wheel: Path) -> list[str]:
+def runtime_requirements(wheel: Path, extras: tuple[str, ...] = ()) -> list[str]:
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = Parser().parsestr(archive.read(name).decode())
     wanted = []
     for line in metadata.get_all("Requires-Dist") or []:
         requirement = Requirement(line)
-        if requirement.marker is None or "extra" not in str(requirement.marker):
+        marker = requirement.marker
+        if marker is None or "extra" not in str(marker):
+            wanted.append(str(requirement))
+        elif any(marker.evaluate({"extra": extra}) for extra in extras):
+            requirement.marker = None  # chosen: its markers are the extra's
             wanted.append(str(requirement))
     return sorted(wanted)
 
@@ -82,8 +88,8 @@ def verify(lock: Path, folder: Path) -> list[str]:
 
 def main(argv: list[str]) -> int:
     match argv:
-        case ["requirements", wheel]:
-            print("\n".join(runtime_requirements(Path(wheel))))
+        case ["requirements", wheel, *extras]:
+            print("\n".join(runtime_requirements(Path(wheel), tuple(extras))))
         case ["constraints", lock]:
             print("\n".join(constraints(Path(lock))))
         case ["verify", lock, folder]:

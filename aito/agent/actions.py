@@ -17,7 +17,15 @@ import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 
 from aito.org.agents import Severity
 from aito.org.common import Slug
@@ -45,7 +53,8 @@ class ActionModel(BaseModel):
 FileMap = Annotated[
     dict[
         Annotated[str, Field(min_length=1, max_length=300)],
-        Annotated[str, Field(max_length=MAX_FILE_BYTES)],
+        # a file's content is kept exactly (the model's strip_whitespace is for fields)
+        Annotated[str, StringConstraints(strip_whitespace=False), Field(max_length=MAX_FILE_BYTES)],
     ],
     Field(max_length=MAX_FILES, description="path (relative to the repo root) → new content"),
 ]

@@ -24,7 +24,10 @@ def exec_(ctx: click.Context) -> None:
     credentials and has no network: it asks the model through the gateway, checks the
     answer against the action schema, asks again once if it was rejected, and hands in
     the tool calls it chose; the launcher checks them again before anything is
-    applied. Exit codes: 0 answer handed in, 1 no valid answer, 9 budget refused.
+    applied. A worker kind with `engine: claude-code` runs Claude Code on a copy of
+    its files instead, its model calls relayed by the gateway; its changes come back as
+    a pull request, checked the same way. Exit codes: 0 answer handed in, 1 no valid
+    answer, 9 budget refused.
     """
     settings = state(ctx).settings()
     if settings.model_gateway is None:

@@ -115,7 +115,15 @@ def _session(
 ) -> tuple[str, str | None]:
     """Run Claude Code to its end: (its final report, why it failed or None)."""
     import anyio  # the SDK's event loop; loaded only for a claude-code worker
-    from claude_agent_sdk import ClaudeAgentOptions, ResultMessage, query
+
+    try:
+        from claude_agent_sdk import ClaudeAgentOptions, ResultMessage, query
+    except ImportError:
+        return "", (
+            "claude-agent-sdk is not installed here: install AITO with the claude-code "
+            "extra (pip install 'aito[claude-code]'; an image: runner/build-image --extra "
+            "claude-code)"
+        )
 
     from aito.runtime.messages_relay import MAX_OUTPUT_TOKENS
 

@@ -62,13 +62,8 @@ class MessagesRelay:
     def __call__(self, body: dict[str, Any], headers: Mapping[str, str]) -> RawAnswer:
         wake = self.wake
         model = wake.ports.model
-        if not isinstance(model, Relaying):
-            return error(
-                501,
-                "not_supported_error",
-                f"a claude-code worker needs the anthropic model provider, not "
-                f"{model.provider!r} (set AITO_MODEL=anthropic and ANTHROPIC_API_KEY)",
-            )
+        if not isinstance(model, Relaying):  # a 4xx: the coding agent does not retry it
+            return error(400, "invalid_request_error", unable(wake) or "no relay")
         problem = self._problem(body)
         if problem is not None:
             return error(400, "invalid_request_error", problem)
@@ -128,6 +123,17 @@ class MessagesRelay:
         self.wake.ports.memory.save_exchanges(
             self.wake.run_id, exchanges=[e.model_dump(mode="json") for e in exchanges]
         )
+
+
+def unable(wake: Wake) -> str | None:
+    """Why this run's model cannot relay a coding agent's calls, or None."""
+    model = wake.ports.model
+    if isinstance(model, Relaying):
+        return None
+    return (
+        f"a claude-code worker needs the anthropic model provider, not {model.provider!r} "
+        "(set AITO_MODEL=anthropic and ANTHROPIC_API_KEY)"
+    )
 
 
 def client_tools(tools: Any) -> list[dict[str, Any]]:

@@ -118,6 +118,10 @@ class SandboxThinker:
         session = _Session(wake, request, saved=saved, spend=spend, limits=limits)
         routes = gateway.Routes(model=session.model, task=session.task, output=session.output)
         if wake.org.agents[wake.agent_id].engine is Engine.CLAUDE_CODE:
+            unable = messages_relay.unable(wake)
+            if unable is not None:  # said before a container starts
+                wake.outcome.error = unable
+                return thinking.Thought(None, "failed")
             routes = session.coding()
         other = gateway.is_another_user(self.user)
         with gateway.serving(routes, for_another_user=other) as directory:

@@ -169,7 +169,8 @@ def test_rebuilding_an_unchanged_checkout_gives_the_same_image_from_cache(
 ) -> None:
     again = f"aito-rebuild-check:{os.getpid()}"
     done = subprocess.run(
-        [str(ROOT / "runner/build-image"), "--tag", again],
+        # as the session's image was built (tests/support/docker_engine.py)
+        [str(ROOT / "runner/build-image"), "--extra", "claude-code", "--tag", again],
         capture_output=True,
         text=True,
         check=False,

@@ -77,7 +77,8 @@ def aito_image() -> str:
         _run("runner/build-base")
     finally:
         client.close()
-    _run("runner/build-image", "--tag", image_tag())
+    # with the claude-code extra: a claude-code worker's test runs Claude Code in it
+    _run("runner/build-image", "--extra", "claude-code", "--tag", image_tag())
     return image_tag()
 
 

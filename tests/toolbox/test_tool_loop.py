@@ -155,7 +155,7 @@ def test_a_sandboxed_worker_reads_through_the_trusted_side_and_never_itself(
         edit_agent(repo, "content-writer", lambda spec: spec.update(mcp_servers=["news"]))
 
     script = ScriptedModel(
-        [("news__read_feed", {"url": feed})],
+        [("news__read_feed", {"url": feed}), ("pages__fetch_page", {"url": feed})],
         [("summary", {"text": "Drafted from the news: Exchange listing confirmed."})],
     )
     world = make_world(ByAgent("content-writer", script), edit=edit)
@@ -174,8 +174,12 @@ def test_a_sandboxed_worker_reads_through_the_trusted_side_and_never_itself(
     assert worker.summary == "Drafted from the news: Exchange listing confirmed."
     first, then = script.requests
     assert "news__read_feed" in {t.name for t in first.tools} and not first.turns
+    assert not {t.name for t in first.tools if t.name.startswith("pages__")}  # not listed
     [turn] = then.turns  # made on the trusted side, carried by the sandbox's next call
-    assert "Exchange listing confirmed" in turn.results[0].content
+    read, other = turn.results
+    assert "Exchange listing confirmed" in read.content
+    assert other.is_error and other.content == tool_loop.NOT_RUN  # another kind's server
+    assert web.asked == ["/feed.xml"]
     [record] = [e for e in world.events("tool.called") if e["run_id"] == worker.run_id]
     assert record["payload"]["server"] == "news"
     record_of = world.runtime.memory.run_record(worker.run_id)
