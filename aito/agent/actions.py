@@ -230,8 +230,9 @@ class McpWrite(ActionModel):
     """Write to the world with a tool of one of your MCP servers that writes (a post, an
     e-mail, a CMS item), offered to you as `write__<server>__<tool>`. It is checked like a
     pull request before it reaches the server: the server is yours, the write's tier
-    (above operational it needs a decision), the caps, never the same write twice, and
-    every number in it cited from the verified facts."""
+    (above operational it needs a decision), the caps, never the same write twice, an
+    e-mail only to the server's listed recipients, and every number it publishes cited
+    from the verified facts (ids, addresses and URLs are no numbers)."""
 
     type: Literal["mcp_write"] = "mcp_write"
     tool: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}__[A-Za-z0-9_-]{1,64}$")]

@@ -8,15 +8,29 @@ names the environment variables that hold them, whose values are handed to that 
 alone (never to the model, the worker's own process or another server), and it may not
 name AITO's own secrets. A server that `writes` (posts, e-mails, CMS writes) is dropped
 by a dry run, and each write it would make is recorded instead.
+
+A server that sends e-mail lists who it may write to (`recipients`: addresses, or
+`@domain` for every address at that domain): a write whose `to`, `cc` or `bcc` names
+anyone else is refused before it reaches the server. AITO's own email connector
+(`aito mcp serve email`) with no `recipients` sends nothing at all: a prompt-injected
+agent cannot mail an attacker, however digit-free its text.
 """
 
 from __future__ import annotations
 
 import re
 import urllib.parse
+from pathlib import PurePath
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from aito.org.common import OrgModel, Slug
 
@@ -32,6 +46,33 @@ Domain = Annotated[
         max_length=253,
     ),
     Field(description="a host name, e.g. `api.coingecko.com`; `*.example.org` for its subdomains"),
+]
+
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+MAIL_DOMAIN = _LABEL + r"(\." + _LABEL + r")+"
+RECIPIENT = re.compile(
+    r"^([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64})?@(?=.{1,253}$)" + MAIL_DOMAIN + "$"
+)
+"""An e-mail address (plain: no name, no whitespace), or `@domain` for every address there."""
+
+
+def _recipient(value: str) -> str:
+    found = value.strip().lower()
+    if not RECIPIENT.fullmatch(found):
+        raise ValueError(
+            f"{value[:100]!r} is not an e-mail address (ops@example.org) or a domain (@example.org)"
+        )
+    return found
+
+
+Recipient = Annotated[
+    str,
+    AfterValidator(_recipient),
+    Field(
+        description="an e-mail address, e.g. `board@example.org`, or `@example.org` for "
+        "every address at that domain (not its subdomains)",
+        json_schema_extra={"pattern": RECIPIENT.pattern},
+    ),
 ]
 
 TIERS = ("operational", "minor", "major", "critical")
@@ -82,6 +123,14 @@ class McpServer(OrgModel):
         )
     )
 
+    recipients: list[Recipient] = Field(
+        default_factory=list,
+        description="who its writes may e-mail: addresses, or `@domain` for every address "
+        "at that domain; a write whose `to`, `cc` or `bcc` names anyone else is refused "
+        "before it reaches the server. Empty: not checked, except for AITO's own email "
+        "connector (`aito mcp serve email`), which then sends to nobody",
+    )
+
     def tier_of(self, tool: str) -> str:
         """The tier of a write with ``tool`` (the higher of the server's and the tool's)."""
         found = self.tool_tiers.get(tool, self.write_tier)
@@ -104,6 +153,26 @@ class McpServer(OrgModel):
                 "own secret, e.g. AITO_MCP_<NAME>_TOKEN"
             )
         return names
+
+    def connector(self) -> str | None:
+        """The name of AITO's own connector it runs (`aito mcp serve NAME`, or
+        `python -m aito mcp serve NAME`), if it runs one."""
+        command = self.command or []
+        for start in range(len(command) - 3):
+            launcher = command[: start + 1]
+            is_aito = (len(launcher) == 1 and PurePath(launcher[0]).name == "aito") or launcher[
+                -2:
+            ] == ["-m", "aito"]
+            if is_aito and command[start + 1 : start + 3] == ["mcp", "serve"]:
+                return command[start + 3]
+        return None
+
+    def recipient_allowed(self, address: str) -> bool:
+        """Whether ``address`` (a plain address) is one of `recipients`, or at one of
+        their `@domain`s (letter case aside)."""
+        address = address.strip().lower()
+        domain = "@" + address.rpartition("@")[2]
+        return address in self.recipients or domain in self.recipients
 
     def hosts(self) -> list[str]:
         """Where it may connect: its URL's host and its `domains`."""

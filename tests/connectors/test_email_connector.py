@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import email.message
 import email.policy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +57,33 @@ MESSAGES = [
 ]
 
 
-def connector(*domains: str) -> McpServer:
+def connector(*domains: str, recipients: list[str] | None = None) -> McpServer:
     return McpServer(
         command=["aito", "mcp", "serve", "email"],
         domains=list(domains or ["127.0.0.1"]),
         env=ENV,
         writes=True,
+        recipients=recipients or [],
     )
+
+
+def mail_org(server: McpServer, **mcp: Any) -> Callable[[Path], None]:
+    """An org.yaml whose `mail` server is ``server``, the CMO's one server."""
+
+    def edit(repo: Path) -> None:
+        org_yaml = repo / "org" / "org.yaml"
+        data = yaml.safe_load(org_yaml.read_text())
+        entry = server.model_dump(mode="json", exclude_defaults=True)
+        data["mcp"] = {**mcp, "servers": {"mail": entry}}
+        org_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+        edit_agent(repo, "cmo", lambda spec: spec.update(mcp_servers=["mail"]))
+
+    return edit
+
+
+def send_to(*to: str, text: str = "Thanks!") -> tuple[str, dict[str, Any]]:
+    answer = {"to": list(to), "subject": "Re: Grant application", "text": text}
+    return ("write__mail__send", {"arguments": answer, "summary": f"Answer {', '.join(to)}"})
 
 
 def calls(server: McpServer, *wanted: tuple[str, dict[str, Any]]) -> list[hub.Outcome]:
@@ -264,16 +284,9 @@ def test_an_agent_reads_its_inbox_then_answers_once_the_dry_run_is_off(
     dry run off, the same answer is sent, once. The mailbox password reaches the mail
     server alone, never the model."""
 
-    def with_mail(repo: Path) -> None:
-        org_yaml = repo / "org" / "org.yaml"
-        data = yaml.safe_load(org_yaml.read_text())
-        server = connector().model_dump(mode="json", exclude_defaults=True)
-        data["mcp"] = {"dry_run": True, "servers": {"mail": server}}
-        org_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
-        edit_agent(repo, "cmo", lambda spec: spec.update(mcp_servers=["mail"]))
-
-    answer = {"to": ["bob@example.net"], "subject": "Re: Grant application", "text": "Thanks!"}
-    send = ("write__mail__send", {"arguments": answer, "summary": "Thank Bob for applying"})
+    with_mail = mail_org(connector(recipients=["bob@example.net"]), dry_run=True)
+    send = send_to("bob@example.net")
+    answer = send[1]["arguments"]
     model = ScriptedModel([("mail__inbox", {})], [send])
     with notify_servers.smtp_server() as (port, mails):
         monkeypatch.setenv("AITO_MCP_SMTP_URL", f"smtp://127.0.0.1:{port}")
@@ -301,3 +314,58 @@ def test_an_agent_reads_its_inbox_then_answers_once_the_dry_run_is_off(
     assert sent.message["Subject"] == "Re: Grant application"
     assert imap.logins == [(USER, PASSWORD)]  # the one read, with the URL's password
     assert not any("s3cret" in request.model_dump_json() for request in model.requests)
+
+
+def test_an_agent_e_mails_only_the_servers_listed_recipients(
+    make_world,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The org lists whom `mail` may write to (`recipients`: an address and an
+    @domain): an answer naming anyone else, even beside a listed recipient, is refused
+    by the check, naming the address and where to list it, and never reaches the SMTP
+    server; an answer to an address at the listed domain and the listed address is sent."""
+    monkeypatch.setenv("AITO_MCP_EMAIL_FROM", SENDER)
+    monkeypatch.setenv("AITO_MCP_IMAP_URL", "imap://127.0.0.1:1")
+    server = connector(recipients=["board@shibaclassic.example", "@example.net"])
+    model = ScriptedModel(
+        [
+            send_to("Bob@Example.net", "mallory@evil.example"),
+            send_to("alice@sub.example.net"),  # a subdomain is not the domain
+            send_to("bob@example.net", "board@shibaclassic.example", text="Thanks, Bob!"),
+        ]
+    )
+    with notify_servers.smtp_server() as (port, mails):
+        monkeypatch.setenv("AITO_MCP_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        world = make_world(model, edit=mail_org(server))
+        outcome = world.run("cmo", force=True)
+    stranger, subdomain, listed = outcome.actions
+    for refused, address in ((stranger, "mallory@evil.example"), (subdomain, "alice@sub.")):
+        assert refused.status == "refused", refused
+        assert f"'{address}" in (refused.reason or "")
+        assert "mcp.servers.mail.recipients" in (refused.reason or "")
+    assert (listed.type, listed.status) == ("mcp_write", "executed"), listed.reason
+    [sent] = mails
+    assert sent.recipients == ["bob@example.net", "board@shibaclassic.example"]
+    assert sent.message.get_content().strip() == "Thanks, Bob!"
+    [written] = world.events("world.written")
+    assert written["payload"]["tool"] == "mail__send"
+
+
+def test_the_email_connector_with_no_recipients_listed_sends_to_nobody(
+    make_world,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AITO's email connector sends nothing until the org lists its recipients: the
+    refusal says where to list them, and nothing reaches the SMTP server."""
+    monkeypatch.setenv("AITO_MCP_EMAIL_FROM", SENDER)
+    monkeypatch.setenv("AITO_MCP_IMAP_URL", "imap://127.0.0.1:1")
+    model = ScriptedModel([send_to("bob@example.net")])
+    with notify_servers.smtp_server() as (port, mails):
+        monkeypatch.setenv("AITO_MCP_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        world = make_world(model, edit=mail_org(connector()))
+        outcome = world.run("cmo", force=True)
+    [refused] = outcome.actions
+    assert refused.status == "refused", refused
+    assert "lists no recipients" in (refused.reason or "")
+    assert "mcp.servers.mail.recipients" in (refused.reason or "")
+    assert mails == [] and world.events("world.written") == []

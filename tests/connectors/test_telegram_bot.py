@@ -248,3 +248,44 @@ def test_an_agent_reads_its_group_then_greets_it_citing_the_member_count(
     assert len(telegram.received) == 3  # getChat, getChatMemberCount, one sendMessage
     assert all(r.path.startswith(f"/bot{TOKEN}/") for r in telegram.received)
     assert not any(TOKEN in request.model_dump_json() for request in model.requests)
+
+
+def test_an_agent_sends_to_a_chat_by_its_numeric_id_without_citing_it(
+    make_world,  # type: ignore[no-untyped-def]
+    telegram: Api,
+) -> None:
+    """A chat's id is no number the message states: the CMO sends a digit-free text to
+    its group by its numeric id, citing nothing, and it goes out. A number in the text
+    still needs its fact, and prose planted in the `chat_id` ("Holders 12,345") counts as
+    published text too: both refused, neither reaches Telegram."""
+
+    def with_telegram(repo: Path) -> None:
+        org_yaml = repo / "org" / "org.yaml"
+        data = yaml.safe_load(org_yaml.read_text())
+        data["mcp"] = {"servers": {"tg": entry().model_dump(mode="json", exclude_defaults=True)}}
+        org_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+        edit_agent(repo, "cmo", lambda spec: spec.update(mcp_servers=["tg"]))
+
+    def send(chat_id: int | str, text: str) -> tuple[str, dict[str, object]]:
+        arguments = {"chat_id": chat_id, "text": text}
+        return ("write__tg__send_message", {"arguments": arguments, "summary": "Tell the group"})
+
+    greeting = "The community call starts in an hour: bring your questions!"
+    model = ScriptedModel(
+        [
+            send(GROUP["id"], greeting),
+            send(GROUP["id"], "We are 5,000 strong now!"),
+            send("Holders 12,345", "Big news for holders"),
+        ]
+    )
+    world = make_world(model, edit=with_telegram)
+    outcome = world.run("cmo", force=True)
+    sent, numbered, planted = outcome.actions
+    assert (sent.type, sent.status) == ("mcp_write", "executed"), sent.reason
+    for refused in (numbered, planted):
+        assert refused.status == "refused" and "without citing" in (refused.reason or "")
+    [request] = telegram.received
+    assert (request.path, request.body) == (
+        f"/bot{TOKEN}/sendMessage",
+        {"chat_id": -1001234567890, "text": greeting},
+    )

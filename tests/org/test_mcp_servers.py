@@ -61,6 +61,14 @@ def test_an_agent_listing_an_unknown_server_is_an_error_at_its_line(tmp_path: Pa
         ("{command: [x], env: [AITO_GITHUB_TOKEN_CMO]}", "AITO_GITHUB_TOKEN_CMO may not be"),
         ("{command: [x], env: [POSTGRES_URL]}", "POSTGRES_URL may not be handed"),
         ("{command: [x], domains: ['http://x.org']}", "domains"),
+        (
+            "{command: [x], recipients: [board at example.org]}",
+            "recipients.0: 'board at example.org' is not an e-mail address (ops@example.org) "
+            "or a domain (@example.org)",
+        ),
+        ("{command: [x], recipients: ['@']}", "recipients.0: '@' is not an e-mail address"),
+        ("{command: [x], recipients: ['*.example.org']}", "is not an e-mail address"),
+        ("{command: [x], recipients: ['a@b@example.org']}", "is not an e-mail address"),
     ],
 )
 def test_a_bad_server_entry_is_an_error_at_its_line(tmp_path: Path, entry: str, says: str) -> None:
@@ -94,3 +102,40 @@ def test_hosts_match_exactly_or_as_subdomains(
     host: str, allowed: list[str], expected: bool
 ) -> None:
     assert mcp_servers.host_allowed(host, allowed) is expected
+
+
+def test_recipients_are_addresses_or_domains_matched_regardless_of_case(
+    tmp_path: Path,
+) -> None:
+    result = organization(
+        tmp_path,
+        "mcp:\n  servers:\n    mail:\n      command: [aito, mcp, serve, email]\n"
+        "      recipients: [Board@Example.org, '@ShibaClassic.example']",
+    )
+    assert result.problems == [] and result.organization is not None
+    mail = result.organization.org.mcp.servers["mail"]
+    assert mail.recipients == ["board@example.org", "@shibaclassic.example"]
+    assert mail.recipient_allowed("BOARD@example.org")
+    assert mail.recipient_allowed("anyone@shibaclassic.example")
+    assert not mail.recipient_allowed("board@example.org.evil.net")
+    assert not mail.recipient_allowed("anyone@sub.shibaclassic.example")
+    assert not mail.recipient_allowed("other@example.org")
+
+
+@pytest.mark.parametrize(
+    ("command", "connector"),
+    [
+        (["aito", "mcp", "serve", "email"], "email"),
+        (["/opt/venv/bin/aito", "mcp", "serve", "email", "--domain", "x.org"], "email"),
+        (["python3", "-m", "aito", "mcp", "serve", "email"], "email"),
+        (["aito", "mcp", "serve", "rss"], "rss"),
+        (["npx", "mail-mcp", "serve", "email"], None),
+        (["mcp", "serve", "email"], None),
+    ],
+)
+def test_a_server_running_one_of_aitos_connectors_is_known_by_its_command(
+    command: list[str], connector: str | None
+) -> None:
+    """AITO's own email connector sends to nobody without `recipients`: it is known by
+    its command, whatever the server's name."""
+    assert mcp_servers.McpServer(command=command).connector() == connector

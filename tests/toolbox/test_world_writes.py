@@ -14,6 +14,7 @@ import pytest
 import yaml
 from support.agent_world import ScriptedModel, World, edit_agent
 
+from aito.agent import world_writing
 from aito.runtime import gateway, protocol, tool_gate
 from aito.toolbox import hub
 
@@ -90,6 +91,13 @@ def test_a_write_is_offered_as_an_action_checked_and_made_once(
         (post("Holders: 12,345"), "states a number without citing"),
         (post("Holders: 12,345", cites=["coingecko.holders"]), "cites unknown fact"),
         (post("Our treasury statement", server="treasury"), "is a major write"),
+        (  # prose in an identifier's place is published text all the same
+            (
+                "write__social__post",
+                {"arguments": {"text": "Hi", "thread_id": "Holders 12,345"}, "summary": "Hi"},
+            ),
+            "states a number without citing",
+        ),
         (
             ("write__pages__post", {"arguments": {"text": "x"}, "summary": "x"}),
             "not one of your MCP servers",
@@ -105,6 +113,31 @@ def test_a_write_the_check_refuses_never_reaches_the_server(
     assert report.status == "refused" and reason in (report.reason or ""), report.reason
     assert posted.read_text() == ""
     assert world.events("world.written") == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "published"),
+    [
+        ({"chat_id": -1001234567890, "text": "Welcome!"}, ["Welcome!"]),
+        ({"chat_id": "-1001234567890", "text": "Welcome!"}, ["Welcome!"]),
+        ({"chatId": "@shibaclassic", "replyToId": 1790000000000, "text": "Yes"}, ["Yes"]),
+        ({"to": ["bob2@example.net"], "subject": "Re: Q3", "text": "Hi"}, ["Re: Q3", "Hi"]),
+        ({"url": "https://example.org/2026/06", "in_reply_to": "17", "text": "See"}, ["See"]),
+        ({"collection": "posts_2026", "id": 42, "data": {"title": "New"}}, ["New"]),
+        ({"chat_id": "Holders 12,345", "text": "Hi"}, ["Holders 12,345", "Hi"]),
+        ({"chat_id": "Holders:12,345", "text": "Hi"}, ["Holders:12,345", "Hi"]),
+        ({"id": 7, "data": {"holders": 12345, "author_id": 3}}, ["12345", "3"]),
+        ({"text": "Hi", "limit": 5, "silent": True}, ["Hi", "5"]),
+    ],
+)
+def test_what_a_write_publishes_leaves_out_its_identifiers_and_nothing_else(
+    arguments: dict[str, Any], published: list[str]
+) -> None:
+    """The number rule reads what a write publishes: a value the server's argument names
+    as an identifier, and that looks like one, is left out; prose in its place, and every
+    value inside an object (keys the model chose), count."""
+    found = world_writing.published_text(arguments).split("\n")
+    assert sorted(found) == sorted(published)
 
 
 def test_a_dry_run_records_the_would_be_write_and_writes_nothing(
