@@ -42,6 +42,7 @@ from aito.agent import (
     thinking,
     tool_loop,
     world,
+    world_writing,
 )
 from aito.agent.ports import LoopPorts, Tools
 from aito.bus import keys, leasing
@@ -203,6 +204,7 @@ class Runner:
             raise
         org = wake.org = preparing.materialize_due_events(ports, org, agent_id)
         preparing.refresh_outcomes(ports, agent_id)
+        world_writing.forget_old_writes(ports, org, agent_id)
         try:
             saved = preparing.saved_run(existing)
         except preparing.UnreadableRun as exc:

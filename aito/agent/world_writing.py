@@ -7,8 +7,9 @@ writes; the write's tier (the server's `write_tier`, or its tool's in `tool_tier
 an e-mail goes only to the server's `recipients` (:func:`recipients_refusal`); what it
 publishes, if it states a number, cites a verified fact (:func:`published_text`: its
 identifiers, a chat's id or an item's, are no statement); the per-run cap (checking's caps) and
-the per-day cap (`mcp.writes_per_day`); never the same write twice (the dedup gate of
-open items, kind `write`). In a dry run (`mcp.dry_run` in org.yaml, or the run's own
+the per-day cap (`mcp.writes_per_day`); never the same write twice within
+`mcp.repeat_after_days` (the dedup gate of open items, kind `write`; a run's start closes
+its agent's older writes). In a dry run (`mcp.dry_run` in org.yaml, or the run's own
 switch) the write is recorded as a `world.would_write` event, with what it would have
 sent, and never made.
 
@@ -27,6 +28,7 @@ import re
 from typing import Any
 
 from aito.agent import actions, effects
+from aito.agent.ports import LoopPorts
 from aito.org import loading, mcp_servers
 
 NUMBER = re.compile(r"\d")
@@ -193,6 +195,22 @@ def text_of(arguments: dict[str, Any]) -> str:
     return "\n".join(found)
 
 
+def forget_old_writes(ports: LoopPorts, org: loading.Organization, agent_id: str) -> int:
+    """Close the agent's writes made more than `mcp.repeat_after_days` ago (at a run's
+    start): the dedup gate compares with open writes only, so the same post may go out
+    again after the window. Returns how many were closed."""
+    now = ports.clock()
+    cutoff = now - dt.timedelta(days=org.org.mcp.repeat_after_days)
+    stale = [
+        item
+        for item in ports.memory.items(kind="write", agent_id=agent_id, state="open")
+        if item["created_at"] < cutoff
+    ]
+    for item in stale:
+        ports.memory.close_item(kind="write", ref=item["ref"], at=now)
+    return len(stale)
+
+
 def made_today(writes: list[dict[str, Any]], now: dt.datetime) -> int:
     """How many of ``writes`` (open items of kind `write`) were claimed on ``now``'s UTC day."""
     today = now.astimezone(dt.UTC).date()
@@ -229,7 +247,8 @@ def write(ex: effects.Effects, position: int, action: actions.McpWrite) -> effec
     if tools is None or tool is None or tool.read_only:
         return effects.Result("refused", reason=f"no tool that writes named {action.tool!r}")
     ref = f"{ex.run_id}#{position}"
-    mine = ex.ports.memory.items(kind="write", agent_id=ex.agent_id, state=None)
+    # open: this run's claim, and the day's writes (the window is at least a day)
+    mine = ex.ports.memory.items(kind="write", agent_id=ex.agent_id, state="open")
     if any(item["ref"] == ref for item in mine):
         return effects.Result(
             "failed",

@@ -206,6 +206,12 @@ class McpSettings(OrgModel):
         description="drop every server that writes, organization-wide, and record what "
         "would have been written (a run can ask for the same with `--dry-run`)",
     )
+    repeat_after_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        30,
+        description="the same write (same tool, same words or meaning) is refused as a "
+        "duplicate for this many days after it was made; after that it may be made again "
+        "(a monthly reminder)",
+    )
 
 
 def host_allowed(host: str, allowed: list[str]) -> bool:

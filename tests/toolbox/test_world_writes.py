@@ -161,6 +161,22 @@ def test_the_days_cap_stops_writes(make_world: Make, posted: Path) -> None:
     assert posted.read_text() == "First news\n"
 
 
+def test_the_same_write_may_go_out_again_once_its_repeat_window_has_passed(
+    make_world: Make, posted: Path
+) -> None:
+    """A monthly reminder: refused as a duplicate within `mcp.repeat_after_days`, made
+    again after it (a run's start forgets the agent's older writes)."""
+    reminder = "Reminder: the community call is on the first Monday."
+    model = ScriptedModel([post(reminder)], [post(reminder)], [post(reminder)])
+    world = make_world(model, edit=servers(repeat_after_days=7))
+    assert statuses(world.run("cmo", force=True)) == [("mcp_write", "executed")]
+    world.clock.advance(days=6)
+    assert statuses(world.run("cmo", key="2", force=True)) == [("mcp_write", "refused")]
+    world.clock.advance(days=2)
+    assert statuses(world.run("cmo", key="3", force=True)) == [("mcp_write", "executed")]
+    assert posted.read_text() == f"{reminder}\n{reminder}\n"
+
+
 def test_the_launcher_checks_a_containers_write_again(make_world: Make, posted: Path) -> None:
     """An agent's container asks its launcher for writes: the launcher refuses one that
     breaks the write's rules, or that its run did not claim first, whatever the container
