@@ -20,7 +20,7 @@ import docker
 import psycopg
 import pytest
 import redis
-from support import agent_world, docker_engine
+from support import agent_world, browser, docker_engine
 from support.local_repo import git
 
 from aito.bus.redis import RedisBus
@@ -208,3 +208,10 @@ def docker_client() -> Iterator[docker.DockerClient]:
 def aito_image(docker_client: docker.DockerClient) -> str:
     """AITO's image tag (AITO_IMAGE, default aito:latest), built once for the session."""
     return docker_engine.aito_image()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """A headless Chromium (Playwright ``Browser``; tests/support/browser.py: skips, or
+    fails under CI, when none is installed)."""
+    yield from browser.launched()
