@@ -200,6 +200,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["money"] = bus_budgets.money
+    env.filters["segment"] = lambda value: urllib.parse.quote(str(value), safe=":@._~-")
     env.filters["age"] = age
     env.filters["when"] = when
     env.filters["percent"] = lambda share: f"{share:.0%}" if share is not None else "—"

@@ -40,7 +40,10 @@ class DecisionSummary(BaseModel):
 
 
 class RoundView(BaseModel):
+    """One round's votes, and who gave input (with their analysis, when the record has it)."""
+
     round: int
+    stage: str | None
     votes: dict[str, str]
     analysis: dict[str, str]
 
@@ -87,8 +90,9 @@ def detail(memory: ports.Memory, decision_id: str) -> DecisionDetail | None:
         rounds=[
             RoundView(
                 round=int(r["round"]),
-                votes={str(k): str(v) for k, v in (r.get("votes") or {}).items()},
-                analysis={str(k): str(v) for k, v in (r.get("analysis") or {}).items()},
+                stage=r.get("stage"),
+                votes={str(k): str(v) for k, v in (r.get("votes") or {}).items() if v},
+                analysis=_analysis(r.get("analysis")),
             )
             for r in row.get("rounds") or []
         ],
@@ -100,6 +104,15 @@ def live(forge: Forge, *, now: dt.datetime, every: bool = False) -> sweeping.Swe
     without applying anything: `aito decide status`."""
     numbers = sweeping.open_decisions(forge, state=None if every else PullState.OPEN)
     return sweeping.tally_open(forge, now=now, apply=False, numbers=numbers)
+
+
+def _analysis(found: object) -> dict[str, str]:
+    """Input given in a round: the record keeps each advisor's text, the tally only who."""
+    if isinstance(found, dict):
+        return {str(k): str(v) for k, v in found.items()}
+    if isinstance(found, list):
+        return {str(agent): "gave input" for agent in found}
+    return {}
 
 
 def _summary(row: dict[str, Any]) -> DecisionSummary:
