@@ -16,10 +16,9 @@ from aito.cli import charting, context, types
 from aito.cli.context import emit_json, fail, progress, state
 from aito.org import loading
 from aito.settings import Settings
+from aito.views import runs as views_runs
 
-SIMULATED_PROVIDERS = ("offline", "replay")
-"""Runs thought by these providers cost nothing: their spend is simulated (priced as the
-agent's model, so budgets work offline)."""
+SIMULATED_PROVIDERS = views_runs.SIMULATED_PROVIDERS
 
 
 @click.group()
@@ -238,9 +237,10 @@ def runs(ctx: click.Context, agent_id: str | None, limit: int, as_json: bool) ->
     settings = cli_state.service_settings()
     org = cli_state.organization()
     with context.runtime(settings, org=org) as runtime:
-        found = runtime.memory.runs(agent_id=agent_id, limit=limit)
-    for row in found:
-        row["simulated"] = row.get("provider") in SIMULATED_PROVIDERS
+        found = [
+            run.model_dump()
+            for run in views_runs.recent(runtime.memory, agent_id=agent_id, limit=limit).items
+        ]
     if as_json:
         emit_json(found)
         return

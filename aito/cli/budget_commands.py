@@ -11,7 +11,7 @@ import click
 from aito.bus import budgets
 from aito.cli import context, types
 from aito.cli.context import emit_json, state
-from aito.org import agents, loading, organization
+from aito.views import budgets as views_budgets
 
 
 @click.command()
@@ -58,89 +58,29 @@ def budget(ctx: click.Context, days: int, agent_id: str | None, as_json: bool) -
     settings = cli_state.service_settings()
     org = cli_state.organization()
     now = dt.datetime.now(dt.UTC)
-    today = now.date()
-    first_day = today - dt.timedelta(days=days - 1)
-    since = min(first_day, today.replace(day=1))
     with context.runtime(settings, org=org) as runtime:
-        rows = runtime.memory.usage_summary(since=dt.datetime.combine(since, dt.time(), dt.UTC))
         ledger = budgets.BudgetLedger(runtime.bus)
         ledger.expire(now=now)  # what a crashed process still held is given back first
-        agent_ids = [agent_id] if agent_id else sorted(org.agents)
-        table = [_scope_budget(org, None, rows, ledger, now)]
-        table += [_scope_budget(org, a, rows, ledger, now) for a in agent_ids]
-    usage = [
-        _usage_json(row)
-        for row in rows
-        if row["day"] >= first_day and agent_id in (None, row["agent_id"])
-    ]
+        found = views_budgets.report(
+            org, runtime.memory, ledger, now=now, days=days, agent_id=agent_id
+        )
+    usage = [row.model_dump() for row in found.usage]
+    table = [row.model_dump() for row in found.budgets]
     if as_json:
         emit_json(
             {
                 "now": now.isoformat(),
                 "days": days,
-                "since": first_day.isoformat(),
+                "since": found.since.isoformat(),
                 "agent": agent_id,
                 "usage": usage,
                 "budgets": table,
             }
         )
         return
-    _print_usage(usage, first_day=first_day, today=today)
+    _print_usage(usage, first_day=found.since, today=now.date())
     click.echo()
     _print_budgets(table, now=now)
-
-
-def _scope_budget(
-    org: loading.Organization,
-    agent_id: str | None,
-    rows: Sequence[dict[str, Any]],
-    ledger: budgets.BudgetLedger,
-    now: dt.datetime,
-) -> dict[str, Any]:
-    """One scope's spend today and this month against its limits, and what it holds."""
-    own: organization.OrgBudget | agents.AgentBudget = org.org.budget
-    scope, daily_tokens = budgets.ORG_SCOPE, None
-    if agent_id is not None:
-        own = org.agents[agent_id].budget
-        scope, daily_tokens = budgets.agent_scope(agent_id), own.daily_tokens
-    mine = [r for r in rows if agent_id in (None, r["agent_id"])]
-    today, month = now.date(), now.date().replace(day=1)
-    periods = {
-        "day": (budgets.period_key("day", now), today, own.daily_usd, daily_tokens),
-        "month": (budgets.period_key("month", now), month, own.monthly_usd, None),
-    }
-    found: dict[str, Any] = {"scope": scope, "agent_id": agent_id}
-    for name, (key, start, limit_usd, limit_tokens) in periods.items():
-        spent = [r for r in mine if r["day"] >= start]
-        _, _, reserved_usd, reserved_tokens = ledger.spent(scope, key)
-        found[name] = {
-            "period": key,
-            "spent_usd": round(sum(r["cost_usd"] for r in spent), 6),
-            "simulated_usd": round(sum(r["cost_usd"] for r in spent if r["simulated"]), 6),
-            "spent_tokens": sum(r["tokens"] for r in spent),
-            "limit_usd": limit_usd,
-            "limit_tokens": limit_tokens,
-            "reserved_usd": reserved_usd,
-            "reserved_tokens": reserved_tokens,
-        }
-    return found
-
-
-def _usage_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "agent_id": row["agent_id"],
-        "day": row["day"].isoformat(),
-        "model": row["model"],
-        "simulated": row["simulated"],
-        "calls": row["calls"],
-        "input_tokens": row["input_tokens"],
-        "output_tokens": row["output_tokens"],
-        "cache_write_tokens": row["cache_write_tokens"],
-        "cache_read_tokens": row["cache_read_tokens"],
-        "tokens": row["tokens"],
-        "cost_usd": round(row["cost_usd"], 6),
-        "latency_p50_ms": row["latency_p50_ms"],
-    }
 
 
 def _print_usage(usage: Sequence[dict[str, Any]], *, first_day: dt.date, today: dt.date) -> None:

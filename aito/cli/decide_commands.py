@@ -12,12 +12,13 @@ import click
 from aito import bootstrap
 from aito.cli import context, decide_sweeping, types
 from aito.cli.context import emit_json, progress, state
-from aito.decisions import proposing, sweeping
+from aito.decisions import proposing
 from aito.errors import AitoError, GovernanceError
-from aito.forge.base import Forge, PullState
+from aito.forge.base import Forge
 from aito.org import loading
 from aito.org.organization import Tier
 from aito.settings import Settings
+from aito.views import decisions as views_decisions
 
 JSON_FIELDS = (
     "pr, decision_id, title, proposed_by, tier, status, stage, round, votes {agent: "
@@ -354,8 +355,7 @@ def status(ctx: click.Context, every: bool, as_json: bool, now_text: dt.datetime
     """
     now = now_or(now_text)
     with session(ctx, writes=False) as (_, _org, forge):
-        numbers = sweeping.open_decisions(forge, state=None if every else PullState.OPEN)
-        sweep = sweeping.tally_open(forge, now=now, apply=False, numbers=numbers)
+        sweep = views_decisions.live(forge, now=now, every=every)
     results = sweep.tallies
     if as_json:
         emit_json([r.as_json() for r in results])

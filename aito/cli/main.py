@@ -29,6 +29,7 @@ from aito.cli import (
     agent_commands,
     budget_commands,
     bus_commands,
+    dashboard_commands,
     decide_commands,
     decide_humans,
     demo_commands,
@@ -98,6 +99,7 @@ def cli(
       aito decide …      decisions as pull requests, votes as reviews
       aito agent run ID  wake an agent once: context, model, checked actions, memory
       aito budget        model spend against the hard limits
+      aito dashboard     a read-only web dashboard of it all (127.0.0.1:8765)
       aito github …      run it on a GitHub org: Apps for the bots, `doctor` checks it all
       aito orchestrator  keep the org healthy: restarts, failover to the DAO, humans told
       aito mcp …         the MCP servers agents and workers may use; AITO's own connectors
@@ -126,6 +128,7 @@ for _command in decide_humans.COMMANDS:
 cli.add_command(memory_commands.memory)
 cli.add_command(bus_commands.bus)
 cli.add_command(budget_commands.budget)
+cli.add_command(dashboard_commands.dashboard)
 cli.add_command(github_commands.github)
 cli.add_command(worker_commands.worker)
 cli.add_command(orchestrator_commands.orchestrator)

@@ -9,6 +9,7 @@ characters (newlines and tabs only where a text may span lines).
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import math
 import re
 from pathlib import Path, PurePosixPath
@@ -111,6 +112,34 @@ class Domain(click.ParamType[str, Any]):
 _DOMAIN = re.compile(
     r"(\*\.)?[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*"
 )
+
+
+class Host(click.ParamType[str, Any]):
+    """An address to listen on: an IPv4 or IPv6 address, `localhost`, or a host name."""
+
+    name = "host"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip().lower()
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            pass
+        labels = text.split(".")
+        if not (
+            text
+            and len(text) <= 253
+            and "*" not in text
+            and _DOMAIN.fullmatch(text)
+            and not labels[-1].isdigit()
+        ):
+            self.fail(
+                f"{short(text)} is not an address to listen on: e.g. 127.0.0.1, ::1, "
+                "0.0.0.0 or localhost",
+                param,
+                ctx,
+            )
+        return text
 
 
 class Agent(click.ParamType[str, Any]):

@@ -118,6 +118,10 @@ class Schedule:
         start = minute + dt.timedelta(microseconds=1)
         return next(iter(cronsim.CronSim(self.to_cron(stagger_key), start, reverse=True)))
 
+    def next_slot(self, now: dt.datetime, *, stagger_key: str) -> dt.datetime:
+        """The first time strictly after ``now`` when this schedule fires (UTC)."""
+        return next(iter(cronsim.CronSim(self.to_cron(stagger_key), now.astimezone(dt.UTC))))
+
     def to_cron(self, stagger_key: str) -> str:
         """A GitHub Actions cron line; intervals get a stable offset from ``stagger_key``."""
         if self.cron is not None:

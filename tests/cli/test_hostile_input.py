@@ -92,6 +92,7 @@ BASES: dict[tuple[str, ...], Base] = {
     ("bus", "pending"): Base(args=("cmo",)),
     ("bus", "dead-letters"): Base(),
     ("budget",): Base(),
+    ("dashboard",): Base(heavy=True),  # a server: only rejections are tried
     ("github", "apps", "record"): Base(args=("cmo",), options=("--slug", "shiba-cmo")),
     ("github", "doctor"): Base(),
     ("worker", "exec"): Base(),

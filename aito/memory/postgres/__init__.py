@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aito.memory.postgres.history import HistoryStore
 from aito.memory.postgres.organization import OrganizationStore
+from aito.memory.postgres.reading import ReadStore
 from aito.memory.postgres.runs import RunStore
 from aito.memory.postgres.schema import (
     AppliedMigration,
@@ -24,8 +25,15 @@ __all__ = ["AppliedMigration", "MigrationDrift", "PostgresMemory", "drop_databas
 
 
 class PostgresMemory(
-    SchemaStore, OrganizationStore, StateStore, HistoryStore, UsageStore, RunStore, VerdictStore
+    SchemaStore,
+    OrganizationStore,
+    StateStore,
+    HistoryStore,
+    UsageStore,
+    RunStore,
+    VerdictStore,
+    ReadStore,
 ):
     """State, history (with pgvector recall), the audit log, decisions (and their last
     verdicts), tasks, usage and the agent loop's runs, actions, outcomes, inbox and open
-    items."""
+    items; and pages of them for people (the views)."""

@@ -1,0 +1,6 @@
+"""The web dashboard: read-only pages over the views, server-rendered (Starlette, Jinja2).
+
+Starlette and uvicorn are imported in this package only (an import-linter contract).
+Pages: Organization (/), Agent (/agents/ID), Run (/runs/ID), Decisions (/decisions,
+/decisions/ID), Tasks (/tasks), Events (/events), Costs (/costs).
+"""
