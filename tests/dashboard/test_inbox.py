@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from support import agent_world
+from support import agent_world, fake_github, fake_github_oauth
 from support.agent_world import ScriptedModel, World
 from support.humans import CAROL, MAINTAINER, OUTSIDER, SECOND_MAINTAINER, with_people
 
@@ -382,3 +382,63 @@ def test_pages_cannot_be_framed_and_logged_in_pages_are_not_cached(
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["cache-control"] == "no-store"
     assert http.get("/").headers["x-frame-options"] == "DENY"
+
+
+# -- GitHub: the device flow -----------------------------------------------------------------
+
+
+def test_on_github_only_a_maintainer_by_numeric_id_logs_in_with_the_device_flow(
+    org: Org,
+) -> None:
+    tokens = {
+        "tok-maintainer": (MAINTAINER.login, MAINTAINER.id),
+        "tok-outsider": (OUTSIDER.login, OUTSIDER.id),
+        # a maintainer's login (other case) on another account: the id decides
+        "tok-lookalike": (MAINTAINER.login.upper(), 90000777),
+    }
+    server = fake_github.start_fake_github(users=tokens)
+    try:
+        settings = org.world.settings.model_copy(
+            update={"forge": "github", "github_api_url": server.url}
+        )
+        writes = dashboard_commands.maintainer_writes(
+            settings, app.Reloading(lambda: org.world.org), org.world.runtime, False,
+            fake_github_oauth.CLIENT_ID,
+        )  # fmt: skip
+        assert writes is not None and writes.kind == "github"
+        for token in ("tok-outsider", "tok-lookalike"):
+            with org.client(writes) as http:
+                code = start_device_login(http)
+                fake_github_oauth.enter_code(server, code, token=token)
+                refused = http.post("/login/github/poll")
+                assert refused.status_code == 403 and "not a maintainer" in refused.text
+                assert sessions.COOKIE not in http.cookies
+        with org.client(writes) as http:
+            code = start_device_login(http)
+            waiting = http.post("/login/github/poll")  # not entered yet
+            assert waiting.status_code == 200 and "has not seen the code" in waiting.text
+            fake_github_oauth.enter_code(server, code, token="tok-maintainer")
+            done = http.post("/login/github/poll")
+            assert done.status_code == 303 and "tok-maintainer" not in done.headers["set-cookie"]
+            page = http.get("/inbox").text
+            assert f"Logged in as {MAINTAINER.login}" in text_of(page)
+            assert "tok-maintainer" not in page
+            session = writes.sessions.find(http.cookies[sessions.COOKIE])
+            assert session is not None and session.maintainer == MAINTAINER
+            # the session's writes go out with the maintainer's own token
+            assert session.token is not None
+            assert session.token.get_secret_value() == "tok-maintainer"
+            # the device code is spent: continuing again starts nothing
+            assert http.post("/login/github/poll").status_code == 400
+    finally:
+        server.stop()
+
+
+def start_device_login(http: TestClient) -> str:
+    started = http.post("/login/github")
+    assert started.status_code == 303 and sessions.DEVICE_COOKIE in http.cookies
+    page = http.get("/login").text
+    found = re.search(r'<p class="code"[^>]*>([^<]+)</p>', page)
+    assert found, "the login page shows the code to enter on GitHub"
+    assert "/login/device" in page  # and where to enter it
+    return found.group(1).strip()
