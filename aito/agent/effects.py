@@ -157,6 +157,13 @@ class Effects:
             labels=labels,
             author=self.author(),
         )
+        # The audit log's record of it: the dashboard's inbox lists it for the maintainers.
+        self.ports.memory.append_event(
+            event_type="agent.human_action",
+            payload={"issue": issue.number, "title": title[:300], "url": issue.url},
+            source_agent=self.agent_id,
+            run_id=self.run_id,
+        )
         return issue.number
 
     def task(self, task_id: str) -> Task:

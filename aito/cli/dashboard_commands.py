@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 
+from aito import bootstrap
 from aito.bus import budgets
-from aito.cli import context, types
+from aito.cli import context, decide_sweeping, types
 from aito.cli.context import progress, state
-from aito.dashboard import app, serving
+from aito.dashboard import app, inbox, serving, sessions
+from aito.errors import ConfigError
+from aito.forge.base import Forge, Identity
 from aito.org import loading
+from aito.settings import Settings
 
 
 @click.command()
@@ -17,8 +23,8 @@ from aito.org import loading
     type=types.Host(),
     default="127.0.0.1",
     show_default=True,
-    help="The address to listen on. The dashboard has no login yet: keep it on 127.0.0.1 "
-    "(reach it through an SSH tunnel) unless a proxy in front of it authenticates.",
+    help="The address to listen on. Keep it on 127.0.0.1 (reach it through an SSH tunnel, "
+    "which keeps the session cookie off the network) unless a TLS proxy is in front of it.",
 )
 @click.option(
     "--port",
@@ -27,8 +33,32 @@ from aito.org import loading
     show_default=True,
     help="The TCP port to listen on.",
 )
+@click.option(
+    "--maintainer",
+    "maintainer_login",
+    type=types.Text(max_length=100, blank=False),
+    default=None,
+    metavar="LOGIN",
+    help="Local forge: print a one-time login link for this maintainer (one of org.yaml "
+    "`maintainers`); that session approves, vetoes, merges and closes as LOGIN.",
+)
+@click.option(
+    "--github-client-id",
+    envvar="AITO_DASHBOARD_GITHUB_CLIENT_ID",
+    default=None,
+    metavar="ID",
+    help="GitHub (AITO_FORGE=github): the client id of an OAuth App with the device flow "
+    "enabled; maintainers then log in with GitHub and write with their own token. "
+    "[env: AITO_DASHBOARD_GITHUB_CLIENT_ID]",
+)
 @click.pass_context
-def dashboard(ctx: click.Context, host: str, port: int) -> None:
+def dashboard(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    maintainer_login: str | None,
+    github_client_id: str | None,
+) -> None:
     """Serve the web dashboard: the organization, runs, decisions, tasks, events, costs.
 
     Read-only pages, rendered on the server (no script, nothing fetched from the
@@ -44,8 +74,19 @@ def dashboard(ctx: click.Context, host: str, port: int) -> None:
       /tasks          a board by status
       /events         the audit log by type and agent
       /costs          spend per agent and day against the limits
+      /inbox          what needs a human: decisions waiting for a maintainer
+                      (escalated, critical), agents down, runs stopped as a loop or
+                      out of budget, agents asking the maintainers
 
-    Every list is paged. It reads the Postgres and Redis this command would use
+    Every list is paged. Reading needs no login; approving, vetoing, merging and
+    closing from the inbox needs a maintainer's session, and goes through the
+    forge as that maintainer. On the local forge, --maintainer LOGIN prints a
+    one-time login link (a new one at each start); on GitHub, with
+    AITO_DASHBOARD_GITHUB_CLIENT_ID set, a maintainer logs in with GitHub's device
+    flow (only a maintainer by numeric id) and writes with their own token. Sessions
+    last an hour; every write is an event (dashboard.review, .merge, .close).
+
+    It reads the Postgres and Redis this command would use
     (POSTGRES_URL and REDIS_URL, or the embedded ones, started if needed) and
     the organization in --repo, reloaded every 10 s. It shows no setting and no
     secret. Ctrl-C stops it.
@@ -53,21 +94,99 @@ def dashboard(ctx: click.Context, host: str, port: int) -> None:
     \b
       aito --repo .aito/demo dashboard          after `aito demo`: http://127.0.0.1:8765/
       aito dashboard --port 9000
+      aito --repo .aito/demo dashboard --maintainer shiba-maintainer
     """
     cli_state = state(ctx)
     settings = cli_state.service_settings()
     org = cli_state.organization()
     repo = settings.repo
+    if maintainer_login is not None and settings.forge != "local":
+        raise click.BadParameter(
+            "on GitHub maintainers log in with GitHub: set AITO_DASHBOARD_GITHUB_CLIENT_ID",
+            param_hint="--maintainer",
+        )
+    if maintainer_login is not None:
+        context.refuse_source_checkout(settings)
+        maintainer = sessions.maintainer_by_login(
+            [Identity(m.login, m.id) for m in org.org.maintainers], maintainer_login
+        )
     with context.runtime(settings, org=org, pool_size=4) as runtime:
+        organization = app.Reloading(lambda: loading.load_valid(repo))
         source = app.Source(
-            organization=app.Reloading(lambda: loading.load_valid(repo)),
+            organization=organization,
             memory=runtime.memory,
             ledger=budgets.BudgetLedger(runtime.bus),
         )
-        progress(
-            f"dashboard of {org.org.name} on http://{_authority(host, port)}/ (Ctrl-C stops it)"
+        writes = maintainer_writes(
+            settings, organization, runtime, maintainer_login is not None, github_client_id
         )
-        serving.serve(app.create_app(source), host=host, port=port)
+        where = f"http://{_authority(host, port)}"
+        progress(f"dashboard of {org.org.name} on {where}/ (Ctrl-C stops it)")
+        if writes is not None and maintainer_login is not None:
+            token = writes.sessions.one_time_token(maintainer)
+            progress(
+                f"log in as {maintainer.login} (once, this link only): {where}/login?token={token}"
+            )
+        elif writes is not None:
+            progress(f"maintainers log in with GitHub at {where}/login")
+        serving.serve(app.create_app(source, writes), host=host, port=port)
+
+
+def maintainer_writes(
+    settings: Settings,
+    organization: app.Reloading,
+    runtime: bootstrap.Runtime,
+    local_login: bool,
+    github_client_id: str | None,
+) -> inbox.Writes | None:
+    """How maintainers write from the dashboard (None: read-only)."""
+    if settings.forge == "local":
+        if not local_login:
+            return None
+
+        def after(forge: Forge, number: int) -> None:
+            # what `aito decide merge|close` runs next: the tally, with these services
+            decide_sweeping.tally_one(
+                settings, organization(), forge, number, now=dt.datetime.now(dt.UTC),
+                runtime=runtime,
+            )  # fmt: skip
+
+        return inbox.Writes(
+            kind="local",
+            sessions=sessions.Sessions(),
+            events=runtime.memory,
+            forge_for=lambda _: bootstrap.forge(settings, organization()),
+            after=after,
+        )
+    if not github_client_id:
+        return None
+    from aito.forge import github, github_apps_manifest  # PyGithub only when GitHub is used
+
+    def forge_for(session: sessions.Session) -> Forge:
+        if session.token is None:
+            raise ConfigError("this session holds no GitHub token: log in with GitHub again")
+        who = session.maintainer
+        return github.GitHubForge(
+            repo=organization().org.governance_repo.repo,
+            api_url=settings.github_api_url,
+            token=session.token,  # merges and closes as the maintainer
+            agent_tokens={who.id: session.token},  # reviews as the maintainer
+            governs=True,
+        )
+
+    return inbox.Writes(
+        kind="github",
+        sessions=sessions.Sessions(),
+        events=runtime.memory,
+        forge_for=forge_for,
+        # on GitHub the governance workflow tallies on the merge, close or review
+        after=None,
+        device=sessions.DeviceFlow(
+            client_id=github_client_id,
+            web_url=github_apps_manifest.web_url(settings.github_api_url),
+            api_url=settings.github_api_url,
+        ),
+    )
 
 
 def _authority(host: str, port: int) -> str:

@@ -1,8 +1,9 @@
 """The dashboard's ASGI app: one route per page, each a view rendered by a template.
 
 Handlers are plain functions (Starlette runs them in its thread pool), so the views'
-blocking reads never stall the event loop. Nothing here writes: the maintainer's
-actions (approve, veto, merge) come later, through the forge like every other vote.
+blocking reads never stall the event loop. Only a maintainer's session writes (approve,
+veto, merge, close from the inbox, through the forge as that maintainer:
+:mod:`aito.dashboard.inbox`).
 No page renders settings or the environment: secrets never reach a template.
 """
 
@@ -19,11 +20,13 @@ from typing import Any
 import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from aito.bus import budgets as bus_budgets
+from aito.dashboard import inbox
 from aito.org import loading
 from aito.views import budgets, decisions, events, organization, paging, ports, runs, tasks
 
@@ -59,8 +62,9 @@ class Reloading:
             return self._loaded[1]
 
 
-def create_app(source: Source) -> Starlette:
-    """The dashboard over ``source``."""
+def create_app(source: Source, writes: inbox.Writes | None = None) -> Starlette:
+    """The dashboard over ``source``; ``writes``: how maintainers log in and write (None:
+    read-only, no login)."""
     env = _environment()
 
     def render(request: Request, template: str, http_status: int = 200, **values: Any) -> Response:
@@ -182,7 +186,9 @@ def create_app(source: Source) -> Starlette:
             Route("/events", events_page, name="events"),
             Route("/costs", costs_page, name="costs"),
             Route("/healthz", health, name="health"),
+            *inbox.routes(source.organization, source.memory, writes, render),
         ],
+        middleware=[Middleware(inbox.SessionScope, writes=writes)],
         exception_handlers={HTTPException: failed, paging.BadCursor: failed},
     )
 

@@ -51,6 +51,14 @@ class Memory(Protocol):
 
     def status_counts(self, table: str) -> dict[str, int]: ...
 
+    def inbox_alerts_page(
+        self, *, after: EventKey | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]: ...
+
+    def waiting_decisions_page(
+        self, *, after: DecisionKey | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]: ...
+
     def usage_summary(
         self,
         *,

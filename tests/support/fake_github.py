@@ -470,6 +470,15 @@ def route(method: str, template: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def _payload(template: str, body: bytes | None) -> Json:
+    """A request's JSON body; GitHub's OAuth endpoints (``/login/…``) take forms too."""
+    if not body:
+        return None
+    if template.startswith("/login/") and not body.lstrip().startswith(b"{"):
+        return dict(urllib.parse.parse_qsl(body.decode()))
+    return json.loads(body)
+
+
 class FakeGitHub:
     """The server's state and test hooks; ``url`` is its API base URL."""
 
@@ -667,7 +676,7 @@ class FakeGitHub:
                 repo = self.repos.get(f"{params.get('owner')}/{params.get('repo')}")
                 if repo is None and "{repo}" in template:
                     raise _not_found()
-                payload = json.loads(body) if body else None
+                payload = _payload(template, body)
                 context = Context(
                     method,
                     template,
@@ -2019,3 +2028,6 @@ from support import fake_github_admin  # noqa: E402,F401 - registers org setting
 
 # isort: split
 from support import fake_github_limits  # noqa: E402,F401 - registers its routes
+
+# isort: split
+from support import fake_github_oauth  # noqa: E402,F401 - registers its routes

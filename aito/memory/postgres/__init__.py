@@ -8,6 +8,7 @@ tasks), agent state, history and recall, and model usage.
 from __future__ import annotations
 
 from aito.memory.postgres.history import HistoryStore
+from aito.memory.postgres.inbox_reading import InboxStore
 from aito.memory.postgres.organization import OrganizationStore
 from aito.memory.postgres.reading import ReadStore
 from aito.memory.postgres.runs import RunStore
@@ -33,6 +34,7 @@ class PostgresMemory(
     RunStore,
     VerdictStore,
     ReadStore,
+    InboxStore,
 ):
     """State, history (with pgvector recall), the audit log, decisions (and their last
     verdicts), tasks, usage and the agent loop's runs, actions, outcomes, inbox and open
