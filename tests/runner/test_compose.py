@@ -103,7 +103,7 @@ def test_passwords_are_required_not_defaulted(compose: dict[str, Any]) -> None:
 
 def test_aito_services_are_locked_down_like_every_aito_container(compose: dict[str, Any]) -> None:
     aito = {n: s for n, s in compose["services"].items() if "AITO_IMAGE" in s.get("image", "")}
-    assert set(aito) == {"orchestrator"}, "AITO's long-running services run its image"
+    assert set(aito) == {"orchestrator", "dashboard"}, "AITO's long-running services run its image"
     for name, service in aito.items():
         assert service["image"] == "${AITO_IMAGE:-aito:latest}", name
         assert service["user"] == "10001:10001", name
