@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 
 from aito.bus import budgets
 from aito.cli import context, types
 from aito.cli.context import progress, state
 from aito.dashboard import app, serving
+from aito.memory import embedding
 from aito.org import loading
 
 
@@ -63,6 +66,9 @@ def dashboard(ctx: click.Context, host: str, port: int) -> None:
             organization=app.Reloading(lambda: loading.load_valid(repo)),
             memory=runtime.memory,
             ledger=budgets.BudgetLedger(runtime.bus),
+            heartbeats=runtime.bus,
+            history=runtime.memory,
+            embedder=functools.cache(lambda: embedding.embedder_for(settings)),
         )
         progress(
             f"dashboard of {org.org.name} on http://{_authority(host, port)}/ (Ctrl-C stops it)"
