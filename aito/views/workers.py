@@ -73,7 +73,7 @@ def worker_run(row: dict[str, Any]) -> WorkerRun:
         kind=kind,
         requester=requester,
         requester_run=requester_run,
-        status=row["status"],
+        status=row.get("status") or "running",  # the running runs' rows leave it out
         started_at=row["started_at"],
         finished_at=row.get("finished_at"),
         summary=row.get("summary"),

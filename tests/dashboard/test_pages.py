@@ -12,85 +12,13 @@ import datetime as dt
 import html
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-import redis
 from starlette.testclient import TestClient
+from support.dashboard_day import Day, row_of, text_of
 
 from aito.bus import budgets
-from aito.bus.redis import RedisBus
-from aito.dashboard import app
-from aito.demo import simulating
-from aito.memory import postgres
-from aito.memory.postgres import PostgresMemory
-from aito.org import loading
-
-
-class Day:
-    def __init__(self, report: simulating.Report, url: str, redis_url: str) -> None:
-        self.report = report
-        self.org = loading.load_valid(report.repo)
-        self.memory = PostgresMemory(url=url)
-        self.bus = RedisBus(url=redis_url)
-        self.now = report.finished
-        self.url = url
-        self.redis_url = redis_url
-
-    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.url) as conn:
-            return conn.execute(sql, params).fetchall()
-
-
-@pytest.fixture(scope="module")
-def day(services: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
-    """A simulated day in a database of its own, kept for the module's tests."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    PostgresMemory(url=services.postgres_admin_url).ensure_database(name)
-    url = psycopg.conninfo.make_conninfo(services.postgres_admin_url, dbname=name)
-    client = redis.Redis.from_url(services.redis_url)
-    client.flushdb()
-    client.close()
-    report = simulating.run(
-        target=tmp_path_factory.mktemp("demo") / "day",
-        env={"POSTGRES_URL": url, "REDIS_URL": services.redis_url},
-        seed=0,
-        hours=24,
-        echo=lambda _: None,
-    )
-    found = Day(report, url, services.redis_url)
-    yield found
-    found.bus.close()
-    found.memory.close()
-    postgres.drop_database(admin_url=services.postgres_admin_url, name=name)
-
-
-@pytest.fixture(scope="module")
-def client(day: Day) -> Iterator[TestClient]:
-    source = app.Source(
-        organization=lambda: day.org,
-        memory=day.memory,
-        ledger=budgets.BudgetLedger(day.bus),
-        clock=lambda: day.now,
-    )
-    with TestClient(app.create_app(source)) as http:
-        yield http
-
-
-def text_of(page: str) -> str:
-    """What a reader sees: the page without its tags, entities decoded, spaces collapsed."""
-    without = re.sub(r"<style.*?</style>|<[^>]+>", " ", page, flags=re.S)
-    return re.sub(r"\s+", " ", html.unescape(without))
-
-
-def row_of(page: str, marker: str) -> str:
-    """The text of the table row that holds ``marker``."""
-    for row in re.findall(r"<tr>.*?</tr>", page, flags=re.S):
-        if marker in row:
-            return text_of(row)
-    raise AssertionError(f"no row with {marker!r}")
 
 
 def test_organization_shows_every_agent_with_its_live_state(day: Day, client: TestClient) -> None:

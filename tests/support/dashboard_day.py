@@ -1,0 +1,61 @@
+"""A simulated day (`aito demo`'s) in a database of its own, for the dashboard's tests,
+and how to read a page as a person does."""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+from typing import Any
+
+import psycopg
+
+from aito.bus import budgets
+from aito.bus.services import BusServices
+from aito.dashboard import app
+from aito.demo import simulating
+from aito.memory.embedders import offline
+from aito.memory.postgres import PostgresMemory
+from aito.org import loading
+
+
+class Day:
+    def __init__(self, report: simulating.Report, url: str, redis_url: str) -> None:
+        self.report = report
+        self.org = loading.load_valid(report.repo)
+        self.memory = PostgresMemory(url=url)
+        self.bus = BusServices(url=redis_url)
+        self.now = report.finished
+        self.url = url
+        self.redis_url = redis_url
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(sql, params).fetchall()
+
+
+def text_of(page: str) -> str:
+    """What a reader sees: the page without its tags, entities decoded, spaces collapsed."""
+    without = re.sub(r"<style.*?</style>|<script.*?</script>|<[^>]+>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(without))
+
+
+def row_of(page: str, marker: str) -> str:
+    """The text of the table row that holds ``marker``."""
+    for row in re.findall(r"<tr\b[^>]*>.*?</tr>", page, flags=re.S):
+        if marker in row:
+            return text_of(row)
+    raise AssertionError(f"no row with {marker!r}")
+
+
+def source_of(day: Day) -> app.Source:
+    """The dashboard's sources over ``day``, as `aito dashboard` wires them."""
+    return app.Source(
+        organization=lambda: day.org,
+        memory=day.memory,
+        ledger=budgets.BudgetLedger(day.bus),
+        clock=lambda: day.now,
+        heartbeats=day.bus,
+        history=day.memory,
+        embedder=functools.cache(offline.MiniLMEmbedder),
+    )
