@@ -34,24 +34,29 @@ from aito.org import loading
 def dashboard(ctx: click.Context, host: str, port: int) -> None:
     """Serve the web dashboard: the organization, runs, decisions, tasks, events, costs.
 
-    Read-only pages, rendered on the server (no script, nothing fetched from the
-    internet), from the same views the CLI prints (`aito agent runs`, `aito budget`):
+    Read-only pages, rendered on the server (nothing fetched from the internet),
+    from the same views the CLI prints (`aito agent runs`, `aito budget`):
 
     \b
       /               the org chart: each agent's layer and manager, last heartbeat,
-                      the run in progress, next schedule slot, today's budget burn
-      /agents/ID      profile, authority, git access, budgets, recent runs
-      /runs/RUN_ID    what the model read, what it answered, each action's check and
-                      result, the cost
-      /decisions      open and closed, by status; /decisions/ID its rounds and votes
+                      the run in progress, next schedule slot, today's budget burn,
+                      who holds the lead; updated live (server-sent events)
+      /agents/ID      profile, authority, git access, budgets, recent runs, and a
+                      search over its memory (?q=, the recall its wake-up uses)
+      /runs/RUN_ID    what the model read (tokens, cached or not), what it answered,
+                      each action's check and result, the cost, the replay command
+      /decisions      open and closed, by status; /decisions/ID its rounds as a
+                      timeline: votes with when and on which commit, the time left
       /tasks          a board by status
+      /workers        running and recent worker runs; /workers/RUN_ID its log, live
       /events         the audit log by type and agent
-      /costs          spend per agent and day against the limits
+      /costs          spend per agent, day and model against the limits (charts)
 
     Every list is paged. It reads the Postgres and Redis this command would use
     (POSTGRES_URL and REDIS_URL, or the embedded ones, started if needed) and
-    the organization in --repo, reloaded every 10 s. It shows no setting and no
-    secret. Ctrl-C stops it.
+    the organization in --repo, reloaded every 10 s; memory search embeds with
+    AITO_EMBEDDINGS (the offline model by default, loaded on the first search).
+    It shows no setting and no secret. Ctrl-C stops it.
 
     \b
       aito --repo .aito/demo dashboard          after `aito demo`: http://127.0.0.1:8765/
