@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import click
 
@@ -13,6 +14,7 @@ from aito.cli.context import progress, state
 from aito.dashboard import app, inbox, serving, sessions
 from aito.errors import ConfigError
 from aito.forge.base import Forge, Identity
+from aito.memory import embedding
 from aito.org import loading
 from aito.settings import Settings
 
@@ -61,19 +63,23 @@ def dashboard(
 ) -> None:
     """Serve the web dashboard: the organization, runs, decisions, tasks, events, costs.
 
-    Read-only pages, rendered on the server (no script, nothing fetched from the
-    internet), from the same views the CLI prints (`aito agent runs`, `aito budget`):
+    Read-only pages, rendered on the server (nothing fetched from the internet),
+    from the same views the CLI prints (`aito agent runs`, `aito budget`):
 
     \b
       /               the org chart: each agent's layer and manager, last heartbeat,
-                      the run in progress, next schedule slot, today's budget burn
-      /agents/ID      profile, authority, git access, budgets, recent runs
-      /runs/RUN_ID    what the model read, what it answered, each action's check and
-                      result, the cost
-      /decisions      open and closed, by status; /decisions/ID its rounds and votes
+                      the run in progress, next schedule slot, today's budget burn,
+                      who holds the lead; updated live (server-sent events)
+      /agents/ID      profile, authority, git access, budgets, recent runs, and a
+                      search over its memory (?q=, the recall its wake-up uses)
+      /runs/RUN_ID    what the model read (tokens, cached or not), what it answered,
+                      each action's check and result, the cost, the replay command
+      /decisions      open and closed, by status; /decisions/ID its rounds as a
+                      timeline: votes with when and on which commit, the time left
       /tasks          a board by status
+      /workers        running and recent worker runs; /workers/RUN_ID its log, live
       /events         the audit log by type and agent
-      /costs          spend per agent and day against the limits
+      /costs          spend per agent, day and model against the limits (charts)
       /inbox          what needs a human: decisions waiting for a maintainer
                       (escalated, critical), agents down, runs stopped as a loop or
                       out of budget, agents asking the maintainers
@@ -88,8 +94,9 @@ def dashboard(
 
     It reads the Postgres and Redis this command would use
     (POSTGRES_URL and REDIS_URL, or the embedded ones, started if needed) and
-    the organization in --repo, reloaded every 10 s. It shows no setting and no
-    secret. Ctrl-C stops it.
+    the organization in --repo, reloaded every 10 s; memory search embeds with
+    AITO_EMBEDDINGS (the offline model by default, loaded on the first search).
+    It shows no setting and no secret. Ctrl-C stops it.
 
     \b
       aito --repo .aito/demo dashboard          after `aito demo`: http://127.0.0.1:8765/
@@ -116,6 +123,9 @@ def dashboard(
             organization=organization,
             memory=runtime.memory,
             ledger=budgets.BudgetLedger(runtime.bus),
+            heartbeats=runtime.bus,
+            history=runtime.memory,
+            embedder=functools.cache(lambda: embedding.embedder_for(settings)),
         )
         writes = maintainer_writes(
             settings, organization, runtime, maintainer_login is not None, github_client_id

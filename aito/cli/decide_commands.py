@@ -24,8 +24,9 @@ JSON_FIELDS = (
     "pr, decision_id, title, proposed_by, tier, status, stage, round, votes {agent: "
     "approve|veto|abstain|null}, missing [...], deadline, head_sha, reason, held, "
     "human_decision, decided_by, decided_via (review|merge|close), decided_at, violation, "
-    "rounds [{round, stage, votes, analysis}], labels, check {state, description}, changes, "
-    "problems"
+    "rounds [{round, stage, votes, analysis, ballots {agent: {at, sha}}, started_at, "
+    "deadline, open}], current (the open round, same shape, or null), labels, "
+    "check {state, description}, changes, problems"
 )
 
 

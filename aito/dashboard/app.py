@@ -26,9 +26,24 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from aito.bus import budgets as bus_budgets
-from aito.dashboard import inbox
+from aito.dashboard import inbox, live
+from aito.memory import recalling
+from aito.memory.embedding import Embedder
 from aito.org import loading
-from aito.views import budgets, decisions, events, organization, paging, ports, runs, tasks
+from aito.views import (
+    budgets,
+    decisions,
+    events,
+    organization,
+    paging,
+    ports,
+    run_context,
+    runs,
+    tasks,
+)
+from aito.views import costs as cost_views
+from aito.views import live as live_views
+from aito.views import memory as memory_views
 
 PAGE = 25
 """Rows per page of every listing."""
@@ -42,6 +57,12 @@ class Source:
     memory: ports.Memory
     ledger: ports.Reservations
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    heartbeats: live_views.Heartbeats | None = None
+    """The bus's heartbeats and lead (the live chart); None: Postgres's wake-ups only."""
+    history: recalling.SearchesHistory | None = None
+    """The agents' memory as recall searches it (the agent page's search)."""
+    embedder: Callable[[], Embedder] | None = None
+    """The embedder the agents recall with, made on first use."""
 
 
 class Reloading:
@@ -74,8 +95,11 @@ def create_app(source: Source, writes: inbox.Writes | None = None) -> Starlette:
         return HTMLResponse(page, status_code=http_status)
 
     def org_page(request: Request) -> Response:
-        chart = organization.chart(source.organization(), source.memory, now=source.clock())
-        return render(request, "organization.html", chart=chart)
+        chart, _ = live_views.chart(
+            source.organization(), source.memory, source.heartbeats, now=source.clock()
+        )
+        lead = live_views.lead_of(source.organization(), source.heartbeats)
+        return render(request, "organization.html", chart=chart, lead=lead)
 
     def agent_page(request: Request) -> Response:
         agent_id = request.path_params["agent_id"]
@@ -90,14 +114,28 @@ def create_app(source: Source, writes: inbox.Writes | None = None) -> Starlette:
         )
         if found is None:
             raise HTTPException(404, f"no agent {agent_id!r} in this organization")
-        return render(request, "agent.html", page=found)
+        query = request.query_params.get("q", "").strip()
+        hits: list[memory_views.MemoryHit] | None = None
+        if query and source.history is not None and source.embedder is not None:
+            hits = memory_views.search(
+                source.history, source.embedder(), agent_id=agent_id, query=query
+            )
+        return render(
+            request,
+            "agent.html",
+            page=found,
+            q=query,
+            hits=hits,
+            searchable=source.history is not None and source.embedder is not None,
+        )
 
     def run_page(request: Request) -> Response:
         run_id = request.path_params["run_id"]
         found = runs.detail(source.memory, run_id)
         if found is None:
             raise HTTPException(404, f"no run {run_id!r}")
-        return render(request, "run.html", run=found)
+        record = source.memory.run_record(run_id) or {"run_id": run_id}
+        return render(request, "run.html", run=found, context=run_context.of(record))
 
     def decisions_page(request: Request) -> Response:
         status = request.query_params.get("status") or None
@@ -117,7 +155,7 @@ def create_app(source: Source, writes: inbox.Writes | None = None) -> Starlette:
 
     def decision_page(request: Request) -> Response:
         decision_id = request.path_params["decision_id"]
-        found = decisions.detail(source.memory, decision_id)
+        found = decisions.detail(source.memory, decision_id, now=source.clock())
         if found is None:
             raise HTTPException(404, f"no decision {decision_id!r}")
         return render(request, "decision.html", decision=found)
@@ -162,7 +200,8 @@ def create_app(source: Source, writes: inbox.Writes | None = None) -> Starlette:
             org, source.memory, source.ledger, now=source.clock(), days=int(text)
         )
         daily = budgets.daily_costs(org, found)
-        return render(request, "costs.html", report=found, daily=daily)
+        charts = cost_views.charts(org, found)
+        return render(request, "costs.html", report=found, daily=daily, charts=charts)
 
     def health(_: Request) -> Response:
         return PlainTextResponse("ok")
@@ -187,6 +226,7 @@ def create_app(source: Source, writes: inbox.Writes | None = None) -> Starlette:
             Route("/costs", costs_page, name="costs"),
             Route("/healthz", health, name="health"),
             *inbox.routes(source.organization, source.memory, writes, render),
+            *live.routes(source, render, page_size=PAGE),
         ],
         middleware=[Middleware(inbox.SessionScope, writes=writes)],
         exception_handlers={HTTPException: failed, paging.BadCursor: failed},
@@ -209,6 +249,7 @@ def _environment() -> jinja2.Environment:
     env.filters["segment"] = lambda value: urllib.parse.quote(str(value), safe=":@._~-")
     env.filters["age"] = age
     env.filters["when"] = when
+    env.filters["duration"] = duration
     env.filters["percent"] = lambda share: f"{share:.0%}" if share is not None else "—"
     env.globals["bar_width"] = bar_width
     return env
@@ -222,6 +263,21 @@ def age(seconds: int | None) -> str:
         if seconds >= size:
             return f"{seconds // size} {unit} ago"
     return f"{seconds} s ago"
+
+
+def duration(seconds: int) -> str:
+    """``2 d 3 h``, ``3 h 12 min``, ``5 min 10 s``, ``42 s``."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
 
 
 def when(moment: dt.datetime | None) -> str:

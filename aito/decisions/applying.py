@@ -87,15 +87,8 @@ class Tally:
             "decided_via": v.decided_via.value if v.decided_via else None,
             "decided_at": v.decided_at.isoformat() if v.decided_at else None,
             "violation": v.violation,
-            "rounds": [
-                {
-                    "round": r.round,
-                    "stage": r.stage.value,
-                    "votes": {agent: vote.value for agent, vote in r.votes.items()},
-                    "analysis": list(r.analysis),
-                }
-                for r in v.rounds
-            ],
+            "rounds": [r.as_record() for r in v.rounds],
+            "current": v.current.as_record(open_round=True) if v.current else None,
             "labels": sorted(v.labels),
             "check": {"state": v.check_state, "description": v.check_description},
             "changes": list(self.changes),

@@ -140,15 +140,8 @@ class ServicesRecorder:
                     for a, v in ({k: x.value for k, x in last_votes.items()} | votes).items()
                     if a not in ("ceo", "dao")
                 },
-                rounds=[
-                    {
-                        "round": r.round,
-                        "stage": r.stage.value,
-                        "votes": {a: v.value for a, v in r.votes.items()},
-                        "analysis": list(r.analysis),
-                    }
-                    for r in verdict.rounds
-                ],
+                rounds=[r.as_record() for r in verdict.rounds]
+                + ([verdict.current.as_record(open_round=True)] if verdict.current else []),
                 human_decision=verdict.human_decision.value if verdict.human_decision else None,
                 decided_by=verdict.decided_by,
                 pr_number=verdict.pr,

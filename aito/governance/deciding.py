@@ -21,7 +21,7 @@ from aito.governance.history import (
     ReviewKind,
 )
 from aito.governance.policies import Policy
-from aito.governance.verdicts import RoundOutcome, Stage
+from aito.governance.verdicts import Ballot, RoundOutcome, Stage
 from aito.org.records import DecisionStatus, HumanAction, HumanDecision, Vote
 
 
@@ -35,6 +35,7 @@ class State:
     head: Push
     votes: dict[str, Vote] = dataclasses.field(default_factory=dict)
     vote_reviews: dict[str, int] = dataclasses.field(default_factory=dict)  # agent → review id
+    ballots: dict[str, Ballot] = dataclasses.field(default_factory=dict)  # agent → when, on what
     answered: set[str] = dataclasses.field(default_factory=set)
     status: DecisionStatus = DecisionStatus.PENDING
     reason: str = ""
@@ -167,6 +168,7 @@ class Fold:
         if agent in self.voters:
             state.votes[agent] = vote
             state.vote_reviews[agent] = review.id
+            state.ballots[agent] = Ballot(at=review.at, sha=review.commit)
             self.resolve(review.at, final=False)
 
     def dismissal(self, event: DismissalEvent) -> None:
@@ -281,7 +283,7 @@ class Fold:
             return
         state.round += 1
         state.round_start = at
-        state.votes, state.answered, state.vote_reviews = {}, set(), {}
+        state.votes, state.answered, state.vote_reviews, state.ballots = {}, set(), {}, {}
         state.reason = reason
         if state.stage in (Stage.LAZY, Stage.CHECKS):
             return
@@ -293,8 +295,19 @@ class Fold:
         state = self.state
         if state.stage in (Stage.ESCALATED, Stage.DONE, Stage.MAINTAINER, Stage.CHECKS):
             return
-        state.rounds.append(
-            RoundOutcome(state.round, state.stage, dict(state.votes), tuple(sorted(state.answered)))
+        state.rounds.append(self.outcome())
+
+    def outcome(self) -> RoundOutcome:
+        """The current round as the record keeps it."""
+        state = self.state
+        return RoundOutcome(
+            state.round,
+            state.stage,
+            dict(state.votes),
+            tuple(sorted(state.answered)),
+            ballots={a: b for a, b in state.ballots.items() if a in state.votes},
+            started_at=state.round_start,
+            deadline=self.deadline,
         )
 
     def approve(self, reason: str) -> None:
@@ -303,7 +316,7 @@ class Fold:
         if needs_maintainer and state.maintainer_approved_tree != state.head.tree:
             self.record_round()
             state.stage = Stage.MAINTAINER
-            state.votes, state.answered, state.vote_reviews = {}, set(), {}
+            state.votes, state.answered, state.vote_reviews, state.ballots = {}, set(), {}, {}
             state.reason = f"{reason}; a maintainer must approve too ({self.policy.tier.value})"
             return
         self.record_round()
@@ -327,7 +340,7 @@ class Fold:
             self.record_round()
         state.status, state.stage = DecisionStatus.ESCALATED, Stage.ESCALATED
         state.reason = f"{reason}: the maintainers decide"
-        state.votes, state.answered, state.vote_reviews = {}, set(), {}
+        state.votes, state.answered, state.vote_reviews, state.ballots = {}, set(), {}, {}
 
     def settle_forge_state(self) -> None:
         """What the forge already did (merged, closed) overrides the fold: see

@@ -233,6 +233,7 @@ def _verdict(fold: Fold) -> Verdict:
         decided_via=state.decided_via,
         decided_at=state.decided_at,
         violation=state.violation,
+        current=fold.outcome() if open_stage else None,
     )
 
 

@@ -54,6 +54,34 @@ class RoundOutcome:
     stage: Stage
     votes: dict[str, Vote]
     analysis: tuple[str, ...] = ()
+    ballots: dict[str, Ballot] = dataclasses.field(default_factory=dict)
+    """When each vote of ``votes`` was cast and on which commit."""
+    started_at: dt.datetime | None = None
+    deadline: dt.datetime | None = None
+    """When the round closes by itself (its start plus the tier's deadline)."""
+
+    def as_record(self, *, open_round: bool = False) -> dict[str, object]:
+        """The round as JSON for the stored decision record (``open``: still voting)."""
+        return {
+            "round": self.round,
+            "stage": self.stage.value,
+            "votes": {agent: vote.value for agent, vote in self.votes.items()},
+            "analysis": list(self.analysis),
+            "ballots": {
+                agent: {"at": b.at.isoformat(), "sha": b.sha} for agent, b in self.ballots.items()
+            },
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "open": open_round,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Ballot:
+    """A vote's review: when it was submitted (server time) and the head it judged."""
+
+    at: dt.datetime
+    sha: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +110,7 @@ class Verdict:
     decided_via: HumanAction | None = None  # how the maintainer decided (review, merge, close)
     decided_at: dt.datetime | None = None  # when (server time), for a human decision
     violation: str | None = None  # merged or closed by someone who may not decide
+    current: RoundOutcome | None = None  # the open round (its votes so far), if one is open
 
     @property
     def terminal(self) -> bool:

@@ -39,6 +39,15 @@ class DecisionSummary(BaseModel):
         return url if url.startswith(("https://", "http://")) else None
 
 
+class VoteView(BaseModel):
+    """One vote: who, what, when (the review's server time) and on which commit."""
+
+    voter: str
+    vote: str
+    at: dt.datetime | None
+    sha: str | None
+
+
 class RoundView(BaseModel):
     """One round's votes, and who gave input (with their analysis, when the record has it)."""
 
@@ -46,11 +55,24 @@ class RoundView(BaseModel):
     stage: str | None
     votes: dict[str, str]
     analysis: dict[str, str]
+    ballots: list[VoteView] = []
+    started_at: dt.datetime | None = None
+    deadline: dt.datetime | None = None
+    open: bool = False
 
 
 class DecisionDetail(DecisionSummary):
     description: str
     rounds: list[RoundView]
+    now: dt.datetime | None = None
+
+    @property
+    def seconds_left(self) -> int | None:
+        """Until the open round's deadline (negative once past; None when none is open)."""
+        if self.now is None or self.status != "pending":
+            return None
+        due = next((r.deadline for r in self.rounds if r.open and r.deadline), self.due)
+        return None if due is None else int((due - self.now).total_seconds())
 
 
 def listing(
@@ -80,23 +102,57 @@ def counts(memory: ports.Memory) -> dict[str, int]:
     return {status: found.get(status, 0) for status in STATUSES}
 
 
-def detail(memory: ports.Memory, decision_id: str) -> DecisionDetail | None:
+def detail(
+    memory: ports.Memory, decision_id: str, *, now: dt.datetime | None = None
+) -> DecisionDetail | None:
+    """A decision with its rounds as a timeline: each vote with when and on which commit
+    (as the tally stored them; records mirrored from the repo before that keep votes only)."""
     row = memory.decision(decision_id)
     if row is None:
         return None
     return DecisionDetail(
         **_summary(row).model_dump(),
         description=row.get("description") or "",
-        rounds=[
-            RoundView(
-                round=int(r["round"]),
-                stage=r.get("stage"),
-                votes={str(k): str(v) for k, v in (r.get("votes") or {}).items() if v},
-                analysis=_analysis(r.get("analysis")),
-            )
-            for r in row.get("rounds") or []
-        ],
+        rounds=[_round(r) for r in row.get("rounds") or []],
+        now=now,
     )
+
+
+def _round(r: dict[str, Any]) -> RoundView:
+    votes = {str(k): str(v) for k, v in (r.get("votes") or {}).items() if v}
+    ballots: dict[str, Any] = r.get("ballots") or {}
+    return RoundView(
+        round=int(r["round"]),
+        stage=r.get("stage"),
+        votes=votes,
+        analysis=_analysis(r.get("analysis")),
+        ballots=sorted(
+            (
+                VoteView(
+                    voter=voter,
+                    vote=vote,
+                    at=_moment((ballots.get(voter) or {}).get("at")),
+                    sha=(ballots.get(voter) or {}).get("sha"),
+                )
+                for voter, vote in votes.items()
+            ),
+            key=lambda v: (v.at is None, v.at or dt.datetime.min.replace(tzinfo=dt.UTC), v.voter),
+        ),
+        started_at=_moment(r.get("started_at")),
+        deadline=_moment(r.get("deadline")),
+        open=bool(r.get("open")),
+    )
+
+
+def _moment(text: object) -> dt.datetime | None:
+    if isinstance(text, dt.datetime):
+        return text
+    if isinstance(text, str) and text:
+        try:
+            return dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    return None
 
 
 def live(forge: Forge, *, now: dt.datetime, every: bool = False) -> sweeping.Sweep:

@@ -1,5 +1,6 @@
-"""The dashboard's tests share, per module, one simulated day (`aito demo`'s) in a
-database of its own (tests/support/demo_day.py) and the app over it."""
+"""The dashboard tests' shared fixtures: a real simulated day (`aito demo`'s) per test
+module (tests/support/dashboard_day.py), and the Starlette app over it (memory, budget
+ledger, the bus's heartbeats, the offline embedder for memory search)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from support.demo_day import Day, simulated_day, source_of
+from support.dashboard_day import Day, simulated_day, source_of
 
 from aito.dashboard import app
 

@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 from support.act import REPO_ROOT
 from support.browser import axe_source
-from support.demo_day import Day, source_of
+from support.dashboard_day import Day, source_of
 
 from aito.dashboard import app
 

@@ -16,23 +16,9 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from support.demo_day import Day
+from support.dashboard_day import Day, row_of, text_of
 
 from aito.bus import budgets
-
-
-def text_of(page: str) -> str:
-    """What a reader sees: the page without its tags, entities decoded, spaces collapsed."""
-    without = re.sub(r"<style.*?</style>|<[^>]+>", " ", page, flags=re.S)
-    return re.sub(r"\s+", " ", html.unescape(without))
-
-
-def row_of(page: str, marker: str) -> str:
-    """The text of the table row that holds ``marker``."""
-    for row in re.findall(r"<tr>.*?</tr>", page, flags=re.S):
-        if marker in row:
-            return text_of(row)
-    raise AssertionError(f"no row with {marker!r}")
 
 
 def test_organization_shows_every_agent_with_its_live_state(day: Day, client: TestClient) -> None:

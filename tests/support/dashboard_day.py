@@ -1,9 +1,12 @@
-"""One simulated day of the example organization (`aito demo`'s) in a database of its own,
-for the dashboard's tests: the day's report, its organization, memory and bus."""
+"""A simulated day (`aito demo`'s) in a database of its own, for the dashboard's tests,
+and how to read a page as a person does."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import html
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +16,11 @@ import psycopg
 import redis
 
 from aito.bus import budgets
-from aito.bus.redis import RedisBus
+from aito.bus.services import BusServices
 from aito.dashboard import app
 from aito.demo import simulating
 from aito.memory import postgres
+from aito.memory.embedders import offline
 from aito.memory.postgres import PostgresMemory
 from aito.org import loading
 
@@ -26,7 +30,7 @@ class Day:
         self.report = report
         self.org = loading.load_valid(report.repo)
         self.memory = PostgresMemory(url=url)
-        self.bus = RedisBus(url=redis_url)
+        self.bus = BusServices(url=redis_url)
         self.now = report.finished
         self.url = url
         self.redis_url = redis_url
@@ -61,11 +65,28 @@ def simulated_day(services: Any, target: Path) -> Iterator[Day]:
         postgres.drop_database(admin_url=services.postgres_admin_url, name=name)
 
 
+def text_of(page: str) -> str:
+    """What a reader sees: the page without its tags, entities decoded, spaces collapsed."""
+    without = re.sub(r"<style.*?</style>|<script.*?</script>|<[^>]+>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(without))
+
+
+def row_of(page: str, marker: str) -> str:
+    """The text of the table row that holds ``marker``."""
+    for row in re.findall(r"<tr\b[^>]*>.*?</tr>", page, flags=re.S):
+        if marker in row:
+            return text_of(row)
+    raise AssertionError(f"no row with {marker!r}")
+
+
 def source_of(day: Day) -> app.Source:
-    """The dashboard's sources over the simulated day, its clock at the day's end."""
+    """The dashboard's sources over ``day``, as `aito dashboard` wires them."""
     return app.Source(
         organization=lambda: day.org,
         memory=day.memory,
         ledger=budgets.BudgetLedger(day.bus),
         clock=lambda: day.now,
+        heartbeats=day.bus,
+        history=day.memory,
+        embedder=functools.cache(offline.MiniLMEmbedder),
     )
