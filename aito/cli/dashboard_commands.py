@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 
 import click
 
@@ -17,6 +18,10 @@ from aito.forge.base import Forge, Identity
 from aito.memory import embedding
 from aito.org import loading
 from aito.settings import Settings
+
+
+CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{3,99}")
+"""The shape of a GitHub OAuth App's client id (e.g. ``Ov23li…``, ``Iv1.…``)."""
 
 
 @click.command()
@@ -47,6 +52,7 @@ from aito.settings import Settings
 @click.option(
     "--github-client-id",
     envvar="AITO_DASHBOARD_GITHUB_CLIENT_ID",
+    type=types.Text(max_length=100, blank=False),
     default=None,
     metavar="ID",
     help="GitHub (AITO_FORGE=github): the client id of an OAuth App with the device flow "
@@ -104,6 +110,11 @@ def dashboard(
       aito --repo .aito/demo dashboard --maintainer shiba-maintainer
     """
     cli_state = state(ctx)
+    if github_client_id is not None and not CLIENT_ID.fullmatch(github_client_id):
+        raise click.BadParameter(
+            "a GitHub OAuth App's client id: letters, digits, dots, dashes (e.g. Ov23li…)",
+            param_hint="--github-client-id",
+        )
     settings = cli_state.service_settings()
     org = cli_state.organization()
     repo = settings.repo

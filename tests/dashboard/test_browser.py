@@ -6,46 +6,25 @@ as a test artifact (``$AITO_TEST_ARTIFACTS``, default ``.aito/artifacts``, under
 
 from __future__ import annotations
 
-import os
+import datetime as dt
 import re
-import socket
-import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from support.act import REPO_ROOT
-from support.browser import axe_source
-from support.dashboard_day import Day, source_of
+from support.browser import axe_source, screenshots
+from support.dashboard_day import Day, serving, source_of
 
 from aito.dashboard import app
-
-ARTIFACTS = Path(os.environ.get("AITO_TEST_ARTIFACTS") or REPO_ROOT / ".aito" / "artifacts")
 
 
 @pytest.fixture(scope="module")
 def served(day: Day) -> Iterator[str]:
-    """The dashboard over the day on a free port of 127.0.0.1; yields its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app.create_app(source_of(day)), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, name="dashboard", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the dashboard did not start within 30 s"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    """The dashboard over the day, served as `aito dashboard` serves it."""
+    with serving(app.create_app(source_of(day))) as base:
+        yield base
 
 
 def pages(day: Day) -> dict[str, str]:
@@ -54,6 +33,9 @@ def pages(day: Day) -> dict[str, str]:
         "SELECT run_id FROM agent_runs WHERE agent_id = 'cmo' ORDER BY run_id LIMIT 1"
     )
     [(decision_id,)] = day.query("SELECT id FROM decisions ORDER BY id LIMIT 1")
+    [(worker_run,)] = day.query(
+        "SELECT run_id FROM agent_runs WHERE trigger = 'spawn' ORDER BY run_id LIMIT 1"
+    )
     return {
         "organization": "/",
         "agent": "/agents/cmo",
@@ -63,6 +45,9 @@ def pages(day: Day) -> dict[str, str]:
         "tasks": "/tasks",
         "events": "/events",
         "costs": "/costs",
+        "inbox": "/inbox",
+        "workers": "/workers",
+        "worker": f"/workers/{urllib.parse.quote(worker_run, safe=':')}",
     }
 
 
@@ -70,8 +55,7 @@ def test_every_page_loads_without_a_console_error_and_passes_axe(
     day: Day, served: str, chromium: Any
 ) -> None:
     axe = axe_source()
-    shots = ARTIFACTS / "dashboard"
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshots()
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()
@@ -91,9 +75,8 @@ def test_every_page_loads_without_a_console_error_and_passes_axe(
             )
             assert found == [], f"{name} ({path}): {found}"
             assert problems == [], f"{name} ({path}): {problems}"
-        assert sorted(p.name for p in shots.glob("*.png")) >= sorted(
-            f"{name}.png" for name in pages(day)
-        )
+        written = {shot.name for shot in shots.glob("*.png")}
+        assert {f"{name}.png" for name in pages(day)} <= written
     finally:
         context.close()
 
@@ -122,3 +105,40 @@ def test_the_navigation_is_reachable_by_keyboard(day: Day, served: str, chromium
         assert page.locator("main h1").inner_text().strip() != ""
     finally:
         context.close()
+
+
+def test_the_org_chart_shows_a_new_heartbeat_within_two_seconds(
+    day: Day, served: str, chromium: Any, run_aito: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page stays open; the CMO wakes up (a real run, its heartbeat on the bus); the
+    CMO's row shows the new heartbeat within 2 s, without a reload."""
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.goto(served + "/")
+        page.wait_for_selector("[data-live-state=open]", timeout=10_000)
+        cell = '[data-agent="cmo"] [data-field="heartbeat"]'
+        before = page.get_attribute(cell, "data-at")
+        page.evaluate("window.loadedOnce = true")  # gone if the page reloads
+        monkeypatch.setenv("POSTGRES_URL", day.url)
+        monkeypatch.setenv("REDIS_URL", day.redis_url)
+        woke = run_aito(
+            "--repo", str(day.report.repo), "agent", "run", "cmo", "--trigger", "manual"
+        )
+        assert woke.code == 0, woke.err
+        beat = _moment(day.bus.statuses(["cmo"])["cmo"]["last_heartbeat"])
+        assert before is None or _moment(before) != beat
+        started = time.monotonic()
+        page.wait_for_function(  # the run's last heartbeat, shown without a reload
+            f"Date.parse(document.querySelector('{cell}').getAttribute('data-at')) === "
+            f"{int(beat.timestamp() * 1000)}",
+            timeout=2_000,
+        )
+        assert time.monotonic() - started <= 2.0
+        assert page.evaluate("window.loadedOnce") is True
+    finally:
+        context.close()
+
+
+def _moment(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))

@@ -22,6 +22,8 @@ import pytest
 from starlette.testclient import TestClient
 from support import agent_world, fake_github, fake_github_oauth
 from support.agent_world import ScriptedModel, World
+from support.browser import axe_source, screenshots
+from support.dashboard_day import serving
 from support.humans import CAROL, MAINTAINER, OUTSIDER, SECOND_MAINTAINER, with_people
 
 from aito.bus import budgets
@@ -442,3 +444,56 @@ def start_device_login(http: TestClient) -> str:
     assert found, "the login page shows the code to enter on GitHub"
     assert "/login/device" in page  # and where to enter it
     return found.group(1).strip()
+
+
+# -- in a real browser -----------------------------------------------------------------------
+
+
+def test_in_a_browser_a_maintainer_approves_an_escalated_decision_by_keyboard(
+    org: Org, chromium: Any
+) -> None:
+    """The maintainer opens the link `aito dashboard --maintainer` printed, logs in,
+    reaches the escalated decision's review box and its Approve button with the keyboard,
+    and approves: the pull request shows their review, with their text. No page logs a
+    console error; the logged-in inbox passes axe-core's WCAG 2 A/AA checks."""
+    writes = org.writes()
+    token = writes.sessions.one_time_token(MAINTAINER)
+    source = app.Source(
+        organization=lambda: org.world.org,
+        memory=org.memory,
+        ledger=budgets.BudgetLedger(org.world.runtime.bus),
+    )
+    number = org.pulls["campaign"]
+    with serving(app.create_app(source, writes)) as base:
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(f"{base}/login?token={token}")
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{base}/inbox")
+            assert MAINTAINER.login in page.locator("header").inner_text()
+            page.add_script_tag(content=axe_source())
+            found = page.evaluate(
+                "async () => (await axe.run(document, {runOnly: "
+                "{type: 'tag', values: ['wcag2a', 'wcag2aa']}})).violations.map(v => v.id)"
+            )
+            assert found == []
+            page.screenshot(path=str(screenshots() / "inbox-logged-in.png"), full_page=True)
+            form = page.locator(f'form[action="/inbox/decisions/{org.ids["campaign"]}/approve"]')
+            form.locator("textarea").focus()
+            page.keyboard.type("Approved: both analyses agree.")
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.textContent.trim()") == "Approve"
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{base}/inbox?**")
+            assert problems == []
+        finally:
+            context.close()
+    [review] = [r for r in org.forge().reviews(number) if r.user == MAINTAINER]
+    assert review.state is ReviewState.APPROVED
+    assert "Approved: both analyses agree." in review.body
+    [event] = org.events("dashboard.review")
+    assert event["payload"]["by"] == MAINTAINER.login and event["payload"]["pr"] == number

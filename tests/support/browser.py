@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from support.act import REPO_ROOT
 
+ARTIFACTS = Path(os.environ.get("AITO_TEST_ARTIFACTS") or REPO_ROOT / ".aito" / "artifacts")
+"""Where the browser tests write their screenshots (under ``dashboard/``)."""
 AXE = REPO_ROOT / ".aito" / "cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 
 
@@ -70,3 +72,10 @@ def axe_source() -> str:
     if not AXE.is_file():
         _unavailable(f"axe-core is not installed at {AXE} (run scripts/fetch-github-specs)")
     return AXE.read_text(encoding="utf-8")
+
+
+def screenshots() -> Path:
+    """The directory for the dashboard's screenshots (made if missing)."""
+    found = ARTIFACTS / "dashboard"
+    found.mkdir(parents=True, exist_ok=True)
+    return found

@@ -7,6 +7,9 @@ import contextlib
 import functools
 import html
 import re
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import Any
 
 import psycopg
 import redis
+import uvicorn
 
 from aito.bus import budgets
 from aito.bus.services import BusServices
@@ -90,3 +94,25 @@ def source_of(day: Day) -> app.Source:
         history=day.memory,
         embedder=functools.cache(offline.MiniLMEmbedder),
     )
+
+
+@contextlib.contextmanager
+def serving(asgi: Any) -> Iterator[str]:
+    """``asgi`` served by uvicorn on a free port of 127.0.0.1, as `aito dashboard` serves
+    it (for a browser, or an event stream a test client would wait on forever); yields
+    its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="dashboard", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the dashboard did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
