@@ -2,7 +2,10 @@
 
 Each page is one indexed query (migration 0010): it starts strictly after the last row
 of the page before (its ``after`` key) and reads ``limit`` rows, so paging through a
-long history never scans what was already shown and never uses OFFSET.
+long history never scans what was already shown and never uses OFFSET. A statement
+names only the filters given (no ``$1 IS NULL OR ...``): psycopg prepares a statement
+used often, and Postgres may then plan it once for any parameters, where a catch-all
+condition cannot use an index and a rare filter would walk the whole table.
 """
 
 from __future__ import annotations
@@ -47,13 +50,15 @@ class ReadStore(Connector):
         self, *, agent_id: str | None = None, after: RunKey | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
         """Runs newest first, of one agent when given, after ``after``."""
+        where = _where(
+            ("agent_id = %(a)s", agent_id is not None),
+            ("(started_at, run_id) < (%(t)s, %(r)s)", after is not None),
+        )
         with self._connect() as conn:
             return rows(
                 conn.execute(
-                    "SELECT run_id, agent_id, trigger, status, started_at, finished_at, summary, "
-                    "error, provider, model, usage, cost_usd FROM agent_runs "
-                    "WHERE (%(a)s::text IS NULL OR agent_id = %(a)s) "
-                    "AND (%(t)s::timestamptz IS NULL OR (started_at, run_id) < (%(t)s, %(r)s)) "
+                    "SELECT run_id, agent_id, trigger, status, started_at, finished_at, summary, "  # noqa: S608 - _where
+                    f"error, provider, model, usage, cost_usd FROM agent_runs {where}"
                     "ORDER BY started_at DESC, run_id DESC LIMIT %(n)s",
                     {
                         "a": agent_id,
@@ -73,16 +78,18 @@ class ReadStore(Connector):
         limit: int = 50,
     ) -> list[dict[str, Any]]:
         """The audit log newest first, of one type and/or by one agent, after ``after``."""
+        where = _where(
+            ("event_type = %(t)s", event_type is not None),
+            ("source_agent = %(a)s", agent_id is not None),
+            ("(created_at, id) < (%(at)s, %(id)s::uuid)", after is not None),
+        )
         with self._connect() as conn:
             return rows(
                 conn.execute(
-                    "SELECT id::text AS id, event_type, source_agent, target_agent, run_id, "
-                    "decision_id, payload, created_at FROM events "
-                    "WHERE (%(t)s::text IS NULL OR event_type = %(t)s) "
-                    "AND (%(a)s::text IS NULL OR source_agent = %(a)s) "
-                    "AND (%(at)s::timestamptz IS NULL "
-                    "OR (created_at, id) < (%(at)s, %(id)s::uuid)) "
-                    "ORDER BY created_at DESC, id DESC LIMIT %(n)s",
+                    "SELECT id::text AS id, event_type, source_agent, target_agent, run_id, "  # noqa: S608 - _where
+                    f"decision_id, payload, created_at FROM events {where}"
+                    # events.id: the uuid (the index's order), not the text column above
+                    "ORDER BY created_at DESC, events.id DESC LIMIT %(n)s",
                     {
                         "t": event_type,
                         "a": agent_id,
@@ -97,14 +104,16 @@ class ReadStore(Connector):
         self, *, status: str | None = None, after: DecisionKey | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
         """Mirrored decisions newest first, of one status when given, after ``after``."""
+        where = _where(
+            ("status = %(s)s", status is not None),
+            ("(created_at, id) < (%(at)s, %(id)s)", after is not None),
+        )
         with self._connect() as conn:
             return rows(
                 conn.execute(
-                    "SELECT id, title, proposed_by, tier, status, veto_round, ceo_vote, dao_vote, "
+                    "SELECT id, title, proposed_by, tier, status, veto_round, ceo_vote, dao_vote, "  # noqa: S608 - _where
                     "c_level_votes, human_decision, decided_by, pr_number, pr_url, due, "
-                    "resolved_at, created_at FROM decisions "
-                    "WHERE (%(s)s::text IS NULL OR status = %(s)s) "
-                    "AND (%(at)s::timestamptz IS NULL OR (created_at, id) < (%(at)s, %(id)s)) "
+                    f"resolved_at, created_at FROM decisions {where}"
                     "ORDER BY created_at DESC, id DESC LIMIT %(n)s",
                     {
                         "s": status,
@@ -119,12 +128,15 @@ class ReadStore(Connector):
         self, *, status: str, after: TaskKey | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
         """Tasks of one status, most urgent first (priority, then id), after ``after``."""
+        where = _where(
+            ("status = %(s)s", True),
+            ("(priority, id) > (%(p)s, %(id)s)", after is not None),
+        )
         with self._connect() as conn:
             return rows(
                 conn.execute(
-                    "SELECT id, title, assigned_to, created_by, status, priority, due_date, "
-                    "decision_id, pr_number FROM tasks WHERE status = %(s)s "
-                    "AND (%(p)s::int IS NULL OR (priority, id) > (%(p)s, %(id)s)) "
+                    "SELECT id, title, assigned_to, created_by, status, priority, due_date, "  # noqa: S608 - _where
+                    f"decision_id, pr_number FROM tasks {where}"
                     "ORDER BY priority, id LIMIT %(n)s",
                     {
                         "s": status,
@@ -144,3 +156,10 @@ class ReadStore(Connector):
         with self._connect() as conn:
             found = conn.execute(query).fetchall()
         return {str(status): int(count) for status, count in found}
+
+
+def _where(*conditions: tuple[str, bool]) -> str:
+    """``WHERE`` and the conditions that apply (fixed texts of this module, never input),
+    followed by a space; empty when none does."""
+    chosen = [text for text, applies in conditions if applies]
+    return f"WHERE {' AND '.join(chosen)} " if chosen else ""
