@@ -1,4 +1,4 @@
-"""`aito dashboard`: the read-only web dashboard a maintainer keeps open all day."""
+"""`aito dashboard`: the web dashboard a maintainer keeps open all day."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from aito.forge.base import Forge, Identity
 from aito.memory import embedding
 from aito.org import loading
 from aito.settings import Settings
-
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{3,99}")
 """The shape of a GitHub OAuth App's client id (e.g. ``Ov23li…``, ``Iv1.…``)."""
