@@ -41,6 +41,8 @@ from aito.runtime.base import ContainerSpec, Exit, Runtime
 
 log = logging.getLogger(__name__)
 WORKER_COMMAND = ["aito", "worker", "exec"]
+LOG_EVERY_SECONDS = 1.0
+"""How often a running worker's log is copied into its run record."""
 ANSWER_GRACE_SECONDS = 10.0
 """How long a worker's container may take to exit once its answer is in."""
 SAME_REQUEST_FIELDS = (
@@ -155,14 +157,41 @@ class SandboxThinker:
             log.info("%s: stopping it, its answer is in", spec.name)
             self.runtime.stop(handle, remove=False)
 
+        def keep_logs() -> None:
+            # What it printed so far, in its run record while it runs (the dashboard
+            # follows a worker's log live); the record at its end replaces it.
+            kept = ""
+            while not ended.wait(LOG_EVERY_SECONDS):
+                try:
+                    logs = self.runtime.logs(handle)
+                except Exception:  # a container gone meanwhile: its end records it
+                    log.debug("%s: its logs could not be read", spec.name, exc_info=True)
+                    continue
+                if logs != kept and not ended.is_set():
+                    kept = logs
+                    session.wake.ports.memory.record_container(
+                        session.wake.run_id, container=running_record(spec, logs)
+                    )
+
         watcher = threading.Thread(target=end_after_answer, name=f"{spec.name}-end", daemon=True)
         watcher.start()
+        follower = threading.Thread(target=keep_logs, name=f"{spec.name}-logs", daemon=True)
+        follower.start()
         try:
             return self.runtime.wait(handle, timeout_seconds=spec.timeout_seconds)
         finally:
             ended.set()
             session.changed.set()
+            follower.join(LOG_EVERY_SECONDS + 5)  # its last write lands before the end's
             self.runtime.stop(handle)
+
+
+def running_record(spec: ContainerSpec, logs: str) -> dict[str, object]:
+    """The run record's container while it runs: its limits and what it printed so far."""
+    return {
+        **specs.container_record(spec, Exit(status="exited", exit_code=None, logs=logs)),
+        "status": "running",
+    }
 
 
 class _Session:

@@ -4,8 +4,9 @@ A worker's run is an agent run of its kind with the trigger ``spawn``, named
 ``{kind}:spawn:{requester's run}#{position}``: its requester is the agent whose run
 asked for it. Its container's output is kept with the run record
 (``agent_runs.container``, the last 64,000 characters, as `aito agent logs RUN_ID`
-prints it), written once the container has ended: while a worker runs, its log is not
-in the record yet, so a page that follows it shows the status until the log lands.
+prints it): copied there every second while the container runs (status ``running``,
+by the trusted side that started it) and written whole when it ends, so a page that
+follows the record follows the log.
 """
 
 from __future__ import annotations

@@ -275,3 +275,35 @@ def test_no_container_spec_may_name_the_docker_socket(path: str) -> None:
             timeout_seconds=60,
             mounts=[Mount(source=path, target="/var/run/docker.sock")],
         )
+
+
+def test_a_running_workers_log_is_in_its_run_record_while_it_runs(
+    make_world: Callable[..., World],
+) -> None:
+    """What a worker prints is copied into its run record as it runs (status `running`),
+    so `aito agent logs` and the dashboard follow it; its end replaces the record."""
+    world = make_world(ScriptedModel())
+    seen: dict[str, Any] = {}
+    run_id = runs.run_id_for("content-writer", "spawn", key="cmo:manual:1#0")
+
+    def chatty(spec: ContainerSpec, stop: threading.Event, out: Any) -> int:
+        out.write("reading the task\n")
+        deadline = threading.Event()
+        for _ in range(100):  # until its log is in the record (at most 10 s)
+            record = world.runtime.memory.run_record(run_id) or {}
+            if (record.get("container") or {}).get("logs"):
+                seen.update(record["container"])
+                break
+            deadline.wait(0.1)
+        out.write("giving up\n")
+        return 1
+
+    engine = inprocess.InProcessRuntime({"aito worker exec": chatty})
+    workers = sandbox.SandboxWorkers(
+        ports=world.ports, runtime=engine, image="aito:latest", user="10001:10001"
+    )
+    outcome = spawn(world, workers)
+    assert seen["status"] == "running" and seen["logs"] == "reading the task\n"
+    ended = (world.runtime.memory.run_record(outcome.run_id) or {})["container"]
+    assert ended["status"] == "exited" and ended["exit_code"] == 1
+    assert ended["logs"] == "reading the task\ngiving up\n"
