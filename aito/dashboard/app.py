@@ -199,9 +199,18 @@ def create_app(source: Source, writes: inbox.Writes | None = None) -> Starlette:
         found = budgets.report(
             org, source.memory, source.ledger, now=source.clock(), days=int(text)
         )
-        daily = budgets.daily_costs(org, found)
+        daily = budgets.daily_page(
+            budgets.daily_costs(org, found), limit=PAGE * 2, cursor=_cursor(request)
+        )
         charts = cost_views.charts(org, found)
-        return render(request, "costs.html", report=found, daily=daily, charts=charts)
+        return render(
+            request,
+            "costs.html",
+            report=found,
+            daily=daily,
+            charts=charts,
+            base=f"/costs?days={int(text)}",
+        )
 
     def health(_: Request) -> Response:
         return PlainTextResponse("ok")

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from aito.bus import budgets
 from aito.org import agents, loading, organization
-from aito.views import ports
+from aito.views import paging, ports
 
 Number = int | float
 """Amounts keep the type they were computed in (a sum of nothing is 0), as the JSON
@@ -189,3 +189,26 @@ def daily_costs(org: loading.Organization, found: BudgetReport) -> list[DailyCos
         )
         for day, agent_id in keys
     ]
+
+
+def daily_page(
+    rows: list[DailyCost], *, limit: int, cursor: str | None
+) -> paging.Page[DailyCost]:
+    """A page of :func:`daily_costs`' rows (newest day first, then agent), resumed after
+    the (day, agent) a cursor names."""
+    limit = paging.clamp(limit)
+    start = 0
+    if cursor is not None:
+        day, agent_id = paging.decode(cursor, str, str)
+        start = next(
+            (i + 1 for i, row in enumerate(rows) if (row.day, row.agent_id) == (day, agent_id)),
+            len(rows),
+        )
+    shown = rows[start : start + limit]
+    more = start + limit < len(rows)
+    last = shown[-1] if shown else None
+    return paging.Page(
+        items=shown,
+        next=paging.encode(last.day, last.agent_id) if more and last is not None else None,
+        limit=limit,
+    )

@@ -19,6 +19,8 @@ from starlette.testclient import TestClient
 from support.dashboard_day import Day, row_of, text_of
 
 from aito.bus import budgets
+from aito.views import budgets as cost_budgets
+from aito.views import paging
 
 
 def test_organization_shows_every_agent_with_its_live_state(day: Day, client: TestClient) -> None:
@@ -237,3 +239,26 @@ def test_no_secret_is_rendered(
         assert response.status_code == 200
         assert secret not in response.text
         assert day.url not in response.text
+
+
+def test_the_costs_table_is_paged_newest_day_first_and_every_row_once() -> None:
+    """92 days of 11 agents is 1,012 rows: the page shows them 50 at a time, each once."""
+    rows = [
+        cost_budgets.DailyCost(
+            agent_id=f"agent-{n}", day=f"2026-{m:02d}-{d:02d}", cost_usd=1.0,
+            simulated=False, limit_usd=5.0,
+        )
+        for m in (3, 2, 1) for d in range(28, 0, -1) for n in range(11)
+    ]  # fmt: skip
+    seen: list[tuple[str, str]] = []
+    cursor = None
+    while True:
+        page = cost_budgets.daily_page(rows, limit=50, cursor=cursor)
+        assert len(page.items) <= 50
+        seen += [(r.day, r.agent_id) for r in page.items]
+        if page.next is None:
+            break
+        cursor = page.next
+    assert seen == [(r.day, r.agent_id) for r in rows]
+    with pytest.raises(paging.BadCursor):
+        cost_budgets.daily_page(rows, limit=50, cursor="garbage")
