@@ -6,8 +6,10 @@ The governance repository lives on the fake GitHub (the example organization's o
 profiles/, with a second maintainer and human members); the CTO's bot proposes critical
 changes there through the GitHub forge, the CEO's and the DAO's bots approve them, and
 `aito decide tally N` runs as governance.yml runs it (AITO_FORGE=github, the governance
-token, the session's Postgres and Redis), so the dashboard's memory knows each decision
-and its pull request and the inbox lists it as waiting for a maintainer. The dashboard is
+token, the session's Postgres and Redis; after the first, the same tally and recorder
+in-process, since each command pays PyGithub's pacing of writes), so the dashboard's
+memory knows each decision and its pull request and the inbox lists it as waiting for a
+maintainer. The dashboard is
 wired as `aito dashboard` wires it on GitHub (:func:`dashboard_commands.maintainer_writes`);
 what it wrote is read back through PyGithub.
 """
