@@ -13,7 +13,6 @@ from aito.bus import budgets
 from aito.cli import context, decide_sweeping, types
 from aito.cli.context import progress, state
 from aito.dashboard import app, inbox, serving, sessions
-from aito.errors import ConfigError
 from aito.forge.base import Forge, Identity
 from aito.memory import embedding
 from aito.org import loading
@@ -182,10 +181,30 @@ def maintainer_writes(
         return None
     from aito.forge import github, github_apps_manifest  # PyGithub only when GitHub is used
 
+    device = sessions.DeviceFlow(
+        client_id=github_client_id,
+        web_url=github_apps_manifest.web_url(settings.github_api_url),
+        api_url=settings.github_api_url,
+    )
+
     def forge_for(session: sessions.Session) -> Forge:
+        again = "log in with GitHub again"
         if session.token is None:
-            raise ConfigError("this session holds no GitHub token: log in with GitHub again")
+            raise sessions.LoginRejected(f"this session holds no GitHub token: {again}")
         who = session.maintainer
+        # Asked before each write: a token revoked (or expired) since the login would
+        # otherwise fail as "the governance token was rejected", which it is not.
+        try:
+            current = device.user(session.token)
+        except sessions.DeviceLoginError as exc:
+            raise sessions.LoginRejected(
+                f"GitHub no longer accepts your login as {who.login} (the token was revoked "
+                f"or has expired; {exc}): {again}"
+            ) from exc
+        if current.id != who.id:
+            raise sessions.LoginRejected(
+                f"GitHub says this session's token is no longer {who.login}'s: {again}"
+            )
         return github.GitHubForge(
             repo=organization().org.governance_repo.repo,
             api_url=settings.github_api_url,
@@ -201,11 +220,7 @@ def maintainer_writes(
         forge_for=forge_for,
         # on GitHub the governance workflow tallies on the merge, close or review
         after=None,
-        device=sessions.DeviceFlow(
-            client_id=github_client_id,
-            web_url=github_apps_manifest.web_url(settings.github_api_url),
-            api_url=settings.github_api_url,
-        ),
+        device=device,
     )
 
 

@@ -12,7 +12,9 @@ write goes through the forge **as that maintainer**, exactly as the CLI does it:
   GitHub the governance workflow tallies it on the merge or close).
 
 On the local forge the forge records the maintainer's configured login and id; on GitHub
-the maintainer's own token makes the call, so GitHub shows them as its author.
+the maintainer's own token makes the call, so GitHub shows them as its author. A token
+GitHub no longer accepts as theirs (revoked, expired) ends the session with a 401 that
+says to log in again, before anything is written.
 
 Every write is appended to the audit log (``dashboard.review``, ``dashboard.merge``,
 ``dashboard.close``: who, which pull request, what), never with a secret. A GET never
@@ -360,6 +362,9 @@ def routes(
 
         try:
             await run_in_threadpool(act)
+        except sessions_.LoginRejected as exc:  # nothing was written; the session ends
+            writes.sessions.close(session)
+            raise HTTPException(401, str(exc)) from exc
         except (GovernanceError, PermissionDenied) as exc:
             raise HTTPException(409, str(exc)) from exc
         except AdapterError as exc:

@@ -209,6 +209,11 @@ class DeviceLoginError(AitoError):
     """The device login failed for good (denied, expired, a bad client id)."""
 
 
+class LoginRejected(AitoError):
+    """GitHub no longer accepts a session's token as its maintainer's (revoked, expired):
+    the session ends, and the maintainer logs in again."""
+
+
 SCOPE = "repo"
 """What a maintainer's token may do: review, merge and close on the governance repo."""
 

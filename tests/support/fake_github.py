@@ -512,6 +512,11 @@ class FakeGitHub:
         self.users[login] = user
         return user
 
+    def revoke(self, token: str) -> None:
+        """The token's owner revoked it (or it expired): GitHub answers 401 to it."""
+        with self.lock:
+            del self.users_by_token[token]
+
     def create_repo(
         self,
         full_name: str,
