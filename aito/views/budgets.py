@@ -191,9 +191,7 @@ def daily_costs(org: loading.Organization, found: BudgetReport) -> list[DailyCos
     ]
 
 
-def daily_page(
-    rows: list[DailyCost], *, limit: int, cursor: str | None
-) -> paging.Page[DailyCost]:
+def daily_page(rows: list[DailyCost], *, limit: int, cursor: str | None) -> paging.Page[DailyCost]:
     """A page of :func:`daily_costs`' rows (newest day first, then agent), resumed after
     the (day, agent) a cursor names."""
     limit = paging.clamp(limit)
