@@ -326,6 +326,14 @@ def routes(
 
         def act() -> None:
             forge = writes.forge_for(session)
+            try:
+                write(forge)
+            finally:  # a forge per write: its connections (or git process) end with it
+                disconnect = getattr(forge, "disconnect", None)
+                if callable(disconnect):
+                    disconnect()
+
+        def write(forge: Forge) -> None:
             pull = forge.pull(number)
             if reading.decision_of(forge, pull).id != decision_id:
                 raise GovernanceError(f"#{number} is not the pull request of {decision_id}")
