@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anthropic
@@ -104,7 +104,6 @@ class AnthropicModel:
 
     def complete(self, request: ModelRequest) -> ModelResponse:
         tools = _tools(request)
-        started = time.monotonic()
 
         def create() -> types.Message:
             return self._client.messages.create(
@@ -116,24 +115,7 @@ class AnthropicModel:
                 tool_choice=_ANY_TOOL if tools else anthropic.omit,
             )
 
-        try:
-            message = retrying.call(
-                create, policy=self._retry, retry_if=_transient, asked=_asked_wait, what=SERVICE
-            )
-        except anthropic.AnthropicError as exc:
-            raise self._translate(exc, request) from exc
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            # the SDK lets a body that does not parse as JSON through as is
-            raise MalformedReply(
-                SERVICE, f"the reply is not JSON a message can be read from ({type(exc).__name__})"
-            ) from exc
-        latency_ms = int((time.monotonic() - started) * 1000)
-        try:
-            return _response(message, latency_ms=latency_ms)
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise MalformedReply(
-                SERVICE, f"the reply does not have a message's shape ({type(exc).__name__})"
-            ) from exc
+        return self._made(create, request)[1]
 
     def relay(
         self, body: Mapping[str, Any], *, beta: str | None = None, timeout_seconds: float = 600
@@ -153,7 +135,6 @@ class AnthropicModel:
             tools=[],
             max_tokens=int(core["max_tokens"]),
         )
-        started = time.monotonic()
 
         def create() -> types.Message:
             return self._client.messages.create(  # type: ignore[no-any-return]
@@ -164,6 +145,15 @@ class AnthropicModel:
                 timeout=timeout_seconds,  # explicit: a long answer is expected, not refused
             )
 
+        message, response = self._made(create, request)
+        return message.model_dump(mode="json"), response
+
+    def _made(
+        self, create: Callable[[], types.Message], request: ModelRequest
+    ) -> tuple[types.Message, ModelResponse]:
+        """``create`` called under the retry policy; failures translated; the message and
+        its response (a reply that is no well-formed message is a MalformedReply)."""
+        started = time.monotonic()
         try:
             message = retrying.call(
                 create, policy=self._retry, retry_if=_transient, asked=_asked_wait, what=SERVICE
@@ -171,12 +161,13 @@ class AnthropicModel:
         except anthropic.AnthropicError as exc:
             raise self._translate(exc, request) from exc
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            # the SDK lets a body that does not parse as JSON through as is
             raise MalformedReply(
                 SERVICE, f"the reply is not JSON a message can be read from ({type(exc).__name__})"
             ) from exc
         latency_ms = int((time.monotonic() - started) * 1000)
         try:
-            return message.model_dump(mode="json"), _response(message, latency_ms=latency_ms)
+            return message, _response(message, latency_ms=latency_ms)
         except (TypeError, ValueError, AttributeError) as exc:
             raise MalformedReply(
                 SERVICE, f"the reply does not have a message's shape ({type(exc).__name__})"
