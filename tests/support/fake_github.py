@@ -443,6 +443,16 @@ class Context:
 
 Handler = Callable[["FakeGitHub", Context], Response]
 _ROUTES: list[tuple[str, str, re.Pattern[str], Handler]] = []
+WEB_PREFIX = "/login/"
+"""Routes under this prefix are github.com's web endpoints (the OAuth device flow), not
+the REST API: the API's OpenAPI description does not hold them."""
+
+
+def api_routes() -> list[tuple[str, str, re.Pattern[str], Handler]]:
+    """The fake's REST API routes (its web endpoints left out)."""
+    return [r for r in _ROUTES if not r[1].startswith(WEB_PREFIX)]
+
+
 # Other ways in, registered by the modules imported at the end (GitHub Apps): an
 # authenticator maps a bearer token to its caller (None: not its kind; ApiError: refused),
 # a guard sees each request's token and context and may refuse it (ApiError).

@@ -75,7 +75,15 @@ def access_token(server: FakeGitHub, ctx: Context) -> Response:
 def user(server: FakeGitHub, ctx: Context) -> Response:
     if not ctx.user.id:
         raise ApiError(401, "Requires authentication")
-    return 200, {"login": ctx.user.login, "id": ctx.user.id, "type": ctx.user.type}, {}
+    # GitHub's public-user shape: the simple user, and the profile fields (none filled)
+    profile = {
+        **server.user_json(ctx.user),
+        "name": None, "company": None, "blog": "", "location": None, "email": None,
+        "hireable": None, "bio": None, "public_repos": 0, "public_gists": 0,
+        "followers": 0, "following": 0,
+        "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
+    }  # fmt: skip
+    return 200, profile, {}
 
 
 ANONYMOUS.update(("/login/device/code", "/login/oauth/access_token"))
