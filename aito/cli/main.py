@@ -99,7 +99,7 @@ def cli(
       aito decide …      decisions as pull requests, votes as reviews
       aito agent run ID  wake an agent once: context, model, checked actions, memory
       aito budget        model spend against the hard limits
-      aito dashboard     a read-only web dashboard of it all (127.0.0.1:8765)
+      aito dashboard     the web dashboard: the org live, runs, costs, the human inbox
       aito github …      run it on a GitHub org: Apps for the bots, `doctor` checks it all
       aito orchestrator  keep the org healthy: restarts, failover to the DAO, humans told
       aito mcp …         the MCP servers agents and workers may use; AITO's own connectors
