@@ -7,6 +7,8 @@ SVG on the server (no script).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import BaseModel
 
 from aito.org import loading
@@ -61,11 +63,13 @@ class CostCharts(BaseModel):
 
 
 def charts(org: loading.Organization, found: budgets.BudgetReport) -> CostCharts:
-    """Each agent's days (oldest first) stacked by model, scaled to the larger of its
-    limit and its dearest day; and the totals per model."""
+    """Each agent's days of the window (oldest first, one bar each, empty on a day it
+    spent nothing) stacked by model, scaled to the larger of its limit and its dearest
+    day; and the totals per model."""
     models = sorted({row.model for row in found.usage})
     colour = {model: i % PALETTE for i, model in enumerate(models)}
-    days = sorted({row.day for row in found.usage})
+    # every day of the window, a day without spend an empty bar: the axis is time
+    days = [(found.since + dt.timedelta(days=n)).isoformat() for n in range(found.days)]
     per: dict[str, dict[str, dict[str, float]]] = {}
     totals: dict[str, ModelTotal] = {
         m: ModelTotal(model=m, colour=colour[m], cost_usd=0.0, tokens=0, calls=0) for m in models

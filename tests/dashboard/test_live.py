@@ -354,3 +354,5 @@ def test_costs_are_charted_per_agent_day_and_model_against_the_limits(
         assert chart, agent_id
         assert '<line class="limit"' in chart[1]  # the daily limit drawn across
         assert "<rect" in chart[1]
+        # a bar per day of the window (3), the days it spent nothing empty
+        assert chart[1].count("<g>") == 3, agent_id
