@@ -86,14 +86,7 @@ def listing(
         after = (at, decision_id)
     limit = paging.clamp(limit)
     found = memory.decisions_page(status=status, after=after, limit=limit + 1)
-    items = [_summary(row) for row in found[:limit]]
-    last = items[-1] if items else None
-    more = len(found) > limit and last is not None
-    return paging.Page[DecisionSummary](
-        items=items,
-        next=paging.encode(last.created_at, last.id) if more and last else None,
-        limit=limit,
-    )
+    return paging.page_of(found, limit=limit, item=_summary, key=lambda d: (d.created_at, d.id))
 
 
 def counts(memory: ports.Memory) -> dict[str, int]:

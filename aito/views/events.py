@@ -48,22 +48,17 @@ def page(
     found = memory.events_page(
         event_type=event_type, agent_id=agent_id, after=after, limit=limit + 1
     )
-    items = [
-        EventView(
-            id=row["id"],
-            type=row["event_type"],
-            source_agent=row.get("source_agent"),
-            target_agent=row.get("target_agent"),
-            run_id=row.get("run_id"),
-            decision_id=row.get("decision_id"),
-            payload=row.get("payload") or {},
-            created_at=row["created_at"],
-        )
-        for row in found[:limit]
-    ]
-    last = items[-1] if items else None
-    return paging.Page[EventView](
-        items=items,
-        next=paging.encode(last.created_at, last.id) if len(found) > limit and last else None,
-        limit=limit,
+    return paging.page_of(found, limit=limit, item=_view, key=lambda e: (e.created_at, e.id))
+
+
+def _view(row: dict[str, Any]) -> EventView:
+    return EventView(
+        id=row["id"],
+        type=row["event_type"],
+        source_agent=row.get("source_agent"),
+        target_agent=row.get("target_agent"),
+        run_id=row.get("run_id"),
+        decision_id=row.get("decision_id"),
+        payload=row.get("payload") or {},
+        created_at=row["created_at"],
     )

@@ -93,26 +93,14 @@ def alerts(reads: Reads, *, limit: int = 25, cursor: str | None = None) -> pagin
     after = _key(cursor, uuid_id=True)
     limit = paging.clamp(limit)
     found = reads.inbox_alerts_page(after=after, limit=limit + 1)
-    items = [_alert(row) for row in found[:limit]]
-    last = items[-1] if items else None
-    return paging.Page[Alert](
-        items=items,
-        next=paging.encode(last.at, last.id) if len(found) > limit and last else None,
-        limit=limit,
-    )
+    return paging.page_of(found, limit=limit, item=_alert, key=lambda a: (a.at, a.id))
 
 
 def waiting(reads: Reads, *, limit: int = 25, cursor: str | None = None) -> paging.Page[Waiting]:
     after = _key(cursor, uuid_id=False)
     limit = paging.clamp(limit)
     found = reads.waiting_decisions_page(after=after, limit=limit + 1)
-    items = [_waiting(row) for row in found[:limit]]
-    last = items[-1] if items else None
-    return paging.Page[Waiting](
-        items=items,
-        next=paging.encode(last.created_at, last.id) if len(found) > limit and last else None,
-        limit=limit,
-    )
+    return paging.page_of(found, limit=limit, item=_waiting, key=lambda w: (w.created_at, w.id))
 
 
 def _key(cursor: str | None, *, uuid_id: bool) -> InboxKey | None:

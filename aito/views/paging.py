@@ -6,11 +6,13 @@ import base64
 import binascii
 import datetime as dt
 import json
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 MAX_LIMIT = 1000
 """No page is longer than this, whatever is asked."""
@@ -62,3 +64,17 @@ def decode(cursor: str, *kinds: type) -> tuple[object, ...]:
 
 def clamp(limit: int) -> int:
     return max(1, min(limit, MAX_LIMIT))
+
+
+def page_of(
+    found: Sequence[R],
+    *,
+    limit: int,
+    item: Callable[[R], T],
+    key: Callable[[T], tuple[str | int | dt.datetime, ...]],
+) -> Page[T]:
+    """The page a read of ``limit + 1`` rows gives: the first ``limit`` as items, and a
+    cursor after the last of them when the extra row says there are more."""
+    items = [item(row) for row in found[:limit]]
+    more = len(found) > limit and items
+    return Page[T](items=items, next=encode(*key(items[-1])) if more else None, limit=limit)

@@ -88,14 +88,7 @@ def recent(
         after = (at, run_id)
     limit = paging.clamp(limit)
     found = memory.runs_page(agent_id=agent_id, after=after, limit=limit + 1)
-    items = [summary(row) for row in found[:limit]]
-    more = len(found) > limit
-    last = items[-1] if items else None
-    return paging.Page[RunSummary](
-        items=items,
-        next=paging.encode(last.started_at, last.run_id) if more and last else None,
-        limit=limit,
-    )
+    return paging.page_of(found, limit=limit, item=summary, key=lambda r: (r.started_at, r.run_id))
 
 
 def summary(row: dict[str, Any]) -> RunSummary:

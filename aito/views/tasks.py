@@ -41,13 +41,7 @@ def column(
         after = (priority, task_id)
     limit = paging.clamp(limit)
     found = memory.tasks_page(status=status, after=after, limit=limit + 1)
-    items = [_card(row) for row in found[:limit]]
-    last = items[-1] if items else None
-    return paging.Page[TaskCard](
-        items=items,
-        next=paging.encode(last.priority, last.id) if len(found) > limit and last else None,
-        limit=limit,
-    )
+    return paging.page_of(found, limit=limit, item=_card, key=lambda t: (t.priority, t.id))
 
 
 def board(

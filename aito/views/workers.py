@@ -112,12 +112,8 @@ def recent(
     ]
     merged = heapq.merge(*pages, key=lambda r: (r["started_at"], r["run_id"]), reverse=True)
     found = [row for row, _ in zip(merged, range(limit + 1), strict=False)]
-    items = [worker_run(row) for row in found[:limit]]
-    last = items[-1] if items else None
-    return paging.Page[WorkerRun](
-        items=items,
-        next=paging.encode(last.started_at, last.run_id) if len(found) > limit and last else None,
-        limit=limit,
+    return paging.page_of(
+        found, limit=limit, item=worker_run, key=lambda w: (w.started_at, w.run_id)
     )
 
 
