@@ -11,8 +11,15 @@ import psycopg
 from aito.memory.base import UsageRow
 from aito.memory.postgres import PostgresMemory
 
-TODAY = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-DAY1 = TODAY - dt.timedelta(days=9)  # settled days: rolled up when first read
+
+def midnight() -> dt.datetime:
+    """Today's start in UTC, read when a test runs (a suite may cross midnight)."""
+    return dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def settled_before_yesterday(days: list[dt.date]) -> list[dt.date]:
+    """The days the rollup may hold: those before yesterday by the clock of this moment."""
+    return [d for d in days if d < (midnight() - dt.timedelta(days=1)).date()]
 
 
 def call(run_id: str | None, at: dt.datetime, cost: float, *, agent: str = "cmo") -> UsageRow:
@@ -72,43 +79,47 @@ def rolled_days(url: str) -> list[dt.date]:
 def test_settled_days_read_from_their_rollup_match_the_calls_and_follow_late_writes(
     store: PostgresMemory, postgres_url: str
 ) -> None:
-    run(store, "cmo:real", DAY1, "anthropic")
-    run(store, "cmo:offline", DAY1, "offline")
-    for day in range(9):  # nine settled days, then today
-        at = DAY1 + dt.timedelta(days=day, hours=10)
+    today = midnight()
+    day1 = today - dt.timedelta(days=9)  # settled days: rolled up when first read
+    run(store, "cmo:real", day1, "anthropic")
+    run(store, "cmo:offline", day1, "offline")
+    for day in range(9):  # the nine days before today, then today
+        at = day1 + dt.timedelta(days=day, hours=10)
         store.record_usage(call("cmo:real", at, 0.5 + day))
         store.record_usage(call("cmo:offline", at + dt.timedelta(hours=1), 0.25))
         store.record_usage(call(None, at, 0.125, agent="cto"))
-    store.record_usage(call("cmo:real", TODAY + dt.timedelta(minutes=5), 3.0))
+    store.record_usage(call("cmo:real", today + dt.timedelta(minutes=5), 3.0))
 
-    first = summary(store, DAY1)
-    assert first == [(*row[:5], round(row[5], 6), row[6]) for row in from_calls(postgres_url, DAY1)]
+    first = summary(store, day1)
+    assert first == [(*row[:5], round(row[5], 6), row[6]) for row in from_calls(postgres_url, day1)]
     assert len(first) == 9 * 3 + 1
-    settled = [(DAY1 + dt.timedelta(days=n)).date() for n in range(8)]  # before yesterday
+    settled = settled_before_yesterday([(day1 + dt.timedelta(days=n)).date() for n in range(9)])
+    assert len(settled) >= 8
     assert rolled_days(postgres_url) == settled
-    assert summary(store, DAY1) == first  # now read from the rollup
+    assert summary(store, day1) == first  # now read from the rollup
 
     # A call written late into a rolled-up day is counted at once.
-    store.record_usage(call("cmo:real", DAY1 + dt.timedelta(days=2, hours=20), 7.0))
-    later = summary(store, DAY1)
+    store.record_usage(call("cmo:real", day1 + dt.timedelta(days=2, hours=20), 7.0))
+    later = summary(store, day1)
     day3 = [row for row in later if row[1] == settled[2] and row[0] == "cmo" and not row[3]]
     assert day3 == [("cmo", settled[2], "claude-sonnet-4-5", False, 2, 9.5, 4750.0)]
-    assert later == [(*row[:5], round(row[5], 6), row[6]) for row in from_calls(postgres_url, DAY1)]
+    assert later == [(*row[:5], round(row[5], 6), row[6]) for row in from_calls(postgres_url, day1)]
 
     # A run found simulated after its days were rolled up: its spend moves to simulated.
-    store.finish_run("cmo:real", status="completed", at=DAY1, provider="replay")
-    moved = summary(store, DAY1)
+    store.finish_run("cmo:real", status="completed", at=day1, provider="replay")
+    moved = summary(store, day1)
     assert not [row for row in moved if row[0] == "cmo" and not row[3]]
-    assert moved == [(*row[:5], round(row[5], 6), row[6]) for row in from_calls(postgres_url, DAY1)]
+    assert moved == [(*row[:5], round(row[5], 6), row[6]) for row in from_calls(postgres_url, day1)]
 
 
 def test_a_window_that_starts_or_ends_inside_a_day_counts_only_its_hours(
     store: PostgresMemory, postgres_url: str
 ) -> None:
+    day1 = midnight() - dt.timedelta(days=9)
     for hours in range(0, 24 * 6, 5):
-        store.record_usage(call(None, DAY1 + dt.timedelta(hours=hours), 1.0 + hours))
-    since, until = DAY1 + dt.timedelta(hours=13), DAY1 + dt.timedelta(days=4, hours=7)
-    summary(store, DAY1)  # every settled day rolled up
+        store.record_usage(call(None, day1 + dt.timedelta(hours=hours), 1.0 + hours))
+    since, until = day1 + dt.timedelta(hours=13), day1 + dt.timedelta(days=4, hours=7)
+    summary(store, day1)  # every settled day rolled up
     expected = [(*r[:5], round(r[5], 6), r[6]) for r in from_calls(postgres_url, since, until)]
     assert summary(store, since, until) == expected
     assert sum(row[4] for row in expected) == len(range(13, 24 * 4 + 7, 5))
