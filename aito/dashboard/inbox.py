@@ -5,11 +5,18 @@ The writes are POSTs that need a maintainer's session (:mod:`aito.dashboard.sess
 and its CSRF token; without either they are refused (403) and nothing is written. A
 write goes through the forge **as that maintainer**, exactly as the CLI does it:
 
-- approve / veto: a review on the pull request's current head, as `aito decide review
+- approve / veto: a review on the pull request's head, as `aito decide review
   --as LOGIN` posts it (nothing else runs after it, as after the CLI's);
 - merge / close: the pull request merged at its head or closed, as `aito decide
   merge|close --as LOGIN` does, then tallied as that command does on the local forge (on
   GitHub the governance workflow tallies it on the merge or close).
+
+The inbox shows each pull request at the commit its last tally judged, and its form sends
+that commit (``head``). A write whose ``head`` is no longer the pull request's head is
+refused (409) and writes nothing: whoever can push to the branch cannot slip a commit in
+between what the maintainer looked at and their approval or merge. The maintainer looks
+again once the new commit is tallied. (A client that sends no ``head`` acts on the head
+of the moment, as the CLI does.)
 
 On the local forge the forge records the maintainer's configured login and id; on GitHub
 the maintainer's own token makes the call, so GitHub shows them as its author. A token
@@ -24,6 +31,7 @@ writes.
 from __future__ import annotations
 
 import dataclasses
+import re
 import urllib.parse
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -45,6 +53,7 @@ from aito.org import loading
 from aito.views import inbox, ports
 
 PAGE = 25
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 ACTIONS = ("approve", "veto", "merge", "close")
 DONE = {
     "approve": "approved",
@@ -321,7 +330,11 @@ def routes(
         number = row.get("pr_number")
         if not number:
             raise HTTPException(409, f"{decision_id} has no pull request")
-        body = (await _form(request)).get("body", "").strip()[:60_000]
+        form = await _form(request)
+        body = form.get("body", "").strip()[:60_000]
+        seen = form.get("head", "").strip().lower() or None
+        if seen is not None and not _COMMIT.fullmatch(seen):
+            raise HTTPException(400, "head must be the commit id the inbox showed")
         who = session.maintainer
 
         def act() -> None:
@@ -337,14 +350,21 @@ def routes(
             pull = forge.pull(number)
             if reading.decision_of(forge, pull).id != decision_id:
                 raise GovernanceError(f"#{number} is not the pull request of {decision_id}")
+            if seen is not None and pull.head_sha.lower() != seen:
+                raise GovernanceError(
+                    f"#{number} moved to {pull.head_sha[:12]} after the inbox showed it at "
+                    f"{seen[:12]}: nothing was written. Look at the new commit, then act from "
+                    "the inbox once it is tallied."
+                )
+            head = seen or pull.head_sha
             if action in ("approve", "veto"):
-                proposing.review(forge, number, author=who, vote=action, body=body)
+                proposing.review(forge, number, author=who, vote=action, body=body, sha=head)
             else:
                 if action == "merge":
                     try:
                         forge.merge(
                             number,
-                            sha=pull.head_sha,
+                            sha=head,
                             actor=who,
                             message=f"Merge #{number} by hand ({who.login})",
                         )

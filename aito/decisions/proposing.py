@@ -188,9 +188,11 @@ def propose(
     return decision, pull
 
 
-def review(forge: Forge, number: int, *, author: Identity, vote: str, body: str) -> None:
-    """Post a review as ``author`` on the pull request's current head."""
-    pull = forge.pull(number)
+def review(
+    forge: Forge, number: int, *, author: Identity, vote: str, body: str, sha: str | None = None
+) -> None:
+    """Post a review as ``author`` on commit ``sha``, or on the pull request's current head."""
+    commit = sha or forge.pull(number).head_sha
     if vote not in REVIEW_STATES:
         raise GovernanceError(f"unknown vote {vote!r}; use approve, veto, abstain or comment")
     text = body.strip()
@@ -198,9 +200,7 @@ def review(forge: Forge, number: int, *, author: Identity, vote: str, body: str)
         text = f"Abstain. {text}".strip()
     # GitHub requires a body for request-changes and comment reviews.
     text = text or {"approve": "", "veto": "Veto.", "comment": "No comment."}.get(vote, "")
-    forge.post_review(
-        number, author=author, state=REVIEW_STATES[vote], body=text, commit_id=pull.head_sha
-    )
+    forge.post_review(number, author=author, state=REVIEW_STATES[vote], body=text, commit_id=commit)
 
 
 def hold(forge: Forge, number: int, *, on: bool) -> None:

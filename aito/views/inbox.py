@@ -74,6 +74,8 @@ class Waiting(BaseModel):
     pr_url: str | None
     due: dt.datetime | None
     created_at: dt.datetime
+    head: str | None = None
+    """The commit the last tally judged: what the maintainer sees and acts on."""
 
     @property
     def pr_link(self) -> str | None:
@@ -170,4 +172,5 @@ def _waiting(row: dict[str, Any]) -> Waiting:
         pr_url=row.get("pr_url"),
         due=row.get("due"),
         created_at=row["created_at"],
+        head=str(row["head_sha"]) if row.get("head_sha") else None,
     )

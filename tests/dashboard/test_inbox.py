@@ -330,6 +330,61 @@ def test_a_maintainers_close_rejects(org: Org, logged_in: tuple[TestClient, inbo
     assert org.status("fair") == "rejected"
 
 
+def head_of(page: str, decision_id: str) -> str:
+    """The commit the inbox's form for ``decision_id`` acts on."""
+    form = re.search(
+        rf'action="/inbox/decisions/{re.escape(decision_id)}/approve".*?</form>', page, re.S
+    )
+    assert form, f"the inbox has a form for {decision_id}"
+    found = re.search(r'name="head" value="([0-9a-f]{40})"', form.group(0))
+    assert found, "the form carries the commit the inbox showed"
+    return found.group(1)
+
+
+def test_a_commit_pushed_after_the_inbox_showed_a_pull_request_is_neither_approved_nor_merged(
+    org: Org, logged_in: tuple[TestClient, inbox.Writes]
+) -> None:
+    http, _ = logged_in
+    number, decision_id = org.pulls["profile"], org.ids["profile"]
+    forge = org.forge()
+    pull = forge.pull(number)
+    page = http.get("/inbox").text
+    seen = head_of(page, decision_id)
+    assert seen == pull.head_sha  # what the CEO and the DAO approved, as the tally judged it
+    assert f"#{number} at {seen[:12]}" in text_of(page)
+    csrf = csrf_of(page)
+    # whoever can push to the branch slips a commit in after the maintainer looked
+    sneaked = forge.commit_files(
+        branch=pull.head_ref, base=pull.base_ref, files={"profiles/cto.md": b"# CTO\nSneaky.\n"},
+        message="one more thing", author=pull.author,
+    )  # fmt: skip
+    for action in ("approve", "merge"):
+        url = f"/inbox/decisions/{decision_id}/{action}"
+        response = http.post(url, data={"csrf": csrf, "head": seen, "body": "Fine."})
+        assert response.status_code == 409, action
+        said = text_of(response.text)
+        assert f"#{number} moved to {sneaked[:12]}" in said and "nothing was written" in said
+    bad = http.post(
+        f"/inbox/decisions/{decision_id}/approve", data={"csrf": csrf, "head": "HEAD~1"}
+    )
+    assert bad.status_code == 400
+    after = org.forge()
+    assert reviews_by(after, number, MAINTAINER) == []
+    assert after.pull(number).state is PullState.OPEN
+    assert org.events("dashboard.") == []
+    # once tallied, the inbox shows the new commit, and the maintainer acts on that one
+    org.decide("tally", str(number), "--json")
+    page = http.get("/inbox").text
+    assert head_of(page, decision_id) == sneaked
+    response = http.post(
+        f"/inbox/decisions/{decision_id}/veto",
+        data={"csrf": csrf_of(page), "head": sneaked, "body": "Not this."},
+    )
+    assert response.status_code == 303, response.text
+    [review] = [r for r in org.forge().reviews(number) if r.user == MAINTAINER]
+    assert (review.state, review.commit_id) == (ReviewState.CHANGES_REQUESTED, sneaked)
+
+
 def test_writes_without_a_session_are_refused_and_write_nothing(org: Org) -> None:
     writes = org.writes()
     with org.client(writes) as http:

@@ -285,3 +285,47 @@ def test_on_github_a_token_github_no_longer_accepts_is_a_clear_error_and_writes_
     assert [r for r in pull.get_reviews() if r.user.id == MAINTAINER.id] == []
     assert hub.events("dashboard.") == []
     assert hub.status("merge") == "pending"
+
+
+def head_of(page: str, decision_id: str) -> str:
+    form = re.search(
+        rf'action="/inbox/decisions/{re.escape(decision_id)}/approve".*?</form>', page, re.S
+    )
+    assert form, f"the inbox has a form for {decision_id}"
+    found = re.search(r'name="head" value="([0-9a-f]{40})"', form.group(0))
+    assert found, "the form carries the commit the inbox showed"
+    return found.group(1)
+
+
+def test_on_github_a_veto_is_theirs_and_a_commit_pushed_after_the_inbox_showed_is_not_merged(
+    hub: Hub,
+) -> None:
+    vetoed, moved = hub.pulls["close"], hub.pulls["merge"]
+    with hub.client() as http:
+        csrf = log_in(hub, http, token_of("maintainer"))
+        page = http.get("/inbox").text
+        response = http.post(
+            f"/inbox/decisions/{hub.ids['close']}/veto",
+            data={"csrf": csrf, "head": head_of(page, hub.ids["close"]), "body": "Not now."},
+        )
+        assert response.status_code == 303, response.text
+        # the branch moves after the maintainer looked: GitHub is never asked to merge it
+        seen = head_of(page, hub.ids["merge"])
+        pull = hub.forge.pull(moved)
+        sneaked = hub.forge.commit_files(
+            branch=pull.head_ref, base=pull.base_ref, files={"profiles/cfo.md": b"# CFO\nLoose.\n"},
+            message="one more thing", author=pull.author,
+        )  # fmt: skip
+        response = http.post(
+            f"/inbox/decisions/{hub.ids['merge']}/merge", data={"csrf": csrf, "head": seen}
+        )
+        assert response.status_code == 409, response.text
+        assert f"#{moved} moved to {sneaked[:12]}" in text_of(response.text)
+    repo = hub.repo_as("second")
+    [review] = [r for r in repo.get_pull(vetoed).get_reviews() if r.user.id == MAINTAINER.id]
+    assert (review.state, review.user.login) == ("CHANGES_REQUESTED", MAINTAINER.login)
+    assert github_markers.strip(review.body) == "Not now."
+    assert hub.tally(vetoed)["status"] == "rejected"
+    now = repo.get_pull(moved)
+    assert now.state == "open" and not now.merged and now.head.sha == sneaked
+    assert [e["payload"]["action"] for e in hub.events("dashboard.")] == ["veto"]

@@ -45,13 +45,14 @@ class InboxStore(Connector):
         self, *, after: InboxKey | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
         """Decisions a maintainer decides (escalated; critical and pending), newest first,
-        with the stage their last tally judged (``verdict``: None if never tallied)."""
+        with the stage their last tally judged and the head it judged (``verdict`` and
+        ``head_sha``: None if never tallied)."""
         with self._connect() as conn:
             return rows(
                 conn.execute(
                     "SELECT d.id, d.title, d.proposed_by, d.tier, d.status, d.pr_number, "
-                    "d.pr_url, d.due, d.created_at, v.verdict FROM decisions d "
-                    "LEFT JOIN LATERAL (SELECT verdict FROM decision_verdicts "
+                    "d.pr_url, d.due, d.created_at, v.verdict, v.head_sha FROM decisions d "
+                    "LEFT JOIN LATERAL (SELECT verdict, head_sha FROM decision_verdicts "
                     "WHERE decision_id = d.id ORDER BY tallied_at DESC LIMIT 1) v ON true "
                     # the predicate of the index decisions_waiting, verbatim
                     "WHERE (status = 'escalated' OR (tier = 'critical' AND status = 'pending')) "
