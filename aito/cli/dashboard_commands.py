@@ -179,7 +179,8 @@ def maintainer_writes(
         )
     if not github_client_id:
         return None
-    from aito.forge import github, github_apps_manifest  # PyGithub only when GitHub is used
+    # PyGithub only when GitHub is used
+    from aito.forge import github, github_apps_manifest, github_calling
 
     device = sessions.DeviceFlow(
         client_id=github_client_id,
@@ -221,6 +222,7 @@ def maintainer_writes(
         # on GitHub the governance workflow tallies on the merge, close or review
         after=None,
         device=device,
+        login_refused=lambda exc: github_calling.http_status(exc) == 401,
     )
 
 

@@ -86,6 +86,8 @@ class Writes:
     ``forge_for`` gives the forge a session writes through: the local forge (which records
     the actor of each call), or on GitHub a forge made with the maintainer's own token.
     ``after`` runs what the CLI runs after a merge or close (the tally; None: nothing).
+    ``login_refused`` tells a forge error that says the maintainer's own token was refused
+    during the write (on GitHub, a 401: revoked after the check that preceded it).
     """
 
     kind: str
@@ -95,6 +97,7 @@ class Writes:
     forge_for: Callable[[sessions_.Session], Forge]
     after: Callable[[Forge, int], None] | None = None
     device: sessions_.DeviceFlow | None = None
+    login_refused: Callable[[AdapterError], bool] | None = None
 
 
 class SessionScope:
@@ -396,6 +399,13 @@ def routes(
         except (GovernanceError, PermissionDenied) as exc:
             raise HTTPException(409, str(exc)) from exc
         except AdapterError as exc:
+            if writes.login_refused is not None and writes.login_refused(exc):
+                writes.sessions.close(session)  # the token is dead: so is the session
+                raise HTTPException(
+                    401,
+                    f"the forge refused your token as {who.login} during the write (revoked "
+                    f"just now?): log in again, then check #{number} for what was written",
+                ) from exc
             raise HTTPException(502, f"the forge failed: {exc}") from exc
         query = urllib.parse.urlencode({"done": action, "decision": decision_id})
         return private(RedirectResponse(f"/inbox?{query}", status_code=303))

@@ -16,6 +16,7 @@ what it wrote is read back through PyGithub.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import json
@@ -329,3 +330,32 @@ def test_on_github_a_veto_is_theirs_and_a_commit_pushed_after_the_inbox_showed_i
     now = repo.get_pull(moved)
     assert now.state == "open" and not now.merged and now.head.sha == sneaked
     assert [e["payload"]["action"] for e in hub.events("dashboard.")] == ["veto"]
+
+
+def test_on_github_a_token_revoked_between_the_check_and_the_write_ends_the_session(
+    hub: Hub,
+) -> None:
+    """GitHub accepts the token when the dashboard asks who it is, and refuses it for the
+    write itself (the maintainer revoked it in between): a 401 that says to log in again."""
+    checked = hub.writes.forge_for
+
+    def revoked_after_the_check(session: sessions.Session) -> Any:
+        forge = checked(session)  # GET /user answered: still theirs
+        hub.server.revoke(token_of("maintainer"))
+        return forge
+
+    hub.writes = dataclasses.replace(hub.writes, forge_for=revoked_after_the_check)
+    number = hub.pulls["approve"]
+    with hub.client() as http:
+        csrf = log_in(hub, http, token_of("maintainer"))
+        response = http.post(
+            f"/inbox/decisions/{hub.ids['approve']}/approve", data={"csrf": csrf, "body": "ok"}
+        )
+        assert response.status_code == 401, response.text
+        said = text_of(response.text)
+        assert "refused your token" in said and "log in again" in said
+        assert token_of("maintainer") not in response.text
+        assert hub.writes.sessions.find(http.cookies.get(sessions.COOKIE)) is None
+    pull = hub.repo_as("second").get_pull(number)
+    assert [r for r in pull.get_reviews() if r.user.id == MAINTAINER.id] == []
+    assert hub.events("dashboard.") == []
