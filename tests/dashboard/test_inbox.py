@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 from support import agent_world, fake_github, fake_github_oauth
 from support.agent_world import ScriptedModel, World
 from support.browser import axe_source, screenshots
-from support.dashboard_day import serving
+from support.dashboard_day import head_of, serving
 from support.humans import CAROL, MAINTAINER, OUTSIDER, SECOND_MAINTAINER, with_people
 
 from aito.bus import budgets
@@ -328,17 +328,6 @@ def test_a_maintainers_close_rejects(org: Org, logged_in: tuple[TestClient, inbo
     pull = org.forge().pull(number)
     assert pull.state is PullState.CLOSED and pull.closed_by == MAINTAINER
     assert org.status("fair") == "rejected"
-
-
-def head_of(page: str, decision_id: str) -> str:
-    """The commit the inbox's form for ``decision_id`` acts on."""
-    form = re.search(
-        rf'action="/inbox/decisions/{re.escape(decision_id)}/approve".*?</form>', page, re.S
-    )
-    assert form, f"the inbox has a form for {decision_id}"
-    found = re.search(r'name="head" value="([0-9a-f]{40})"', form.group(0))
-    assert found, "the form carries the commit the inbox showed"
-    return found.group(1)
 
 
 def test_a_commit_pushed_after_the_inbox_showed_a_pull_request_is_neither_approved_nor_merged(

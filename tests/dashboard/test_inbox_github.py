@@ -31,6 +31,7 @@ from github import Auth
 from starlette.testclient import TestClient
 from support import fake_github_oauth
 from support.agent_world import ScriptedModel, World
+from support.dashboard_day import head_of
 from support.decision_scenario import who
 from support.fake_github import FakeGitHub, make_org_forge, start_fake_github
 from support.humans import MAINTAINER, SECOND_MAINTAINER, with_people
@@ -286,16 +287,6 @@ def test_on_github_a_token_github_no_longer_accepts_is_a_clear_error_and_writes_
     assert [r for r in pull.get_reviews() if r.user.id == MAINTAINER.id] == []
     assert hub.events("dashboard.") == []
     assert hub.status("merge") == "pending"
-
-
-def head_of(page: str, decision_id: str) -> str:
-    form = re.search(
-        rf'action="/inbox/decisions/{re.escape(decision_id)}/approve".*?</form>', page, re.S
-    )
-    assert form, f"the inbox has a form for {decision_id}"
-    found = re.search(r'name="head" value="([0-9a-f]{40})"', form.group(0))
-    assert found, "the form carries the commit the inbox showed"
-    return found.group(1)
 
 
 def test_on_github_a_veto_is_theirs_and_a_commit_pushed_after_the_inbox_showed_is_not_merged(

@@ -83,6 +83,17 @@ def row_of(page: str, marker: str) -> str:
     raise AssertionError(f"no row with {marker!r}")
 
 
+def head_of(page: str, decision_id: str) -> str:
+    """The commit the inbox's form for ``decision_id`` acts on (its hidden ``head``)."""
+    form = re.search(
+        rf'action="/inbox/decisions/{re.escape(decision_id)}/approve".*?</form>', page, re.S
+    )
+    assert form, f"the inbox has a form for {decision_id}"
+    found = re.search(r'name="head" value="([0-9a-f]{40})"', form.group(0))
+    assert found, "the form carries the commit the inbox showed"
+    return found.group(1)
+
+
 def source_of(day: Day) -> app.Source:
     """The dashboard's sources over ``day``, as `aito dashboard` wires them."""
     return app.Source(
