@@ -21,7 +21,8 @@ of the moment, as the CLI does.)
 On the local forge the forge records the maintainer's configured login and id; on GitHub
 the maintainer's own token makes the call, so GitHub shows them as its author. A token
 GitHub no longer accepts as theirs (revoked, expired) ends the session with a 401 that
-says to log in again, before anything is written.
+says to log in again, before anything is written; so does one the forge refuses during
+the write itself (``Writes.login_refused``).
 
 Every write is appended to the audit log (``dashboard.review``, ``dashboard.merge``,
 ``dashboard.close``: who, which pull request, what), never with a secret. A GET never
