@@ -93,8 +93,10 @@ def dashboard(
     forge as that maintainer. On the local forge, --maintainer LOGIN prints a
     one-time login link (a new one at each start); on GitHub, with
     AITO_DASHBOARD_GITHUB_CLIENT_ID set, a maintainer logs in with GitHub's device
-    flow (only a maintainer by numeric id) and writes with their own token. Sessions
-    last an hour; every write is an event (dashboard.review, .merge, .close).
+    flow (only a maintainer by numeric id) and writes with their own token. A write
+    acts on the commit the inbox showed (its last tally's); if the branch moved since,
+    it is refused and nothing is written. Sessions last an hour; every write is an
+    event (dashboard.review, .merge, .close).
 
     It reads the Postgres and Redis this command would use
     (POSTGRES_URL and REDIS_URL, or the embedded ones, started if needed) and
