@@ -19,7 +19,7 @@ from aito.cli import decide_commands, decide_sweeping, types
 from aito.cli.context import emit_json, state
 from aito.decisions import proposing
 from aito.errors import GovernanceError, PermissionDenied
-from aito.forge.base import Identity, MergeConflict
+from aito.forge.base import Identity
 from aito.org import loading
 from aito.org.organization import Tier
 
@@ -173,18 +173,7 @@ def _by_hand(
             )
         actor = _actor(org, login, user_id)
         pull = decide_sweeping.decision_pull(forge, pr)
-        if merge:
-            try:
-                forge.merge(
-                    pr,
-                    sha=pull.head_sha,
-                    actor=actor,
-                    message=f"Merge #{pr} by hand ({actor.login})",
-                )
-            except MergeConflict as exc:
-                raise GovernanceError(f"#{pr} was not merged: {exc}") from exc
-        else:
-            forge.close(pr, actor=actor)
+        proposing.by_hand(forge, pr, actor=actor, merge=merge, sha=pull.head_sha)
         result = decide_sweeping.tally_one(settings, org, forge, pr, now=now)
     if as_json:
         emit_json(result.as_json())

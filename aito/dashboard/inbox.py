@@ -49,7 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aito.dashboard import sessions as sessions_
 from aito.decisions import proposing, reading
 from aito.errors import AdapterError, AitoError, GovernanceError, PermissionDenied
-from aito.forge.base import Forge, Identity, MergeConflict
+from aito.forge.base import Forge, Identity
 from aito.org import loading
 from aito.views import inbox, ports
 
@@ -204,15 +204,10 @@ def routes(
     def _logged_in(session: sessions_.Session) -> Response:
         assert writes is not None
         response = RedirectResponse("/inbox", status_code=303)
-        response.set_cookie(
-            sessions_.COOKIE,
-            writes.sessions.cookie(session.id),
+        _set_cookie(
+            response, sessions_.COOKIE, writes.sessions.cookie(session.id),
             max_age=sessions_.SESSION_SECONDS,
-            httponly=True,
-            samesite="strict",
-            secure=False,  # served on 127.0.0.1; a TLS proxy in front may add Secure
-            path="/",
-        )
+        )  # fmt: skip
         response.delete_cookie(sessions_.DEVICE_COOKIE, path="/")
         return private(response)
 
@@ -246,14 +241,10 @@ def routes(
             return private(_login(request, http_status=502, problem=str(exc)))
         pending = writes.sessions.hold_device(code)
         response = RedirectResponse("/login", status_code=303)
-        response.set_cookie(
-            sessions_.DEVICE_COOKIE,
-            writes.sessions.cookie(pending.id),
+        _set_cookie(
+            response, sessions_.DEVICE_COOKIE, writes.sessions.cookie(pending.id),
             max_age=sessions_.DEVICE_SECONDS,
-            httponly=True,
-            samesite="strict",
-            path="/",
-        )
+        )  # fmt: skip
         return private(response)
 
     async def login_github_poll(request: Request) -> Response:
@@ -364,18 +355,7 @@ def routes(
             if action in ("approve", "veto"):
                 proposing.review(forge, number, author=who, vote=action, body=body, sha=head)
             else:
-                if action == "merge":
-                    try:
-                        forge.merge(
-                            number,
-                            sha=head,
-                            actor=who,
-                            message=f"Merge #{number} by hand ({who.login})",
-                        )
-                    except MergeConflict as exc:
-                        raise GovernanceError(f"#{number} was not merged: {exc}") from exc
-                else:
-                    forge.close(number, actor=who)
+                proposing.by_hand(forge, number, actor=who, merge=action == "merge", sha=head)
             writes.events.append_event(
                 event_type="dashboard.review"
                 if action in ("approve", "veto")
@@ -420,6 +400,14 @@ def routes(
         Route("/logout", logout, methods=["POST"], name="logout"),
         Route("/inbox/decisions/{decision_id}/{action}", decide, methods=["POST"], name="decide"),
     ]
+
+
+def _set_cookie(response: Response, name: str, value: str, *, max_age: int) -> None:
+    """A signed id the browser keeps from scripts and other sites (no ``Secure``: the
+    dashboard serves plain HTTP on 127.0.0.1; a TLS proxy in front may add it)."""
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite="strict", secure=False, path="/"
+    )
 
 
 def _same_origin(request: Request) -> None:

@@ -11,7 +11,7 @@ import yaml
 
 from aito.decisions import judging, reading
 from aito.errors import GovernanceError, PermissionDenied
-from aito.forge.base import Forge, Identity, PullRequest, ReviewState
+from aito.forge.base import Forge, Identity, MergeConflict, PullRequest, ReviewState
 from aito.governance import authority, proposers, verdicts
 from aito.org import loading
 from aito.org import paths as repo_paths
@@ -201,6 +201,20 @@ def review(
     # GitHub requires a body for request-changes and comment reviews.
     text = text or {"approve": "", "veto": "Veto.", "comment": "No comment."}.get(vote, "")
     forge.post_review(number, author=author, state=REVIEW_STATES[vote], body=text, commit_id=commit)
+
+
+def by_hand(forge: Forge, number: int, *, actor: Identity, merge: bool, sha: str) -> None:
+    """Merge the pull request at ``sha``, or close it, as ``actor`` (a decision by hand;
+    the tally that follows judges it). A head that moved from ``sha`` is not merged."""
+    if not merge:
+        forge.close(number, actor=actor)
+        return
+    try:
+        forge.merge(
+            number, sha=sha, actor=actor, message=f"Merge #{number} by hand ({actor.login})"
+        )
+    except MergeConflict as exc:
+        raise GovernanceError(f"#{number} was not merged: {exc}") from exc
 
 
 def hold(forge: Forge, number: int, *, on: bool) -> None:

@@ -81,14 +81,18 @@ def recent(
     memory: ports.Memory, *, agent_id: str | None = None, limit: int = 20, cursor: str | None = None
 ) -> paging.Page[RunSummary]:
     """Runs newest first (of one agent when given), ``limit`` at a time."""
-    after: ports.RunKey | None = None
-    if cursor:
-        at, run_id = paging.decode(cursor, dt.datetime, str)
-        assert isinstance(at, dt.datetime) and isinstance(run_id, str)
-        after = (at, run_id)
     limit = paging.clamp(limit)
-    found = memory.runs_page(agent_id=agent_id, after=after, limit=limit + 1)
+    found = memory.runs_page(agent_id=agent_id, after=run_key(cursor), limit=limit + 1)
     return paging.page_of(found, limit=limit, item=summary, key=lambda r: (r.started_at, r.run_id))
+
+
+def run_key(cursor: str | None) -> ports.RunKey | None:
+    """The (started_at, run_id) a run listing's cursor continues after."""
+    if not cursor:
+        return None
+    at, run_id = paging.decode(cursor, dt.datetime, str)
+    assert isinstance(at, dt.datetime) and isinstance(run_id, str)
+    return at, run_id
 
 
 def summary(row: dict[str, Any]) -> RunSummary:

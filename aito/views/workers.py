@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from aito.org import loading
 from aito.org.agents import Layer
-from aito.views import paging, ports
+from aito.views import paging, ports, runs
 
 SPAWN = "spawn"
 
@@ -100,16 +100,9 @@ def recent(
 ) -> paging.Page[WorkerRun]:
     """Worker runs newest first: each kind's page by keyset over its (agent, time) index,
     merged (worker kinds are few)."""
-    after: ports.RunKey | None = None
-    if cursor:
-        at, run_id = paging.decode(cursor, dt.datetime, str)
-        assert isinstance(at, dt.datetime) and isinstance(run_id, str)
-        after = (at, run_id)
+    after = runs.run_key(cursor)
     limit = paging.clamp(limit)
-    pages = [
-        [r for r in memory.runs_page(agent_id=kind, after=after, limit=limit + 1)]
-        for kind in kinds(org)
-    ]
+    pages = [memory.runs_page(agent_id=kind, after=after, limit=limit + 1) for kind in kinds(org)]
     merged = heapq.merge(*pages, key=lambda r: (r["started_at"], r["run_id"]), reverse=True)
     found = [row for row, _ in zip(merged, range(limit + 1), strict=False)]
     return paging.page_of(
